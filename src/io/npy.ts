@@ -70,8 +70,12 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyLayout {
   const descr = /'descr':\s*'([^']+)'/.exec(text)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(text)?.[1];
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(text)?.[1];
-  if (!descr || !fortran || shapeText === undefined) throw new Error(`${source}: unreadable .npy header '${text}'`);
-  if (fortran === "True") throw new Error(`${source}: Fortran-ordered arrays are not supported; save C-ordered`);
+  if (!descr || !fortran || shapeText === undefined) {
+    throw new Error(`${source}: unreadable .npy header '${text}'`);
+  }
+  if (fortran === "True") {
+    throw new Error(`${source}: Fortran-ordered arrays are not supported; save C-ordered`);
+  }
   const known: Record<string, NpyDtype> = {
     "<f4": "<f4",
     "<f8": "<f8",
@@ -81,7 +85,11 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyLayout {
     "<u1": "|u1",
   };
   const dtype = known[descr];
-  if (!dtype) throw new Error(`${source}: dtype '${descr}' is not supported (expected float32, float64, int32, int64 or uint8)`);
+  if (!dtype) {
+    throw new Error(
+      `${source}: dtype '${descr}' is not supported (expected float32, float64, int32, int64 or uint8)`,
+    );
+  }
   const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
   return { dtype, shape, offset: start + headerLen };
 }
@@ -91,7 +99,9 @@ export function decodeNpy(bytes: Uint8Array, source = "<npy>"): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const width = { "<f4": 4, "<f8": 8, "<i4": 4, "<i8": 8, "|u1": 1 }[dtype];
   if (bytes.length - offset < count * width) {
-    throw new Error(`${source}: truncated .npy (${bytes.length - offset} data bytes, expected ${count * width})`);
+    throw new Error(
+      `${source}: truncated .npy (${bytes.length - offset} data bytes, expected ${count * width})`,
+    );
   }
   const buf = bytes.buffer.slice(bytes.byteOffset + offset, bytes.byteOffset + offset + count * width);
   const data = dtype === "<f4"

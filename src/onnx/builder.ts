@@ -10,8 +10,8 @@ import {
   type Model,
   type Node,
   type Tensor,
-  valueInfo,
   type ValueInfo,
+  valueInfo,
 } from "./model.ts";
 
 /** Attribute values: an integer becomes INT, a non-integer FLOAT, `{ f }` forces FLOAT. */
@@ -20,7 +20,9 @@ export type AttrValue = number | { f: number } | number[] | { floats: number[] }
 export function toAttribute(name: string, v: AttrValue): Attribute {
   if (typeof v === "string") return { name, type: AttributeType.STRING, s: new TextEncoder().encode(v) };
   if (typeof v === "number") {
-    return Number.isInteger(v) ? { name, type: AttributeType.INT, i: v } : { name, type: AttributeType.FLOAT, f: v };
+    return Number.isInteger(v)
+      ? { name, type: AttributeType.INT, i: v }
+      : { name, type: AttributeType.FLOAT, f: v };
   }
   if (Array.isArray(v)) return { name, type: AttributeType.INTS, ints: v };
   if ("f" in v) return { name, type: AttributeType.FLOAT, f: v.f };

@@ -238,7 +238,11 @@ export function declaredShape(g: Graph, name: string): number[] | undefined {
   return dims.map((d) => (d.dimValue !== undefined ? Number(d.dimValue) : -1));
 }
 
-export function valueInfo(name: string, dims: (number | string)[], elemType: number = DataType.FLOAT): ValueInfo {
+export function valueInfo(
+  name: string,
+  dims: (number | string)[],
+  elemType: number = DataType.FLOAT,
+): ValueInfo {
   return {
     name,
     type: {

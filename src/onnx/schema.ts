@@ -34,7 +34,9 @@ const descriptor = {
           },
         },
         TypeProto: {
-          oneofs: { value: { oneof: ["tensorType", "sequenceType", "mapType", "optionalType", "sparseTensorType"] } },
+          oneofs: {
+            value: { oneof: ["tensorType", "sequenceType", "mapType", "optionalType", "sparseTensorType"] },
+          },
           fields: {
             tensorType: { type: "Tensor", id: 1 },
             sequenceType: { type: "Sequence", id: 4 },

@@ -38,7 +38,8 @@ async function requestGpu(): Promise<GpuContext | undefined> {
     .filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const info = adapter.info;
-  const description = info.description || [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
+  const description = info.description ||
+    [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
     "unknown adapter";
   const software = info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(description);
   device.lost.then((l) => {
@@ -71,7 +72,13 @@ export function createStorageBuffer(
     return device.createBuffer({ size: align4(Math.max(4, sizeOrData)), usage, label });
   }
   const buf = device.createBuffer({ size: align4(Math.max(4, sizeOrData.byteLength)), usage, label });
-  device.queue.writeBuffer(buf, 0, sizeOrData.buffer as ArrayBuffer, sizeOrData.byteOffset, sizeOrData.byteLength);
+  device.queue.writeBuffer(
+    buf,
+    0,
+    sizeOrData.buffer as ArrayBuffer,
+    sizeOrData.byteOffset,
+    sizeOrData.byteLength,
+  );
   return buf;
 }
 
@@ -86,9 +93,17 @@ export function createUniformBuffer(device: GPUDevice, data: ArrayBufferView, la
 }
 
 /** Copies `size` bytes from `src` to the CPU. Each call costs one GPU round trip (~11 ms in Deno). */
-export async function readBuffer(device: GPUDevice, src: GPUBuffer, size: number, offset = 0): Promise<ArrayBuffer> {
+export async function readBuffer(
+  device: GPUDevice,
+  src: GPUBuffer,
+  size: number,
+  offset = 0,
+): Promise<ArrayBuffer> {
   const bytes = align4(size);
-  const staging = device.createBuffer({ size: bytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const staging = device.createBuffer({
+    size: bytes,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   const enc = device.createCommandEncoder();
   enc.copyBufferToBuffer(src, offset, staging, 0, bytes);
   device.queue.submit([enc.finish()]);

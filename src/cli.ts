@@ -1,0 +1,96 @@
+// Shared command-line handling for the tasks: node:util parseArgs with clear errors for bad arguments.
+import { parseArgs } from "node:util";
+
+export interface Flag {
+  type: "string" | "boolean";
+  help: string;
+  default?: string | boolean;
+  required?: boolean;
+}
+
+export type Flags = Record<string, Flag>;
+
+export class UsageError extends Error {}
+
+export function parseCli<F extends Flags>(
+  task: string,
+  summary: string,
+  flags: F,
+  args: string[] = Deno.args,
+): Record<keyof F, string | boolean | undefined> {
+  const usage = () =>
+    `usage: deno task ${task} ${
+      Object.entries(flags).map((
+        [k, f],
+      ) => (f.required ? `--${k} ${f.type === "string" ? "X" : ""}` : `[--${k}]`))
+        .join(" ")
+    }\n${summary}\n\n` +
+    Object.entries(flags).map(([k, f]) =>
+      `  --${k.padEnd(14)} ${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ""}`
+    ).join("\n");
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(usage());
+    Deno.exit(0);
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(
+      Object.entries(flags).map((
+        [k, f],
+      ) => [k, { type: f.type, ...(f.default !== undefined ? { default: f.default } : {}) }]),
+    );
+    values = parseArgs({ args, options: options as never, strict: true, allowPositionals: false })
+      .values as never;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${usage()}`);
+  }
+  for (const [k, f] of Object.entries(flags)) {
+    if (f.required && (values[k] === undefined || values[k] === "")) {
+      throw new UsageError(`--${k} is required: ${f.help}\n\n${usage()}`);
+    }
+  }
+  return values as Record<keyof F, string | boolean | undefined>;
+}
+
+export function intArg(name: string, value: string | boolean | undefined, min = 1): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) {
+    throw new UsageError(`--${name} expects an integer >= ${min}, got '${value}'`);
+  }
+  return n;
+}
+
+export function floatArg(name: string, value: string | boolean | undefined, min = 0): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < min) {
+    throw new UsageError(`--${name} expects a number >= ${min}, got '${value}'`);
+  }
+  return n;
+}
+
+export function choiceArg<const T extends string>(
+  name: string,
+  value: string | boolean | undefined,
+  choices: readonly T[],
+): T {
+  if (typeof value !== "string" || !choices.includes(value as T)) {
+    throw new UsageError(`--${name} expects one of ${choices.join("|")}, got '${value}'`);
+  }
+  return value as T;
+}
+
+/** Runs a task's main; usage and input errors print one clear message and exit 2 instead of a stack trace. */
+export async function runTask(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+    Deno.exit(0);
+  } catch (e) {
+    const err = e as Error;
+    if (e instanceof UsageError) console.error(err.message);
+    else if (Deno.env.get("PROTOSCOPE_DEBUG")) console.error(err);
+    else console.error(`error: ${err.message}`);
+    Deno.exit(e instanceof UsageError ? 2 : 1);
+  }
+}

@@ -1,0 +1,180 @@
+// Decodes JPEG/PNG bytes into 8-bit RGB(A) pixels equal to what PIL's `Image.open(f).convert("RGB")` gives.
+//
+// JPEG: libjpeg-turbo compiled to wasm (@jsquash/jpeg) is the same library PIL links, with the same defaults
+// (islow IDCT, fancy upsampling), so its RGB output is bit-identical to PIL's. It cannot convert CMYK/YCCK to
+// RGB, so those files go through imagescript's decoder for the raw CMYK values (Adobe-inverted, as PIL
+// reads them; within 1 level of libjpeg's) and PIL's own CMYK -> RGB formula.
+// PNG: imagescript's decoder gives RGBA for every colour type; dropping alpha equals PIL's convert("RGB")
+// (which drops alpha without compositing) for gray, gray+alpha, palette, RGB and RGBA at 8 bits.
+import decodeLibjpeg, { init as initLibjpeg } from "@jsquash/jpeg/decode.js";
+import imagescriptJpeg from "imagescript/wasm/node/jpeg.js";
+import imagescriptPng from "imagescript/wasm/node/png.js";
+
+/** Decoder packages, recorded in cache manifests so a cache says what produced it. */
+export const DECODER_VERSIONS = { libjpeg: "@jsquash/jpeg@1.6.0", imagescript: "imagescript@1.3.1" };
+
+/** Interleaved 8-bit pixels; with 4 channels the 4th is alpha (or padding) and is ignored downstream. */
+export interface DecodedImage {
+  width: number;
+  height: number;
+  channels: 3 | 4;
+  pixels: Uint8Array;
+}
+
+/** A file that cannot be turned into an image; `message` names the file and the reason. */
+export class DecodeError extends Error {
+  constructor(readonly source: string, readonly reason: string) {
+    super(`${source}: ${reason}`);
+    this.name = "DecodeError";
+  }
+}
+
+export type ImageFormat = "jpeg" | "png";
+
+/** Format from the magic bytes (not the extension: mislabelled files are common). */
+export function sniffFormat(bytes: Uint8Array): ImageFormat | undefined {
+  if (bytes.length >= 3 && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff) return "jpeg";
+  const png = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  if (bytes.length >= 8 && png.every((b, i) => bytes[i] === b)) return "png";
+  return undefined;
+}
+
+/**
+ * PIL's CMYK -> RGB (`cmyk2rgb`): r = (255-k) - round((255-k) * c / 255) with PIL's integer rounding, i.e.
+ * (255-c)(255-k)/255. Input is PIL-convention CMYK (already Adobe-inverted), 4 bytes per pixel; output RGBA.
+ */
+export function cmykToRgba(cmyk: Uint8Array, out = new Uint8Array(cmyk.length)): Uint8Array {
+  for (let i = 0; i < cmyk.length; i += 4) {
+    const nk = 255 - cmyk[i + 3];
+    for (let c = 0; c < 3; c++) {
+      const t = cmyk[i + c] * nk + 128;
+      out[i + c] = nk - (((t >> 8) + t) >> 8);
+    }
+    out[i + 3] = 255;
+  }
+  return out;
+}
+
+// --- libjpeg (wasm) -------------------------------------------------------------------------------------
+
+let libjpegModule: WebAssembly.Module | undefined;
+let libjpegReady: Promise<void> | undefined;
+/** libjpeg's own messages for the decode in progress (warnings and the fatal error, if any). */
+let libjpegMessages: string[] = [];
+
+function resetLibjpeg(): Promise<void> {
+  libjpegReady = (async () => {
+    if (!libjpegModule) {
+      const url = new URL(import.meta.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"));
+      libjpegModule = await WebAssembly.compile(await Deno.readFile(url));
+    }
+    const collect = (text: string) => libjpegMessages.push(String(text));
+    // The package's typings declare only the options argument; the JS also takes a compiled module first.
+    const init = initLibjpeg as unknown as (
+      m: WebAssembly.Module,
+      o: Record<string, unknown>,
+    ) => Promise<void>;
+    await init(libjpegModule, { print: collect, printErr: collect });
+  })();
+  return libjpegReady;
+}
+
+/** Serialises decodes: the collected messages must belong to one decode at a time. */
+let libjpegQueue: Promise<unknown> = Promise.resolve();
+
+function decodeWithLibjpeg(bytes: Uint8Array): Promise<{ ok: DecodedImage } | { error: string }> {
+  const run = libjpegQueue.then(() => decodeWithLibjpegNow(bytes));
+  libjpegQueue = run.catch(() => {});
+  return run;
+}
+
+async function decodeWithLibjpegNow(bytes: Uint8Array): Promise<{ ok: DecodedImage } | { error: string }> {
+  await (libjpegReady ?? resetLibjpeg());
+  libjpegMessages = [];
+  // The codec takes an ArrayBuffer; copy only when the view does not span its whole buffer.
+  const buffer = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength
+    ? bytes.buffer as ArrayBuffer
+    : bytes.slice().buffer;
+  try {
+    const image = await decodeLibjpeg(buffer);
+    // libjpeg pads a truncated stream with a fake end marker and only warns; PIL refuses such files.
+    const premature = libjpegMessages.find((m) => /premature end/i.test(m));
+    if (premature) return { error: `truncated JPEG (${premature})` };
+    const data = image.data;
+    return {
+      ok: {
+        width: image.width,
+        height: image.height,
+        channels: 4,
+        pixels: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      },
+    };
+  } catch (e) {
+    // A fatal libjpeg error exits the wasm program without unwinding its stack; reuse degrades it,
+    // so the next decode gets a fresh instance.
+    await resetLibjpeg();
+    const said = libjpegMessages.filter((m) => m.trim().length).join("; ");
+    return { error: said || (e as Error).message };
+  }
+}
+
+// --- imagescript (wasm) ---------------------------------------------------------------------------------
+
+interface ImagescriptJpegFrame {
+  width: number;
+  height: number;
+  /** 0 gray, 1 RGB, 2 CMYK. */
+  format: number;
+  buffer: Uint8Array;
+}
+
+async function decodeCmykJpeg(bytes: Uint8Array, source: string): Promise<DecodedImage> {
+  let frame: ImagescriptJpegFrame;
+  try {
+    frame = (await imagescriptJpeg.init()).decode(bytes) as ImagescriptJpegFrame;
+  } catch (e) {
+    throw new DecodeError(source, `CMYK JPEG could not be decoded (${(e as Error).message})`);
+  }
+  const { width, height, format, buffer } = frame;
+  if (format !== 2) {
+    throw new DecodeError(source, `expected a CMYK JPEG from the fallback decoder, got format ${format}`);
+  }
+  return { width, height, channels: 4, pixels: cmykToRgba(buffer.subarray(0, width * height * 4)) };
+}
+
+async function decodePng(bytes: Uint8Array, source: string): Promise<DecodedImage> {
+  try {
+    const { width, height, framebuffer } = (await imagescriptPng.init()).decode(bytes) as {
+      width: number;
+      height: number;
+      framebuffer: Uint8Array;
+    };
+    return { width, height, channels: 4, pixels: framebuffer };
+  } catch (e) {
+    throw new DecodeError(source, `PNG could not be decoded (${(e as Error).message})`);
+  }
+}
+
+// --- entry point ----------------------------------------------------------------------------------------
+
+/** Decodes one encoded image. Throws DecodeError (naming `source`) for anything PIL would not open. */
+export async function decodeImage(bytes: Uint8Array, source: string): Promise<DecodedImage> {
+  const format = sniffFormat(bytes);
+  if (format === "png") return await decodePng(bytes, source);
+  if (format !== "jpeg") {
+    const kind = bytes.length === 0 ? "empty file" : "not a JPEG or PNG file (unrecognised leading bytes)";
+    throw new DecodeError(source, kind);
+  }
+  const result = await decodeWithLibjpeg(bytes);
+  if ("ok" in result) {
+    const { width, height } = result.ok;
+    if (!(width > 0 && height > 0)) {
+      throw new DecodeError(source, `JPEG has an empty size ${width}x${height}`);
+    }
+    return result.ok;
+  }
+  // libjpeg decodes YCbCr/gray/RGB to RGB but refuses CMYK and YCCK: those take the fallback decoder.
+  if (/unsupported color conversion/i.test(result.error)) return await decodeCmykJpeg(bytes, source);
+  if (result.error.startsWith("truncated")) throw new DecodeError(source, result.error);
+  throw new DecodeError(source, `JPEG could not be decoded (${result.error})`);
+}

@@ -1,0 +1,50 @@
+// Shapes of intermediate tensors, found by running the model once on a blank image: exporters do not always
+// record them, and ORT knows them exactly.
+import type { Model } from "../onnx/model.ts";
+import { createSession, ort } from "../runtime/ort.ts";
+import { imageInput, trunkWithTaps, withDynamicBatch } from "./surgery.ts";
+import { layerCandidates, moduleOutputs } from "./layers.ts";
+
+export async function probeShapes(
+  model: Model,
+  tensors: string[],
+  size = 224,
+): Promise<Map<string, number[]>> {
+  const dynamic = withDynamicBatch(model);
+  const input = imageInput(dynamic);
+  const handle = await createSession(trunkWithTaps(dynamic, tensors, { withLogits: false }), { ep: "wasm" });
+  try {
+    const blank = new ort.Tensor("float32", new Float32Array(3 * size * size), [1, 3, size, size]);
+    const out = await handle.session.run({ [input.name]: blank });
+    return new Map(tensors.map((t) => [t, [...out[t].dims]]));
+  } finally {
+    await handle.session.release();
+  }
+}
+
+export interface LayerRow {
+  layer: string;
+  tensor: string;
+  shape: number[];
+}
+
+/** The taps a user can name, with their output shapes for a 224x224 input. */
+export async function listLayers(model: Model, opts: { all?: boolean } = {}): Promise<LayerRow[]> {
+  const modules = moduleOutputs(model.graph);
+  const names = opts.all ? [...modules.keys()] : layerCandidates(model);
+  const tensors = [...new Set(names.map((n) => modules.get(n)!.tensor))];
+  if (!tensors.length) {
+    // No module scopes (e.g. Model Zoo files): offer the outputs of every Relu/Add, the usual block ends.
+    const fallback = model.graph.node.filter((n) => n.opType === "Relu" || n.opType === "Add").map((n) =>
+      n.output[0]
+    );
+    const shapes = await probeShapes(model, fallback);
+    return fallback.map((t) => ({ layer: t, tensor: t, shape: shapes.get(t)! }));
+  }
+  const shapes = await probeShapes(model, tensors);
+  return names.map((n) => ({
+    layer: n,
+    tensor: modules.get(n)!.tensor,
+    shape: shapes.get(modules.get(n)!.tensor)!,
+  }));
+}

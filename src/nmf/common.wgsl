@@ -1,0 +1,40 @@
+// Declarations shared by every NMF kernel; kernels.ts prepends this file to each kernel file.
+// Layout of one dispatch group (G problems of the same n x c, problem g = the last workgroup id axis):
+//   V       [G][n][c]  row-major, read-only
+//   tallT   [G][K][n]  W^T, V H^T (HALS, K = k) or (V Q)^T (subspace iteration, K = p)
+//   wideT   [G][K][c]  H, Q^T; all factors are stored component-major so that per-row / per-column
+//                      work items read and write them coalesced.
+
+// Rewritten per pipeline by kernels.ts: K is the factor width (k or p), P the subspace width.
+const K: u32 = 6u;
+const P: u32 = 16u;
+
+struct Params {
+  n: u32,
+  c: u32,
+  splits: u32,        // row blocks of V^T X; each writes its own partial product
+  rows_per_split: u32,
+  w_tiles: u32,       // workgroups of update_w (each leaves one Gram/violation partial)
+  h_tiles: u32,       // workgroups of update_h
+  max_iter: u32,
+  tol: f32,
+  stat_tiles: u32,    // workgroups of stats
+  res_tiles: u32,     // workgroups of residual
+  _pad0: u32,
+  _pad1: u32,
+}
+
+// Per-problem solver state, kept on the GPU; the host reads it back only every few iterations.
+struct State {
+  iter: u32,          // iterations done
+  done: u32,          // 1 once converged or at max_iter: every kernel then leaves this problem alone
+  viol_init: f32,     // violation of iteration 1
+  viol: f32,          // violation of the last iteration
+  viol_w: f32,        // W half of the current iteration's violation
+  mean: f32,          // mean(V), the NNDSVDa fill value
+  norm_sq: f32,       // ||V||_F^2
+  rel_err: f32,       // ||V - WH||_F / ||V||_F, written by finish
+}
+
+const STAT_CHUNK: u32 = 16384u;  // elements of V per stats workgroup (64 per thread)
+const RES_ROWS: u32 = 8u;        // rows of V per residual workgroup

@@ -1,0 +1,112 @@
+// Compiles the NMF compute pipelines for one (k, p) pair, once per device. Each .wgsl file is prefixed with
+// common.wgsl (shared structs) and its marked constants (`const NAME: u32 = <n>u;`) are rewritten, because
+// WGSL sizes private arrays only with constants, not pipeline overrides.
+import { loadWgsl } from "../runtime/gpu.ts";
+
+export interface NmfPipelines {
+  k: number;
+  p: number;
+  /** Rows (or columns) covered by one update_w / update_h workgroup. */
+  rowsPerUpdateTile: number;
+  /** Gram upper triangle + violation: floats per update partial. */
+  partialWidth: number;
+  vtfK: GPUComputePipeline;
+  vtxK: GPUComputePipeline;
+  vtfP: GPUComputePipeline;
+  vtxP: GPUComputePipeline;
+  updateW: GPUComputePipeline;
+  updateH: GPUComputePipeline;
+  reduceW: GPUComputePipeline;
+  reduceH: GPUComputePipeline;
+  stats: GPUComputePipeline;
+  orthonormalize: GPUComputePipeline;
+  sumSplits: GPUComputePipeline;
+  nndsvda: GPUComputePipeline;
+  residual: GPUComputePipeline;
+  finish: GPUComputePipeline;
+}
+
+/** Rows per invocation in update_w / update_h (RPT in hals.wgsl). */
+const ROWS_PER_INVOCATION = 4;
+
+const cache = new WeakMap<GPUDevice, Map<string, Promise<NmfPipelines>>>();
+
+export function nmfPipelines(device: GPUDevice, k: number, p: number): Promise<NmfPipelines> {
+  let perDevice = cache.get(device);
+  if (!perDevice) cache.set(device, perDevice = new Map());
+  const key = `${k}/${p}`;
+  let pipelines = perDevice.get(key);
+  if (!pipelines) {
+    pipelines = build(device, k, p);
+    perDevice.set(key, pipelines);
+    pipelines.catch(() => perDevice.delete(key));
+  }
+  return pipelines;
+}
+
+/** Largest power of two in [lo, hi] with bytesPerInvocation * size <= budget. */
+function fitWorkgroup(bytesPerInvocation: number, budget: number, lo: number, hi: number): number {
+  let size = hi;
+  while (size > lo && bytesPerInvocation * size > budget) size /= 2;
+  return size;
+}
+
+export function specialize(source: string, constants: Record<string, number>): string {
+  let out = source;
+  for (const [name, value] of Object.entries(constants)) {
+    const pattern = new RegExp(`^const ${name}: u32 = \\d+u;`, "m");
+    if (!pattern.test(out)) throw new Error(`nmf kernels: WGSL has no specializable constant ${name}`);
+    out = out.replace(pattern, `const ${name}: u32 = ${value}u;`);
+  }
+  return out;
+}
+
+async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipelines> {
+  const load = (name: string) => loadWgsl(new URL(`./${name}`, import.meta.url));
+  const [common, products, hals, init, error] = await Promise.all(
+    ["common.wgsl", "products.wgsl", "hals.wgsl", "init.wgsl", "error.wgsl"].map(load),
+  );
+  const partialWidth = (k * (k + 1)) / 2 + 1;
+  // Workgroup memory: hals' `red` holds partialWidth * (RW + 1) floats; init's `dots` P * WGM floats.
+  const rw = fitWorkgroup(partialWidth * 4, 28 * 1024, 8, 64);
+  const wgm = fitWorkgroup(p * 4, 16 * 1024, 32, 256);
+  const module = async (label: string, body: string, constants: Record<string, number>) => {
+    const code = specialize(common + "\n" + body, constants);
+    const m = device.createShaderModule({ label, code });
+    const info = await m.getCompilationInfo();
+    const errors = info.messages.filter((msg) => msg.type === "error");
+    if (errors.length) {
+      throw new Error(`nmf kernels: ${label} failed to compile:\n${errors.map((e) => `${e.lineNum}: ${e.message}`).join("\n")}`);
+    }
+    return m;
+  };
+  const [prodK, prodP, halsK, initKP, errorK] = await Promise.all([
+    module(`nmf products K=${k}`, products, { K: k, P: p }),
+    module(`nmf products K=${p}`, products, { K: p, P: p }),
+    module(`nmf hals K=${k}`, hals, { K: k, P: p, RW: rw }),
+    module(`nmf init K=${k} P=${p}`, init, { K: k, P: p, WGM: wgm }),
+    module(`nmf error K=${k}`, error, { K: k, P: p }),
+  ]);
+  const pipeline = (m: GPUShaderModule, entryPoint: string) =>
+    device.createComputePipeline({ label: `nmf ${entryPoint}`, layout: "auto", compute: { module: m, entryPoint } });
+  return {
+    k,
+    p,
+    rowsPerUpdateTile: rw * ROWS_PER_INVOCATION,
+    partialWidth,
+    vtfK: pipeline(prodK, "vtf"),
+    vtxK: pipeline(prodK, "vtx"),
+    vtfP: pipeline(prodP, "vtf"),
+    vtxP: pipeline(prodP, "vtx"),
+    updateW: pipeline(halsK, "update_w"),
+    updateH: pipeline(halsK, "update_h"),
+    reduceW: pipeline(halsK, "reduce_w"),
+    reduceH: pipeline(halsK, "reduce_h"),
+    stats: pipeline(initKP, "stats"),
+    orthonormalize: pipeline(initKP, "orthonormalize"),
+    sumSplits: pipeline(initKP, "sum_splits"),
+    nndsvda: pipeline(initKP, "nndsvda"),
+    residual: pipeline(errorK, "residual"),
+    finish: pipeline(errorK, "finish"),
+  };
+}

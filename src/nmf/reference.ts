@@ -1,0 +1,297 @@
+// CPU reference of the NMF the GPU kernels implement, in float64, written for clarity over speed.
+// The tests treat it as ground truth; tasks/nmf.ts falls back to it when there is no WebGPU adapter.
+//
+// Algorithm (scikit-learn's NMF defaults: init="nndsvda", solver="cd", beta_loss="frobenius", no
+// regularization), minimizing 0.5 * ||V - W H||_F^2 with V (n x c) >= 0, W (n x k) >= 0, H (k x c) >= 0:
+//
+// 1. Top-k singular triplets of V by randomized subspace iteration on V^T V: a seeded Gaussian c x p
+//    block Q (p = k + 10, capped at min(n, c)), `svdIterations` times Q <- orth(V^T (V Q)) (orth = classical
+//    Gram-Schmidt applied twice), then Rayleigh-Ritz: the p x p matrix (VQ)^T (VQ) is diagonalized by cyclic
+//    Jacobi, its eigenvalues are sigma^2, right singular vectors Q s, left singular vectors V Q s / sigma.
+// 2. NNDSVD (Boutsidis & Gallopoulos 2008): component 0 from |u0|, |v0|; component j >= 1 from the
+//    positive or the negative parts of (u_j, v_j), whichever has the larger product of norms; entries below
+//    1e-6 become 0, and NNDSVDa then fills every zero with mean(V).
+// 3. HALS / coordinate descent (Cichocki & Phan 2009), one iteration = one cyclic sweep over the k
+//    coordinates of every row of W (using H H^T and V H^T), then of every column of H (using W^T W and
+//    V^T W with the new W). Each coordinate step is x <- max(0, x - grad / hess).
+// 4. Stopping rule (scikit-learn's 'cd'): the violation of an iteration is the sum over all entries of W
+//    and H of |projected gradient| at the moment the entry is updated (projected gradient = min(grad, 0)
+//    where the entry is 0, else grad). The first iteration's violation is violation_init; stop after the
+//    iteration where violation_init == 0 or violation / violation_init <= tol, or after max_iter.
+import { gaussianBlock } from "./random.ts";
+import {
+  checkShape,
+  firstInvalid,
+  JACOBI_SWEEPS,
+  NNDSVD_EPS,
+  type NmfOptions,
+  type NmfResult,
+  resolveSettings,
+  subspaceSize,
+} from "./settings.ts";
+
+type Matrix = Float64Array;
+
+/** Factorizes one non-negative n x c row-major matrix. */
+export function nmfReference(v: Float32Array | Float64Array, n: number, c: number, opts: NmfOptions = {}): NmfResult {
+  const s = resolveSettings(opts);
+  checkShape(n, c, s.k, "nmfReference");
+  if (v.length !== n * c) throw new Error(`nmfReference: V has ${v.length} values, expected n*c = ${n * c}`);
+  const bad = firstInvalid(v);
+  if (bad >= 0) {
+    throw new Error(
+      `nmfReference: V must be finite and non-negative; V[${Math.floor(bad / c)}, ${bad % c}] = ${v[bad]}`,
+    );
+  }
+  const V = Float64Array.from(v);
+  const { w, ht } = nndsvda(V, n, c, s.k, s.seed, s.svdIterations);
+  const iterations = hals(V, n, c, s.k, w, ht, s.maxIter, s.tol);
+  const h = transpose(ht, c, s.k);
+  return {
+    w: Float32Array.from(w),
+    h: Float32Array.from(h),
+    iterations,
+    relError: relativeError(V, n, c, s.k, w, h),
+  };
+}
+
+/** Y = V Q for Qt (p x c): returns Yt (p x n). */
+function timesRight(V: Matrix, n: number, c: number, qt: Matrix, p: number): Matrix {
+  const yt = new Float64Array(p * n);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < p; a++) {
+      let sum = 0;
+      for (let j = 0; j < c; j++) sum += V[i * c + j] * qt[a * c + j];
+      yt[a * n + i] = sum;
+    }
+  }
+  return yt;
+}
+
+/** Z = V^T Y for Yt (p x n): returns Zt (p x c). */
+function timesLeft(V: Matrix, n: number, c: number, yt: Matrix, p: number): Matrix {
+  const zt = new Float64Array(p * c);
+  for (let i = 0; i < n; i++) {
+    for (let a = 0; a < p; a++) {
+      const y = yt[a * n + i];
+      if (y === 0) continue;
+      for (let j = 0; j < c; j++) zt[a * c + j] += V[i * c + j] * y;
+    }
+  }
+  return zt;
+}
+
+/** Orthonormalizes the p rows (length len) of qt in place: classical Gram-Schmidt, twice per row. */
+export function orthonormalizeRows(qt: Matrix, p: number, len: number): void {
+  for (let a = 0; a < p; a++) {
+    const row = qt.subarray(a * len, (a + 1) * len);
+    for (let pass = 0; pass < 2 && a > 0; pass++) {
+      const dots = new Float64Array(a);
+      for (let b = 0; b < a; b++) dots[b] = dot(row, qt.subarray(b * len, (b + 1) * len));
+      for (let b = 0; b < a; b++) {
+        const other = qt.subarray(b * len, (b + 1) * len);
+        for (let j = 0; j < len; j++) row[j] -= dots[b] * other[j];
+      }
+    }
+    const norm = Math.sqrt(dot(row, row));
+    for (let j = 0; j < len; j++) row[j] = norm > 0 ? row[j] / norm : 0;
+  }
+}
+
+/** Cyclic Jacobi for a symmetric p x p matrix (overwritten). Returns eigenvectors as columns (p x p). */
+export function jacobiEigen(m: Matrix, p: number, sweeps = JACOBI_SWEEPS): Matrix {
+  const vec = new Float64Array(p * p);
+  for (let a = 0; a < p; a++) vec[a * p + a] = 1;
+  for (let sweep = 0; sweep < sweeps; sweep++) {
+    for (let a = 0; a < p - 1; a++) {
+      for (let b = a + 1; b < p; b++) {
+        const [cs, sn] = rotation(m[a * p + a], m[b * p + b], m[a * p + b]);
+        if (sn === 0) continue;
+        rotateColumns(m, p, a, b, cs, sn);
+        rotateColumns(vec, p, a, b, cs, sn);
+        for (let r = 0; r < p; r++) {
+          const x = m[a * p + r], y = m[b * p + r];
+          m[a * p + r] = cs * x - sn * y;
+          m[b * p + r] = sn * x + cs * y;
+        }
+      }
+    }
+  }
+  return vec;
+}
+
+/** Cosine and sine of the Jacobi rotation that zeroes the (a, b) entry (Golub & Van Loan 8.4.2). */
+export function rotation(app: number, aqq: number, apq: number): [number, number] {
+  if (apq === 0) return [1, 0];
+  const tau = (aqq - app) / (2 * apq);
+  const t = Math.abs(tau) > 1e15 ? 1 / (2 * tau) : Math.sign(tau || 1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+  const cs = 1 / Math.sqrt(1 + t * t);
+  return [cs, t * cs];
+}
+
+function rotateColumns(m: Matrix, p: number, a: number, b: number, cs: number, sn: number): void {
+  for (let r = 0; r < p; r++) {
+    const x = m[r * p + a], y = m[r * p + b];
+    m[r * p + a] = cs * x - sn * y;
+    m[r * p + b] = sn * x + cs * y;
+  }
+}
+
+/** NNDSVDa start: W (n x k, row-major) and H^T (c x k, row-major). */
+function nndsvda(V: Matrix, n: number, c: number, k: number, seed: number, svdIterations: number) {
+  const p = subspaceSize(k, n, c);
+  let qt = Float64Array.from(gaussianBlock(seed, p, c));
+  orthonormalizeRows(qt, p, c);
+  for (let it = 0; it < svdIterations; it++) {
+    qt = timesLeft(V, n, c, timesRight(V, n, c, qt, p), p);
+    orthonormalizeRows(qt, p, c);
+  }
+  const yt = timesRight(V, n, c, qt, p);
+  const m = new Float64Array(p * p);
+  for (let a = 0; a < p; a++) {
+    for (let b = a; b < p; b++) m[a * p + b] = m[b * p + a] = dot(yt.subarray(a * n, (a + 1) * n), yt.subarray(b * n, (b + 1) * n));
+  }
+  const vec = jacobiEigen(m, p);
+  const order = [...Array(p).keys()].sort((x, y) => m[y * p + y] - m[x * p + x] || x - y);
+
+  let mean = 0;
+  for (let i = 0; i < V.length; i++) mean += V[i];
+  mean /= V.length;
+
+  const w = new Float64Array(n * k);
+  const ht = new Float64Array(c * k);
+  for (let j = 0; j < k; j++) {
+    const e = order[j];
+    const sigma = Math.sqrt(Math.max(m[e * p + e], 0));
+    const x = new Float64Array(n); // left singular vector
+    const y = new Float64Array(c); // right singular vector
+    for (let a = 0; a < p; a++) {
+      const coef = vec[a * p + e];
+      for (let i = 0; i < n; i++) x[i] += coef * yt[a * n + i];
+      for (let col = 0; col < c; col++) y[col] += coef * qt[a * c + col];
+    }
+    for (let i = 0; i < n; i++) x[i] = sigma > 0 ? x[i] / sigma : 0;
+    let part: (z: number) => number, scaleW: number, scaleH: number;
+    if (j === 0) {
+      part = Math.abs;
+      scaleW = scaleH = Math.sqrt(sigma);
+    } else {
+      const [xp, xn] = partNorms(x), [yp, yn] = partNorms(y);
+      const positive = xp * yp > xn * yn;
+      const lbd = Math.sqrt(sigma * (positive ? xp * yp : xn * yn));
+      part = positive ? (z) => Math.max(z, 0) : (z) => Math.max(-z, 0);
+      scaleW = lbd / (positive ? xp : xn) || 0;
+      scaleH = lbd / (positive ? yp : yn) || 0;
+    }
+    for (let i = 0; i < n; i++) {
+      const val = scaleW * part(x[i]);
+      w[i * k + j] = val < NNDSVD_EPS ? mean : val;
+    }
+    for (let col = 0; col < c; col++) {
+      const val = scaleH * part(y[col]);
+      ht[col * k + j] = val < NNDSVD_EPS ? mean : val;
+    }
+  }
+  return { w, ht };
+}
+
+function partNorms(x: Matrix): [number, number] {
+  let pos = 0, neg = 0;
+  for (const z of x) {
+    if (z > 0) pos += z * z;
+    else neg += z * z;
+  }
+  return [Math.sqrt(pos), Math.sqrt(neg)];
+}
+
+/** Runs coordinate-descent iterations in place on W (n x k) and H^T (c x k); returns iterations done. */
+function hals(V: Matrix, n: number, c: number, k: number, w: Matrix, ht: Matrix, maxIter: number, tol: number): number {
+  let violationInit = 0;
+  for (let iter = 1; iter <= maxIter; iter++) {
+    // W step: V H^T (n x k) and H H^T (k x k).
+    const vht = new Float64Array(n * k);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < c; j++) {
+        const x = V[i * c + j];
+        if (x === 0) continue;
+        for (let t = 0; t < k; t++) vht[i * k + t] += x * ht[j * k + t];
+      }
+    }
+    let violation = sweep(w, n, k, gram(ht, c, k), vht);
+    // H step: V^T W (c x k) and W^T W (k x k), with the new W.
+    const vtw = new Float64Array(c * k);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < c; j++) {
+        const x = V[i * c + j];
+        if (x === 0) continue;
+        for (let t = 0; t < k; t++) vtw[j * k + t] += x * w[i * k + t];
+      }
+    }
+    violation += sweep(ht, c, k, gram(w, n, k), vtw);
+    if (iter === 1) violationInit = violation;
+    if (violationInit === 0 || violation / violationInit <= tol) return iter;
+  }
+  return maxIter;
+}
+
+/** One cyclic coordinate sweep over the k columns of x (rows x k), minimizing 0.5 x G x^T - b x^T per row. */
+function sweep(x: Matrix, rows: number, k: number, g: Matrix, b: Matrix): number {
+  let violation = 0;
+  for (let i = 0; i < rows; i++) {
+    const row = i * k;
+    for (let t = 0; t < k; t++) {
+      let grad = -b[row + t];
+      for (let r = 0; r < k; r++) grad += g[t * k + r] * x[row + r];
+      violation += Math.abs(x[row + t] === 0 ? Math.min(grad, 0) : grad);
+      const hess = g[t * k + t];
+      if (hess !== 0) x[row + t] = Math.max(x[row + t] - grad / hess, 0);
+    }
+  }
+  return violation;
+}
+
+/** X^T X for X (rows x k, row-major). */
+function gram(x: Matrix, rows: number, k: number): Matrix {
+  const g = new Float64Array(k * k);
+  for (let i = 0; i < rows; i++) {
+    for (let a = 0; a < k; a++) {
+      const xa = x[i * k + a];
+      for (let b = 0; b < k; b++) g[a * k + b] += xa * x[i * k + b];
+    }
+  }
+  return g;
+}
+
+function transpose(x: Matrix, rows: number, cols: number): Matrix {
+  const out = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) out[j * rows + i] = x[i * cols + j];
+  return out;
+}
+
+function dot(x: Matrix, y: Matrix): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
+  return s;
+}
+
+/** ||V - W H||_F / ||V||_F for W (n x k) and H (k x c). */
+export function relativeError(
+  V: ArrayLike<number>,
+  n: number,
+  c: number,
+  k: number,
+  w: ArrayLike<number>,
+  h: ArrayLike<number>,
+): number {
+  let res = 0, norm = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < c; j++) {
+      let wh = 0;
+      for (let t = 0; t < k; t++) wh += w[i * k + t] * h[t * c + j];
+      const x = V[i * c + j];
+      res += (x - wh) ** 2;
+      norm += x * x;
+    }
+  }
+  return norm > 0 ? Math.sqrt(res / norm) : 0;
+}

@@ -1,0 +1,370 @@
+// Drives the batched NMF on the GPU: allocates one set of buffers per dispatch group, records the NNDSVDa
+// initialization and then many HALS iterations per submit, and reads back only the per-problem `done`
+// flags every `checkEvery` iterations (each readback costs a GPU round trip, ~11 ms in Deno). Problems that
+// have converged are skipped by every kernel, so the rest of the batch goes on unchanged.
+import { createStorageBuffer, createUniformBuffer } from "../runtime/gpu.ts";
+import { nmfPipelines, type NmfPipelines } from "./kernels.ts";
+import { type GroupDims, groupDims, type GroupPlan, planGroups, ROWS_PER_SPLIT, STATE_BYTES } from "./plan.ts";
+import { gaussianBlock } from "./random.ts";
+import {
+  checkShape,
+  firstInvalid,
+  type NmfOptions,
+  type NmfResult,
+  type NmfSettings,
+  resolveSettings,
+  subspaceSize,
+} from "./settings.ts";
+
+export interface NmfProblem {
+  /** V (n x c, row-major, non-negative): host data, or a GPU buffer holding it from byte `offset`. */
+  v: Float32Array | GPUBuffer;
+  n: number;
+  c: number;
+  /** Byte offset of V inside a GPUBuffer (default 0). */
+  offset?: number;
+}
+
+/** Where the time went; filled in when passed to solveBatched (which then also waits after the init). */
+export interface NmfTrace {
+  initSeconds: number;
+  iterationSeconds: number;
+  finishSeconds: number;
+  /** Iterations recorded into command buffers (>= the most iterations any problem ran). */
+  iterationsEncoded: number;
+  readbacks: number;
+  dispatchGroups: number;
+}
+
+export interface SolveOptions extends NmfOptions {
+  /** Iterations recorded per submit before the done flags are read back. Default 20. */
+  checkEvery?: number;
+  /** Caps the storage binding size used for planning (testing the group split); default: the device's. */
+  maxBindingBytes?: number;
+  trace?: NmfTrace;
+}
+
+interface Group {
+  plan: GroupPlan;
+  dims: GroupDims;
+  size: number;
+  owned: GPUBuffer[];
+  state: GPUBuffer;
+  wt: GPUBuffer;
+  h: GPUBuffer;
+  bind: Record<string, GPUBindGroup>;
+  /** Byte offset of this group's states in the shared state staging buffer. */
+  stateOffset: number;
+}
+
+const TILE = 64;
+
+export async function solveBatched(
+  device: GPUDevice,
+  problems: NmfProblem[],
+  opts: SolveOptions = {},
+): Promise<NmfResult[]> {
+  const s = resolveSettings(opts);
+  const checkEvery = opts.checkEvery ?? 20;
+  if (!Number.isInteger(checkEvery) || checkEvery < 1) throw new Error(`nmf: checkEvery must be a positive integer`);
+  if (problems.length === 0) return [];
+  problems.forEach((p, i) => validateProblem(p, i, s.k));
+
+  const limit = Math.min(
+    device.limits.maxStorageBufferBindingSize,
+    device.limits.maxBufferSize,
+    opts.maxBindingBytes ?? Infinity,
+  );
+  const pipelinesByP = new Map<number, Promise<NmfPipelines>>();
+  for (const { n, c } of problems) {
+    const p = subspaceSize(s.k, n, c);
+    if (!pipelinesByP.has(p)) pipelinesByP.set(p, nmfPipelines(device, s.k, p));
+  }
+  const pipelines = new Map<number, NmfPipelines>();
+  for (const [p, pending] of pipelinesByP) pipelines.set(p, await pending);
+  const pipelinesFor = (d: GroupDims) => pipelines.get(d.p)!;
+
+  const anyPipelines = pipelines.values().next().value!;
+  const plans = planGroups(
+    problems,
+    (n, c) => groupDims(n, c, s.k, subspaceSize(s.k, n, c), anyPipelines.rowsPerUpdateTile),
+    anyPipelines.partialWidth,
+    limit,
+  );
+  for (const plan of plans) checkGrid(plan.dims, device.limits.maxComputeWorkgroupsPerDimension, plan.members.length);
+
+  const trace = opts.trace;
+  const started = performance.now();
+  const groups: Group[] = [];
+  const staging: GPUBuffer[] = [];
+  try {
+    let stateBytes = 0;
+    const encoder = device.createCommandEncoder({ label: "nmf init" });
+    for (const plan of plans) {
+      const group = createGroup(device, plan, problems, s, pipelinesFor(plan.dims), encoder, stateBytes);
+      groups.push(group);
+      stateBytes += group.size * STATE_BYTES;
+    }
+    const pass = encoder.beginComputePass({ label: "nmf init" });
+    for (const g of groups) encodeInit(pass, g, pipelinesFor(g.dims), s.svdIterations);
+    pass.end();
+    device.queue.submit([encoder.finish()]);
+    if (trace) {
+      await device.queue.onSubmittedWorkDone();
+      trace.initSeconds = (performance.now() - started) / 1000;
+    }
+
+    // Iterate: record `checkEvery` iterations of every unfinished group, then read all done flags at once.
+    const iterStart = performance.now();
+    const stateStaging = device.createBuffer({
+      size: stateBytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: "nmf state readback",
+    });
+    staging.push(stateStaging);
+    let active = groups;
+    let encoded = 0;
+    let readbacks = 0;
+    while (active.length && encoded < s.maxIter) {
+      const chunk = Math.min(checkEvery, s.maxIter - encoded);
+      const enc = device.createCommandEncoder({ label: "nmf iterations" });
+      const iterPass = enc.beginComputePass({ label: "nmf iterations" });
+      for (let it = 0; it < chunk; it++) for (const g of active) encodeIteration(iterPass, g, pipelinesFor(g.dims));
+      iterPass.end();
+      for (const g of active) enc.copyBufferToBuffer(g.state, 0, stateStaging, g.stateOffset, g.size * STATE_BYTES);
+      device.queue.submit([enc.finish()]);
+      encoded += chunk;
+      await stateStaging.mapAsync(GPUMapMode.READ);
+      readbacks++;
+      const states = new Uint32Array(stateStaging.getMappedRange().slice(0));
+      stateStaging.unmap();
+      active = active.filter((g) => {
+        for (let m = 0; m < g.size; m++) if (states[(g.stateOffset + m * STATE_BYTES) / 4 + 1] === 0) return true;
+        return false;
+      });
+    }
+    const finishStart = performance.now();
+
+    // Final residuals, then one readback of W^T, H and the states of every group.
+    const enc = device.createCommandEncoder({ label: "nmf finish" });
+    const finishPass = enc.beginComputePass({ label: "nmf finish" });
+    for (const g of groups) encodeFinish(finishPass, g, pipelinesFor(g.dims));
+    finishPass.end();
+    const outputs = groups.map((g) => {
+      const sizes = [g.wt.size, g.h.size, g.size * STATE_BYTES];
+      const buf = device.createBuffer({
+        size: sizes[0] + sizes[1] + sizes[2],
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+        label: "nmf result readback",
+      });
+      staging.push(buf);
+      enc.copyBufferToBuffer(g.wt, 0, buf, 0, sizes[0]);
+      enc.copyBufferToBuffer(g.h, 0, buf, sizes[0], sizes[1]);
+      enc.copyBufferToBuffer(g.state, 0, buf, sizes[0] + sizes[1], sizes[2]);
+      return { buf, sizes };
+    });
+    device.queue.submit([enc.finish()]);
+    await Promise.all(outputs.map((o) => o.buf.mapAsync(GPUMapMode.READ)));
+
+    const results: NmfResult[] = new Array(problems.length);
+    groups.forEach((g, gi) => {
+      const { buf, sizes } = outputs[gi];
+      const bytes = buf.getMappedRange();
+      const wt = new Float32Array(bytes, 0, sizes[0] / 4);
+      const h = new Float32Array(bytes, sizes[0], sizes[1] / 4);
+      const stU = new Uint32Array(bytes, sizes[0] + sizes[1], sizes[2] / 4);
+      const stF = new Float32Array(bytes, sizes[0] + sizes[1], sizes[2] / 4);
+      const { n, c, k } = g.dims;
+      g.plan.members.forEach((problemIndex, m) => {
+        const w = new Float32Array(n * k);
+        for (let t = 0; t < k; t++) {
+          const row = wt.subarray((m * k + t) * n, (m * k + t + 1) * n);
+          for (let i = 0; i < n; i++) w[i * k + t] = row[i];
+        }
+        results[problemIndex] = {
+          w,
+          h: h.slice(m * k * c, (m + 1) * k * c),
+          iterations: stU[m * 8],
+          relError: stF[m * 8 + 7],
+        };
+      });
+      buf.unmap();
+    });
+    if (trace) {
+      const end = performance.now();
+      trace.iterationSeconds = (finishStart - iterStart) / 1000;
+      trace.finishSeconds = (end - finishStart) / 1000;
+      trace.iterationsEncoded = encoded;
+      trace.readbacks = readbacks + 1;
+      trace.dispatchGroups = groups.length;
+    }
+    return results;
+  } finally {
+    for (const g of groups) for (const b of g.owned) b.destroy();
+    for (const b of staging) b.destroy();
+  }
+}
+
+function validateProblem(p: NmfProblem, i: number, k: number): void {
+  const what = `nmf: problem ${i}`;
+  checkShape(p.n, p.c, k, what);
+  const bytes = p.n * p.c * 4;
+  if (p.v instanceof Float32Array) {
+    if (p.v.length !== p.n * p.c) throw new Error(`${what}: V has ${p.v.length} values, expected n*c = ${p.n * p.c}`);
+    const bad = firstInvalid(p.v);
+    if (bad >= 0) {
+      throw new Error(
+        `${what}: V must be finite and non-negative; V[${Math.floor(bad / p.c)}, ${bad % p.c}] = ${p.v[bad]}`,
+      );
+    }
+    return;
+  }
+  const offset = p.offset ?? 0;
+  if (!Number.isInteger(offset) || offset < 0 || offset % 4 !== 0) {
+    throw new Error(`${what}: offset must be a non-negative multiple of 4, got ${p.offset}`);
+  }
+  if (p.v.size < offset + bytes) {
+    throw new Error(`${what}: GPUBuffer of ${p.v.size} bytes cannot hold ${bytes} bytes of V at offset ${offset}`);
+  }
+  if (!(p.v.usage & (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC))) {
+    throw new Error(`${what}: GPUBuffer needs STORAGE or COPY_SRC usage`);
+  }
+}
+
+function checkGrid(d: GroupDims, limit: number, size: number): void {
+  const widest = Math.max(Math.ceil(d.n / TILE), d.resTiles, d.statTiles, d.wTiles, Math.ceil((d.p * d.c) / 256), size);
+  if (widest > limit) {
+    throw new Error(`nmf: a ${d.n} x ${d.c} problem needs ${widest} workgroups along one axis (limit ${limit})`);
+  }
+}
+
+/** If the group's V are consecutive slices of one storage buffer, bind that range directly. */
+function sharedSlice(device: GPUDevice, members: NmfProblem[], bytes: number): GPUBufferBinding | undefined {
+  const first = members[0].v;
+  if (first instanceof Float32Array || !(first.usage & GPUBufferUsage.STORAGE)) return undefined;
+  const offset = members[0].offset ?? 0;
+  if (offset % device.limits.minStorageBufferOffsetAlignment !== 0) return undefined;
+  const contiguous = members.every((p, m) => p.v === first && (p.offset ?? 0) === offset + m * bytes);
+  return contiguous ? { buffer: first, offset, size: members.length * bytes } : undefined;
+}
+
+function createGroup(
+  device: GPUDevice,
+  plan: GroupPlan,
+  problems: NmfProblem[],
+  s: NmfSettings,
+  pl: NmfPipelines,
+  encoder: GPUCommandEncoder,
+  stateOffset: number,
+): Group {
+  const d = plan.dims;
+  const G = plan.members.length;
+  const owned: GPUBuffer[] = [];
+  const storage = (floats: number, label: string) => {
+    const b = createStorageBuffer(device, floats * 4, 0, `nmf ${label}`);
+    owned.push(b);
+    return b;
+  };
+  const members = plan.members.map((i) => problems[i]);
+  const vBytes = d.n * d.c * 4;
+  let v = sharedSlice(device, members, vBytes);
+  if (!v) {
+    const buffer = storage(G * d.n * d.c, "V");
+    members.forEach((p, m) => {
+      if (p.v instanceof Float32Array) {
+        device.queue.writeBuffer(buffer, m * vBytes, p.v.buffer as ArrayBuffer, p.v.byteOffset, vBytes);
+      } else {
+        encoder.copyBufferToBuffer(p.v, p.offset ?? 0, buffer, m * vBytes, vBytes);
+      }
+    });
+    v = { buffer, offset: 0, size: G * vBytes };
+  }
+  const params = new ArrayBuffer(48);
+  const pu = new Uint32Array(params);
+  pu.set([d.n, d.c, d.splits, ROWS_PER_SPLIT, d.wTiles, d.hTiles, s.maxIter, 0, d.statTiles, d.resTiles, 0, 0]);
+  new Float32Array(params)[7] = s.tol;
+  const prm = createUniformBuffer(device, new Uint8Array(params), "nmf params");
+  owned.push(prm);
+
+  const state = storage(G * STATE_BYTES / 4, "state");
+  const tall = storage(G * d.p * d.n, "tall");
+  const wide = storage(G * d.p * d.c, "wide");
+  const split = storage(G * d.splits * d.p * d.c, "split partials");
+  const wt = storage(G * d.k * d.n, "W^T");
+  const h = storage(G * d.k * d.c, "H");
+  const hht = storage(G * d.k * d.k, "HH^T");
+  const wtw = storage(G * d.k * d.k, "W^TW");
+  const partW = storage(G * d.wTiles * pl.partialWidth, "W partials");
+  const partH = storage(G * d.hTiles * pl.partialWidth, "H partials");
+  const stat = storage(G * d.statTiles * 2, "stat partials");
+  const res = storage(G * d.resTiles, "residual partials");
+
+  const q0 = gaussianBlock(s.seed, d.p, d.c);
+  const q0All = new Float32Array(G * q0.length);
+  for (let m = 0; m < G; m++) q0All.set(q0, m * q0.length);
+  device.queue.writeBuffer(wide, 0, q0All);
+
+  const bg = (pipeline: GPUComputePipeline, entries: [number, GPUBuffer | GPUBufferBinding][]) =>
+    device.createBindGroup({
+      layout: pipeline.getBindGroupLayout(0),
+      entries: entries.map(([binding, r]) => ({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r })),
+    });
+  const product = (pipeline: GPUComputePipeline, factor: GPUBuffer, out: GPUBuffer) =>
+    bg(pipeline, [[0, prm], [1, state], [2, v], [3, factor], [4, out]]);
+  const bind = {
+    vtfP: product(pl.vtfP, wide, tall),
+    vtxP: product(pl.vtxP, tall, split),
+    vtfK: product(pl.vtfK, h, tall),
+    vtxK: product(pl.vtxK, wt, split),
+    updateW: bg(pl.updateW, [[0, prm], [1, state], [2, wt], [3, tall], [4, hht], [5, partW]]),
+    reduceW: bg(pl.reduceW, [[0, prm], [1, state], [5, partW], [6, wtw]]),
+    updateH: bg(pl.updateH, [[0, prm], [1, state], [2, h], [3, split], [4, wtw], [5, partH]]),
+    reduceH: bg(pl.reduceH, [[0, prm], [1, state], [5, partH], [6, hht]]),
+    stats: bg(pl.stats, [[0, prm], [2, v], [5, stat]]),
+    orthonormalize: bg(pl.orthonormalize, [[0, prm], [3, wide]]),
+    sumSplits: bg(pl.sumSplits, [[0, prm], [3, wide], [9, split]]),
+    nndsvda: bg(pl.nndsvda, [[0, prm], [1, state], [3, wide], [4, tall], [5, stat], [6, wt], [7, h], [8, hht]]),
+    residual: bg(pl.residual, [[0, prm], [2, v], [3, wt], [4, h], [5, res]]),
+    finish: bg(pl.finish, [[0, prm], [1, state], [5, res]]),
+  };
+  return { plan, dims: d, size: G, owned, state, wt, h, bind, stateOffset };
+}
+
+function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bind: GPUBindGroup, x: number, y = 1, z = 1) {
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(x, y, z);
+}
+
+/** Moments of V, subspace iteration Q <- orth(V^T V Q), then Rayleigh-Ritz + NNDSVDa (see init.wgsl). */
+function encodeInit(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines, svdIterations: number): void {
+  const { n, c, p, splits, statTiles } = g.dims;
+  const G = g.size;
+  dispatch(pass, pl.stats, g.bind.stats, statTiles, G);
+  dispatch(pass, pl.orthonormalize, g.bind.orthonormalize, G);
+  for (let it = 0; it < svdIterations; it++) {
+    dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / TILE), G);
+    dispatch(pass, pl.vtxP, g.bind.vtxP, Math.ceil(c / TILE), splits, G);
+    dispatch(pass, pl.sumSplits, g.bind.sumSplits, Math.ceil((p * c) / 256), G);
+    dispatch(pass, pl.orthonormalize, g.bind.orthonormalize, G);
+  }
+  dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / TILE), G);
+  dispatch(pass, pl.nndsvda, g.bind.nndsvda, G);
+}
+
+/** One HALS iteration: W half-step then H half-step, each followed by its Gram/violation reduction. */
+function encodeIteration(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
+  const { n, c, splits, wTiles, hTiles } = g.dims;
+  const G = g.size;
+  dispatch(pass, pl.vtfK, g.bind.vtfK, Math.ceil(n / TILE), G);
+  dispatch(pass, pl.updateW, g.bind.updateW, wTiles, G);
+  dispatch(pass, pl.reduceW, g.bind.reduceW, G);
+  dispatch(pass, pl.vtxK, g.bind.vtxK, Math.ceil(c / TILE), splits, G);
+  dispatch(pass, pl.updateH, g.bind.updateH, hTiles, G);
+  dispatch(pass, pl.reduceH, g.bind.reduceH, G);
+}
+
+function encodeFinish(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
+  dispatch(pass, pl.residual, g.bind.residual, g.dims.resTiles, g.size);
+  dispatch(pass, pl.finish, g.bind.finish, g.size);
+}

@@ -1,0 +1,67 @@
+// What a prototype search returns, and the one ordering every search (GPU and CPU) agrees on.
+
+/** One pooled position of the dataset and its cosine similarity to a prototype. */
+export interface SearchHit {
+  score: number;
+  /** Dataset index of the image. */
+  image: number;
+  /** Row and column in the pooled grid (7x7 at layer3.5, 3x3 at layer4.2). */
+  y: number;
+  x: number;
+}
+
+export interface SearchResult {
+  /** Per prototype, its best positions over the whole dataset, best first (fewer than k only for tiny data). */
+  topK: SearchHit[][];
+  /** Per prototype, its best position among images not predicted as the prototype's class; null if none. */
+  bestOther: (SearchHit | null)[];
+}
+
+export interface SearchGeometry {
+  /** Channels at the tap (1024 at layer3.5, 2048 at layer4.2). */
+  channels: number;
+  /** Spatial size of the tap activations (14x14 or 7x7). */
+  height: number;
+  width: number;
+}
+
+/** PyTorch avg_pool2d(kernel 2, stride 2) output size: an odd last row/column is dropped. */
+export function pooledSize(height: number, width: number): { height: number; width: number } {
+  return { height: Math.floor(height / 2), width: Math.floor(width / 2) };
+}
+
+/**
+ * True when `a` ranks before `b`: higher score first; equal scores go to the lower image, then row, then
+ * column, so results do not depend on how the dataset was batched.
+ */
+export function ranksBefore(a: SearchHit, b: SearchHit): boolean {
+  if (a.score !== b.score) return a.score > b.score;
+  if (a.image !== b.image) return a.image < b.image;
+  if (a.y !== b.y) return a.y < b.y;
+  return a.x < b.x;
+}
+
+/** Array.sort comparator for the same ranking. */
+export function compareHits(a: SearchHit, b: SearchHit): number {
+  return ranksBefore(a, b) ? -1 : ranksBefore(b, a) ? 1 : 0;
+}
+
+/** Checks the prototype arguments shared by the GPU search and the CPU reference. */
+export function checkPrototypes(
+  bases: Float32Array,
+  prototypeClass: Int32Array,
+  channels: number,
+  what: string,
+): number {
+  if (!Number.isInteger(channels) || channels <= 0) {
+    throw new Error(`${what}: channels must be a positive integer, got ${channels}`);
+  }
+  if (bases.length === 0 || bases.length % channels !== 0) {
+    throw new Error(`${what}: bases must hold P x ${channels} floats, got ${bases.length}`);
+  }
+  const prototypes = bases.length / channels;
+  if (prototypeClass.length !== prototypes) {
+    throw new Error(`${what}: prototypeClass must have one class per prototype (${prototypes}), got ${prototypeClass.length}`);
+  }
+  return prototypes;
+}

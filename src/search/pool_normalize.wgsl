@@ -1,0 +1,59 @@
+// Step 1 of the streaming prototype search: tap activations (batch x C x h x w, NCHW) -> 2x2/stride-2 average
+// pooled vectors stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px), the
+// layout the similarity matmul loads with unit stride along N; then one inverse L2 norm per column, applied
+// in the matmul's epilogue instead of rewriting the pooled values.
+
+struct Params {
+  batch: u32,
+  channels: u32,
+  height: u32,
+  width: u32,
+  pooled_h: u32,
+  pooled_w: u32,
+  columns: u32,     // N
+  prototypes: u32,  // P: row stride of the transposed bases
+  row_start: u32,   // first prototype of this dispatch's chunk
+  rows: u32,        // prototypes in the chunk
+  first_key: u32,   // first image index * ph * pw: key of column 0
+  _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> activations: array<f32>;
+@group(0) @binding(1) var<storage, read_write> pooled: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read_write> inv_norm: array<f32>;
+
+@compute @workgroup_size(256)
+fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let idx = gid.x + gid.y * nwg.x * 256u;
+  if (idx >= p.channels * p.columns) {
+    return;
+  }
+  // Consecutive invocations take consecutive columns of one channel: the writes are contiguous and the reads
+  // walk one activation plane.
+  let c = idx / p.columns;
+  let n = idx % p.columns;
+  let cells = p.pooled_h * p.pooled_w;
+  let b = n / cells;
+  let cell = n % cells;
+  let py = cell / p.pooled_w;
+  let px = cell % p.pooled_w;
+  let top = ((b * p.channels + c) * p.height + 2u * py) * p.width + 2u * px;
+  let bottom = top + p.width;
+  pooled[idx] = (activations[top] + activations[top + 1u] + activations[bottom] + activations[bottom + 1u]) * 0.25;
+}
+
+@compute @workgroup_size(256)
+fn norms(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let n = gid.x + gid.y * nwg.x * 256u;
+  if (n >= p.columns) {
+    return;
+  }
+  var sum = 0.0;
+  for (var c = 0u; c < p.channels; c++) {
+    let v = pooled[c * p.columns + n];
+    sum += v * v;
+  }
+  // A zero vector (dead ReLU region) has cosine 0 with every prototype, as with a guarded division.
+  inv_norm[n] = select(0.0, 1.0 / sqrt(sum), sum > 1e-30);
+}

@@ -1,0 +1,142 @@
+// Step 3: per prototype (one workgroup each), merge this batch's scores into the running top-K and the running
+// best among images whose predicted class differs from the prototype's class.
+//
+// Selection in K rounds: round r finds, by a parallel scan of the row (coalesced, strided over invocations)
+// and a tree reduction, the best candidate ranked after round r-1's winner. The candidates are the row's
+// scores plus the K entries of the running state, so the merge with earlier batches is the same selection.
+// Rounds after the first re-read a row of a few KB that stays in cache. This needs no per-invocation sorted
+// lists (dynamically indexed local arrays), which llvmpipe compiles very slowly and GPUs spill.
+//
+// Positions are identified by key = image * ph * pw + py * pw + px, so "lower key" is exactly the tie-break
+// order (image, then y, then x). K and WG are substituted by prototype_search.ts before compilation.
+
+struct Params {
+  batch: u32,
+  channels: u32,
+  height: u32,
+  width: u32,
+  pooled_h: u32,
+  pooled_w: u32,
+  columns: u32,
+  prototypes: u32,
+  row_start: u32,
+  rows: u32,
+  first_key: u32,
+  _pad: u32,
+}
+
+struct Hit {
+  score: f32,
+  key: u32,
+}
+
+const K: u32 = 8u;
+const WG: u32 = 64u;
+// State per prototype: K score bit patterns, K keys, best-other score bits, best-other key.
+const STRIDE: u32 = 2u * K + 2u;
+// An empty slot: every real cosine (>= -1) ranks before it.
+const EMPTY_SCORE: f32 = -3.0e38;
+const EMPTY_KEY: u32 = 0xffffffffu;
+// Ranks before every candidate: the "previous winner" of the first round.
+const TOP_SCORE: f32 = 3.0e38;
+
+@group(0) @binding(0) var<storage, read> scores: array<f32>;          // [rows, N]
+@group(0) @binding(1) var<storage, read> predicted: array<i32>;       // [batch]
+@group(0) @binding(2) var<storage, read> prototype_class: array<i32>; // [P]
+@group(0) @binding(3) var<storage, read_write> state: array<u32>;     // [P, STRIDE]
+@group(0) @binding(4) var<uniform> p: Params;
+
+var<workgroup> red_score: array<f32, WG>;
+var<workgroup> red_key: array<u32, WG>;
+
+fn ranks_before(a: Hit, b: Hit) -> bool {
+  return a.score > b.score || (a.score == b.score && a.key < b.key);
+}
+
+// The best of the workgroup's candidates, returned to every invocation. Call from uniform control flow.
+fn reduce_best(li: u32, mine: Hit) -> Hit {
+  red_score[li] = mine.score;
+  red_key[li] = mine.key;
+  workgroupBarrier();
+  for (var half = WG / 2u; half > 0u; half = half / 2u) {
+    if (li < half) {
+      let other = Hit(red_score[li + half], red_key[li + half]);
+      if (ranks_before(other, Hit(red_score[li], red_key[li]))) {
+        red_score[li] = other.score;
+        red_key[li] = other.key;
+      }
+    }
+    workgroupBarrier();
+  }
+  let best = Hit(red_score[0], red_key[0]);
+  // Everyone has read the result before the next reduction overwrites it.
+  workgroupBarrier();
+  return best;
+}
+
+@compute @workgroup_size(WG)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  let row = wid.x + wid.y * nwg.x;
+  let in_chunk = row < p.rows;
+  let proto = p.row_start + min(row, p.rows - 1u);
+  let base = proto * STRIDE;
+  let empty = Hit(EMPTY_SCORE, EMPTY_KEY);
+
+  // Invocation li < K holds the running state's entry li as an extra candidate, and later the new entry li.
+  var held = empty;
+  if (in_chunk && li < K) {
+    held = Hit(bitcast<f32>(state[base + li]), state[base + K + li]);
+  }
+  var new_entry = empty;
+  var previous = Hit(TOP_SCORE, 0u);
+  for (var r = 0u; r < K; r++) {
+    var best = empty;
+    if (in_chunk) {
+      if (ranks_before(previous, held) && ranks_before(held, best)) {
+        best = held;
+      }
+      for (var n = li; n < p.columns; n += WG) {
+        let c = Hit(scores[row * p.columns + n], p.first_key + n);
+        if (ranks_before(previous, c) && ranks_before(c, best)) {
+          best = c;
+        }
+      }
+    }
+    previous = reduce_best(li, best);
+    if (li == r) {
+      new_entry = previous;
+    }
+  }
+
+  var other = empty;
+  if (in_chunk) {
+    if (li == 0u) {
+      other = Hit(bitcast<f32>(state[base + 2u * K]), state[base + 2u * K + 1u]);
+    }
+    let cls = prototype_class[proto];
+    let cells = p.pooled_h * p.pooled_w;
+    for (var n = li; n < p.columns; n += WG) {
+      let c = Hit(scores[row * p.columns + n], p.first_key + n);
+      if (predicted[n / cells] != cls && ranks_before(c, other)) {
+        other = c;
+      }
+    }
+  }
+  other = reduce_best(li, other);
+
+  // reduce_best ended with a barrier: every read of the old state is done.
+  if (in_chunk) {
+    if (li < K) {
+      state[base + li] = bitcast<u32>(new_entry.score);
+      state[base + K + li] = new_entry.key;
+    }
+    if (li == 0u) {
+      state[base + 2u * K] = bitcast<u32>(other.score);
+      state[base + 2u * K + 1u] = other.key;
+    }
+  }
+}

@@ -1,0 +1,69 @@
+// deno task bench [--only a,b] [--quick]: throughput benchmarks as one JSON document on stdout.
+// Compare numbers as ratios within one run; absolute numbers mean something only on a named GPU.
+import { parseCli, runTask } from "../src/cli.ts";
+import { acquireGpu } from "../src/runtime/gpu.ts";
+import { benchForward } from "../src/bench_forward.ts";
+import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";
+import { benchPreprocess } from "../src/data/pool.ts";
+import { listImages } from "../src/data/layouts.ts";
+
+type Section = (quick: boolean) => Promise<unknown>;
+
+const sections: Record<string, Section> = {
+  async preprocess(quick) {
+    const fixture = await ensureFixture();
+    const files = (await listImages(fixture.imageFolder)).slice(0, quick ? 32 : 128);
+    const out = [];
+    for (const workers of [1, 2]) {
+      out.push({ workers, images: files.length, ...(await benchPreprocess(files, workers)) });
+    }
+    return out;
+  },
+  async forward(quick) {
+    const fixture = await ensureFixture();
+    const resnet = await ensureResNet50(".cache/models", "legacy");
+    const gpu = await acquireGpu();
+    const eps = gpu ? (["wasm", "webgpu"] as const) : (["wasm"] as const);
+    const out = [];
+    for (const ep of eps) {
+      out.push(
+        await benchForward(fixture.modelPath, ep, { batch: 16, batches: quick ? 2 : 8, label: "fixture" }),
+      );
+      // llvmpipe needs ~3 s per ResNet50 image: keep the software-GPU run short.
+      const slow = ep === "webgpu" && gpu?.software;
+      out.push(
+        await benchForward(resnet, ep, {
+          batch: slow || quick ? 2 : 8,
+          batches: slow || quick ? 1 : 4,
+          label: "resnet50-topology",
+        }),
+      );
+    }
+    return out;
+  },
+};
+
+await runTask(async () => {
+  const a = parseCli("bench", "Throughput benchmarks; prints one JSON document.", {
+    only: { type: "string", help: `comma-separated sections: ${Object.keys(sections).join(",")}` },
+    quick: { type: "boolean", default: false, help: "fewer repetitions (smoke run)" },
+  });
+  const chosen = a.only ? (a.only as string).split(",") : Object.keys(sections);
+  for (const s of chosen) if (!sections[s]) throw new Error(`--only: unknown section '${s}'`);
+  const gpu = await acquireGpu();
+  const report: Record<string, unknown> = {
+    machine: {
+      adapter: gpu?.description ?? "none",
+      softwareAdapter: gpu?.software ?? null,
+      cpuCores: navigator.hardwareConcurrency,
+      deno: Deno.version.deno,
+    },
+  };
+  for (const s of chosen) {
+    const t0 = performance.now();
+    console.error(`bench: ${s} ...`);
+    report[s] = await sections[s](a.quick as boolean);
+    console.error(`bench: ${s} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  }
+  console.log(JSON.stringify(report, null, 2));
+});

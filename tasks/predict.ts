@@ -1,0 +1,44 @@
+// deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
+import { choiceArg, intArg, parseCli, runTask } from "../src/cli.ts";
+import { predictDataset } from "../src/predict.ts";
+
+await runTask(async () => {
+  const a = parseCli(
+    "predict",
+    "Predicts every image of a dataset: O/predictions.json and O/predictions.npy.",
+    {
+      model: { type: "string", required: true, help: "ONNX image classifier (NCHW float input)" },
+      data: {
+        type: "string",
+        required: true,
+        help: "image folder (ImageNet-val, ImageFolder, plain) or prepared cache",
+      },
+      labels: { type: "string", help: "LOC_val_solution.csv for an ImageNet-val folder" },
+      out: { type: "string", required: true, help: "output folder" },
+      batch: { type: "string", default: "16", help: "images per forward pass" },
+      limit: { type: "string", help: "use only the first N images" },
+      workers: { type: "string", help: "decode workers (default: CPU cores)" },
+      ep: { type: "string", default: "webgpu", help: "execution provider: webgpu|wasm" },
+    },
+  );
+  const result = await predictDataset({
+    model: a.model as string,
+    data: a.data as string,
+    labels: a.labels as string | undefined,
+    out: a.out as string,
+    batch: intArg("batch", a.batch),
+    limit: intArg("limit", a.limit),
+    workers: intArg("workers", a.workers),
+    ep: choiceArg("ep", a.ep, ["webgpu", "wasm"]),
+  });
+  const s = result.summary;
+  console.log(
+    `${s.predicted}/${s.images} images predicted, ${s.failures.length} unreadable, ${
+      s.imagesPerSecond.toFixed(1)
+    } img/s` +
+      (s.top1Accuracy !== undefined
+        ? `, top-1 ${(100 * s.top1Accuracy).toFixed(2)}%, top-5 ${(100 * s.top5Accuracy!).toFixed(2)}%`
+        : ""),
+  );
+  console.log(`wrote ${a.out}/predictions.json and ${a.out}/predictions.npy`);
+});
