@@ -2,7 +2,7 @@
 import { join } from "node:path";
 import { openDataset } from "./data/dataset.ts";
 import { Classifier, softmaxRows, topK } from "./model/classifier.ts";
-import type { Ep } from "./runtime/ort.ts";
+import type { EpChoice } from "./runtime/ort.ts";
 import { buildManifest } from "./io/manifest.ts";
 import { readJsonIfExists, writeJsonAtomic } from "./io/atomic.ts";
 import { readNpy, writeNpy } from "./io/npy.ts";
@@ -16,7 +16,7 @@ export interface PredictOptions {
   labels?: string;
   batch?: number;
   limit?: number;
-  ep?: Ep;
+  ep?: EpChoice;
   workers?: number;
   /** Checkpoint every this many batches. */
   checkpointEvery?: number;
@@ -58,7 +58,7 @@ export async function predictDataset(opts: PredictOptions): Promise<PredictionsF
     workers: opts.workers,
     limit: opts.limit,
   });
-  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "webgpu" });
+  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto" });
   try {
     const names = classNamesFor(classifier.numClasses, dataset.classNames);
     const manifest = await buildManifest({

@@ -12,11 +12,10 @@ type Section = (quick: boolean) => Promise<unknown>;
 const sections: Record<string, Section> = {
   async preprocess(quick) {
     const fixture = await ensureFixture();
-    const files = (await listImages(fixture.imageFolder)).slice(0, quick ? 32 : 128);
+    const listing = await listImages(fixture.imageFolder, { limit: quick ? 32 : 128 });
+    const files = listing.entries.map((e) => e.path);
     const out = [];
-    for (const workers of [1, 2]) {
-      out.push({ workers, images: files.length, ...(await benchPreprocess(files, workers)) });
-    }
+    for (const workers of [1, 2]) out.push({ workers, ...(await benchPreprocess(files, workers)) });
     return out;
   },
   async forward(quick) {

@@ -1,6 +1,7 @@
 // deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
 import { choiceArg, intArg, parseCli, runTask } from "../src/cli.ts";
 import { predictDataset } from "../src/predict.ts";
+import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -18,7 +19,7 @@ await runTask(async () => {
       batch: { type: "string", default: "16", help: "images per forward pass" },
       limit: { type: "string", help: "use only the first N images" },
       workers: { type: "string", help: "decode workers (default: CPU cores)" },
-      ep: { type: "string", default: "webgpu", help: "execution provider: webgpu|wasm" },
+      ep: { type: "string", default: "auto", help: EP_HELP },
     },
   );
   const result = await predictDataset({
@@ -29,7 +30,7 @@ await runTask(async () => {
     batch: intArg("batch", a.batch),
     limit: intArg("limit", a.limit),
     workers: intArg("workers", a.workers),
-    ep: choiceArg("ep", a.ep, ["webgpu", "wasm"]),
+    ep: choiceArg("ep", a.ep, EP_CHOICES),
   });
   const s = result.summary;
   console.log(

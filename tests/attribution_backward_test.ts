@@ -15,6 +15,7 @@ import {
   relativeDifference,
   runOnce,
 } from "../src/attribution/gradcheck.ts";
+import { webgpuPlacement } from "../src/attribution/placement.ts";
 import { opZooHead, seededNormal, seededRandom, toyResNetHead } from "../src/attribution/toy_heads.ts";
 import { GraphBuilder } from "../src/onnx/builder.ts";
 import { declaredShape, type Model } from "../src/onnx/model.ts";
@@ -57,7 +58,7 @@ async function gradientCheck(head: Model, label: string): Promise<number> {
   const seed = seedFor([1, 4, 2]);
   const { grad, attribution, logits } = await backward(head, "gradxact", { x, seed });
   const entries = largestEntries(grad.data, BATCH, 6);
-  const fd = await finiteDifferences(head, x, seed, entries, finiteDifferenceSteps(grad.data, entries, logits));
+  const fd = await finiteDifferences(head, x, seed, entries, finiteDifferenceSteps(grad.data, entries, logits, seed));
   let worst = 0;
   entries.forEach((e, j) => {
     worst = Math.max(worst, Math.abs(fd[j] - grad.data[e]) / Math.abs(grad.data[e]));
@@ -304,6 +305,19 @@ Deno.test({
       }
     }
     assert.ok(await summationToDelta(toyResNetHead(), "toy ResNet", "webgpu") <= 1e-3);
+  },
+});
+
+Deno.test({
+  name: "every node of the generated graphs is placed on the WebGPU EP (no CPU fallback)",
+  ignore: !gpu,
+  fn: async () => {
+    for (const [label, head] of [["toy ResNet", toyResNetHead()], ["op zoo", opZooHead()]] as const) {
+      const placement = await webgpuPlacement(buildBackwardGraph(head, { method: "deeplift" }));
+      console.log(`${label} deeplift backward graph: ${JSON.stringify(placement.counts)}`);
+      assert.deepEqual(placement.cpuNodes, []);
+      assert.deepEqual(Object.keys(placement.counts), ["WebGpuExecutionProvider"]);
+    }
   },
 });
 

@@ -1,6 +1,6 @@
 // Backward graphs of heads cut from ResNet-topology models at a layer3 block output: the fixture classifier
-// (fixtures/fixture_model.ts, tap layer3.1) and, when fixtures/resnet50.ts exists, a random-weight ResNet-50
-// cut at layer3.5. The ResNet-50 test is the slow one here (~30-60 s on 2 cores): it runs layer4 + fc
+// (fixtures/fixture_model.ts, tap layer3.1) and a random-weight ResNet-50 (fixtures/resnet50.ts) cut at
+// layer3.5. The ResNet-50 test is the slow one here (~30-60 s on 2 cores): it runs layer4 + fc
 // forward/backward on the wasm EP and finite differences of the head.
 import assert from "node:assert/strict";
 import { type AttributionMethod, buildBackwardGraph, oneHotSeed } from "../src/attribution/backward.ts";
@@ -12,27 +12,17 @@ import {
   relativeDifference,
   runOnce,
 } from "../src/attribution/gradcheck.ts";
-import { resNet50Layer4Head, seededNormal } from "../src/attribution/toy_heads.ts";
+import { seededNormal } from "../src/attribution/toy_heads.ts";
 import { headFromTap } from "../src/model/surgery.ts";
 import type { Model } from "../src/onnx/model.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 import { buildFixtureModel } from "../fixtures/fixture_model.ts";
+import { buildResNet50 } from "../fixtures/resnet50.ts";
 import { CLASS_COUNT, FIXTURE_TAP_LAYER3, STAGE_CHANNELS } from "../fixtures/spec.ts";
 
 configureWasm(1);
 const ORT = { sanitizeResources: false, sanitizeOps: false };
 const RESNET50_TAP = "/layer3/layer3.5/relu_2/Relu_output_0";
-
-// fixtures/resnet50.ts is written by another helper; load it only if it is there.
-type ResNet50Builder = (opts: { seed: number; naming: "legacy"; foldBatchNorm: boolean }) => Model;
-let buildResNet50: ResNet50Builder | undefined;
-try {
-  const url = new URL("../fixtures/resnet50.ts", import.meta.url);
-  await Deno.stat(url);
-  buildResNet50 = (await import(url.href)).buildResNet50;
-} catch {
-  console.log("attribution_resnet50_test: fixtures/resnet50.ts is not available; using toy_heads' layer4 head");
-}
 
 function activations(dims: number[], seed: number): HostTensor {
   const normal = seededNormal(seed);
@@ -45,7 +35,10 @@ async function run(head: Model, method: AttributionMethod, feeds: Record<string,
   return await runOnce(model, feeds, "wasm");
 }
 
-/** FD check of the gradient and DeepLift's summation-to-delta on one head; returns [fdError, deltaError]. */
+/**
+ * The gradient against central differences of the head (plain, and with the ReLU pattern frozen at x, see
+ * frozenReluHead), and DeepLift's summation-to-delta. Returns the worst relative errors.
+ */
 async function checkHead(
   head: Model,
   tapDims: number[],
@@ -53,21 +46,24 @@ async function checkHead(
   targets: number[],
   label: string,
   entriesPerRow: number,
-): Promise<[number, number]> {
+): Promise<{ plain: number; frozen: number; delta: number }> {
   const batch = targets.length;
   const x = activations([batch, ...tapDims], 101);
   const xRef = activations([1, ...tapDims], 102);
   const seed = { data: oneHotSeed(targets, classes), dims: [batch, classes] };
 
-  const { grad, logits: plain } = await run(head, "gradxact", { x, seed });
+  const { grad, logits: plainLogits } = await run(head, "gradxact", { x, seed });
   const entries = largestEntries(grad.data, batch, entriesPerRow);
-  const steps = finiteDifferenceSteps(grad.data, entries, plain);
-  const fd = await finiteDifferences(head, x, seed, entries, steps);
-  let fdError = 0;
-  entries.forEach((e, j) => (fdError = Math.max(fdError, Math.abs(fd[j] - grad.data[e]) / Math.abs(grad.data[e]))));
+  const worst = (fd: Float64Array) =>
+    Math.max(...entries.map((e, j) => Math.abs(fd[j] - grad.data[e]) / Math.abs(grad.data[e])));
+  const steps = finiteDifferenceSteps(grad.data, entries, plainLogits, seed, { max: 0.03 });
+  const plain = worst(await finiteDifferences(head, x, seed, entries, steps));
+  const frozenSteps = finiteDifferenceSteps(grad.data, entries, plainLogits, seed, { min: 1, max: 10 });
+  const frozen = worst(await finiteDifferences(head, x, seed, entries, frozenSteps, { frozenRelu: true }));
   console.log(
-    `${label}: worst relative error of ${entries.length} largest gradient entries vs central FD ${fdError} ` +
-      `(steps ${Math.min(...steps).toPrecision(2)}..${Math.max(...steps).toPrecision(2)})`,
+    `${label}: ${entries.length} largest gradient entries, worst relative error vs central FD: plain ${plain} ` +
+      `(steps ${Math.min(...steps).toPrecision(2)}..${Math.max(...steps).toPrecision(2)}), ReLU pattern frozen ` +
+      `${frozen} (steps ${Math.min(...frozenSteps).toPrecision(2)}..${Math.max(...frozenSteps).toPrecision(2)})`,
   );
 
   const { attribution, logits } = await run(head, "deeplift", { x, x_ref: xRef, seed });
@@ -85,7 +81,7 @@ async function checkHead(
   // Without the baseline's influence (x_ref = x) DeepLift's multipliers are the ordinary gradient.
   const same = await run(head, "deeplift", { x, x_ref: { data: x.data.slice(0, per), dims: [1, ...tapDims] }, seed });
   assert.ok(relativeDifference(same.grad.data.slice(0, per), grad.data.slice(0, per)) < 1e-5);
-  return [fdError, deltaError];
+  return { plain, frozen, delta: deltaError };
 }
 
 Deno.test({
@@ -94,9 +90,10 @@ Deno.test({
   fn: async () => {
     const tapDims = [STAGE_CHANNELS.layer3, 14, 14];
     const head = headFromTap(buildFixtureModel(), FIXTURE_TAP_LAYER3, ["batch", ...tapDims]);
-    const [fdError, deltaError] = await checkHead(head, tapDims, CLASS_COUNT, [0, CLASS_COUNT - 1], "fixture", 6);
-    assert.ok(fdError <= 1e-3);
-    assert.ok(deltaError <= 1e-3);
+    const errors = await checkHead(head, tapDims, CLASS_COUNT, [0, CLASS_COUNT - 1], "fixture", 6);
+    assert.ok(errors.plain <= 1e-3);
+    assert.ok(errors.frozen <= 1e-3);
+    assert.ok(errors.delta <= 1e-3);
   },
 });
 
@@ -105,16 +102,22 @@ Deno.test({
   ...ORT,
   fn: async () => {
     const tapDims = [1024, 14, 14];
-    // The generated full ResNet-50 when it exists, else the same topology built here (layer4 + GAP + fc).
-    const head = buildResNet50
-      ? headFromTap(buildResNet50({ seed: 3, naming: "legacy", foldBatchNorm: false }), RESNET50_TAP, [
-        "batch",
-        ...tapDims,
-      ])
-      : resNet50Layer4Head(3);
-    const label = buildResNet50 ? "ResNet-50 (fixtures/resnet50.ts)" : "ResNet-50 layer4 head (toy_heads.ts)";
-    const [fdError, deltaError] = await checkHead(head, tapDims, 1000, [249, 430], label, 4);
-    assert.ok(fdError <= 1e-3);
-    assert.ok(deltaError <= 1e-3);
+    const cut = (foldBatchNorm: boolean) =>
+      headFromTap(buildResNet50({ seed: 3, naming: "legacy", foldBatchNorm }), RESNET50_TAP, ["batch", ...tapDims]);
+    const head = cut(false);
+    const errors = await checkHead(head, tapDims, 1000, [249, 430], "ResNet-50 layer3.5 head", 4);
+    // float32 rounding and ReLU kinks limit plain central differences here to ~1e-2 (see frozenReluHead).
+    assert.ok(errors.plain <= 3e-2);
+    assert.ok(errors.frozen <= 1e-3);
+    assert.ok(errors.delta <= 1e-3);
+
+    // BN folded into the convs is the same function: the same gradient through Conv-only rules.
+    const x = activations([2, ...tapDims], 103);
+    const seed = { data: oneHotSeed([1, 999], 1000), dims: [2, 1000] };
+    const withBn = (await run(head, "gradxact", { x, seed })).grad.data;
+    const folded = (await run(cut(true), "gradxact", { x, seed })).grad.data;
+    const rel = relativeDifference(folded, withBn);
+    console.log(`ResNet-50 head: gradient with BN folded vs BN nodes, relative difference ${rel}`);
+    assert.ok(rel <= 1e-4);
   },
 });

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { acquireGpu, createStorageBuffer } from "../src/runtime/gpu.ts";
 import { bruteForceSearch, poolImage } from "../src/search/brute_force.ts";
-import { type SearchHit, type SearchResult } from "../src/search/hits.ts";
+import type { SearchHit, SearchResult } from "../src/search/hits.ts";
 import { benchSearch, PrototypeSearch } from "../src/search/prototype_search.ts";
 
 const gpu = await acquireGpu();
@@ -59,7 +59,10 @@ function assertNoNearTies(full: SearchResult, ds: Dataset, k: number) {
     for (const [name, hits] of [["top", list.slice(0, k + 1)], ["other", other.slice(0, 2)]] as const) {
       for (let r = 1; r < hits.length; r++) {
         const gap = hits[r - 1].score - hits[r].score;
-        assert.ok(gap === 0 || gap > 1e-5, `seeded data has a near tie (${name}, prototype ${p}, rank ${r}): reseed`);
+        assert.ok(
+          gap === 0 || gap > 1e-5,
+          `seeded data has a near tie (${name}, prototype ${p}, rank ${r}): reseed`,
+        );
       }
     }
   }
@@ -70,9 +73,16 @@ const position = (hit: SearchHit | null) => hit && `${hit.image}:${hit.y}:${hit.
 function assertSameResult(gpuResult: SearchResult, cpu: SearchResult) {
   assert.equal(gpuResult.topK.length, cpu.topK.length);
   for (let p = 0; p < cpu.topK.length; p++) {
-    assert.deepEqual(gpuResult.topK[p].map(position), cpu.topK[p].map(position), `top-k positions, prototype ${p}`);
+    assert.deepEqual(
+      gpuResult.topK[p].map(position),
+      cpu.topK[p].map(position),
+      `top-k positions, prototype ${p}`,
+    );
     gpuResult.topK[p].forEach((hit, r) => {
-      assert.ok(Math.abs(hit.score - cpu.topK[p][r].score) < 1e-4, `score p${p} r${r}: ${hit.score} vs ${cpu.topK[p][r].score}`);
+      assert.ok(
+        Math.abs(hit.score - cpu.topK[p][r].score) < 1e-4,
+        `score p${p} r${r}: ${hit.score} vs ${cpu.topK[p][r].score}`,
+      );
     });
     assert.equal(position(gpuResult.bestOther[p]), position(cpu.bestOther[p]), `best other, prototype ${p}`);
     if (cpu.bestOther[p]) assert.ok(Math.abs(gpuResult.bestOther[p]!.score - cpu.bestOther[p]!.score) < 1e-4);
@@ -82,7 +92,10 @@ function assertSameResult(gpuResult: SearchResult, cpu: SearchResult) {
 function reference(ds: Dataset, k: number): SearchResult {
   const geometry = { channels: ds.C, height: ds.h, width: ds.w };
   const all = Math.floor(ds.h / 2) * Math.floor(ds.w / 2) * ds.images;
-  const full = bruteForceSearch(ds.bank, ds.images, ds.bases, ds.classes, ds.predicted, { ...geometry, topK: all });
+  const full = bruteForceSearch(ds.bank, ds.images, ds.bases, ds.classes, ds.predicted, {
+    ...geometry,
+    topK: all,
+  });
   assertNoNearTies(full, ds, k);
   return { topK: full.topK.map((l) => l.slice(0, k)), bestOther: full.bestOther };
 }
@@ -137,7 +150,16 @@ Deno.test({
     assertSameResult(result, cpu);
     assert.equal(bytesAfter, bytesBefore + 16 * 64 * 14 * 14 * 4, "only the CPU staging buffer is added");
     // The all-zero prototype scores 0 everywhere: ties resolved by image, then y, then x.
-    assert.deepEqual(result.topK[5].map(position), ["0:0:0", "0:0:1", "0:0:2", "0:0:3", "0:0:4", "0:0:5", "0:0:6", "0:1:0"]);
+    assert.deepEqual(result.topK[5].map(position), [
+      "0:0:0",
+      "0:0:1",
+      "0:0:2",
+      "0:0:3",
+      "0:0:4",
+      "0:0:5",
+      "0:0:6",
+      "0:1:0",
+    ]);
   },
 });
 

@@ -58,6 +58,11 @@ export interface BackwardOptions {
   outputs?: BackwardOutput[];
   /** DeepLift: below this |a - a_ref| the ordinary derivative is used (captum's default). */
   eps?: number;
+  /**
+   * Input gradient of stride-1 convolutions: "conv" (default) as a Conv with flipped, transposed weights,
+   * which runs on ORT's im2col/matmul Conv kernels; "convtranspose" as ConvTranspose like strided convs.
+   */
+  convInputGradient?: "conv" | "convtranspose";
 }
 
 /** Names of the generated model's inputs. */
@@ -549,8 +554,53 @@ class BackwardGenerator {
     const ws = this.shape(w);
     const kernel = attrInts(n, "kernel_shape", ws.slice(2));
     const geom = windowGeometry(n, xs.slice(2), kernel);
+    const group = attrInt(n, "group", 1);
+    // Stride 1: dL/dx is a correlation of g with the flipped kernel, pads (k-1)d - p.
+    const padsBegin = geom.padsBegin.map((p, i) => (kernel[i] - 1) * geom.dilations[i] - p);
+    const padsEnd = geom.padsEnd.map((p, i) => (kernel[i] - 1) * geom.dilations[i] - p);
+    const asConv = (this.opts.convInputGradient ?? "conv") === "conv" && geom.strides.every((st) => st === 1) &&
+      [...padsBegin, ...padsEnd].every((p) => p >= 0);
+    if (asConv) {
+      const weight = this.flippedTransposedWeight(this.fw(w), ws, group, kernel);
+      this.grad(
+        x,
+        this.op("Conv", [g, weight], {
+          group,
+          dilations: geom.dilations,
+          kernel_shape: kernel,
+          pads: [...padsBegin, ...padsEnd],
+        }),
+      );
+      return;
+    }
     // A Conv weight [M, C/group, k...] is already the ConvTranspose weight [in=M, out/group=C/group, k...].
-    this.grad(x, this.windowTranspose(g, this.fw(w), attrInt(n, "group", 1), geom, xs.slice(2), ys.slice(2)));
+    this.grad(x, this.windowTranspose(g, this.fw(w), group, geom, xs.slice(2), ys.slice(2)));
+  }
+
+  /**
+   * The Conv weight [M, C/g, k...] as the weight of its input gradient [C, M/g, k...], kernel flipped. Built
+   * from the forward weight with Reshape/Transpose/Slice, which ORT folds into a constant at session creation.
+   */
+  private flippedTransposedWeight(w: string, ws: Shape, group: number, kernel: number[]): string {
+    const [m, cg] = ws;
+    const spatial = kernel.map((_, i) => i);
+    let t: string;
+    if (group === 1) {
+      t = this.op("Transpose", [w], { perm: [1, 0, ...spatial.map((i) => i + 2)] });
+    } else {
+      const grouped = this.op("Reshape", [w, this.ints([group, m / group, cg, ...kernel])]);
+      const swapped = this.op("Transpose", [grouped], { perm: [0, 2, 1, ...spatial.map((i) => i + 3)] });
+      t = this.op("Reshape", [swapped, this.ints([group * cg, m / group, ...kernel])]);
+    }
+    const flipAxes = spatial.filter((i) => kernel[i] > 1);
+    if (!flipAxes.length) return t;
+    return this.op("Slice", [
+      t,
+      this.ints(flipAxes.map(() => -1)),
+      this.ints(flipAxes.map((i) => -(kernel[i] + 1))),
+      this.ints(flipAxes.map((i) => i + 2)),
+      this.ints(flipAxes.map(() => -1)),
+    ]);
   }
 
   private batchNorm(n: Node, g: string): void {

@@ -1,7 +1,8 @@
 // Checks for generated backward graphs: run a model once on an EP, and central finite differences of a head's
 // forward pass (float32 model, float64 accumulation) for chosen entries of the tap.
 import { createSession, type Ep, ort } from "../runtime/ort.ts";
-import { encodeModel, type Model, runtimeInputs } from "../onnx/model.ts";
+import { GraphBuilder } from "../onnx/builder.ts";
+import { DataType, encodeModel, floatTensor, type Model, runtimeInputs } from "../onnx/model.ts";
 
 export interface HostTensor {
   data: Float32Array;
@@ -40,7 +41,7 @@ export async function finiteDifferences(
   seed: HostTensor,
   entries: number[],
   step: number | number[],
-  opts: { ep?: Ep; rowsPerRun?: number } = {},
+  opts: { ep?: Ep; rowsPerRun?: number; frozenRelu?: boolean } = {},
 ): Promise<Float64Array> {
   const ep = opts.ep ?? "wasm";
   const rowsPerRun = opts.rowsPerRun ?? 64;
@@ -48,7 +49,7 @@ export async function finiteDifferences(
   const classes = seed.data.length / seed.dims[0];
   const inputName = runtimeInputs(head.graph)[0].name;
   const out = new Float64Array(entries.length);
-  const bytes = encodeModel(head);
+  const bytes = encodeModel(opts.frozenRelu ? frozenReluHead(head) : head);
   for (let first = 0; first < entries.length; first += rowsPerRun / 2) {
     const chunk = entries.slice(first, first + rowsPerRun / 2);
     const batch = new Float32Array(2 * chunk.length * per);
@@ -64,9 +65,17 @@ export async function finiteDifferences(
       }
       taken.push(batch[2 * j * per + i] - batch[(2 * j + 1) * per + i]);
     });
-    const logits = Object.values(
-      await runOnce(bytes, { [inputName]: { data: batch, dims: [2 * chunk.length, ...x.dims.slice(1)] } }, ep),
-    )[0].data;
+    const dims = [2 * chunk.length, ...x.dims.slice(1)];
+    const feeds: Record<string, HostTensor> = { [inputName]: { data: batch, dims } };
+    if (opts.frozenRelu) {
+      const at = new Float32Array(batch.length);
+      chunk.forEach((e, j) => {
+        const n = Math.floor(e / per);
+        for (const k of [0, 1]) at.set(x.data.subarray(n * per, (n + 1) * per), (2 * j + k) * per);
+      });
+      feeds[`${inputName}${AT}`] = { data: at, dims };
+    }
+    const logits = Object.values(await runOnce(bytes, feeds, ep))[0].data;
     chunk.forEach((e, j) => {
       const n = Math.floor(e / per);
       let diff = 0;
@@ -81,25 +90,29 @@ export async function finiteDifferences(
 }
 
 /**
- * Per-entry central-difference steps for a float32 model. The logits are rounded to ~1.2e-7 |logit|, which
- * puts an error of about 1.2e-7 |logit| / (2 h |grad|) on the quotient: the step keeps that near 1e-4, within
- * [min, max]; the cap keeps steps from crossing many ReLU kinks, where central differences stop being exact.
+ * Per-entry central-difference steps for a float32 model. The seeded logits carry a rounding error of
+ * roughly `roundoff` * |logit| (a few ulp; ~20 ulp in ResNet-50's layer4), which puts an error of about
+ * roundoff * |logit| / (2 h |grad|) on the quotient: the step keeps that near 1e-4, within [min, max]; the
+ * cap keeps steps from crossing ReLU kinks, where central differences stop being exact.
  */
 export function finiteDifferenceSteps(
   grad: Float32Array,
   entries: number[],
   logits: HostTensor,
-  opts: { min?: number; max?: number } = {},
+  seed: HostTensor,
+  opts: { min?: number; max?: number; roundoff?: number } = {},
 ): number[] {
-  const { min = 1e-2, max = 0.1 } = opts;
+  const { min = 1e-2, max = 0.1, roundoff = 1e-6 } = opts;
   const rows = logits.dims[0];
   const per = grad.length / rows;
   const classes = logits.data.length / rows;
   return entries.map((e) => {
     const n = Math.floor(e / per);
-    let largest = 0;
-    for (let k = 0; k < classes; k++) largest = Math.max(largest, Math.abs(logits.data[n * classes + k]));
-    const wanted = (1.2e-7 * largest) / (2 * 1e-4 * Math.abs(grad[e]));
+    let size = 0;
+    for (let k = 0; k < classes; k++) {
+      size += Math.abs(seed.data[n * classes + k] * logits.data[n * classes + k]);
+    }
+    const wanted = (roundoff * size) / (2 * 1e-4 * Math.abs(grad[e]));
     return Math.min(max, Math.max(min, wanted));
   });
 }
@@ -126,4 +139,43 @@ export function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): 
     scale = Math.max(scale, Math.abs(b[i]));
   }
   return scale === 0 ? diff : diff / scale;
+}
+
+const AT = "__at";
+
+/**
+ * The head with every Relu's on/off pattern taken from a second input `<tap>__at` instead of its own input:
+ * Relu(a) becomes a * (a_at > 0). At x = x_at it computes the head, and its gradient there is the head's,
+ * but it is linear in x wherever the head is piecewise linear (Relu, Conv, BN, Add, pools other than MaxPool,
+ * Gemm), so central differences are exact for any step and steps can be large enough that float32 rounding of
+ * the logits does not matter. Deep float32 heads (ResNet-50's layer4: logits carry ~20 ulp of rounding
+ * error) leave no step at which plain central differences reach 1e-3: small steps drown in rounding, larger
+ * ones cross ReLU kinks.
+ */
+export function frozenReluHead(head: Model): Model {
+  const g = head.graph;
+  const tap = runtimeInputs(g)[0].name;
+  const active = new Set([tap]);
+  for (const n of g.node) if (n.input.some((i) => active.has(i))) for (const o of n.output) active.add(o);
+  const at = (v: string) => (active.has(v) ? `${v}${AT}` : v);
+  const b = new GraphBuilder("frozen_relu_head");
+  b.initializers.push(...g.initializer, floatTensor(`zero${AT}`, [], [0]));
+  for (const n of g.node) {
+    if (n.opType === "MaxPool" && n.input.some((i) => active.has(i))) {
+      throw new Error(`frozenReluHead: MaxPool '${n.name}' is not piecewise linear in a fixed pattern; not supported`);
+    }
+    if (active.has(n.output[0])) {
+      b.nodes.push({ ...n, name: `${n.name}${AT}`, input: n.input.map(at), output: n.output.map(at) });
+    }
+    if (n.opType === "Relu" && active.has(n.input[0])) {
+      const on = b.node("Cast", [b.node("Greater", [at(n.input[0]), `zero${AT}`])], { to: DataType.FLOAT });
+      b.node("Mul", [n.input[0], on], {}, { name: n.name, outputs: [n.output[0]] });
+    } else b.nodes.push(n);
+  }
+  const inputs = g.input.filter((v) => v.name === tap || !g.initializer.some((t) => t.name === v.name));
+  b.inputs.push(...inputs, ...inputs.map((v) => ({ ...v, name: `${v.name}${AT}` })));
+  b.outputs.push(...g.output);
+  const model = b.model();
+  model.opsetImport = head.opsetImport;
+  return model;
 }

@@ -100,21 +100,6 @@ export function toyResNetHead(opts: ToyResNetOptions = {}): Model {
   return b.model(17);
 }
 
-/** ResNet-50's head after layer3.5: layer4 (3 bottlenecks, 1024 -> 2048 channels, 14x14 -> 7x7), GAP, fc. */
-export function resNet50Layer4Head(seed = 1): Model {
-  return toyResNetHead({
-    seed,
-    channels: 1024,
-    size: 14,
-    mid: 512,
-    wide: 2048,
-    blocks: 3,
-    stride: 2,
-    classes: 1000,
-    maxPool: false,
-  });
-}
-
 export interface OpZooOptions {
   seed?: number;
   /** Multiply two tap-dependent values (breaks DeepLift's summation-to-delta, which needs no products). */

@@ -110,7 +110,33 @@ async function walkImages(dir: string): Promise<string[]> {
   return groups.flatMap((g) => g.files);
 }
 
-/** Parses LOC_val_solution.csv into ImageId -> ImageNet class index. */
+const CLASS_INDEX_FILE = "classes.json";
+
+/**
+ * The class index for a label CSV: a `classes.json` beside it (imagenet_class_index.json's format,
+ * {"0": [wnid, name], ...}) declares another label set, e.g. a subset or the generated fixture; otherwise
+ * ImageNet-1k.
+ */
+export async function classIndexFor(csvPath: string): Promise<ImageNetClasses> {
+  const path = join(dirname(csvPath), CLASS_INDEX_FILE);
+  let raw: Record<string, [string, string]>;
+  try {
+    raw = JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return imagenetClasses();
+    throw new Error(`${path}: expected {"0": [wnid, name], ...} (${(e as Error).message})`);
+  }
+  const rows = Object.entries(raw).sort((a, b) => Number(a[0]) - Number(b[0]));
+  rows.forEach(([k, v], i) => {
+    if (Number(k) !== i || !Array.isArray(v) || v.length < 2) {
+      throw new Error(`${path}: entry '${k}' must be [wnid, name] with keys 0..N-1`);
+    }
+  });
+  const wnids = rows.map(([, v]) => String(v[0])), names = rows.map(([, v]) => String(v[1]));
+  return { wnids, names, indexOfWnid: new Map(wnids.map((w, i) => [w, i])) };
+}
+
+/** Parses LOC_val_solution.csv into ImageId -> class index (ImageNet-1k unless classes.json says otherwise). */
 export async function readImageNetValLabels(csvPath: string): Promise<Map<string, number>> {
   let text: string;
   try {
@@ -118,7 +144,7 @@ export async function readImageNetValLabels(csvPath: string): Promise<Map<string
   } catch (e) {
     throw new Error(`${csvPath}: cannot read labels (${(e as Error).message})`);
   }
-  const { indexOfWnid } = imagenetClasses();
+  const { indexOfWnid } = await classIndexFor(csvPath);
   const labels = new Map<string, number>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
@@ -131,7 +157,10 @@ export async function readImageNetValLabels(csvPath: string): Promise<Map<string
     const wnid = line.slice(comma + 1).trim().split(/\s+/)[0];
     const index = indexOfWnid.get(wnid);
     if (index === undefined) {
-      throw new Error(`${csvPath}:${i + 1}: '${wnid}' is not an ImageNet-1k wnid (expected e.g. n01440764)`);
+      throw new Error(
+        `${csvPath}:${i + 1}: '${wnid}' is not an ImageNet-1k wnid (expected e.g. n01440764), ` +
+          `and no ${CLASS_INDEX_FILE} beside the file declares it`,
+      );
     }
     labels.set(id, index);
   }
@@ -240,7 +269,7 @@ export async function listImages(dataDir: string, options: ListOptions = {}): Pr
     layout: "imagenet-val",
     root,
     entries,
-    classNames: [...imagenetClasses().names],
+    classNames: [...(await classIndexFor(labelsFile)).names],
     labelsFile,
     notes,
   };

@@ -1,6 +1,7 @@
 // Parallel preprocessing in module Workers. Decoding is ~90% of the cost and is single-threaded wasm, so
 // files are spread over workers; results are matched to requests by id, so callers place them by index and
 // the output order never depends on which worker finished first.
+import { WebWorker } from "../runtime/web_worker.ts";
 import { failureReason, preprocessFile } from "./preprocess.ts";
 import { DEFAULT_PREPROCESS, type PreprocessSettings } from "./resize.ts";
 import type { PreprocessReply, PreprocessRequest } from "./preprocess_worker.ts";
@@ -94,7 +95,7 @@ export class PreprocessPool {
   }
 
   #spawn(): void {
-    const worker = new Worker(new URL("./preprocess_worker.ts", import.meta.url).href, { type: "module" });
+    const worker = new WebWorker(new URL("./preprocess_worker.ts", import.meta.url).href, { type: "module" });
     const slot: Slot = { worker, inFlight: new Map() };
     worker.onmessage = (event: MessageEvent<PreprocessReply>) => {
       const reply = event.data;

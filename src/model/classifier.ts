@@ -1,7 +1,7 @@
 // A classifier opened for protoscope's passes: normalized input built on the GPU (or CPU for wasm), logits, and
 // optional tap activations that can stay on the GPU for our kernels.
 import { encodeModel, type Model, readModel, sha256Hex } from "../onnx/model.ts";
-import { createSession, type Ep, epDescription, ort, type SessionHandle } from "../runtime/ort.ts";
+import { createSession, type Ep, type EpChoice, epDescription, ort, type SessionHandle } from "../runtime/ort.ts";
 import { imageInput, trunkWithTaps, withDynamicBatch } from "./surgery.ts";
 import { resolveLayer, type Tap } from "./layers.ts";
 import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize.ts";
@@ -9,7 +9,7 @@ import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels
 export const IMAGE_SIZE = 224;
 
 export interface OpenOptions {
-  ep?: Ep;
+  ep?: EpChoice;
   /** Fail instead of falling back to wasm when --ep webgpu has no adapter. */
   strict?: boolean;
   /** Layer names or tensor names to output beside the logits. */
@@ -76,7 +76,7 @@ export class Classifier {
     const withLogits = opts.withLogits ?? true;
     const runnable = taps.length ? trunkWithTaps(model, taps.map((t) => t.tensor), { withLogits }) : model;
     const handle = await createSession(encodeModel(runnable), {
-      ep: opts.ep ?? "webgpu",
+      ep: opts.ep ?? "auto",
       strict: opts.strict,
       gpuOutputs: opts.tapsOnGpu ? taps.map((t) => t.tensor) : undefined,
     });

@@ -1,10 +1,16 @@
 // onnxruntime-web in Deno: the native WebGPU EP on the shared device, or the wasm EP with threads.
+import "./web_worker.ts";
 import * as ort from "onnxruntime-web/webgpu";
 import { acquireGpu, type GpuContext } from "./gpu.ts";
 import { encodeModel, type Model } from "../onnx/model.ts";
 
 export { ort };
 export type Ep = "webgpu" | "wasm";
+/** What users ask for: auto = webgpu on a hardware adapter, wasm on a software one (llvmpipe runs the model
+ * ~15x slower than the wasm EP on the same CPU), or no adapter. */
+export type EpChoice = Ep | "auto";
+export const EP_CHOICES = ["auto", "webgpu", "wasm"] as const;
+export const EP_HELP = "execution provider: auto (webgpu on a hardware GPU, else wasm) | webgpu | wasm";
 
 // ORT's threaded wasm loads its worker script by fetching it into a blob: URL and importing that, which Deno
 // refuses ("Only file and data URLs are supported"). Remember which file each fetched blob came from, and
@@ -43,7 +49,7 @@ export interface SessionHandle {
 }
 
 export interface SessionOptions {
-  ep: Ep;
+  ep: EpChoice;
   /** Outputs that stay on the GPU as GPUBuffers (webgpu only), for handing to WGSL kernels. */
   gpuOutputs?: string[];
   /** Set when an explicit --ep webgpu must not silently become wasm. */
@@ -51,9 +57,10 @@ export interface SessionOptions {
 }
 
 /** Which EP will actually run: webgpu falls back to wasm (with a message) when there is no adapter. */
-export async function resolveEp(requested: Ep, strict = false): Promise<{ ep: Ep; gpu?: GpuContext }> {
+export async function resolveEp(requested: EpChoice, strict = false): Promise<{ ep: Ep; gpu?: GpuContext }> {
   if (requested === "wasm") return { ep: "wasm" };
   const gpu = await acquireGpu();
+  if (requested === "auto") return gpu && !gpu.software ? { ep: "webgpu", gpu } : { ep: "wasm" };
   if (gpu) return { ep: "webgpu", gpu };
   const msg = "no WebGPU adapter is available on this machine";
   if (strict) throw new Error(`--ep webgpu: ${msg}`);

@@ -62,7 +62,9 @@ export function bruteForceSearch(
   const { channels: C, height: h, width: w, topK } = opts;
   const P = checkPrototypes(bases, prototypeClass, C, "bruteForceSearch");
   if (bank.length < images * C * h * w) {
-    throw new Error(`bruteForceSearch: bank holds ${bank.length} floats, need ${images} x ${C} x ${h} x ${w}`);
+    throw new Error(
+      `bruteForceSearch: bank holds ${bank.length} floats, need ${images} x ${C} x ${h} x ${w}`,
+    );
   }
   if (predicted.length < images) {
     throw new Error(`bruteForceSearch: predicted has ${predicted.length} entries, need ${images}`);

@@ -61,7 +61,9 @@ export function checkPrototypes(
   }
   const prototypes = bases.length / channels;
   if (prototypeClass.length !== prototypes) {
-    throw new Error(`${what}: prototypeClass must have one class per prototype (${prototypes}), got ${prototypeClass.length}`);
+    throw new Error(
+      `${what}: prototypeClass must have one class per prototype (${prototypes}), got ${prototypeClass.length}`,
+    );
   }
   return prototypes;
 }

@@ -3,7 +3,13 @@
 // prototypes and folded into a running per-prototype top-k on the GPU as it arrives, so the GPU memory held is
 // fixed at construction (sized for one batch) and nothing is read back until finish().
 import { createStorageBuffer, createUniformBuffer, dispatchGrid, loadWgsl } from "../runtime/gpu.ts";
-import { checkPrototypes, pooledSize, type SearchGeometry, type SearchHit, type SearchResult } from "./hits.ts";
+import {
+  checkPrototypes,
+  pooledSize,
+  type SearchGeometry,
+  type SearchHit,
+  type SearchResult,
+} from "./hits.ts";
 
 export interface PrototypeSearchOptions extends SearchGeometry {
   /** Positions kept per prototype (8 for the figures); 1..64 (the merge kernel's workgroup size). */
@@ -32,6 +38,20 @@ interface Pipelines {
   norms: GPUComputePipeline;
   matmul: GPUComputePipeline;
   merge: GPUComputePipeline;
+}
+
+const compiled = new WeakMap<GPUDevice, Map<number, Promise<Pipelines>>>();
+
+/** Pipelines per device and K, compiled once per process (llvmpipe takes seconds per compile). */
+function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
+  let byK = compiled.get(device);
+  if (!byK) compiled.set(device, byK = new Map());
+  let pipelines = byK.get(topK);
+  if (!pipelines) {
+    pipelines = compile(device, topK);
+    byK.set(topK, pipelines);
+  }
+  return pipelines;
 }
 
 async function compile(device: GPUDevice, topK: number): Promise<Pipelines> {
@@ -117,10 +137,15 @@ export class PrototypeSearch {
     this.cells = pooled.height * pooled.width;
     const P = this.prototypes;
     const maxColumns = this.maxBatch * this.cells;
-    const limit = Math.min(device.limits.maxStorageBufferBindingSize, opts.scoresChunkBytes ?? MAX_SCORES_BYTES);
+    const limit = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      opts.scoresChunkBytes ?? MAX_SCORES_BYTES,
+    );
     for (const [what, bytes] of [["pooled activations", C * maxColumns * 4], ["bases", C * P * 4]] as const) {
       if (bytes > device.limits.maxStorageBufferBindingSize) {
-        throw new Error(`PrototypeSearch: ${what} need ${bytes} bytes, over this device's binding limit; lower maxBatch`);
+        throw new Error(
+          `PrototypeSearch: ${what} need ${bytes} bytes, over this device's binding limit; lower maxBatch`,
+        );
       }
     }
     const fit = Math.floor(limit / (maxColumns * 4) / MATMUL_TILE) * MATMUL_TILE;
@@ -129,7 +154,9 @@ export class PrototypeSearch {
     const chunks = Math.ceil(P / this.rowsPerChunk);
 
     const track = (b: GPUBuffer) => (this.buffers.add(b), b);
-    this.bases = track(createStorageBuffer(device, normalizedTransposedBases(bases, P, C), 0, "search.bases"));
+    this.bases = track(
+      createStorageBuffer(device, normalizedTransposedBases(bases, P, C), 0, "search.bases"),
+    );
     this.classes = track(createStorageBuffer(device, prototypeClass, 0, "search.classes"));
     this.pooled = track(createStorageBuffer(device, C * maxColumns * 4, 0, "search.pooled"));
     this.invNorm = track(createStorageBuffer(device, maxColumns * 4, 0, "search.invNorm"));
@@ -183,7 +210,7 @@ export class PrototypeSearch {
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
       throw new Error(`PrototypeSearch: maxBatch must be a positive integer, got ${opts.maxBatch}`);
     }
-    const pipelines = await compile(device, opts.topK);
+    const pipelines = await pipelinesFor(device, opts.topK);
     return new PrototypeSearch(device, pipelines, bases, prototypeClass, opts);
   }
 
@@ -214,13 +241,19 @@ export class PrototypeSearch {
       throw new Error(`PrototypeSearch.addBatch: batchSize must be a positive integer, got ${batchSize}`);
     }
     if (!Number.isInteger(firstImageIndex) || firstImageIndex < 0) {
-      throw new Error(`PrototypeSearch.addBatch: firstImageIndex must be a non-negative integer, got ${firstImageIndex}`);
+      throw new Error(
+        `PrototypeSearch.addBatch: firstImageIndex must be a non-negative integer, got ${firstImageIndex}`,
+      );
     }
     if ((firstImageIndex + batchSize) * this.cells > EMPTY_KEY) {
-      throw new Error(`PrototypeSearch.addBatch: image index ${firstImageIndex + batchSize} too large for 32-bit keys`);
+      throw new Error(
+        `PrototypeSearch.addBatch: image index ${firstImageIndex + batchSize} too large for 32-bit keys`,
+      );
     }
     if (predicted.length < batchSize) {
-      throw new Error(`PrototypeSearch.addBatch: predicted has ${predicted.length} entries, need ${batchSize}`);
+      throw new Error(
+        `PrototypeSearch.addBatch: predicted has ${predicted.length} entries, need ${batchSize}`,
+      );
     }
     const needed = batchSize * imageFloats * 4;
     if (activations instanceof Float32Array) {
@@ -231,7 +264,9 @@ export class PrototypeSearch {
       }
     } else {
       if (activations.size < needed) {
-        throw new Error(`PrototypeSearch.addBatch: activations buffer has ${activations.size} bytes, need ${needed}`);
+        throw new Error(
+          `PrototypeSearch.addBatch: activations buffer has ${activations.size} bytes, need ${needed}`,
+        );
       }
       if (!(activations.usage & GPUBufferUsage.STORAGE)) {
         throw new Error("PrototypeSearch.addBatch: activations buffer lacks STORAGE usage");
@@ -352,7 +387,9 @@ export class PrototypeSearch {
     const queue = device.queue;
     // Queue writes are ordered with submits, so reusing the staging, predicted and params buffers for the
     // next step cannot overwrite what an earlier, still-running step reads.
-    if (cpuData) queue.writeBuffer(source, 0, cpuData.buffer as ArrayBuffer, cpuData.byteOffset, cpuData.byteLength);
+    if (cpuData) {
+      queue.writeBuffer(source, 0, cpuData.buffer as ArrayBuffer, cpuData.byteOffset, cpuData.byteLength);
+    }
     queue.writeBuffer(this.predicted, 0, predicted.buffer as ArrayBuffer, predicted.byteOffset, count * 4);
     this.params.forEach((params, chunk) => {
       const rowStart = chunk * this.rowsPerChunk;
@@ -432,7 +469,12 @@ export async function benchSearch(device: GPUDevice, opts: SearchBenchOptions): 
   const bases = Float32Array.from({ length: P * C }, random);
   const classes = Int32Array.from({ length: P }, (_, p) => Math.floor(p / 6));
   const predicted = Int32Array.from({ length: batch }, (_, i) => i % Math.max(1, Math.ceil(P / 6)));
-  const acts = createStorageBuffer(device, Float32Array.from({ length: batch * C * h * w }, random), 0, "bench.acts");
+  const acts = createStorageBuffer(
+    device,
+    Float32Array.from({ length: batch * C * h * w }, random),
+    0,
+    "bench.acts",
+  );
   const search = await PrototypeSearch.create(device, bases, classes, {
     channels: C,
     height: h,
