@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import {
   attributionGraphCache,
   type AttributionMethod,
+  type BackwardOptions,
   buildBackwardGraph,
   oneHotSeed,
 } from "../src/attribution/backward.ts";
@@ -15,10 +16,10 @@ import {
   relativeDifference,
   runOnce,
 } from "../src/attribution/gradcheck.ts";
-import { webgpuPlacement } from "../src/attribution/placement.ts";
+import { parsePlacement, webgpuPlacement } from "../src/attribution/placement.ts";
 import { opZooHead, seededNormal, seededRandom, toyResNetHead } from "../src/attribution/toy_heads.ts";
 import { GraphBuilder } from "../src/onnx/builder.ts";
-import { declaredShape, type Model } from "../src/onnx/model.ts";
+import { declaredShape, int64Tensor, type Model } from "../src/onnx/model.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 
@@ -46,42 +47,68 @@ async function backward(
   method: AttributionMethod,
   feeds: { x: HostTensor; xRef?: HostTensor; seed: HostTensor },
   ep: "wasm" | "webgpu" = "wasm",
+  options: Partial<BackwardOptions> = {},
 ): Promise<Record<string, HostTensor>> {
-  const model = buildBackwardGraph(head, { method, outputs: ["attribution", "map", "logits", "grad"] });
+  const model = buildBackwardGraph(head, {
+    method,
+    outputs: ["attribution", "map", "logits", "grad"],
+    ...options,
+  });
   const inputs: Record<string, HostTensor> = { x: feeds.x, seed: feeds.seed };
   if (method === "deeplift") inputs.x_ref = feeds.xRef!;
   return await runOnce(model, inputs, ep);
 }
 
-async function gradientCheck(head: Model, label: string): Promise<number> {
+async function gradientCheck(
+  head: Model,
+  label: string,
+  options: Partial<BackwardOptions> = {},
+): Promise<number> {
   const x = tapActivations(head, BATCH, 11);
   const seed = seedFor([1, 4, 2]);
-  const { grad, attribution, logits } = await backward(head, "gradxact", { x, seed });
+  const { grad, attribution, logits } = await backward(head, "gradxact", { x, seed }, "wasm", options);
   const entries = largestEntries(grad.data, BATCH, 6);
-  const fd = await finiteDifferences(head, x, seed, entries, finiteDifferenceSteps(grad.data, entries, logits, seed));
+  const fd = await finiteDifferences(
+    head,
+    x,
+    seed,
+    entries,
+    finiteDifferenceSteps(grad.data, entries, logits, seed),
+  );
   let worst = 0;
   entries.forEach((e, j) => {
     worst = Math.max(worst, Math.abs(fd[j] - grad.data[e]) / Math.abs(grad.data[e]));
     // gradxact multiplies by the input.
-    assert.ok(Math.abs(attribution.data[e] - x.data[e] * grad.data[e]) <= 1e-6 * Math.abs(grad.data[e]) + 1e-12);
+    assert.ok(
+      Math.abs(attribution.data[e] - x.data[e] * grad.data[e]) <= 1e-6 * Math.abs(grad.data[e]) + 1e-12,
+    );
   });
-  console.log(`${label}: ${entries.length} largest gradient entries, worst relative error vs central FD ${worst}`);
+  console.log(
+    `${label} (${options.convInputGradient ?? "conv"}): ${entries.length} largest gradient entries, ` +
+      `worst relative error vs central FD ${worst}`,
+  );
   return worst;
 }
 
 Deno.test({
-  name: "gradxact: gradient of a ResNet-like head (BN, downsample, stride, MaxPool) matches finite differences",
+  name:
+    "gradxact: gradient of a ResNet-like head (BN, downsample, stride, MaxPool) matches finite differences",
   ...ORT,
   fn: async () => {
-    assert.ok(await gradientCheck(toyResNetHead(), "toy ResNet head") <= 1e-3);
+    for (const convInputGradient of ["conv", "convtranspose"] as const) {
+      assert.ok(await gradientCheck(toyResNetHead(), "toy ResNet head", { convInputGradient }) <= 1e-3);
+    }
   },
 });
 
 Deno.test({
-  name: "gradxact: gradient of the op-zoo head (grouped/dilated conv, pools, Concat, MatMul, Gemm) matches FD",
+  name:
+    "gradxact: gradient of the op-zoo head (grouped/dilated conv, pools, Concat, MatMul, Gemm) matches FD",
   ...ORT,
   fn: async () => {
-    assert.ok(await gradientCheck(opZooHead(), "op zoo head") <= 1e-3);
+    for (const convInputGradient of ["conv", "convtranspose"] as const) {
+      assert.ok(await gradientCheck(opZooHead(), "op zoo head", { convInputGradient }) <= 1e-3);
+    }
   },
 });
 
@@ -117,14 +144,17 @@ async function summationToDelta(head: Model, label: string, ep: "wasm" | "webgpu
     for (let i = 0; i < per; i++) sum += attribution.data[n * per + i];
     const delta = logits.data[n * CLASSES + targets[n]] - refLogits[targets[n]];
     const rel = Math.abs(sum - delta) / Math.abs(delta);
-    console.log(`${label} [${ep}] row ${n}: sum of attributions ${sum.toFixed(6)}, logit delta ${delta.toFixed(6)}`);
+    console.log(
+      `${label} [${ep}] row ${n}: sum of attributions ${sum.toFixed(6)}, logit delta ${delta.toFixed(6)}`,
+    );
     worst = Math.max(worst, rel);
   }
   return worst;
 }
 
 Deno.test({
-  name: "deeplift: attributions sum to the logit difference (toy ResNet head with MaxPool; op zoo without products)",
+  name:
+    "deeplift: attributions sum to the logit difference (toy ResNet head with MaxPool; op zoo without products)",
   ...ORT,
   fn: async () => {
     assert.ok(await summationToDelta(toyResNetHead(), "toy ResNet") <= 1e-3);
@@ -140,7 +170,9 @@ function tinyHead(c: number, m: number, size: number) {
   const w2 = Float32Array.from({ length: CLASSES * m }, () => normal());
   const b = new GraphBuilder("tiny");
   b.input("tap", ["batch", c, size, size]);
-  const a = b.node("Conv", ["tap", b.weight("w1", [m, c, 1, 1], w1), b.weight("b1", [m], b1)], { kernel_shape: [1, 1] });
+  const a = b.node("Conv", ["tap", b.weight("w1", [m, c, 1, 1], w1), b.weight("b1", [m], b1)], {
+    kernel_shape: [1, 1],
+  });
   const p = b.node("MaxPool", [b.node("Relu", [a])], { kernel_shape: [2, 2], strides: [2, 2] });
   const flat = b.node("Flatten", [b.node("GlobalAveragePool", [p])]);
   b.node("Gemm", [flat, b.weight("w2", [CLASSES, m], w2)], { transB: 1 }, { outputs: ["logits"] });
@@ -319,6 +351,48 @@ Deno.test({
       assert.deepEqual(Object.keys(placement.counts), ["WebGpuExecutionProvider"]);
     }
   },
+});
+
+Deno.test({
+  name: "shape arithmetic on the tap (Shape -> Gather -> Unsqueeze -> Concat -> Reshape) carries no gradient",
+  ...ORT,
+  fn: async () => {
+    const b = new GraphBuilder("dynamic_flatten");
+    b.input("tap", ["batch", 4, 3, 3]);
+    const pooled = b.node("GlobalAveragePool", [b.node("Relu", ["tap"])]);
+    b.initializers.push(int64Tensor("zero", [], [0]));
+    const n = b.node("Gather", [b.node("Shape", [pooled]), "zero"]);
+    const target = b.node(
+      "Concat",
+      [b.node("Unsqueeze", [n, b.int64s("axes", [0])]), b.int64s("rest", [-1])],
+      {
+        axis: 0,
+      },
+    );
+    const flat = b.node("Reshape", [pooled, target]);
+    const normal = seededNormal(8);
+    const w = b.weight("fc", [CLASSES, 4], Float32Array.from({ length: CLASSES * 4 }, () => normal()));
+    b.node("Gemm", [flat, w], { transB: 1 }, { outputs: ["logits"] });
+    b.output("logits", ["batch", CLASSES]);
+    assert.ok(await gradientCheck(b.model(17), "dynamic flatten head") <= 1e-3);
+  },
+});
+
+Deno.test("parsePlacement reads ORT's node placement log, CPU fallbacks included", () => {
+  const log = [
+    "2026-11-25 18:55:18.699716 [V:onnxruntime:, session_state.cc:1377 VerifyEachNodeIsAssignedToAnEp] Node placements",
+    "2026-11-25 18:55:18.699854 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) " +
+    "placed on [CPUExecutionProvider]. Number of nodes: 2",
+    "2026-11-25 18:55:18.699897 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   Gather (Gather)",
+    "2026-11-25 18:55:18.699937 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   Shape (s_1)",
+    "2026-11-25 18:55:18.699991 [V:onnxruntime:, session_state.cc:1383 VerifyEachNodeIsAssignedToAnEp]  Node(s) " +
+    "placed on [WebGpuExecutionProvider]. Number of nodes: 324",
+    "2026-11-25 18:55:18.700030 [V:onnxruntime:, session_state.cc:1385 VerifyEachNodeIsAssignedToAnEp]   Relu (Relu__0)",
+  ].join("\n");
+  const placement = parsePlacement(log);
+  assert.deepEqual(placement.counts, { CPUExecutionProvider: 2, WebGpuExecutionProvider: 324 });
+  assert.deepEqual(placement.cpuNodes, ["Gather (Gather)", "Shape (s_1)"]);
+  assert.throws(() => parsePlacement("nothing here"), /no node placement/);
 });
 
 Deno.test("an op without a gradient rule fails naming the op type and the node", () => {

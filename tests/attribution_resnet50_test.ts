@@ -62,8 +62,12 @@ async function checkHead(
   const frozen = worst(await finiteDifferences(head, x, seed, entries, frozenSteps, { frozenRelu: true }));
   console.log(
     `${label}: ${entries.length} largest gradient entries, worst relative error vs central FD: plain ${plain} ` +
-      `(steps ${Math.min(...steps).toPrecision(2)}..${Math.max(...steps).toPrecision(2)}), ReLU pattern frozen ` +
-      `${frozen} (steps ${Math.min(...frozenSteps).toPrecision(2)}..${Math.max(...frozenSteps).toPrecision(2)})`,
+      `(steps ${Math.min(...steps).toPrecision(2)}..${
+        Math.max(...steps).toPrecision(2)
+      }), ReLU pattern frozen ` +
+      `${frozen} (steps ${Math.min(...frozenSteps).toPrecision(2)}..${
+        Math.max(...frozenSteps).toPrecision(2)
+      })`,
   );
 
   const { attribution, logits } = await run(head, "deeplift", { x, x_ref: xRef, seed });
@@ -79,7 +83,11 @@ async function checkHead(
     deltaError = Math.max(deltaError, Math.abs(sum - delta) / Math.abs(delta));
   }
   // Without the baseline's influence (x_ref = x) DeepLift's multipliers are the ordinary gradient.
-  const same = await run(head, "deeplift", { x, x_ref: { data: x.data.slice(0, per), dims: [1, ...tapDims] }, seed });
+  const same = await run(head, "deeplift", {
+    x,
+    x_ref: { data: x.data.slice(0, per), dims: [1, ...tapDims] },
+    seed,
+  });
   assert.ok(relativeDifference(same.grad.data.slice(0, per), grad.data.slice(0, per)) < 1e-5);
   return { plain, frozen, delta: deltaError };
 }
@@ -103,7 +111,10 @@ Deno.test({
   fn: async () => {
     const tapDims = [1024, 14, 14];
     const cut = (foldBatchNorm: boolean) =>
-      headFromTap(buildResNet50({ seed: 3, naming: "legacy", foldBatchNorm }), RESNET50_TAP, ["batch", ...tapDims]);
+      headFromTap(buildResNet50({ seed: 3, naming: "legacy", foldBatchNorm }), RESNET50_TAP, [
+        "batch",
+        ...tapDims,
+      ]);
     const head = cut(false);
     const errors = await checkHead(head, tapDims, 1000, [249, 430], "ResNet-50 layer3.5 head", 4);
     // float32 rounding and ReLU kinks limit plain central differences here to ~1e-2 (see frozenReluHead).

@@ -4,11 +4,19 @@
 // written out as ordinary ONNX ops: the head's forward is recomputed for `x` (and for the baseline `x_ref`
 // when the method is DeepLift), then every node is differentiated in reverse topological order, summing the
 // gradients of values that several nodes read (residual Add, fan-out). ORT runs the result like any model, so
-// on the WebGPU EP everything stays on the GPU, the transposed convolutions use ORT's own (fast) ConvTranspose
-// kernels, and no op needs hand-written WGSL. Every op emitted here has a WebGPU kernel in ORT 1.30
-// (ConvTranspose, Where, Equal, Less, Greater, Abs, Div, Cast, Expand, Shape, Pad, Slice, Concat, Reshape,
-// ReduceSum, ReduceMean, Gemm, MatMul, Transpose); scatter ops (ScatterElements/ScatterND), which it lacks,
-// are avoided: MaxPool routes gradients with equality masks and a one-hot ConvTranspose instead.
+// on the WebGPU EP everything stays on the GPU, the transposed convolutions run on ORT's own conv kernels
+// (stride-1 convs as a Conv with flipped, transposed weights, i.e. the im2col/matmul path; strided ones as
+// ConvTranspose), and no op needs hand-written WGSL. Every op emitted here has a WebGPU kernel in ORT 1.30
+// (Conv, ConvTranspose, Where, Equal, Less, Greater, Abs, Div, Mul, Sub, Add, Neg, Cast, Expand, Pad, Slice,
+// Concat, Reshape, Transpose, ReduceSum, ReduceMean, Gemm, MatMul, Sqrt); a test checks that ORT places every
+// node of the generated graphs on the WebGPU EP. Scatter ops (ScatterElements/ScatterND), which it lacks,
+// are avoided: MaxPool routes gradients with equality masks and a one-hot ConvTranspose. Shape ops are
+// avoided too (ORT runs them on the CPU): only the batch dimension is dynamic, so Reshape targets are
+// constants.
+//
+// Shapes come from a small static shape inference (shapes.ts) from the tap shape, with the batch dimension
+// symbolic, rather than from running the head once in ORT: generation stays synchronous and needs no session
+// or sample input, and the rules can tell a batch-dependent dimension from a broadcast one.
 //
 // DeepLift follows captum's LayerDeepLift (multiply_by_inputs=True, Rescale rule): at Relu, LeakyRelu,
 // Sigmoid, Tanh (captum's SUPPORTED_NON_LINEAR) and Clip the local derivative becomes
@@ -135,35 +143,31 @@ export interface BackwardGraph {
   bytes: Uint8Array;
 }
 
-export interface BackwardGraphKey {
+/** What a cached backward model is built from: the classifier, the tap, and the generator's options. */
+export interface BackwardGraphKey extends BackwardOptions {
   /** Identifies the classifier, e.g. its file's SHA-256. */
   model: string;
   /** The tap (layer or tensor name) the head starts at. */
   layer: string;
-  method: AttributionMethod;
-  outputs?: BackwardOutput[];
-  eps?: number;
 }
 
-/** Backward models built once per (model, layer, method, outputs) and reused. */
+/** Backward models built once per (model, layer, method, outputs, options) and reused. */
 export class BackwardGraphCache {
   private readonly entries = new Map<string, BackwardGraph>();
 
   get(key: BackwardGraphKey, head: Model | (() => Model)): BackwardGraph {
+    const { model: modelId, layer, ...opts } = key;
     const id = JSON.stringify([
-      key.model,
-      key.layer,
-      key.method,
-      key.outputs ?? DEFAULT_BACKWARD_OUTPUTS,
-      key.eps ?? CAPTUM_DEEPLIFT_EPS,
+      modelId,
+      layer,
+      opts.method,
+      opts.outputs ?? DEFAULT_BACKWARD_OUTPUTS,
+      opts.eps ?? CAPTUM_DEEPLIFT_EPS,
+      opts.convInputGradient ?? "conv",
     ]);
     let entry = this.entries.get(id);
     if (!entry) {
-      const model = buildBackwardGraph(typeof head === "function" ? head() : head, {
-        method: key.method,
-        outputs: key.outputs,
-        eps: key.eps,
-      });
+      const model = buildBackwardGraph(typeof head === "function" ? head() : head, opts);
       entry = { model, bytes: encodeModel(model) };
       this.entries.set(id, entry);
     }
@@ -206,7 +210,9 @@ class BackwardGenerator {
     this.eps = opts.eps ?? CAPTUM_DEEPLIFT_EPS;
     this.opset = head.opsetImport.find((o) => !o.domain || o.domain === "ai.onnx")?.version ?? 0;
     if (this.opset < 11) {
-      throw new Error(`buildBackwardGraph: the head uses ONNX opset ${this.opset}; opset 11 or newer is required`);
+      throw new Error(
+        `buildBackwardGraph: the head uses ONNX opset ${this.opset}; opset 11 or newer is required`,
+      );
     }
     const inputs = runtimeInputs(this.graph);
     if (inputs.length !== 1) {
@@ -231,7 +237,7 @@ class BackwardGenerator {
     );
     this.active.add(this.tap);
     for (const n of this.nodes) {
-      if (n.input.some((i) => this.active.has(i))) for (const o of n.output) if (o) this.active.add(o);
+      if (n.input.some((i) => this.active.has(i))) { for (const o of n.output) if (o) this.active.add(o); }
     }
     this.rules = {
       Conv: (n, g) => this.conv(n, g),
@@ -266,11 +272,16 @@ class BackwardGenerator {
     const outputs = this.opts.outputs ?? DEFAULT_BACKWARD_OUTPUTS;
     for (const o of outputs) {
       if (!DEFAULT_BACKWARD_OUTPUTS.includes(o) && o !== "grad") {
-        throw new Error(`buildBackwardGraph: unknown output '${o}'; expected attribution, map, logits or grad`);
+        throw new Error(
+          `buildBackwardGraph: unknown output '${o}'; expected attribution, map, logits or grad`,
+        );
       }
     }
     const tapShape = this.shape(this.tap);
-    const batchDims: (number | string)[] = ["N", ...tapShape.slice(1).map((d, i) => (d < 0 ? `d${i + 1}` : d))];
+    const batchDims: (number | string)[] = [
+      "N",
+      ...tapShape.slice(1).map((d, i) => (d < 0 ? `d${i + 1}` : d)),
+    ];
     const logitsShape = this.shapes.get(this.logits) ?? declaredShape(this.graph, this.logits);
     const seedDims: (number | string)[] = logitsShape
       ? ["N", ...logitsShape.slice(1).map((d, i) => (d < 0 ? `k${i + 1}` : d))]
@@ -290,7 +301,9 @@ class BackwardGenerator {
       if (!this.rules[n.opType] || (n.domain && n.domain !== "ai.onnx")) {
         throw new Error(
           `buildBackwardGraph: no gradient rule for op '${n.domain ? `${n.domain}.` : ""}${n.opType}' ` +
-            `(node '${n.name}') between the tap '${this.tap}' and the logits; supported ops: ${SUPPORTED_OPS.join(", ")}`,
+            `(node '${n.name}') between the tap '${this.tap}' and the logits; supported ops: ${
+              SUPPORTED_OPS.join(", ")
+            }`,
         );
       }
     }
@@ -303,7 +316,11 @@ class BackwardGenerator {
     }
     this.current = "out";
     const gx = this.gradOf(this.tap);
-    if (!gx) throw new Error(`buildBackwardGraph: the logits '${this.logits}' do not depend on the tap '${this.tap}'`);
+    if (!gx) {
+      throw new Error(
+        `buildBackwardGraph: the logits '${this.logits}' do not depend on the tap '${this.tap}'`,
+      );
+    }
 
     const x = BACKWARD_INPUTS.x;
     const delta = this.deeplift ? this.op("Sub", [x, BACKWARD_INPUTS.xRef]) : x;
@@ -357,7 +374,10 @@ class BackwardGenerator {
     };
   }
 
-  /** Nodes that carry gradient: they read a tap-dependent value and the logits depend on their output. */
+  /**
+   * Nodes that carry gradient: the logits depend on their output through differentiable inputs, and they
+   * read a tap-dependent value. Shape arithmetic on the tap (Shape -> Gather -> Concat -> Reshape) is not.
+   */
   private differentiatedNodes(): Node[] {
     const producer = new Map<string, Node>();
     for (const n of this.nodes) for (const o of n.output) producer.set(o, n);
@@ -368,9 +388,11 @@ class BackwardGenerator {
       if (reach.has(v)) continue;
       reach.add(v);
       const n = producer.get(v);
-      if (n) for (const i of n.input) if (i && this.active.has(i)) stack.push(i);
+      if (n) { for (const i of differentiableInputs(n)) if (this.active.has(i)) stack.push(i); }
     }
-    return this.nodes.filter((n) => n.output.some((o) => reach.has(o)) && n.input.some((i) => this.active.has(i)));
+    return this.nodes.filter((n) =>
+      n.output.some((o) => reach.has(o)) && n.input.some((i) => this.active.has(i))
+    );
   }
 
   /** The baseline's forward pass, limited to what the DeepLift rules read. */
@@ -546,7 +568,9 @@ class BackwardGenerator {
   private conv(n: Node, g: string): void {
     const [x, w] = n.input;
     if (this.active.has(w) || (n.input[2] && this.active.has(n.input[2]))) {
-      throw new Error(`buildBackwardGraph: Conv '${n.name}' has weights that depend on the tap; not supported`);
+      throw new Error(
+        `buildBackwardGraph: Conv '${n.name}' has weights that depend on the tap; not supported`,
+      );
     }
     if (!this.active.has(x)) return;
     const xs = this.staticShape(x);
@@ -558,7 +582,8 @@ class BackwardGenerator {
     // Stride 1: dL/dx is a correlation of g with the flipped kernel, pads (k-1)d - p.
     const padsBegin = geom.padsBegin.map((p, i) => (kernel[i] - 1) * geom.dilations[i] - p);
     const padsEnd = geom.padsEnd.map((p, i) => (kernel[i] - 1) * geom.dilations[i] - p);
-    const asConv = (this.opts.convInputGradient ?? "conv") === "conv" && geom.strides.every((st) => st === 1) &&
+    const asConv = (this.opts.convInputGradient ?? "conv") === "conv" &&
+      geom.strides.every((st) => st === 1) &&
       [...padsBegin, ...padsEnd].every((p) => p >= 0);
     if (asConv) {
       const weight = this.flippedTransposedWeight(this.fw(w), ws, group, kernel);
@@ -606,7 +631,9 @@ class BackwardGenerator {
   private batchNorm(n: Node, g: string): void {
     const [x, scale, , , variance] = n.input;
     if (attrInt(n, "training_mode", 0) === 1) {
-      throw new Error(`buildBackwardGraph: BatchNormalization '${n.name}' is in training mode; export in eval()`);
+      throw new Error(
+        `buildBackwardGraph: BatchNormalization '${n.name}' is in training mode; export in eval()`,
+      );
     }
     if (n.input.slice(1).some((i) => this.active.has(i))) {
       throw new Error(`buildBackwardGraph: BatchNormalization '${n.name}' has tap-dependent parameters`);
@@ -726,7 +753,9 @@ class BackwardGenerator {
     this.grad(x, this.op("Expand", [scaled, this.ints([1, 1, ...spatial])]));
   }
 
-  private poolGeometry(n: Node): { geom: WindowGeometry; inSpatial: number[]; outSpatial: number[]; channels: number } {
+  private poolGeometry(
+    n: Node,
+  ): { geom: WindowGeometry; inSpatial: number[]; outSpatial: number[]; channels: number } {
     if (attrInt(n, "ceil_mode", 0) === 1) {
       throw new Error(`buildBackwardGraph: ${n.opType} '${n.name}' uses ceil_mode=1; not supported`);
     }
@@ -844,11 +873,8 @@ class BackwardGenerator {
   }
 
   private reshapeLike(n: Node, g: string): void {
-    const x = n.input[0];
-    if (n.input.slice(1).some((i) => i && this.active.has(i))) {
-      throw new Error(`buildBackwardGraph: ${n.opType} '${n.name}' has a tap-dependent shape input`);
-    }
-    this.grad(x, this.op("Reshape", [g, this.shapeOf(x)]));
+    // The shape/axes input is integer: it carries no gradient even when computed from the tap's shape.
+    this.grad(n.input[0], this.op("Reshape", [g, this.shapeOf(n.input[0])]));
   }
 
   private transpose(n: Node, g: string): void {
@@ -918,7 +944,9 @@ class BackwardGenerator {
     for (const input of n.input) {
       const size = this.shape(input)[axis];
       if (size < 0) {
-        throw new Error(`buildBackwardGraph: Concat '${n.name}' along a batch-dependent axis is not supported`);
+        throw new Error(
+          `buildBackwardGraph: Concat '${n.name}' along a batch-dependent axis is not supported`,
+        );
       }
       if (this.active.has(input)) {
         this.grad(
@@ -931,6 +959,27 @@ class BackwardGenerator {
   }
 }
 
+/**
+ * Inputs that carry gradient; the rest are integer shapes/axes, bounds or parameters (the rules check that
+ * those do not depend on the tap where it would matter).
+ */
+function differentiableInputs(n: Node): string[] {
+  switch (n.opType) {
+    case "Conv":
+    case "BatchNormalization":
+    case "Clip":
+    case "Reshape":
+    case "Squeeze":
+    case "Unsqueeze":
+    case "Dropout":
+    case "MaxPool":
+    case "AveragePool":
+      return n.input.slice(0, 1);
+    default:
+      return n.input.filter((i) => i);
+  }
+}
+
 /** Every offset of a kernel window, row-major (the scan order of torch's max pooling). */
 function kernelOffsets(kernel: number[]): number[][] {
   let out: number[][] = [[]];
@@ -940,7 +989,11 @@ function kernelOffsets(kernel: number[]): number[][] {
 
 /** The graph's nodes in an order where every value is produced before it is read. */
 function topologicalOrder(graph: Graph): Node[] {
-  const known = new Set<string>([...graph.input.map((v) => v.name), ...graph.initializer.map((t) => t.name), ""]);
+  const known = new Set<string>([
+    ...graph.input.map((v) => v.name),
+    ...graph.initializer.map((t) => t.name),
+    "",
+  ]);
   const pending = [...graph.node];
   const order: Node[] = [];
   while (pending.length) {
@@ -956,7 +1009,9 @@ function topologicalOrder(graph: Graph): Node[] {
     if (pending.length === before) {
       const n = pending[0];
       const missing = n.input.filter((v) => !known.has(v));
-      throw new Error(`buildBackwardGraph: node '${n.name}' (${n.opType}) reads undefined values: ${missing.join(", ")}`);
+      throw new Error(
+        `buildBackwardGraph: node '${n.name}' (${n.opType}) reads undefined values: ${missing.join(", ")}`,
+      );
     }
   }
   return order;

@@ -91,9 +91,9 @@ export async function finiteDifferences(
 
 /**
  * Per-entry central-difference steps for a float32 model. The seeded logits carry a rounding error of
- * roughly `roundoff` * |logit| (a few ulp; ~20 ulp in ResNet-50's layer4), which puts an error of about
- * roundoff * |logit| / (2 h |grad|) on the quotient: the step keeps that near 1e-4, within [min, max]; the
- * cap keeps steps from crossing ReLU kinks, where central differences stop being exact.
+ * roughly `roundoff` * |logit| (default one ulp, 1.2e-7; ~20 ulp in ResNet-50's layer4), which puts an
+ * error of about roundoff * |logit| / (2 h |grad|) on the quotient: the step keeps that near 1e-4, within
+ * [min, max]; the cap keeps steps from crossing ReLU kinks, where central differences stop being exact.
  */
 export function finiteDifferenceSteps(
   grad: Float32Array,
@@ -102,7 +102,7 @@ export function finiteDifferenceSteps(
   seed: HostTensor,
   opts: { min?: number; max?: number; roundoff?: number } = {},
 ): number[] {
-  const { min = 1e-2, max = 0.1, roundoff = 1e-6 } = opts;
+  const { min = 1e-2, max = 0.1, roundoff = 1.2e-7 } = opts;
   const rows = logits.dims[0];
   const per = grad.length / rows;
   const classes = logits.data.length / rows;
@@ -131,7 +131,9 @@ export function largestEntries(values: Float32Array, rows: number, count: number
 
 /** max |a - b| / max |b|: the relative disagreement of two tensors as a whole. */
 export function relativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  if (a.length !== b.length) throw new Error(`relativeDifference: lengths ${a.length} and ${b.length} differ`);
+  if (a.length !== b.length) {
+    throw new Error(`relativeDifference: lengths ${a.length} and ${b.length} differ`);
+  }
   let diff = 0;
   let scale = 0;
   for (let i = 0; i < a.length; i++) {
@@ -156,13 +158,15 @@ export function frozenReluHead(head: Model): Model {
   const g = head.graph;
   const tap = runtimeInputs(g)[0].name;
   const active = new Set([tap]);
-  for (const n of g.node) if (n.input.some((i) => active.has(i))) for (const o of n.output) active.add(o);
+  for (const n of g.node) if (n.input.some((i) => active.has(i))) { for (const o of n.output) active.add(o); }
   const at = (v: string) => (active.has(v) ? `${v}${AT}` : v);
   const b = new GraphBuilder("frozen_relu_head");
   b.initializers.push(...g.initializer, floatTensor(`zero${AT}`, [], [0]));
   for (const n of g.node) {
     if (n.opType === "MaxPool" && n.input.some((i) => active.has(i))) {
-      throw new Error(`frozenReluHead: MaxPool '${n.name}' is not piecewise linear in a fixed pattern; not supported`);
+      throw new Error(
+        `frozenReluHead: MaxPool '${n.name}' is not piecewise linear in a fixed pattern; not supported`,
+      );
     }
     if (active.has(n.output[0])) {
       b.nodes.push({ ...n, name: `${n.name}${AT}`, input: n.input.map(at), output: n.output.map(at) });

@@ -3,7 +3,15 @@
 // that depend on it are -1; every other dimension must be a number for the rules that need it. Inferring
 // here (rather than asking ORT for shapes by running the head once) keeps graph generation synchronous, needs
 // no session or sample input, and makes "which dim is the batch" explicit, which the broadcast rules need.
-import { attrInt, attrInts, attrString, type Graph, type Node, type Tensor, tensorValues } from "../onnx/model.ts";
+import {
+  attrInt,
+  attrInts,
+  attrString,
+  type Graph,
+  type Node,
+  type Tensor,
+  tensorValues,
+} from "../onnx/model.ts";
 
 /** Dimensions of a value; -1 marks a dimension that depends on the batch size. */
 export type Shape = number[];
@@ -64,7 +72,9 @@ export function windowGeometry(node: Node, inSpatial: number[], kernel: number[]
     padsBegin = [];
     padsEnd = [];
     for (let i = 0; i < s; i++) {
-      if (inSpatial[i] < 0) throw new Error(`node '${node.name}': auto_pad ${autoPad} needs a static input size`);
+      if (inSpatial[i] < 0) {
+        throw new Error(`node '${node.name}': auto_pad ${autoPad} needs a static input size`);
+      }
       const out = Math.ceil(inSpatial[i] / strides[i]);
       const total = Math.max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - inSpatial[i]);
       const small = Math.floor(total / 2);
@@ -118,7 +128,11 @@ const BROADCAST = new Set(["Add", "Sub", "Mul", "Div"]);
  * Shapes of every value of `graph` that can be inferred from the input shapes; values whose shape cannot be
  * inferred are absent (a rule that needs one then fails naming the value).
  */
-export function inferShapes(graph: Graph, inputShapes: Map<string, Shape>, constants: ConstantTable): Map<string, Shape> {
+export function inferShapes(
+  graph: Graph,
+  inputShapes: Map<string, Shape>,
+  constants: ConstantTable,
+): Map<string, Shape> {
   const shapes = new Map(inputShapes);
   for (const t of graph.initializer) shapes.set(t.name, t.dims.map(Number));
   for (const node of graph.node) {

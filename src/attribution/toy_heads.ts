@@ -36,9 +36,20 @@ class RandomWeights {
     const n = dims.reduce((a, c) => a * c, 1);
     return this.b.weight(name, dims, Float32Array.from({ length: n }, () => lo + (hi - lo) * this.uniform()));
   }
-  conv(x: string, name: string, cin: number, cout: number, k: number, attrs: Record<string, number | number[]>) {
+  conv(
+    x: string,
+    name: string,
+    cin: number,
+    cout: number,
+    k: number,
+    attrs: Record<string, number | number[]>,
+  ) {
     const group = typeof attrs.group === "number" ? attrs.group : 1;
-    const w = this.gaussian(`${name}.weight`, [cout, cin / group, k, k], Math.sqrt(2 / ((cin / group) * k * k)));
+    const w = this.gaussian(
+      `${name}.weight`,
+      [cout, cin / group, k, k],
+      Math.sqrt(2 / ((cin / group) * k * k)),
+    );
     return this.b.node("Conv", [x, w], { kernel_shape: [k, k], ...attrs }, { name });
   }
   bn(x: string, name: string, c: number): string {
@@ -46,7 +57,9 @@ class RandomWeights {
     const bias = this.gaussian(`${name}.bias`, [c], 0.1);
     const mean = this.gaussian(`${name}.running_mean`, [c], 0.1);
     const variance = this.between(`${name}.running_var`, [c], 0.5, 1.5);
-    return this.b.node("BatchNormalization", [x, scale, bias, mean, variance], { epsilon: { f: 1e-5 } }, { name });
+    return this.b.node("BatchNormalization", [x, scale, bias, mean, variance], { epsilon: { f: 1e-5 } }, {
+      name,
+    });
   }
 }
 
@@ -78,18 +91,26 @@ export function toyResNetHead(opts: ToyResNetOptions = {}): Model {
   const bottleneck = (input: string, name: string, cin: number, s: number): string => {
     let h = b.node("Relu", [w.bn(w.conv(input, `${name}.conv1`, cin, mid, 1, {}), `${name}.bn1`, mid)]);
     h = b.node("Relu", [
-      w.bn(w.conv(h, `${name}.conv2`, mid, mid, 3, { pads: [1, 1, 1, 1], strides: [s, s] }), `${name}.bn2`, mid),
+      w.bn(
+        w.conv(h, `${name}.conv2`, mid, mid, 3, { pads: [1, 1, 1, 1], strides: [s, s] }),
+        `${name}.bn2`,
+        mid,
+      ),
     ]);
     h = w.bn(w.conv(h, `${name}.conv3`, mid, wide, 1, {}), `${name}.bn3`, wide);
-    const shortcut = cin === wide && s === 1
-      ? input
-      : w.bn(w.conv(input, `${name}.downsample.0`, cin, wide, 1, { strides: [s, s] }), `${name}.downsample.1`, wide);
+    const shortcut = cin === wide && s === 1 ? input : w.bn(
+      w.conv(input, `${name}.downsample.0`, cin, wide, 1, { strides: [s, s] }),
+      `${name}.downsample.1`,
+      wide,
+    );
     return b.node("Relu", [b.node("Add", [h, shortcut])], {}, { name: `${name}.relu_out` });
   };
   let h = bottleneck(x, "block0", channels, stride);
   for (let i = 1; i < blocks; i++) h = bottleneck(h, `block${i}`, wide, 1);
   if (maxPool) {
-    h = b.node("MaxPool", [h], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, { name: "pool" });
+    h = b.node("MaxPool", [h], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, {
+      name: "pool",
+    });
   }
   h = b.node("GlobalAveragePool", [h]);
   h = b.node("Flatten", [h], { axis: 1 });
@@ -137,7 +158,10 @@ export function opZooHead(opts: OpZooOptions = {}): Model {
   const divided = b.node("Div", [lowered, w.between("divisor", [8, 1, 1], 0.5, 2)]);
   const neg = b.node("Neg", [divided]);
   // Broadcast between two tap-dependent values: the gradient of the [N,8,1,1] side is a ReduceSum.
-  const centered = b.node("Sub", [neg, b.node("Mul", [b.node("GlobalAveragePool", [neg]), b.weight("half", [], [0.5])])]);
+  const centered = b.node("Sub", [
+    neg,
+    b.node("Mul", [b.node("GlobalAveragePool", [neg]), b.weight("half", [], [0.5])]),
+  ]);
   const gap = b.node("GlobalAveragePool", [b.node("LeakyRelu", [centered], { alpha: { f: 0.2 } })]);
   const flatA = b.node("Reshape", [gap, b.int64s("flat_shape", [0, 8])]); // [N,8]
   const s = w.conv(x, "sconv", 6, 2, 3, { strides: [2, 2] }); // [N,2,2,2]
