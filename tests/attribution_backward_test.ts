@@ -318,6 +318,37 @@ Deno.test({
 });
 
 Deno.test({
+  name: "samplesPerImage averages each image's noisy copies before the ReLU of the map (SmoothGrad)",
+  ...ORT,
+  fn: async () => {
+    const head = toyResNetHead({ seed: 4 });
+    const x = tapActivations(head, 4, 51); // 2 images x 2 noisy copies, image-major
+    const xRef = tapActivations(head, 1, 52);
+    const seed = seedFor([1, 1, 3, 3]);
+    const rows = await backward(head, "deeplift", { x, xRef, seed });
+    const model = buildBackwardGraph(head, { method: "deeplift", samplesPerImage: 2 });
+    const smooth = await runOnce(model, { x, x_ref: xRef, seed }, "wasm");
+    const [, ch, h, w] = x.dims;
+    const per = ch * h * w;
+    assert.deepEqual(smooth.attribution.dims, [2, ch, h, w]);
+    assert.deepEqual(smooth.map.dims, [2, h, w]);
+    const mean = new Float64Array(2 * per);
+    for (let i = 0; i < 2 * per; i++) {
+      const image = Math.floor(i / per);
+      const j = i % per;
+      mean[i] =
+        (rows.attribution.data[2 * image * per + j] + rows.attribution.data[(2 * image + 1) * per + j]) / 2;
+    }
+    assert.ok(relativeDifference(smooth.attribution.data, mean) <= 1e-6);
+    const map = new Float64Array(2 * h * w);
+    for (let i = 0; i < mean.length; i++) {
+      map[Math.floor(i / per) * h * w + (i % (h * w))] += Math.max(0, mean[i]) / ch;
+    }
+    assert.ok(relativeDifference(smooth.map.data, map) <= 1e-6);
+  },
+});
+
+Deno.test({
   name: "wasm and WebGPU agree on the generated graphs (relative 1e-4)",
   ignore: !gpu,
   ...ORT,
@@ -345,7 +376,9 @@ Deno.test({
   ignore: !gpu,
   fn: async () => {
     for (const [label, head] of [["toy ResNet", toyResNetHead()], ["op zoo", opZooHead()]] as const) {
-      const placement = await webgpuPlacement(buildBackwardGraph(head, { method: "deeplift" }));
+      const placement = await webgpuPlacement(
+        buildBackwardGraph(head, { method: "deeplift", samplesPerImage: 3 }),
+      );
       console.log(`${label} deeplift backward graph: ${JSON.stringify(placement.counts)}`);
       assert.deepEqual(placement.cpuNodes, []);
       assert.deepEqual(Object.keys(placement.counts), ["WebGpuExecutionProvider"]);

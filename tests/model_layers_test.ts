@@ -5,7 +5,7 @@ import { buildResNet, buildResNet50 } from "../fixtures/resnet50.ts";
 import { buildFixtureModel } from "../fixtures/fixture_model.ts";
 import { layerCandidates, resolveLayer } from "../src/model/layers.ts";
 import { headFromTap, trunkWithTaps } from "../src/model/surgery.ts";
-import { probeShapes } from "../src/model/inspect.ts";
+import { listLayers, probeShapes } from "../src/model/inspect.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { createSession, type Ep, ort } from "../src/runtime/ort.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
@@ -140,4 +140,15 @@ Deno.test({
     }
     assert.ok(relativeError(results[1], results[0]) < 1e-4);
   },
+});
+
+Deno.test("`layers` lists the fixture's blocks with their shapes", ORT_TEST, async () => {
+  const rows = await listLayers(buildFixtureModel());
+  const byName = new Map(rows.map((r) => [r.layer, r]));
+  assert.deepEqual(byName.get("layer3.1")?.shape, [1, 32, 14, 14]);
+  assert.deepEqual(byName.get("layer4.1")?.shape, [1, 64, 7, 7]);
+  assert.equal(byName.get("layer3")?.tensor, "/layer3/layer3.1/relu_2/Relu_output_0");
+  assert.ok(!byName.has("layer3.1.conv1"), "leaf modules are listed only with --all");
+  const all = await listLayers(buildFixtureModel(), { all: true });
+  assert.ok(all.some((r) => r.layer === "layer3.1.conv1"));
 });

@@ -12,44 +12,22 @@
 import assert from "node:assert/strict";
 import { zipSync } from "fflate";
 import { isTorchTensor, parseTorchPt, readTorchTensor, type TorchTensor } from "../src/io/torch_pt.ts";
-
-/** Pickle bytes, written the way CPython's pickler emits them. */
-class PickleWriter {
-  private bytes: number[] = [];
-  op(...codes: number[]): this {
-    this.bytes.push(...codes);
-    return this;
-  }
-  text(s: string): this {
-    for (const b of new TextEncoder().encode(s)) this.bytes.push(b);
-    return this;
-  }
-  /** BINUNICODE: 'X', u32 length, utf-8. */
-  str(s: string): this {
-    const utf8 = new TextEncoder().encode(s);
-    const n = utf8.length;
-    return this.op(0x58, n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, n >>> 24, ...utf8);
-  }
-  /** GLOBAL: 'c' module '\n' name '\n'. */
-  global(module: string, name: string): this {
-    return this.op(0x63).text(`${module}\n${name}\n`);
-  }
-  put(i: number): this {
-    return this.op(0x71, i); // BINPUT
-  }
-  get(i: number): this {
-    return this.op(0x68, i); // BINGET
-  }
-  int(v: number): this {
-    return this.op(0x4b, v); // BININT1 (all ints below are < 256)
-  }
-  finish(): Uint8Array {
-    return Uint8Array.from(this.bytes);
-  }
-}
-
-const MARK = 0x28, TUPLE = 0x74, TUPLE1 = 0x85, TUPLE2 = 0x86, BINPERSID = 0x51, NEWFALSE = 0x89;
-const EMPTY_TUPLE = 0x29, REDUCE = 0x52, STOP = 0x2e, EMPTY_DICT = 0x7d, SETITEMS = 0x75, BUILD = 0x62;
+import {
+  BINPERSID,
+  BUILD,
+  EMPTY_DICT,
+  EMPTY_TUPLE,
+  MARK,
+  NEWFALSE,
+  PickleWriter,
+  REDUCE,
+  SETITEMS,
+  STOP,
+  torchZip,
+  TUPLE,
+  TUPLE1,
+  TUPLE2,
+} from "./torch_pt_files.ts";
 
 /**
  * The exact data.pkl of torch.save(torch.arange(12, dtype=torch.float64).reshape(2, 6), f):
@@ -130,35 +108,6 @@ function stateDictPickle(): Uint8Array {
     .op(BUILD)
     .op(STOP)
     .finish();
-}
-
-/** A zip in torch.save's layout: stored entries, storage data starting at 64-byte multiples. */
-function torchZip(pickle: Uint8Array, storages: Uint8Array[], prefix = "archive"): Uint8Array {
-  const records: [string, Uint8Array][] = [
-    [`${prefix}/data.pkl`, pickle],
-    [`${prefix}/.format_version`, new TextEncoder().encode("1")],
-    [`${prefix}/.storage_alignment`, new TextEncoder().encode("64")],
-    [`${prefix}/byteorder`, new TextEncoder().encode("little")],
-    ...storages.map((s, key): [string, Uint8Array] => [`${prefix}/data/${key}`, s]),
-    [`${prefix}/version`, new TextEncoder().encode("3\n")],
-    [
-      `${prefix}/.data/serialization_id`,
-      new TextEncoder().encode("1045289342198472340918273645091827364501"),
-    ],
-  ];
-  const files: Record<string, [Uint8Array, { level: 0; mtime: Date; extra?: Record<number, Uint8Array> }]> =
-    {};
-  let offset = 0;
-  const mtime = new Date(2024, 0, 1);
-  for (const [name, data] of records) {
-    const headerEnd = offset + 30 + name.length + 4; // local header + name + extra field header
-    const pad = (64 - (headerEnd % 64)) % 64;
-    // Padding field 'FB' (0x4246) filled with 'Z', like torch's writer.
-    files[name] = [data, { level: 0, mtime, extra: { 0x4246: new Uint8Array(pad).fill(0x5a) } }];
-    offset = headerEnd + pad + data.length;
-  }
-  const zip = zipSync(files);
-  return zip;
 }
 
 function float64Bytes(values: number[]): Uint8Array {

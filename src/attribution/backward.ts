@@ -71,6 +71,12 @@ export interface BackwardOptions {
    * which runs on ORT's im2col/matmul Conv kernels; "convtranspose" as ConvTranspose like strided convs.
    */
   convInputGradient?: "conv" | "convtranspose";
+  /**
+   * SmoothGrad: rows of x come in groups of this many noisy copies of one image (image-major); `attribution`
+   * and `map` are then per image, from the mean attribution of its copies (ReLU after averaging, as the
+   * mean attribution of captum's NoiseTunnel feeds the map). `logits` and `grad` stay per row. Default 1.
+   */
+  samplesPerImage?: number;
 }
 
 /** Names of the generated model's inputs. */
@@ -117,7 +123,8 @@ const FLOAT_LOWEST = -3.4028234663852886e38;
  * DeepLift only, broadcast over N) and `seed` [N,K] (dL/dlogits, e.g. one-hot rows of the target classes),
  * and the requested outputs: `attribution` [N,C,H,W] (gradxact: x * dL/dx; deeplift: (x - x_ref) * multiplier),
  * `map` [N,H,W] (mean over channels of ReLU(attribution)), `logits` [N,K] (the head's output for x) and
- * `grad` [N,C,H,W] (dL/dx, or DeepLift's multiplier).
+ * `grad` [N,C,H,W] (dL/dx, or DeepLift's multiplier). With `samplesPerImage` S > 1, `attribution` and `map`
+ * have N/S rows (the mean over each image's S copies).
  * `head` is a model whose single runtime input is the tap tensor and whose first output is the logits.
  */
 export function buildBackwardGraph(head: Model, opts: BackwardOptions): Model {
@@ -164,6 +171,7 @@ export class BackwardGraphCache {
       opts.outputs ?? DEFAULT_BACKWARD_OUTPUTS,
       opts.eps ?? CAPTUM_DEEPLIFT_EPS,
       opts.convInputGradient ?? "conv",
+      opts.samplesPerImage ?? 1,
     ]);
     let entry = this.entries.get(id);
     if (!entry) {
@@ -294,9 +302,9 @@ class BackwardGenerator {
       this.b.initializers.push(this.fw(t.name) === t.name ? t : { ...t, name: this.fw(t.name) });
     }
     for (const n of this.nodes) this.b.nodes.push(this.renamed(n, (v) => this.fw(v), ""));
-    if (this.deeplift) this.emitReferenceForward();
-
     const differentiated = this.differentiatedNodes();
+    if (this.deeplift) this.emitReferenceForward(differentiated);
+
     for (const n of differentiated) {
       if (!this.rules[n.opType] || (n.domain && n.domain !== "ai.onnx")) {
         throw new Error(
@@ -325,13 +333,29 @@ class BackwardGenerator {
     const x = BACKWARD_INPUTS.x;
     const delta = this.deeplift ? this.op("Sub", [x, BACKWARD_INPUTS.xRef]) : x;
     const wantAttribution = outputs.includes("attribution") || outputs.includes("map");
-    const attribution = wantAttribution ? this.op("Mul", [delta, gx], {}, "attribution") : "";
+    const samples = this.opts.samplesPerImage ?? 1;
+    if (!Number.isInteger(samples) || samples < 1) {
+      throw new Error(`buildBackwardGraph: samplesPerImage must be a positive integer, got ${samples}`);
+    }
+    let attribution = "";
+    if (wantAttribution) {
+      attribution = this.op("Mul", [delta, gx], {}, samples === 1 ? "attribution" : undefined);
+      if (samples > 1) {
+        // SmoothGrad (captum's NoiseTunnel, "smoothgrad"): the mean of each image's noisy copies.
+        const grouped = this.op("Reshape", [
+          attribution,
+          this.ints([-1, samples, ...this.staticShape(this.tap).slice(1)]),
+        ]);
+        attribution = this.reduceMean(grouped, [1], false, "attribution");
+      }
+    }
+    const imageDims = samples === 1 ? batchDims : ["B", ...batchDims.slice(1)];
     for (const o of outputs) {
-      if (o === "attribution") this.b.output("attribution", batchDims);
+      if (o === "attribution") this.b.output("attribution", imageDims);
       if (o === "map") {
         const positive = this.op("Relu", [attribution]);
         this.reduceMean(positive, [1], false, "map");
-        this.b.output("map", [batchDims[0], ...batchDims.slice(2)]);
+        this.b.output("map", [imageDims[0], ...imageDims.slice(2)]);
       }
       if (o === "logits") {
         this.op("Identity", [this.fw(this.logits)], {}, "logits");
@@ -375,8 +399,8 @@ class BackwardGenerator {
   }
 
   /**
-   * Nodes that carry gradient: the logits depend on their output through differentiable inputs, and they
-   * read a tap-dependent value. Shape arithmetic on the tap (Shape -> Gather -> Concat -> Reshape) is not.
+   * Nodes that carry gradient: the logits depend on their output, and a differentiable input depends on the
+   * tap. Shape arithmetic on the tap (Shape -> Gather -> Concat -> Reshape's shape) carries none.
    */
   private differentiatedNodes(): Node[] {
     const producer = new Map<string, Node>();
@@ -391,17 +415,17 @@ class BackwardGenerator {
       if (n) { for (const i of differentiableInputs(n)) if (this.active.has(i)) stack.push(i); }
     }
     return this.nodes.filter((n) =>
-      n.output.some((o) => reach.has(o)) && n.input.some((i) => this.active.has(i))
+      n.output.some((o) => reach.has(o)) && differentiableInputs(n).some((i) => this.active.has(i))
     );
   }
 
   /** The baseline's forward pass, limited to what the DeepLift rules read. */
-  private emitReferenceForward(): void {
+  private emitReferenceForward(differentiated: Node[]): void {
     const producer = new Map<string, Node>();
     for (const n of this.nodes) for (const o of n.output) producer.set(o, n);
     const wanted = new Set<Node>();
     const stack: string[] = [];
-    for (const n of this.nodes) if (RESCALED.has(n.opType)) stack.push(n.input[0], n.output[0]);
+    for (const n of differentiated) if (RESCALED.has(n.opType)) stack.push(n.input[0], n.output[0]);
     while (stack.length) {
       const v = stack.pop()!;
       const n = producer.get(v);
@@ -960,20 +984,25 @@ class BackwardGenerator {
 }
 
 /**
- * Inputs that carry gradient; the rest are integer shapes/axes, bounds or parameters (the rules check that
- * those do not depend on the tap where it would matter).
+ * Inputs through which gradient can flow: integer shapes, axes, indices and shape queries carry none. Weights
+ * and bounds count (their rules fail when they depend on the tap, rather than dropping their gradient).
  */
 function differentiableInputs(n: Node): string[] {
   switch (n.opType) {
-    case "Conv":
-    case "BatchNormalization":
-    case "Clip":
+    case "Shape":
+    case "Size":
+    case "ConstantOfShape":
+      return [];
     case "Reshape":
     case "Squeeze":
     case "Unsqueeze":
+    case "Expand":
+    case "Tile":
+    case "Slice":
+    case "Pad":
+    case "Gather":
+    case "Resize":
     case "Dropout":
-    case "MaxPool":
-    case "AveragePool":
       return n.input.slice(0, 1);
     default:
       return n.input.filter((i) => i);

@@ -202,6 +202,24 @@ function inferNode(node: Node, shapes: Map<string, Shape>, constants: ConstantTa
       const perm = attrInts(node, "perm", x.map((_, i) => x.length - 1 - i));
       return perm.map((p) => x[p]);
     }
+    case "Unsqueeze": {
+      const axes = attrInts(node, "axes", []).length
+        ? attrInts(node, "axes", [])
+        : constants.ints(node.input[1]);
+      if (!axes) return undefined;
+      const rank = x.length + axes.length;
+      const at = new Set(axes.map((a) => normalizeAxis(a, rank)));
+      const rest = [...x];
+      return Array.from({ length: rank }, (_, i) => (at.has(i) ? 1 : rest.shift()!));
+    }
+    case "Squeeze": {
+      const axes = attrInts(node, "axes", []).length
+        ? attrInts(node, "axes", [])
+        : constants.ints(node.input[1] ?? "");
+      if (!axes) return x.some((d) => d < 0) ? undefined : x.filter((d) => d !== 1);
+      const at = new Set(axes.map((a) => normalizeAxis(a, x.length)));
+      return x.filter((_, i) => !at.has(i));
+    }
     case "Concat": {
       if (ins.some((s) => !s)) return undefined;
       const axis = normalizeAxis(attrInt(node, "axis", 0), x.length);

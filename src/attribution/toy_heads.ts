@@ -125,15 +125,16 @@ export interface OpZooOptions {
   seed?: number;
   /** Multiply two tap-dependent values (breaks DeepLift's summation-to-delta, which needs no products). */
   product?: boolean;
-  /** Opset of the model (11..18): changes which forms of ReduceSum/ReduceMean the generator emits. */
+  /** Opset of the model (11..18): changes the forms of Squeeze/Unsqueeze here and of the generated
+   * ReduceSum/ReduceMean. */
   opset?: number;
 }
 
 /**
  * Tap [N, 6, 6, 6]. One branch: grouped dilated Conv -> Sigmoid, Clip, Tanh, LeakyRelu, Mul or Add, Concat,
- * AveragePool (pads, count_include_pad=0), broadcast Add/Sub/Div with constants, GAP, Reshape. Another:
- * strided Conv whose transpose needs output_padding -> Flatten. Then Concat, MatMul + Gemm(transA, alpha) on a
- * Transpose -> logits [N, 5].
+ * AveragePool (pads, count_include_pad=0), broadcast Add/Sub/Div with constants, GAP, Squeeze, Unsqueeze,
+ * Reshape. Another: strided Conv whose transpose needs output_padding -> Flatten. Then Concat, MatMul +
+ * Gemm(transA, alpha) on a Transpose -> logits [N, 5].
  */
 export function opZooHead(opts: OpZooOptions = {}): Model {
   const { seed = 7, product = true, opset = 17 } = opts;
@@ -163,7 +164,14 @@ export function opZooHead(opts: OpZooOptions = {}): Model {
     b.node("Mul", [b.node("GlobalAveragePool", [neg]), b.weight("half", [], [0.5])]),
   ]);
   const gap = b.node("GlobalAveragePool", [b.node("LeakyRelu", [centered], { alpha: { f: 0.2 } })]);
-  const flatA = b.node("Reshape", [gap, b.int64s("flat_shape", [0, 8])]); // [N,8]
+  // Squeeze/Unsqueeze take axes as attributes before opset 13 and as inputs since.
+  const axes = (name: string, values: number[]): { inputs: string[]; attrs: Record<string, number[]> } =>
+    opset >= 13 ? { inputs: [b.int64s(name, values)], attrs: {} } : { inputs: [], attrs: { axes: values } };
+  const sq = axes("squeeze_axes", [2, 3]);
+  const squeezed = b.node("Squeeze", [gap, ...sq.inputs], sq.attrs); // [N,8]
+  const usq = axes("unsqueeze_axes", [-1]);
+  const unsqueezed = b.node("Unsqueeze", [squeezed, ...usq.inputs], usq.attrs); // [N,8,1]
+  const flatA = b.node("Reshape", [unsqueezed, b.int64s("flat_shape", [0, 8])]); // [N,8]
   const s = w.conv(x, "sconv", 6, 2, 3, { strides: [2, 2] }); // [N,2,2,2]
   const flatB = b.node("Flatten", [b.node("Relu", [s])], { axis: 1 }); // [N,8]
   const z = b.node("Concat", [flatA, flatB], { axis: 1 }); // [N,16]

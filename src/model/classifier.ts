@@ -1,7 +1,14 @@
 // A classifier opened for protoscope's passes: normalized input built on the GPU (or CPU for wasm), logits, and
 // optional tap activations that can stay on the GPU for our kernels.
 import { encodeModel, type Model, readModel, sha256Hex } from "../onnx/model.ts";
-import { createSession, type Ep, type EpChoice, epDescription, ort, type SessionHandle } from "../runtime/ort.ts";
+import {
+  createSession,
+  type Ep,
+  type EpChoice,
+  epDescription,
+  ort,
+  type SessionHandle,
+} from "../runtime/ort.ts";
 import { imageInput, trunkWithTaps, withDynamicBatch } from "./surgery.ts";
 import { resolveLayer, type Tap } from "./layers.ts";
 import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize.ts";
@@ -113,20 +120,35 @@ export class Classifier {
     const w = opts.width ?? IMAGE_SIZE;
     const rows = n * (opts.noise?.samples ?? 1);
     const dims = [rows, 3, h, w];
-    let inputTensor: ort.Tensor;
-    let inputBuffer: GPUBuffer | undefined;
     if (this.handle.ep === "webgpu") {
-      inputBuffer = await normalizeOnGpu(this.handle.gpu!.device, pixels, n, h, w, opts.noise);
-      inputTensor = ort.Tensor.fromGpuBuffer(inputBuffer, { dataType: "float32", dims });
+      const buffer = await normalizeOnGpu(this.handle.gpu!.device, pixels, n, h, w, opts.noise);
+      try {
+        return await this.forwardNormalized({ buffer, dims });
+      } finally {
+        buffer.destroy();
+      }
+    }
+    return this.forwardNormalized({ data: normalizeOnCpu(pixels, n, h, w, opts.noise), dims });
+  }
+
+  /**
+   * Runs an already-normalized NCHW float input: a GPU buffer on the shared device (webgpu EP; not consumed)
+   * or a CPU array. Any height and width the model accepts (e.g. stacked crop composites).
+   */
+  async forwardNormalized(
+    input: { buffer?: GPUBuffer; data?: Float32Array; dims: number[] },
+  ): Promise<ForwardResult> {
+    let tensor: ort.Tensor;
+    if (input.buffer && this.handle.ep === "webgpu") {
+      tensor = ort.Tensor.fromGpuBuffer(input.buffer, { dataType: "float32", dims: input.dims });
+    } else if (input.data) {
+      tensor = new ort.Tensor("float32", input.data, input.dims);
     } else {
-      inputTensor = new ort.Tensor("float32", normalizeOnCpu(pixels, n, h, w, opts.noise), dims);
+      throw new Error(
+        `forwardNormalized: a GPU buffer needs the webgpu EP (this classifier runs on ${this.ep})`,
+      );
     }
-    let results: ort.InferenceSession.ReturnType;
-    try {
-      results = await this.handle.session.run({ [this.inputName]: inputTensor });
-    } finally {
-      inputBuffer?.destroy();
-    }
+    const results = await this.handle.session.run({ [this.inputName]: tensor });
     const taps = new Map<string, TapOutput>();
     for (const tap of this.taps) {
       const t = results[tap.tensor];
