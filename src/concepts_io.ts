@@ -95,7 +95,9 @@ async function readProtoscope(dir: string, opts: ReadConceptsOptions): Promise<C
   }>(join(dir, "manifest.json"));
   const done = new Set(index.classes.filter((c) => c.status === "done").map((c) => c.class));
   const listed = new Set(index.classes.map((c) => c.class));
-  const wanted = opts.classes ? [...new Set(opts.classes)].sort((a, b) => a - b) : [...done].sort((a, b) => a - b);
+  const wanted = opts.classes
+    ? [...new Set(opts.classes)].sort((a, b) => a - b)
+    : [...done].sort((a, b) => a - b);
   const missing = wanted.filter((c) => !listed.has(c));
   const empty = wanted.filter((c) => listed.has(c) && !done.has(c));
   if (missing.length || empty.length) {
@@ -130,7 +132,9 @@ async function readProtoscope(dir: string, opts: ReadConceptsOptions): Promise<C
       ? {
         layer: {
           name: (index.layer ?? manifest?.layer?.name)!,
-          ...(index.tensor ?? manifest?.layer?.tensor ? { tensor: index.tensor ?? manifest?.layer?.tensor } : {}),
+          ...(index.tensor ?? manifest?.layer?.tensor
+            ? { tensor: index.tensor ?? manifest?.layer?.tensor }
+            : {}),
         },
       }
       : {}),
@@ -169,7 +173,9 @@ async function readReference(dir: string, opts: ReadConceptsOptions): Promise<Co
         "(<class index or wnid>/nmf/nmf_basis.pt) was found",
     );
   }
-  const wanted = opts.classes ? [...new Set(opts.classes)].sort((a, b) => a - b) : [...found.keys()].sort((a, b) => a - b);
+  const wanted = opts.classes
+    ? [...new Set(opts.classes)].sort((a, b) => a - b)
+    : [...found.keys()].sort((a, b) => a - b);
   const missing = wanted.filter((c) => !found.has(c));
   if (missing.length) {
     throw new Error(
@@ -200,12 +206,16 @@ function stack(
   for (const b of bases) {
     if (b.rows !== k) {
       throw new Error(
-        `${b.file}: ${b.rows} prototypes, but ${expectedK !== undefined ? "the manifest says k =" : `${first.file} has`} ${k}`,
+        `${b.file}: ${b.rows} prototypes, but ${
+          expectedK !== undefined ? "the manifest says k =" : `${first.file} has`
+        } ${k}`,
       );
     }
     if (b.cols !== channels) {
       throw new Error(
-        `${b.file}: ${b.cols} channels, but ${expectedC !== undefined ? "concepts.json says" : `${first.file} has`} ${channels}`,
+        `${b.file}: ${b.cols} channels, but ${
+          expectedC !== undefined ? "concepts.json says" : `${first.file} has`
+        } ${channels}`,
       );
     }
     for (let i = 0; i < b.data.length; i++) {

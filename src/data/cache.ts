@@ -7,7 +7,7 @@
 // header (padded to the placeholder's length, which npy allows) is written in place and the file renamed;
 // the final name never holds a partial array.
 import { join, relative, resolve } from "node:path";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../io/atomic.ts";
+import { exists, readJsonIfExists, writeAll, writeJsonAtomic } from "../io/atomic.ts";
 import { npyHeader, parseNpyHeader } from "../io/npy.ts";
 import { DECODER_VERSIONS } from "./decode.ts";
 import { type LayoutKind, listImages, type Listing } from "./layouts.ts";
@@ -112,11 +112,6 @@ function paddedHeader(rows: number, crop: number, length: number): Uint8Array {
   out[length - 1] = 0x0a;
   new DataView(out.buffer).setUint16(8, length - 10, true);
   return out;
-}
-
-async function writeAll(file: Deno.FsFile, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) written += await file.write(data.subarray(written));
 }
 
 async function readAll(file: Deno.FsFile, into: Uint8Array, source: string): Promise<void> {

@@ -10,3 +10,31 @@ export function classNamesFor(numClasses: number, datasetNames?: string[]): stri
   if (datasetNames?.length === numClasses) return datasetNames;
   return undefined;
 }
+
+/**
+ * A `--class` argument as a class index: an index, a class name (exact, case-insensitive, spaces or
+ * underscores), or an ImageNet wnid. Fails naming the argument and close matches.
+ */
+export function resolveClassArg(arg: string, numClasses: number, names?: string[]): number {
+  const trimmed = arg.trim();
+  if (/^\d+$/.test(trimmed)) {
+    const index = Number(trimmed);
+    if (index < numClasses) return index;
+    throw new Error(`--class ${arg}: the model has ${numClasses} classes (0..${numClasses - 1})`);
+  }
+  const norm = (s: string) => s.toLowerCase().replace(/[\s_-]+/g, "_");
+  const wanted = norm(trimmed);
+  if (names) {
+    const hit = names.findIndex((n) => norm(n) === wanted);
+    if (hit >= 0) return hit;
+  }
+  if (numClasses === IMAGENET_CLASSES.length) {
+    const byWnid = IMAGENET_CLASSES.findIndex((c) => c.wnid === trimmed);
+    if (byWnid >= 0) return byWnid;
+  }
+  const near = (names ?? []).filter((n) => norm(n).includes(wanted)).slice(0, 8);
+  throw new Error(
+    `--class ${arg}: not a class index (0..${numClasses - 1}) or a known class name` +
+      (near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(", ")}?` : ""),
+  );
+}

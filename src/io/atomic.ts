@@ -31,3 +31,9 @@ export async function exists(path: string): Promise<boolean> {
     throw e;
   }
 }
+
+/** Writes every byte (a single write may take only part of the buffer). */
+export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) off += await file.write(bytes.subarray(off));
+}

@@ -1,5 +1,5 @@
 // NumPy .npy (format 1.0/2.0) reading and writing for the dtypes protoscope exchanges with numpy users.
-import { writeFileAtomic } from "./atomic.ts";
+import { writeAll, writeFileAtomic } from "./atomic.ts";
 
 export type NpyDtype = "<f4" | "<f8" | "<i4" | "<i8" | "|u1";
 export type NpyData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -124,4 +124,38 @@ export async function readNpy(path: string): Promise<NpyArray> {
     throw new Error(`${path}: cannot read (${(e as Error).message})`);
   }
   return decodeNpy(bytes, path);
+}
+
+/** Writes a large array row block by row block to `path` (via a temporary file, renamed when complete). */
+export class NpyStreamWriter {
+  private written = 0;
+  private constructor(
+    private readonly file: Deno.FsFile,
+    private readonly tmp: string,
+    private readonly path: string,
+    private readonly expected: number,
+  ) {}
+
+  static async create(path: string, dtype: NpyDtype, shape: number[]): Promise<NpyStreamWriter> {
+    await Deno.mkdir(path.slice(0, Math.max(0, path.lastIndexOf("/"))) || ".", { recursive: true });
+    const tmp = `${path}.partial`;
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const header = npyHeader(dtype, shape);
+    await writeAll(file, header);
+    const width = { "<f4": 4, "<f8": 8, "<i4": 4, "<i8": 8, "|u1": 1 }[dtype];
+    return new NpyStreamWriter(file, tmp, path, shape.reduce((a, b) => a * b, 1) * width);
+  }
+
+  async append(data: NpyData): Promise<void> {
+    await writeAll(this.file, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.written += data.byteLength;
+  }
+
+  async finish(): Promise<void> {
+    this.file.close();
+    if (this.written !== this.expected) {
+      throw new Error(`${this.path}: wrote ${this.written} data bytes, the header promises ${this.expected}`);
+    }
+    await Deno.rename(this.tmp, this.path);
+  }
 }

@@ -1,0 +1,752 @@
+// The one streaming pass that the component test, the prototype figures and the explanation figure share:
+// images -> classifier trunk up to the tap -> prototype search, batch by batch, with the dataset's predicted
+// classes deciding which positions count as "from another class". Plus what all three need around it: the
+// run's inputs (dataset, concepts, predictions), loading the cropped images afterwards, and running stacked
+// crop composites through the model.
+import { join, resolve } from "node:path";
+import { type Dataset, openDataset } from "./data/dataset.ts";
+import { classNamesFor, IMAGENET_CLASSES } from "./data/class_names.ts";
+import { type Concepts, readConcepts } from "./concepts_io.ts";
+import { Classifier, softmaxRows } from "./model/classifier.ts";
+import { decodeModel, sha256Hex, valueInfo } from "./onnx/model.ts";
+import { imageInput } from "./model/surgery.ts";
+import type { EpChoice } from "./runtime/ort.ts";
+import { EP_CHOICES, EP_HELP } from "./runtime/ort.ts";
+import { acquireGpu, createStorageBuffer, type GpuContext } from "./runtime/gpu.ts";
+import { PrototypeSearch } from "./search/prototype_search.ts";
+import { poolImage } from "./search/brute_force.ts";
+import {
+  pooledSize,
+  ranksBefore,
+  type SearchGeometry,
+  type SearchHit,
+  type SearchResult,
+} from "./search/hits.ts";
+import {
+  compositeRgbCpu,
+  type CropCell,
+  CropCompositor,
+  PREPARED_IMAGE_SIZE,
+} from "./composite/crop_composite.ts";
+import { normalizeOnCpu } from "../kernels/normalize.ts";
+import { predictDataset, readPredictedClasses } from "./predict.ts";
+import { exists, readJsonIfExists } from "./io/atomic.ts";
+import { createProgress } from "./io/progress.ts";
+import { choiceArg, type Flags, intArg, UsageError } from "./cli.ts";
+
+// ---- The streaming search ----
+
+/** Stacked prototypes (P x C) and the class of each. */
+export interface PrototypeSet {
+  bases: Float32Array;
+  prototypeClass: Int32Array;
+  channels: number;
+}
+
+export interface SearchPassOptions {
+  /** Positions kept per prototype over all images (1..64). */
+  topK: number;
+  /**
+   * Also keep, per prototype, its best `excludedTopK` positions among images NOT predicted as the prototype's
+   * class (1..64). The GPU search keeps only the single best such position per prototype, so this runs one
+   * extra search per class that sees only the other classes' images (GPU memory grows with the class count:
+   * see excludedSearchBytes).
+   */
+  excludedTopK?: number;
+  /** Images per forward pass (default 16). */
+  batch?: number;
+  /** Use the CPU search even when a WebGPU device exists (tests of the fallback). */
+  cpu?: boolean;
+  /** Progress label (default "search"). */
+  label?: string;
+}
+
+export interface SkippedImage {
+  index: number;
+  path: string;
+  reason: string;
+}
+
+export interface SearchPassResult extends SearchResult {
+  /** Per prototype, best positions among images not predicted as its class (with excludedTopK). */
+  excludedTopK?: SearchHit[][];
+  geometry: SearchGeometry;
+  pooledWidth: number;
+  pooledHeight: number;
+  /** Images folded into the search. */
+  searched: number;
+  /** Unreadable images, and images without a prediction; in no result. */
+  skipped: SkippedImage[];
+  seconds: number;
+  imagesPerSecond: number;
+  /** Where the search ran: "webgpu (<adapter>)" or "cpu". */
+  searchDevice: string;
+  /** The tap as resolved in the model. */
+  tap: { layer: string; tensor: string };
+  /** The classifier of the pass. */
+  model: { path: string; sha256: string; device: string };
+}
+
+interface StreamingSearch {
+  addBatch(
+    activations: GPUBuffer | Float32Array,
+    batchSize: number,
+    firstImage: number,
+    predicted: Int32Array,
+  ): void;
+  finish(): Promise<SearchResult>;
+  destroy(): void;
+}
+
+/**
+ * The search without a GPU: the same ranking (hits.ts) over float64 cosines, streamed batch by batch with a
+ * sorted top-k list per prototype. Slow for ImageNet-sized prototype sets; it exists so the tool still works
+ * where WebGPU does not.
+ */
+export class CpuPrototypeSearch implements StreamingSearch {
+  private readonly units: Float64Array[];
+  private readonly top: SearchHit[][];
+  private readonly other: (SearchHit | null)[];
+  private readonly prototypes: number;
+
+  constructor(
+    bases: Float32Array,
+    private readonly prototypeClass: Int32Array,
+    private readonly geometry: SearchGeometry,
+    private readonly topK: number,
+  ) {
+    const C = geometry.channels;
+    this.prototypes = bases.length / C;
+    this.units = Array.from({ length: this.prototypes }, (_, p) => {
+      const v = Float64Array.from(bases.subarray(p * C, (p + 1) * C));
+      let sum = 0;
+      for (const x of v) sum += x * x;
+      const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+      return v.map((x) => x * inv);
+    });
+    this.top = Array.from({ length: this.prototypes }, () => []);
+    this.other = new Array(this.prototypes).fill(null);
+  }
+
+  addBatch(
+    activations: GPUBuffer | Float32Array,
+    batchSize: number,
+    firstImage: number,
+    predicted: Int32Array,
+  ) {
+    if (!(activations instanceof Float32Array)) {
+      throw new Error("CpuPrototypeSearch.addBatch: activations must be a CPU array");
+    }
+    const { channels: C } = this.geometry;
+    const { height: ph, width: pw } = pooledSize(this.geometry.height, this.geometry.width);
+    for (let i = 0; i < batchSize; i++) {
+      const pooled = poolImage(activations, i, this.geometry);
+      for (let s = 0; s < ph * pw; s++) {
+        const v = pooled.subarray(s * C, (s + 1) * C);
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += v[c] * v[c];
+        const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+        for (let p = 0; p < this.prototypes; p++) {
+          const u = this.units[p];
+          let dot = 0;
+          for (let c = 0; c < C; c++) dot += u[c] * v[c];
+          const hit = {
+            score: Math.fround(dot * inv),
+            image: firstImage + i,
+            y: Math.floor(s / pw),
+            x: s % pw,
+          };
+          this.offer(p, hit, predicted[i]);
+        }
+      }
+    }
+  }
+
+  private offer(p: number, hit: SearchHit, predicted: number) {
+    const list = this.top[p];
+    if (list.length < this.topK || ranksBefore(hit, list[list.length - 1])) {
+      let at = list.length;
+      while (at > 0 && ranksBefore(hit, list[at - 1])) at--;
+      list.splice(at, 0, hit);
+      if (list.length > this.topK) list.pop();
+    }
+    const best = this.other[p];
+    if (predicted !== this.prototypeClass[p] && (!best || ranksBefore(hit, best))) this.other[p] = hit;
+  }
+
+  finish(): Promise<SearchResult> {
+    return Promise.resolve({ topK: this.top.map((l) => [...l]), bestOther: [...this.other] });
+  }
+
+  destroy() {}
+}
+
+/** GPU bytes one per-class filtered search (excludedTopK) holds, for k prototypes at this geometry. */
+export function excludedSearchBytes(geometry: SearchGeometry, k: number, batch: number, topK = 8): number {
+  const { height: ph, width: pw } = pooledSize(geometry.height, geometry.width);
+  const columns = batch * ph * pw;
+  return (geometry.channels + 2 + Math.ceil(k / 64) * 64) * columns * 4 + geometry.channels * k * 4 +
+    k * (2 * topK + 2) * 4 + batch * 4 + 4096;
+}
+
+/** One class's search over the images not predicted as that class, numbered in arrival order. */
+interface FilteredSearch {
+  cls: number;
+  /** Rows of the class's prototypes in the full prototype set. */
+  rows: number[];
+  search: StreamingSearch;
+  /** Dataset index of each image the search has seen (its image number there). */
+  realIndex: number[];
+}
+
+/** Copies chosen images of a batch into a scratch buffer on the GPU (queue order keeps reuse safe). */
+class GpuGather {
+  private scratch?: GPUBuffer;
+  private staged?: GPUBuffer;
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly imageBytes: number,
+    private readonly batch: number,
+  ) {}
+
+  /** The batch as a GPU buffer: ORT's tap buffer as is, CPU data uploaded once into a reused buffer. */
+  onGpu(source: GPUBuffer | Float32Array, count: number): GPUBuffer {
+    if (!(source instanceof Float32Array)) return source;
+    this.staged ??= createStorageBuffer(this.device, this.batch * this.imageBytes, 0, "pass.batch");
+    this.device.queue.writeBuffer(
+      this.staged,
+      0,
+      source.buffer as ArrayBuffer,
+      source.byteOffset,
+      count * this.imageBytes,
+    );
+    return this.staged;
+  }
+
+  /** Images `indices` (ascending) of `source`, packed from image 0 of the returned buffer. */
+  gather(source: GPUBuffer, indices: number[]): GPUBuffer {
+    this.scratch ??= createStorageBuffer(this.device, this.batch * this.imageBytes, 0, "pass.gather");
+    const enc = this.device.createCommandEncoder({ label: "pass.gather" });
+    for (const [first, length, to] of runsOf(indices)) {
+      enc.copyBufferToBuffer(
+        source,
+        first * this.imageBytes,
+        this.scratch,
+        to * this.imageBytes,
+        length * this.imageBytes,
+      );
+    }
+    this.device.queue.submit([enc.finish()]);
+    return this.scratch;
+  }
+
+  destroy() {
+    this.scratch?.destroy();
+    this.staged?.destroy();
+  }
+}
+
+/** Ascending indices as runs [first, length, position of first in the packed output]. */
+function runsOf(indices: number[]): [number, number, number][] {
+  const runs: [number, number, number][] = [];
+  indices.forEach((index, at) => {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === index) last[1]++;
+    else runs.push([index, 1, at]);
+  });
+  return runs;
+}
+
+function gatherCpu(data: Float32Array, indices: number[], imageFloats: number): Float32Array {
+  if (indices.length && indices.every((v, i) => v === indices[0] + i)) {
+    return data.subarray(indices[0] * imageFloats, (indices[0] + indices.length) * imageFloats);
+  }
+  const out = new Float32Array(indices.length * imageFloats);
+  indices.forEach((index, at) =>
+    out.set(data.subarray(index * imageFloats, (index + 1) * imageFloats), at * imageFloats)
+  );
+  return out;
+}
+
+/**
+ * Streams the dataset through the classifier (opened with one tap: `Classifier.open(model, {layers: [layer],
+ * withLogits: false, tapsOnGpu})`) and folds every batch's tap activations into the prototype search.
+ * `predicted[i]` is image i's predicted class (-1: unreadable, skipped). Runs the search on the shared WebGPU
+ * device when there is one (tap activations stay on the GPU with the webgpu EP), else on the CPU.
+ */
+export async function searchPrototypes(
+  dataset: Dataset,
+  classifier: Classifier,
+  prototypes: PrototypeSet,
+  predicted: Int32Array,
+  opts: SearchPassOptions,
+): Promise<SearchPassResult> {
+  if (classifier.taps.length !== 1) {
+    throw new Error(
+      `searchPrototypes: the classifier must have exactly one tap, it has ${classifier.taps.length}`,
+    );
+  }
+  if (predicted.length < dataset.size) {
+    throw new Error(`searchPrototypes: ${predicted.length} predictions for ${dataset.size} images`);
+  }
+  for (const [name, v] of [["topK", opts.topK], ["excludedTopK", opts.excludedTopK ?? 1]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 64) {
+      throw new Error(`searchPrototypes: ${name} must be in 1..64, got ${v}`);
+    }
+  }
+  const tap = classifier.taps[0];
+  const batch = opts.batch ?? 16;
+  const gpu: GpuContext | undefined = opts.cpu ? undefined : await acquireGpu();
+  const device = gpu?.device;
+  const classes = [...new Set(prototypes.prototypeClass)].sort((a, b) => a - b);
+  let geometry: SearchGeometry | undefined;
+  let main: StreamingSearch | undefined;
+  let filtered: FilteredSearch[] = [];
+  let gather: GpuGather | undefined;
+  const skipped: SkippedImage[] = [];
+  const progress = createProgress(opts.label ?? "search", dataset.size);
+  const started = performance.now();
+  let searched = 0;
+
+  const create = async (g: SearchGeometry) => {
+    const make = (bases: Float32Array, cls: Int32Array, topK: number): Promise<StreamingSearch> =>
+      device
+        ? PrototypeSearch.create(device, bases, cls, { ...g, topK, maxBatch: batch })
+        : Promise.resolve(new CpuPrototypeSearch(bases, cls, g, topK));
+    main = await make(prototypes.bases, prototypes.prototypeClass, opts.topK);
+    if (opts.excludedTopK) {
+      const C = g.channels;
+      filtered = await Promise.all(classes.map(async (cls) => {
+        const rows = [...prototypes.prototypeClass.keys()].filter((p) =>
+          prototypes.prototypeClass[p] === cls
+        );
+        const bases = new Float32Array(rows.length * C);
+        rows.forEach((p, i) => bases.set(prototypes.bases.subarray(p * C, (p + 1) * C), i * C));
+        const search = await make(bases, new Int32Array(rows.length).fill(cls), opts.excludedTopK!);
+        return { cls, rows, search, realIndex: [] };
+      }));
+    }
+    if (device) gather = new GpuGather(device, g.channels * g.height * g.width * 4, batch);
+  };
+
+  try {
+    let pending = dataset.size > 0 ? dataset.readBatch(0, Math.min(batch, dataset.size)) : undefined;
+    for (let start = 0; start < dataset.size; start += batch) {
+      const count = Math.min(batch, dataset.size - start);
+      const read = await pending!;
+      const nextStart = start + batch;
+      // Decode the next batch while this one runs through the model.
+      pending = nextStart < dataset.size
+        ? dataset.readBatch(nextStart, Math.min(batch, dataset.size - nextStart))
+        : undefined;
+      const usable: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const index = start + i;
+        if (!read.ok[i]) {
+          const f = read.failures.find((x) => x.index === index);
+          skipped.push({ index, path: dataset.entries[index].path, reason: f?.reason ?? "unreadable" });
+        } else if (predicted[index] < 0) {
+          skipped.push({
+            index,
+            path: dataset.entries[index].path,
+            reason: "no prediction (unreadable when predicted)",
+          });
+        } else usable.push(i);
+      }
+      if (usable.length === 0) {
+        progress.tick(count);
+        continue;
+      }
+      const out = await classifier.forward(read.images, count);
+      const act = out.taps.get(tap.layer)!;
+      try {
+        const [n, C, h, w] = act.dims;
+        if (act.dims.length !== 4 || n !== count) {
+          throw new Error(
+            `--layer ${tap.layer}: tap output has shape [${act.dims}], expected [${count}, C, H, W]`,
+          );
+        }
+        if (!geometry) {
+          if (C !== prototypes.channels) {
+            throw new Error(
+              `--layer ${tap.layer} (${tap.tensor}) has ${C} channels but the concepts have ${prototypes.channels}; ` +
+                "were they computed at another layer?",
+            );
+          }
+          if (h < 2 || w < 2) {
+            throw new Error(`--layer ${tap.layer}: its ${h}x${w} grid is too small to pool 2x2`);
+          }
+          geometry = { channels: C, height: h, width: w };
+          await create(geometry);
+        }
+        const imageFloats = C * h * w;
+        const batchPred = predicted.subarray(start, start + count);
+        let source: GPUBuffer | Float32Array = act.buffer ?? act.data!;
+        if (gather && filtered.length) source = gather.onGpu(source, count);
+        // Main search: contiguous runs of usable images keep their dataset indices.
+        for (const [first, length] of runsOf(usable)) {
+          const indices = Array.from({ length }, (_, j) => first + j);
+          const part = source instanceof Float32Array
+            ? gatherCpu(source, indices, imageFloats)
+            : length === count
+            ? source
+            : gather!.gather(source, indices);
+          main!.addBatch(part, length, start + first, batchPred.subarray(first, first + length));
+        }
+        // Per-class searches over the images predicted as some other class, numbered in arrival order.
+        for (const f of filtered) {
+          const indices = usable.filter((i) => batchPred[i] !== f.cls);
+          if (!indices.length) continue;
+          const part = source instanceof Float32Array
+            ? gatherCpu(source, indices, imageFloats)
+            : indices.length === count
+            ? source
+            : gather!.gather(source, indices);
+          f.search.addBatch(
+            part,
+            indices.length,
+            f.realIndex.length,
+            Int32Array.from(indices, (i) => batchPred[i]),
+          );
+          for (const i of indices) f.realIndex.push(start + i);
+        }
+        searched += usable.length;
+      } finally {
+        act.dispose();
+      }
+      progress.tick(count);
+    }
+    progress.stop();
+    if (!main || !geometry) throw new Error(`${dataset.root}: no readable image with a prediction to search`);
+    const result = await main.finish();
+    let excludedTopK: SearchHit[][] | undefined;
+    if (filtered.length) {
+      excludedTopK = new Array(prototypes.prototypeClass.length).fill(null).map(() => []);
+      for (const f of filtered) {
+        const r = await f.search.finish();
+        f.rows.forEach((p, i) => {
+          excludedTopK![p] = r.topK[i].map((hit) => ({ ...hit, image: f.realIndex[hit.image] }));
+        });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const pooled = pooledSize(geometry.height, geometry.width);
+    return {
+      ...result,
+      ...(excludedTopK ? { excludedTopK } : {}),
+      geometry,
+      pooledWidth: pooled.width,
+      pooledHeight: pooled.height,
+      searched,
+      skipped,
+      seconds,
+      imagesPerSecond: searched / Math.max(seconds, 1e-9),
+      searchDevice: gpu ? `webgpu (${gpu.description})` : "cpu",
+      tap: { layer: tap.layer, tensor: tap.tensor },
+      model: { path: classifier.path, sha256: classifier.sha256, device: classifier.device },
+    };
+  } finally {
+    main?.destroy();
+    for (const f of filtered) f.search.destroy();
+    gather?.destroy();
+  }
+}
+
+// ---- The run's inputs ----
+
+/** What the three tasks (component-test, visualize, explain) are given. */
+export interface RunOptions {
+  model: string;
+  data: string;
+  /** The tap; defaults to the layer recorded in a protoscope concepts folder. */
+  layer?: string;
+  concepts: string;
+  out: string;
+  classes?: number[];
+  /** Folder with predictions.npy (+ .json) for the dataset; default <concepts>/predictions, else computed. */
+  predictions?: string;
+  labels?: string;
+  batch?: number;
+  limit?: number;
+  ep?: EpChoice;
+  workers?: number;
+}
+
+export interface Run {
+  opts: RunOptions;
+  layer: string;
+  dataset: Dataset;
+  concepts: Concepts;
+  /** Predicted class per dataset image (-1: unreadable). */
+  predicted: Int32Array;
+  /** Where the predictions came from. */
+  predictionsFrom: string;
+  close(): void;
+}
+
+/** Opens the dataset, reads the concepts (only `classes` if given) and finds or computes the predictions. */
+export async function openRun(opts: RunOptions): Promise<Run> {
+  const concepts = await readConcepts(opts.concepts, { classes: opts.classes });
+  const layer = opts.layer ?? concepts.layer?.name;
+  if (!layer) {
+    throw new UsageError(
+      `--layer is required: ${opts.concepts} does not record the layer its concepts come from`,
+    );
+  }
+  if (
+    opts.layer && concepts.layer && concepts.layer.name !== opts.layer && concepts.layer.tensor !== opts.layer
+  ) {
+    throw new Error(
+      `--layer ${opts.layer}: the concepts in ${opts.concepts} were computed at ${concepts.layer.name}; ` +
+        "omit --layer or pass that layer",
+    );
+  }
+  const { predicted, from } = await resolvePredictions(opts);
+  const dataset = await openDataset(opts.data, {
+    labels: opts.labels,
+    workers: opts.workers,
+    limit: opts.limit,
+  });
+  try {
+    await checkPredictions(from, predicted, dataset);
+  } catch (e) {
+    dataset.close();
+    throw e;
+  }
+  return { opts, layer, dataset, concepts, predicted, predictionsFrom: from, close: () => dataset.close() };
+}
+
+async function resolvePredictions(opts: RunOptions): Promise<{ predicted: Int32Array; from: string }> {
+  const given = opts.predictions ?? join(opts.concepts, "predictions");
+  if (await exists(join(given, "predictions.npy"))) {
+    return { predicted: await readPredictedClasses(given), from: given };
+  }
+  if (opts.predictions) {
+    throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
+  }
+  const out = join(opts.out, "predictions");
+  if (!(await exists(join(out, "predictions.npy")))) {
+    console.error(`no predictions in ${given}: predicting the dataset into ${out}`);
+    await predictDataset({
+      model: opts.model,
+      data: opts.data,
+      out,
+      labels: opts.labels,
+      limit: opts.limit,
+      ep: opts.ep,
+      workers: opts.workers,
+      batch: opts.batch,
+    });
+  }
+  return { predicted: await readPredictedClasses(out), from: out };
+}
+
+/** The predictions must be for this dataset: as many images, same files in the same order (when recorded). */
+async function checkPredictions(dir: string, predicted: Int32Array, dataset: Dataset): Promise<void> {
+  if (predicted.length < dataset.size) {
+    throw new Error(
+      `${dir}/predictions.npy: ${predicted.length} predictions, but ${dataset.root} has ${dataset.size} images`,
+    );
+  }
+  const json = await readJsonIfExists<{ images?: { path: string }[] }>(join(dir, "predictions.json"));
+  if (!json?.images) return;
+  for (let i = 0; i < dataset.size; i++) {
+    if (resolve(json.images[i]?.path ?? "") !== resolve(dataset.entries[i].path)) {
+      throw new Error(
+        `${dir}: predictions are for other images (image ${i} is ${json.images[i]?.path}, the dataset has ` +
+          `${dataset.entries[i].path}); pass --predictions or delete the folder to predict again`,
+      );
+    }
+  }
+}
+
+/** The pass's classifier: the trunk up to the tap, activations left on the GPU with the webgpu EP. */
+export function openPassClassifier(model: string, layer: string, ep: EpChoice = "auto"): Promise<Classifier> {
+  return Classifier.open(model, { ep, layers: [layer], withLogits: false, tapsOnGpu: true });
+}
+
+/**
+ * The classifier for crop composites (k * crop x crop inputs): the model with its input's height and width
+ * made symbolic, since exports often fix them at 224 (the convolutional trunk and global pooling accept any
+ * size).
+ */
+export async function openCompositeClassifier(path: string, ep: EpChoice = "auto"): Promise<Classifier> {
+  const bytes = await Deno.readFile(path).catch((e) => {
+    throw new Error(`--model ${path}: cannot read the file (${(e as Error).message})`);
+  });
+  const model = decodeModel(bytes, path);
+  const input = imageInput(model);
+  model.graph.input = model.graph.input.map((v) =>
+    v.name === input.name ? valueInfo(v.name, [input.dims[0], 3, "height", "width"]) : v
+  );
+  return await Classifier.fromModel(model, path, await sha256Hex(bytes), { ep });
+}
+
+// ---- Images of the crops ----
+
+/** A loader of prepared images by dataset index, for CropCompositor / compositeRgbCpu / cropGrid. */
+export type ImageLookup = (image: number) => Uint8Array;
+
+/** RGB of the blank crop put where a prototype has no position: the ImageNet mean (0 after normalization). */
+export const BLANK_RGB = [124, 116, 104] as const;
+
+/**
+ * Reads the prepared images of `indices` once (in parallel through the dataset's workers). Index
+ * `dataset.size` (BLANK_IMAGE) is a blank image for missing crops.
+ */
+export async function loadImages(dataset: Dataset, indices: Iterable<number>): Promise<ImageLookup> {
+  const side = dataset.settings.crop;
+  const bytes = side * side * 3;
+  const wanted = [...new Set(indices)].filter((i) => i !== dataset.size).sort((a, b) => a - b);
+  const images = new Map<number, Uint8Array>();
+  for (let at = 0; at < wanted.length; at += 64) {
+    const chunk = wanted.slice(at, at + 64);
+    const reads = await Promise.all(chunk.map((i) => dataset.readBatch(i, 1)));
+    reads.forEach((r, j) => {
+      if (!r.ok[0]) {
+        throw new Error(`${dataset.entries[chunk[j]].path}: unreadable now (${r.failures[0]?.reason})`);
+      }
+      images.set(chunk[j], r.images.subarray(0, bytes));
+    });
+  }
+  const blank = new Uint8Array(bytes);
+  for (let i = 0; i < bytes; i++) blank[i] = BLANK_RGB[i % 3];
+  return (image: number) => {
+    if (image === dataset.size) return blank;
+    const img = images.get(image);
+    if (!img) throw new Error(`loadImages: image ${image} was not loaded`);
+    return img;
+  };
+}
+
+/** Blank-crop cell (a prepared image of the ImageNet mean colour, see loadImages). */
+export function blankCell(dataset: Dataset): CropCell {
+  return { image: dataset.size, y: 0, x: 0 };
+}
+
+// ---- Composites through the model ----
+
+export interface CompositeScores {
+  /** composites x numClasses softmax probabilities. */
+  probs: Float32Array;
+  numClasses: number;
+  seconds: number;
+}
+
+/**
+ * Runs crop composites (composites[i] = k cells, stacked top to bottom) through the classifier in batches:
+ * assembled and normalized on the GPU with the webgpu EP, on the CPU otherwise.
+ */
+export async function classifyComposites(
+  classifier: Classifier,
+  images: ImageLookup,
+  composites: CropCell[][],
+  pooledWidth: number,
+  batch = 32,
+): Promise<CompositeScores> {
+  const started = performance.now();
+  const gpu = classifier.ep === "webgpu" ? await acquireGpu() : undefined;
+  const compositor = gpu ? await CropCompositor.create(gpu.device) : undefined;
+  const chunks: Float32Array[] = [];
+  for (let at = 0; at < composites.length; at += batch) {
+    const part = composites.slice(at, at + batch);
+    let logits: Float32Array;
+    if (compositor) {
+      const t = compositor.normalized(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      try {
+        logits = (await classifier.forwardNormalized({ buffer: t.buffer, dims: t.dims })).logits!;
+      } finally {
+        t.buffer.destroy();
+      }
+    } else {
+      const rgb = compositeRgbCpu(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      const [n, h, w] = rgb.dims;
+      const data = normalizeOnCpu(rgb.pixels, n, h, w);
+      logits = (await classifier.forwardNormalized({ data, dims: [n, 3, h, w] })).logits!;
+    }
+    chunks.push(softmaxRows(logits, classifier.numClasses));
+  }
+  const probs = new Float32Array(composites.length * classifier.numClasses);
+  let offset = 0;
+  for (const c of chunks) {
+    probs.set(c, offset);
+    offset += c.length;
+  }
+  return { probs, numClasses: classifier.numClasses, seconds: (performance.now() - started) / 1000 };
+}
+
+/** Class names for outputs (ImageNet's for 1000 outputs, else the dataset's when they match). */
+export function namesFor(numClasses: number, dataset: Dataset): string[] | undefined {
+  return classNamesFor(numClasses, dataset.classNames);
+}
+
+// ---- Command line ----
+
+/** Flags shared by component-test, visualize and explain. */
+export const RUN_FLAGS = {
+  model: { type: "string", required: true, help: "ONNX image classifier (NCHW float input)" },
+  data: {
+    type: "string",
+    required: true,
+    help: "image folder (ImageNet-val, ImageFolder, plain) or prepared cache",
+  },
+  layer: { type: "string", help: "tap layer, e.g. layer3.5 (default: the concepts' layer)" },
+  concepts: {
+    type: "string",
+    required: true,
+    help: "concepts folder: protoscope's (deno task concepts) or the reference's <class>/nmf/nmf_basis.pt",
+  },
+  out: { type: "string", required: true, help: "output folder" },
+  predictions: {
+    type: "string",
+    help: "predictions folder (default: <concepts>/predictions, else computed)",
+  },
+  labels: { type: "string", help: "LOC_val_solution.csv for an ImageNet-val folder" },
+  batch: { type: "string", default: "16", help: "images per forward pass" },
+  limit: { type: "string", help: "use only the first N images" },
+  workers: { type: "string", help: "decode workers (default: CPU cores)" },
+  ep: { type: "string", default: "auto", help: EP_HELP },
+} satisfies Flags;
+
+/** "0,3,10-12" -> [0, 3, 10, 11, 12]. */
+export function parseClassList(name: string, value: string): number[] {
+  const out: number[] = [];
+  for (const part of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) throw new UsageError(`--${name} expects class indices like 0,3,10-12, got '${part}'`);
+    const a = Number(m[1]), b = m[2] !== undefined ? Number(m[2]) : a;
+    if (b < a) throw new UsageError(`--${name}: range '${part}' runs backwards`);
+    for (let c = a; c <= b; c++) out.push(c);
+  }
+  if (!out.length) throw new UsageError(`--${name} expects at least one class index`);
+  return [...new Set(out)];
+}
+
+/** RunOptions from the parsed RUN_FLAGS. */
+export function runOptionsFromArgs(a: Record<string, string | boolean | undefined>): RunOptions {
+  return {
+    model: a.model as string,
+    data: a.data as string,
+    layer: a.layer as string | undefined,
+    concepts: a.concepts as string,
+    out: a.out as string,
+    predictions: a.predictions as string | undefined,
+    labels: a.labels as string | undefined,
+    batch: intArg("batch", a.batch),
+    limit: intArg("limit", a.limit),
+    workers: intArg("workers", a.workers, 0),
+    ep: choiceArg("ep", a.ep, EP_CHOICES),
+  };
+}
+
+/** A class given by index, ImageNet wnid or name (as in the model's class names). */
+export function resolveClassArg(value: string, names?: string[]): number {
+  if (/^\d+$/.test(value)) return Number(value);
+  const byName = names?.indexOf(value) ?? -1;
+  if (byName >= 0) return byName;
+  const byWnid = IMAGENET_CLASSES.findIndex((c) => c.wnid === value);
+  if (byWnid >= 0 && (!names || names.length === IMAGENET_CLASSES.length)) return byWnid;
+  throw new UsageError(
+    `--class expects a class index${names ? ", name" : ""} or ImageNet wnid, got '${value}'`,
+  );
+}
