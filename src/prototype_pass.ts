@@ -5,10 +5,10 @@
 // crop composites through the model.
 import { join, resolve } from "node:path";
 import { type Dataset, openDataset } from "./data/dataset.ts";
-import { classNamesFor, IMAGENET_CLASSES } from "./data/class_names.ts";
+import { classNamesFor } from "./data/class_names.ts";
 import { type Concepts, readConcepts } from "./concepts_io.ts";
 import { Classifier, softmaxRows } from "./model/classifier.ts";
-import { decodeModel, sha256Hex, valueInfo } from "./onnx/model.ts";
+import { decodeModel, readModel, sha256Hex, valueInfo } from "./onnx/model.ts";
 import { imageInput } from "./model/surgery.ts";
 import type { EpChoice } from "./runtime/ort.ts";
 import { EP_CHOICES, EP_HELP } from "./runtime/ort.ts";
@@ -187,6 +187,27 @@ export function excludedSearchBytes(geometry: SearchGeometry, k: number, batch: 
   const columns = batch * ph * pw;
   return (geometry.channels + 2 + Math.ceil(k / 64) * 64) * columns * 4 + geometry.channels * k * 4 +
     k * (2 * topK + 2) * 4 + batch * 4 + 4096;
+}
+
+/** The tap's [C, H, W] for 224 px inputs: one forward pass of a blank image. */
+export async function probeTapGeometry(
+  classifier: Classifier,
+  side = PREPARED_IMAGE_SIZE,
+): Promise<SearchGeometry> {
+  const out = await classifier.forward(new Uint8Array(side * side * 3), 1);
+  for (const t of out.taps.values()) t.dispose();
+  const dims = out.taps.get(classifier.taps[0].layer)!.dims;
+  return { channels: dims[1], height: dims[2], width: dims[3] };
+}
+
+/** The prototypes of `classes` only (rows in the set's order). */
+export function prototypesOf(set: PrototypeSet, classes: number[]): PrototypeSet {
+  const keep = new Set(classes);
+  const rows = [...set.prototypeClass.keys()].filter((p) => keep.has(set.prototypeClass[p]));
+  const C = set.channels;
+  const bases = new Float32Array(rows.length * C);
+  rows.forEach((p, i) => bases.set(set.bases.subarray(p * C, (p + 1) * C), i * C));
+  return { bases, prototypeClass: Int32Array.from(rows, (p) => set.prototypeClass[p]), channels: C };
 }
 
 /** One class's search over the images not predicted as that class, numbered in arrival order. */
@@ -676,8 +697,24 @@ export async function classifyComposites(
 }
 
 /** Class names for outputs (ImageNet's for 1000 outputs, else the dataset's when they match). */
-export function namesFor(numClasses: number, dataset: Dataset): string[] | undefined {
+export function namesFor(numClasses: number, dataset: Pick<Dataset, "classNames">): string[] | undefined {
   return classNamesFor(numClasses, dataset.classNames);
+}
+
+/**
+ * The model's class count from its declared output shape, without opening a session (when the export left
+ * it symbolic: the dataset's class count, else undefined), and the class names that go with it.
+ */
+export async function modelClasses(
+  path: string,
+  dataset: Pick<Dataset, "classNames">,
+): Promise<{ numClasses?: number; names?: string[] }> {
+  const model = await readModel(path);
+  const last = model.graph.output[0]?.type?.tensorType?.shape?.dim?.at(-1);
+  const numClasses = last?.dimValue !== undefined ? Number(last.dimValue) : dataset.classNames?.length;
+  if (!numClasses) return {};
+  const names = namesFor(numClasses, dataset);
+  return { numClasses, ...(names ? { names } : {}) };
 }
 
 // ---- Command line ----
@@ -737,16 +774,4 @@ export function runOptionsFromArgs(a: Record<string, string | boolean | undefine
     workers: intArg("workers", a.workers, 0),
     ep: choiceArg("ep", a.ep, EP_CHOICES),
   };
-}
-
-/** A class given by index, ImageNet wnid or name (as in the model's class names). */
-export function resolveClassArg(value: string, names?: string[]): number {
-  if (/^\d+$/.test(value)) return Number(value);
-  const byName = names?.indexOf(value) ?? -1;
-  if (byName >= 0) return byName;
-  const byWnid = IMAGENET_CLASSES.findIndex((c) => c.wnid === value);
-  if (byWnid >= 0 && (!names || names.length === IMAGENET_CLASSES.length)) return byWnid;
-  throw new UsageError(
-    `--class expects a class index${names ? ", name" : ""} or ImageNet wnid, got '${value}'`,
-  );
 }

@@ -3,6 +3,8 @@
 import { parseCli, runTask } from "../src/cli.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { benchForward } from "../src/bench_forward.ts";
+import { benchAttribution } from "../src/bench_attribution.ts";
+import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
 import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";
 import { benchPreprocess } from "../src/data/pool.ts";
 import { listImages } from "../src/data/layouts.ts";
@@ -37,6 +39,36 @@ const sections: Record<string, Section> = {
           label: "resnet50-topology",
         }),
       );
+    }
+    return out;
+  },
+  async attribution(quick) {
+    const fixture = await ensureFixture();
+    const resnet = await ensureResNet50(".cache/models", "legacy");
+    const gpu = await acquireGpu();
+    const out = [];
+    for (const ep of gpu ? (["wasm", "webgpu"] as const) : (["wasm"] as const)) {
+      // The paper's setting: DeepLift with a 20-sample noise tunnel.
+      out.push(
+        await benchAttribution(fixture.modelPath, "layer3", ep, {
+          batch: 4,
+          batches: quick ? 1 : 4,
+          label: "fixture",
+          settings: PAPER_ATTRIBUTION,
+        }),
+      );
+      // One ResNet50 image is 20 rows through the trunk and the backward graph: minutes on llvmpipe.
+      if (ep === "webgpu" && gpu?.software && quick) continue;
+      for (const layer of ["layer3.5", "layer4.2"]) {
+        out.push(
+          await benchAttribution(resnet, layer, ep, {
+            batch: 1,
+            batches: 1,
+            label: "resnet50-topology",
+            settings: PAPER_ATTRIBUTION,
+          }),
+        );
+      }
     }
     return out;
   },

@@ -4,6 +4,8 @@ import { choiceArg, parseCli, runTask } from "../src/cli.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";
 import { prepareCache } from "../src/data/cache.ts";
 import { predictDataset } from "../src/predict.ts";
+import { attributeDataset } from "../src/attribute_dataset.ts";
+import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
 import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
 
 await runTask(async () => {
@@ -14,13 +16,13 @@ await runTask(async () => {
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
-  console.log("1/2 fixture and cache");
+  console.log("1/3 fixture and cache");
   const fixture = await ensureFixture();
   const cache = join(out, "cache");
   const prepared = await prepareCache({ data: fixture.valFolder, out: cache });
   console.log(`    ${prepared.images} images prepared into ${cache}`);
 
-  console.log("2/2 predictions");
+  console.log("2/3 predictions");
   const predictions = join(out, "predictions");
   const p = await predictDataset({ model: fixture.modelPath, data: cache, out: predictions, ep });
   const s = p.summary;
@@ -31,8 +33,24 @@ await runTask(async () => {
       }`,
   );
 
+  console.log("3/3 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
+  const attribution = join(out, "attribution");
+  const firstClass = join(fixture.imageFolder, fixture.classNames[0]);
+  const att = await attributeDataset({
+    ...PAPER_ATTRIBUTION,
+    model: fixture.modelPath,
+    data: firstClass,
+    layer: "layer3",
+    target: "0",
+    out: attribution,
+    ep,
+    overlays: 8,
+  });
+  console.log(`    ${att.images} maps at ${att.tapShape.join("x")} on ${att.device}`);
+
   console.log("\nOutputs:");
   console.log(`  fixture (model, images, ground truth)  ${resolve(".cache/fixture")}`);
   console.log(`  prepared images                        ${cache}/images.npy, index.json`);
   console.log(`  predictions                            ${predictions}/predictions.json, predictions.npy`);
+  console.log(`  attribution maps and overlays          ${attribution}/maps.npy, overlays/*.jpg`);
 });
