@@ -23,6 +23,7 @@ export interface ConceptsIndex {
   layer?: string;
   tensor?: string;
   channels?: number;
+  k?: number;
   classes: ConceptsClassInfo[];
 }
 
@@ -124,7 +125,7 @@ async function readProtoscope(dir: string, opts: ReadConceptsOptions): Promise<C
     }
     bases.push({ cls, file, rows: arr.shape[0], cols: arr.shape[1], data: Float32Array.from(arr.data) });
   }
-  const stacked = stack(bases, manifest?.settings?.k, index.channels);
+  const stacked = stack(bases, index.k ?? manifest?.settings?.k, index.channels);
   return {
     dir,
     source: "protoscope",
@@ -207,7 +208,7 @@ function stack(
     if (b.rows !== k) {
       throw new Error(
         `${b.file}: ${b.rows} prototypes, but ${
-          expectedK !== undefined ? "the manifest says k =" : `${first.file} has`
+          expectedK !== undefined ? "concepts.json (or manifest.json) says k =" : `${first.file} has`
         } ${k}`,
       );
     }

@@ -5,11 +5,10 @@
 // crop composites through the model.
 import { join, resolve } from "node:path";
 import { type Dataset, openDataset } from "./data/dataset.ts";
-import { classNamesFor } from "./data/class_names.ts";
+import { classNamesFor, parseClassList } from "./data/class_names.ts";
 import { type Concepts, readConcepts } from "./concepts_io.ts";
 import { Classifier, softmaxRows } from "./model/classifier.ts";
-import { decodeModel, readModel, sha256Hex, valueInfo } from "./onnx/model.ts";
-import { imageInput } from "./model/surgery.ts";
+import { readModel, sha256Hex } from "./onnx/model.ts";
 import type { EpChoice } from "./runtime/ort.ts";
 import { EP_CHOICES, EP_HELP } from "./runtime/ort.ts";
 import { acquireGpu, createStorageBuffer, type GpuContext } from "./runtime/gpu.ts";
@@ -81,6 +80,8 @@ export interface SearchPassResult extends SearchResult {
   imagesPerSecond: number;
   /** Where the search ran: "webgpu (<adapter>)" or "cpu". */
   searchDevice: string;
+  /** Where the tap activations came from: left on the GPU by the webgpu EP, or CPU arrays. */
+  activations: "gpu" | "cpu";
   /** The tap as resolved in the model. */
   tap: { layer: string; tensor: string };
   /** The classifier of the pass. */
@@ -185,8 +186,9 @@ export class CpuPrototypeSearch implements StreamingSearch {
 export function excludedSearchBytes(geometry: SearchGeometry, k: number, batch: number, topK = 8): number {
   const { height: ph, width: pw } = pooledSize(geometry.height, geometry.width);
   const columns = batch * ph * pw;
-  return (geometry.channels + 2 + Math.ceil(k / 64) * 64) * columns * 4 + geometry.channels * k * 4 +
-    k * (2 * topK + 2) * 4 + batch * 4 + 4096;
+  // Pooled activations (C x columns), inverse norms, scores (k x columns), bases, state, predicted classes.
+  return (geometry.channels + 1 + k) * columns * 4 + geometry.channels * k * 4 + k * (2 * topK + 3) * 4 +
+    batch * 4;
 }
 
 /** The tap's [C, H, W] for 224 px inputs: one forward pass of a blank image. */
@@ -328,6 +330,7 @@ export async function searchPrototypes(
   const progress = createProgress(opts.label ?? "search", dataset.size);
   const started = performance.now();
   let searched = 0;
+  let activationsOnGpu = false;
 
   const create = async (g: SearchGeometry) => {
     const make = (bases: Float32Array, cls: Int32Array, topK: number): Promise<StreamingSearch> =>
@@ -403,6 +406,7 @@ export async function searchPrototypes(
         const imageFloats = C * h * w;
         const batchPred = predicted.subarray(start, start + count);
         let source: GPUBuffer | Float32Array = act.buffer ?? act.data!;
+        activationsOnGpu = act.buffer !== undefined;
         if (gather && filtered.length) source = gather.onGpu(source, count);
         // Main search: contiguous runs of usable images keep their dataset indices.
         for (const [first, length] of runsOf(usable)) {
@@ -463,6 +467,7 @@ export async function searchPrototypes(
       seconds,
       imagesPerSecond: searched / Math.max(seconds, 1e-9),
       searchDevice: gpu ? `webgpu (${gpu.description})` : "cpu",
+      activations: activationsOnGpu ? "gpu" : "cpu",
       tap: { layer: tap.layer, tensor: tap.tensor },
       model: { path: classifier.path, sha256: classifier.sha256, device: classifier.device },
     };
@@ -521,6 +526,17 @@ export async function openRun(opts: RunOptions): Promise<Run> {
       `--layer ${opts.layer}: the concepts in ${opts.concepts} were computed at ${concepts.layer.name}; ` +
         "omit --layer or pass that layer",
     );
+  }
+  if (concepts.modelSha256) {
+    const sha = await sha256Hex(await Deno.readFile(opts.model));
+    if (sha !== concepts.modelSha256) {
+      console.error(
+        `warning: ${opts.concepts} was computed from another model (sha256 ${
+          concepts.modelSha256.slice(0, 12)
+        }…, ` +
+          `--model has ${sha.slice(0, 12)}…)`,
+      );
+    }
   }
   const { predicted, from } = await resolvePredictions(opts);
   const dataset = await openDataset(opts.data, {
@@ -586,21 +602,9 @@ export function openPassClassifier(model: string, layer: string, ep: EpChoice = 
   return Classifier.open(model, { ep, layers: [layer], withLogits: false, tapsOnGpu: true });
 }
 
-/**
- * The classifier for crop composites (k * crop x crop inputs): the model with its input's height and width
- * made symbolic, since exports often fix them at 224 (the convolutional trunk and global pooling accept any
- * size).
- */
-export async function openCompositeClassifier(path: string, ep: EpChoice = "auto"): Promise<Classifier> {
-  const bytes = await Deno.readFile(path).catch((e) => {
-    throw new Error(`--model ${path}: cannot read the file (${(e as Error).message})`);
-  });
-  const model = decodeModel(bytes, path);
-  const input = imageInput(model);
-  model.graph.input = model.graph.input.map((v) =>
-    v.name === input.name ? valueInfo(v.name, [input.dims[0], 3, "height", "width"]) : v
-  );
-  return await Classifier.fromModel(model, path, await sha256Hex(bytes), { ep });
+/** The classifier for crop composites (k * crop x crop inputs): Classifier makes the input size symbolic. */
+export function openCompositeClassifier(path: string, ep: EpChoice = "auto"): Promise<Classifier> {
+  return Classifier.open(path, { ep });
 }
 
 // ---- Images of the crops ----
@@ -745,18 +749,23 @@ export const RUN_FLAGS = {
   ep: { type: "string", default: "auto", help: EP_HELP },
 } satisfies Flags;
 
-/** "0,3,10-12" -> [0, 3, 10, 11, 12]. */
-export function parseClassList(name: string, value: string): number[] {
-  const out: number[] = [];
-  for (const part of value.split(",").map((s) => s.trim()).filter(Boolean)) {
-    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new UsageError(`--${name} expects class indices like 0,3,10-12, got '${part}'`);
-    const a = Number(m[1]), b = m[2] !== undefined ? Number(m[2]) : a;
-    if (b < a) throw new UsageError(`--${name}: range '${part}' runs backwards`);
-    for (let c = a; c <= b; c++) out.push(c);
+/**
+ * A `--classes` argument (indices, ranges, names; data/class_names.ts parseClassList) as class indices, or
+ * undefined for "all" / absent: every class that has concepts.
+ */
+export async function classesArg(
+  value: string | boolean | undefined,
+  opts: RunOptions,
+): Promise<number[] | undefined> {
+  if (typeof value !== "string" || value.trim() === "" || value.trim() === "all") return undefined;
+  const listing = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+  listing.close();
+  const { numClasses, names } = await modelClasses(opts.model, listing);
+  try {
+    return parseClassList(value, numClasses ?? Number.MAX_SAFE_INTEGER, names);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  if (!out.length) throw new UsageError(`--${name} expects at least one class index`);
-  return [...new Set(out)];
 }
 
 /** RunOptions from the parsed RUN_FLAGS. */

@@ -38,3 +38,24 @@ export function resolveClassArg(arg: string, numClasses: number, names?: string[
       (near.length ? `; did you mean ${near.map((n) => `'${n}'`).join(", ")}?` : ""),
   );
 }
+
+/** A `--classes` list: "all", or comma-separated indices, ranges ("0-9") and names. Sorted, unique. */
+export function parseClassList(arg: string | undefined, numClasses: number, names?: string[]): number[] {
+  if (arg === undefined || arg.trim() === "" || arg.trim() === "all") {
+    return Array.from({ length: numClasses }, (_, i) => i);
+  }
+  const out = new Set<number>();
+  for (const part of arg.split(",").map((p) => p.trim()).filter((p) => p)) {
+    const range = /^(\d+)-(\d+)$/.exec(part);
+    if (range) {
+      const [a, b] = [Number(range[1]), Number(range[2])];
+      if (a > b || b >= numClasses) {
+        throw new Error(`--classes ${arg}: range '${part}' is not within 0..${numClasses - 1}`);
+      }
+      for (let c = a; c <= b; c++) out.add(c);
+    } else {
+      out.add(resolveClassArg(part, numClasses, names));
+    }
+  }
+  return [...out].sort((a, b) => a - b);
+}

@@ -51,6 +51,19 @@ function footerLines(input: ExplanationInput): string[] {
   return [line("(2)", input.targetExcluded), line("(1)", input.allImages)];
 }
 
+/** Where the figure puts its cells: x of columns 1-3 (and of the text), y of each prototype's row. */
+export function explanationGeometry(
+  k: number,
+): { columns: [number, number, number, number]; rows: number[]; cell: number } {
+  const x1 = MARGIN, x2 = x1 + ROW + GAP, x3 = x2 + ROW + GAP, xText = x3 + ROW + GAP;
+  const top = MARGIN + lineHeight(2) + 12 + lineHeight(1) + 8;
+  return {
+    columns: [x1, x2, x3, xText],
+    rows: Array.from({ length: k }, (_, p) => top + p * (ROW + GAP)),
+    cell: ROW,
+  };
+}
+
 export function explanationFigure(input: ExplanationInput): Canvas {
   const k = input.allImages.crops.length;
   const target = input.name ?? `CLASS ${input.cls}`;
@@ -61,14 +74,14 @@ export function explanationFigure(input: ExplanationInput): Canvas {
     textWidth("(3) SOURCE IMAGES OF (2), PREDICTED CLASS", 1) - ROW - GAP,
   );
   const footer = footerLines(input);
-  const x1 = MARGIN, x2 = x1 + ROW + GAP, x3 = x2 + ROW + GAP, xText = x3 + ROW + GAP;
+  const geometry = explanationGeometry(k);
+  const [x1, x2, x3, xText] = geometry.columns;
   const width = Math.max(
     xText + textColumn + MARGIN,
     MARGIN + textWidth(title, 2) + MARGIN,
     ...footer.map((l) => MARGIN + textWidth(l, 2) + MARGIN),
   );
-  const top = MARGIN + lineHeight(2) + 12 + lineHeight(1) + 8;
-  const footerTop = top + k * (ROW + GAP) + 6;
+  const footerTop = geometry.rows[0] + k * (ROW + GAP) + 6;
   const height = footerTop + footer.length * (lineHeight(2) + 8) + MARGIN;
   const canvas = new Canvas(width, height);
   canvas.text(MARGIN, MARGIN, title, undefined, 2);
@@ -78,7 +91,7 @@ export function explanationFigure(input: ExplanationInput): Canvas {
   canvas.text(x3, headerY, "(3) SOURCE IMAGES OF (2), PREDICTED CLASS", undefined, 1);
   const size = cropSize(input.pooledWidth);
   for (let p = 0; p < k; p++) {
-    const y = top + p * (ROW + GAP);
+    const y = geometry.rows[p];
     const all = input.allImages.crops[p];
     const other = input.targetExcluded.crops[p];
     for (const [x, c] of [[x1, all], [x2, other]] as const) {

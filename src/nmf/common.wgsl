@@ -4,6 +4,11 @@
 //   tallT   [G][K][n]  W^T, V H^T (HALS, K = k) or (V Q)^T (subspace iteration, K = p)
 //   wideT   [G][K][c]  H, Q^T; all factors are stored component-major so that per-row / per-column
 //                      work items read and write them coalesced.
+//   active  [G]        indices of the problems still iterating (compact in hals.wgsl); the iteration
+//                      kernels map workgroup -> problem through it and are dispatched indirectly with
+//                      the active count, so a converged problem costs nothing and stops changing.
+// Kernels keep barriers out of data-dependent control flow: llvmpipe (the CI's software WebGPU) takes
+// minutes to compile shaders that branch around barriers on loaded values.
 
 // Rewritten per pipeline by kernels.ts: K is the factor width (k or p), P the subspace width.
 const K: u32 = 6u;
@@ -20,8 +25,8 @@ struct Params {
   tol: f32,
   stat_tiles: u32,    // workgroups of stats
   res_tiles: u32,     // workgroups of residual
-  _pad0: u32,
-  _pad1: u32,
+  p: u32,             // P at run time: loop bounds of the one-invocation kernels (keeps llvmpipe from unrolling)
+  k: u32,
 }
 
 // Per-problem solver state, kept on the GPU; the host reads it back only every few iterations.

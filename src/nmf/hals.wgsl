@@ -15,6 +15,8 @@
 @group(0) @binding(4) var<storage, read> gram: array<f32>;           // [G][K][K]
 @group(0) @binding(5) var<storage, read_write> partial: array<f32>;  // [G][tiles][NE]
 @group(0) @binding(6) var<storage, read_write> gram_out: array<f32>; // [G][K][K]
+@group(0) @binding(7) var<storage, read_write> live: array<u32>;   // [G], first `count` entries used
+@group(0) @binding(8) var<storage, read_write> args: array<u32>;     // indirect dispatch sizes
 
 const NG: u32 = K * (K + 1u) / 2u;  // upper-triangular Gram entries
 const NE: u32 = NG + 1u;            // plus the violation
@@ -23,15 +25,8 @@ const RW: u32 = 64u;
 const RPT: u32 = 4u;                // rows per invocation; a workgroup covers RW * RPT rows
 
 var<workgroup> red: array<f32, NE * (RW + 1u)>;   // stride RW + 1 avoids bank conflicts in the sums
-var<workgroup> skip: u32;
-
-fn problem_done(g: u32, lid: u32) -> bool {
-  if (lid == 0u) { skip = state[g].done; }
-  return workgroupUniformLoad(&skip) != 0u;
-}
 
 fn update(lid: u32, tile: u32, g: u32, m: u32, parts: u32, tiles: u32) {
-  if (problem_done(g, lid)) { return; }
   var gm: array<f32, K * K>;
   for (var e = 0u; e < K * K; e++) { gm[e] = gram[g * K * K + e]; }
   var acc: array<f32, NE>;
@@ -78,13 +73,13 @@ fn update(lid: u32, tile: u32, g: u32, m: u32, parts: u32, tiles: u32) {
 // W half-step: factor = W^T [K][n], cross = (V H^T)^T [K][n], gram = H H^T.
 @compute @workgroup_size(RW)
 fn update_w(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  update(lid, wid.x, wid.y, prm.n, 1u, prm.w_tiles);
+  update(lid, wid.x, live[wid.y], prm.n, 1u, prm.w_tiles);
 }
 
 // H half-step: factor = H [K][c], cross = V^T W as `splits` row-block partials, gram = W^T W.
 @compute @workgroup_size(RW)
 fn update_h(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  update(lid, wid.x, wid.y, prm.c, prm.splits, prm.h_tiles);
+  update(lid, wid.x, live[wid.y], prm.c, prm.splits, prm.h_tiles);
 }
 
 // Sums the update partials of one problem into its full K x K Gram matrix; returns the violation.
@@ -106,8 +101,7 @@ fn reduce(lid: u32, g: u32, tiles: u32) -> f32 {
 // After the W half-step: W^T W for update_h, and the W half of the violation.
 @compute @workgroup_size(64)
 fn reduce_w(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let g = wid.x;
-  if (problem_done(g, lid)) { return; }
+  let g = live[wid.x];
   let viol = reduce(lid, g, prm.w_tiles);
   if (lid == 0u) { state[g].viol_w = viol; }
 }
@@ -117,8 +111,7 @@ fn reduce_w(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
 // violation_init is the first iteration's violation; or after max_iter iterations.
 @compute @workgroup_size(64)
 fn reduce_h(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let g = wid.x;
-  if (problem_done(g, lid)) { return; }
+  let g = live[wid.x];
   let viol_h = reduce(lid, g, prm.h_tiles);
   if (lid == 0u) {
     let total = state[g].viol_w + viol_h;
@@ -130,4 +123,40 @@ fn reduce_h(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
     state[g].viol = total;
     if (init == 0.0 || total / init <= prm.tol || it >= prm.max_iter) { state[g].done = 1u; }
   }
+}
+
+// Rebuilds the active list of one dispatch group (one invocation) and the indirect dispatch sizes of the
+// iteration kernels: 5 x (x, y, z) for vtf, update_w, reduce_*, vtx, update_h. With no problem left the
+// sizes are 0 and the recorded iterations cost nothing.
+@compute @workgroup_size(1)
+fn compact() {
+  let total = arrayLength(&state);
+  var count = 0u;
+  for (var g = 0u; g < total; g++) {
+    if (state[g].done == 0u) {
+      live[count] = g;
+      count++;
+    }
+  }
+  let tiles_n = (prm.n + 63u) / 64u;
+  let tiles_c = (prm.c + 63u) / 64u;
+  args[0] = tiles_n; args[1] = count; args[2] = 1u;
+  args[3] = prm.w_tiles; args[4] = count; args[5] = 1u;
+  args[6] = count; args[7] = 1u; args[8] = 1u;
+  args[9] = tiles_c; args[10] = prm.splits; args[11] = count;
+  args[12] = prm.h_tiles; args[13] = count; args[14] = 1u;
+}
+
+// H H^T of the initial H for the first W step: one invocation per entry, summing over the c columns.
+@compute @workgroup_size(64)
+fn gram_h(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let g = gid.y;
+  let e = gid.x;
+  if (e >= K * K) { return; }
+  let a = e / K;
+  let b = e % K;
+  let c = prm.c;
+  var sum = 0.0;
+  for (var j = 0u; j < c; j++) { sum += factor[(g * K + a) * c + j] * factor[(g * K + b) * c + j]; }
+  gram_out[g * K * K + e] = sum;
 }

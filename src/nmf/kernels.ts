@@ -18,10 +18,18 @@ export interface NmfPipelines {
   updateH: GPUComputePipeline;
   reduceW: GPUComputePipeline;
   reduceH: GPUComputePipeline;
+  compact: GPUComputePipeline;
+  gramH: GPUComputePipeline;
   stats: GPUComputePipeline;
-  orthonormalize: GPUComputePipeline;
   sumSplits: GPUComputePipeline;
-  nndsvda: GPUComputePipeline;
+  gramWide: GPUComputePipeline;
+  gramTall: GPUComputePipeline;
+  orthFactor: GPUComputePipeline;
+  orthApply: GPUComputePipeline;
+  ritz: GPUComputePipeline;
+  nndsvdScales: GPUComputePipeline;
+  nndsvdW: GPUComputePipeline;
+  nndsvdH: GPUComputePipeline;
   residual: GPUComputePipeline;
   finish: GPUComputePipeline;
 }
@@ -67,9 +75,8 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     ["common.wgsl", "products.wgsl", "hals.wgsl", "init.wgsl", "error.wgsl"].map(load),
   );
   const partialWidth = (k * (k + 1)) / 2 + 1;
-  // Workgroup memory: hals' `red` holds partialWidth * (RW + 1) floats; init's `dots` P * WGM floats.
+  // Workgroup memory: hals' `red` holds partialWidth * (RW + 1) floats.
   const rw = fitWorkgroup(partialWidth * 4, 28 * 1024, 8, 64);
-  const wgm = fitWorkgroup(p * 4, 16 * 1024, 32, 256);
   const module = async (label: string, body: string, constants: Record<string, number>) => {
     const code = specialize(common + "\n" + body, constants);
     const m = device.createShaderModule({ label, code });
@@ -84,7 +91,7 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     module(`nmf products K=${k}`, products, { K: k, P: p }),
     module(`nmf products K=${p}`, products, { K: p, P: p }),
     module(`nmf hals K=${k}`, hals, { K: k, P: p, RW: rw }),
-    module(`nmf init K=${k} P=${p}`, init, { K: k, P: p, WGM: wgm }),
+    module(`nmf init K=${k} P=${p}`, init, { K: k, P: p }),
     module(`nmf error K=${k}`, error, { K: k, P: p }),
   ]);
   const pipeline = (m: GPUShaderModule, entryPoint: string) =>
@@ -102,10 +109,18 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     updateH: pipeline(halsK, "update_h"),
     reduceW: pipeline(halsK, "reduce_w"),
     reduceH: pipeline(halsK, "reduce_h"),
+    compact: pipeline(halsK, "compact"),
+    gramH: pipeline(halsK, "gram_h"),
     stats: pipeline(initKP, "stats"),
-    orthonormalize: pipeline(initKP, "orthonormalize"),
     sumSplits: pipeline(initKP, "sum_splits"),
-    nndsvda: pipeline(initKP, "nndsvda"),
+    gramWide: pipeline(initKP, "gram_wide"),
+    gramTall: pipeline(initKP, "gram_tall"),
+    orthFactor: pipeline(initKP, "orth_factor"),
+    orthApply: pipeline(initKP, "orth_apply"),
+    ritz: pipeline(initKP, "ritz"),
+    nndsvdScales: pipeline(initKP, "nndsvd_scales"),
+    nndsvdW: pipeline(initKP, "nndsvd_w"),
+    nndsvdH: pipeline(initKP, "nndsvd_h"),
     residual: pipeline(errorK, "residual"),
     finish: pipeline(errorK, "finish"),
   };

@@ -1,10 +1,10 @@
 // The two skinny products that dominate NMF: V F^T (F = H or Q^T, K x c) and V^T X (X = W or VQ,
 // stored X^T, K x n). Both stream V once in 64-wide tiles through workgroup memory, with loads that
-// are contiguous along V's rows, and keep K accumulators per invocation; a problem whose state says
-// done is skipped, so a converged problem stops changing while the rest of its batch goes on.
+// are contiguous along V's rows, and keep K accumulators per invocation. The problem axis of the grid
+// indexes the active list, so converged problems are not visited.
 
 @group(0) @binding(0) var<uniform> prm: Params;
-@group(0) @binding(1) var<storage, read> state: array<State>;
+@group(0) @binding(1) var<storage, read> live: array<u32>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;
 @group(0) @binding(3) var<storage, read> factor: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
@@ -18,19 +18,12 @@ const VSTRIDE: u32 = 68u;
 
 var<workgroup> vtile: array<f32, 4352>;   // TROWS * VSTRIDE
 var<workgroup> ftile: array<f32, K * TILE>;
-var<workgroup> skip: u32;
-
-fn problem_done(g: u32, lid: u32) -> bool {
-  if (lid == 0u) { skip = state[g].done; }
-  return workgroupUniformLoad(&skip) != 0u;
-}
 
 // out[g][t][i] = sum_j V[g][i][j] * factor[g][t][j]: one workgroup per 64 rows of one problem.
 // Each row is shared by 4 invocations that take interleaved columns, then summed in workgroup memory.
 @compute @workgroup_size(256)
 fn vtf(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let g = wid.y;
-  if (problem_done(g, lid)) { return; }
+  let g = live[wid.y];
   let n = prm.n;
   let c = prm.c;
   let row0 = wid.x * TROWS;
@@ -81,8 +74,7 @@ fn vtf(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
 // by the consumer (update_h or sum_splits), which keeps the result deterministic.
 @compute @workgroup_size(256)
 fn vtx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
-  let g = wid.z;
-  if (problem_done(g, lid)) { return; }
+  let g = live[wid.z];
   let n = prm.n;
   let c = prm.c;
   let split = wid.y;

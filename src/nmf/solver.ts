@@ -52,12 +52,16 @@ interface Group {
   state: GPUBuffer;
   wt: GPUBuffer;
   h: GPUBuffer;
+  /** Indirect dispatch sizes of the iteration kernels, rewritten on the GPU by compact. */
+  args: GPUBuffer;
   bind: Record<string, GPUBindGroup>;
   /** Byte offset of this group's states in the shared state staging buffer. */
   stateOffset: number;
 }
 
 const TILE = 64;
+/** 5 indirect dispatch sizes (x, y, z) written by compact in hals.wgsl. */
+const ARGS_BYTES = 5 * 12;
 
 export async function solveBatched(
   device: GPUDevice,
@@ -281,7 +285,7 @@ function createGroup(
   }
   const params = new ArrayBuffer(48);
   const pu = new Uint32Array(params);
-  pu.set([d.n, d.c, d.splits, ROWS_PER_SPLIT, d.wTiles, d.hTiles, s.maxIter, 0, d.statTiles, d.resTiles, 0, 0]);
+  pu.set([d.n, d.c, d.splits, ROWS_PER_SPLIT, d.wTiles, d.hTiles, s.maxIter, 0, d.statTiles, d.resTiles, d.p, d.k]);
   new Float32Array(params)[7] = s.tol;
   const prm = createUniformBuffer(device, new Uint8Array(params), "nmf params");
   owned.push(prm);
@@ -289,6 +293,7 @@ function createGroup(
   const state = storage(G * STATE_BYTES / 4, "state");
   const tall = storage(G * d.p * d.n, "tall");
   const wide = storage(G * d.p * d.c, "wide");
+  const wide2 = storage(G * d.p * d.c, "wide (orthonormalization)");
   const split = storage(G * d.splits * d.p * d.c, "split partials");
   const wt = storage(G * d.k * d.n, "W^T");
   const h = storage(G * d.k * d.c, "H");
@@ -298,6 +303,13 @@ function createGroup(
   const partH = storage(G * d.hTiles * pl.partialWidth, "H partials");
   const stat = storage(G * d.statTiles * 2, "stat partials");
   const res = storage(G * d.resTiles, "residual partials");
+  const mat = storage(G * d.p * d.p, "small Gram");
+  const vecs = storage(G * d.p * d.p, "small eigenvectors");
+  const coef = storage(G * (2 * d.k * d.p + 4 * d.k), "NNDSVD coefficients");
+  const active = storage(G, "active list");
+  device.queue.writeBuffer(active, 0, Uint32Array.from({ length: G }, (_, m) => m));
+  const args = createStorageBuffer(device, ARGS_BYTES, GPUBufferUsage.INDIRECT, "nmf indirect sizes");
+  owned.push(args);
 
   const q0 = gaussianBlock(s.seed, d.p, d.c);
   const q0All = new Float32Array(G * q0.length);
@@ -310,24 +322,34 @@ function createGroup(
       entries: entries.map(([binding, r]) => ({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r })),
     });
   const product = (pipeline: GPUComputePipeline, factor: GPUBuffer, out: GPUBuffer) =>
-    bg(pipeline, [[0, prm], [1, state], [2, v], [3, factor], [4, out]]);
+    bg(pipeline, [[0, prm], [1, active], [2, v], [3, factor], [4, out]]);
   const bind = {
     vtfP: product(pl.vtfP, wide, tall),
     vtxP: product(pl.vtxP, tall, split),
     vtfK: product(pl.vtfK, h, tall),
     vtxK: product(pl.vtxK, wt, split),
-    updateW: bg(pl.updateW, [[0, prm], [1, state], [2, wt], [3, tall], [4, hht], [5, partW]]),
-    reduceW: bg(pl.reduceW, [[0, prm], [1, state], [5, partW], [6, wtw]]),
-    updateH: bg(pl.updateH, [[0, prm], [1, state], [2, h], [3, split], [4, wtw], [5, partH]]),
-    reduceH: bg(pl.reduceH, [[0, prm], [1, state], [5, partH], [6, hht]]),
+    updateW: bg(pl.updateW, [[0, prm], [2, wt], [3, tall], [4, hht], [5, partW], [7, active]]),
+    reduceW: bg(pl.reduceW, [[0, prm], [1, state], [5, partW], [6, wtw], [7, active]]),
+    updateH: bg(pl.updateH, [[0, prm], [2, h], [3, split], [4, wtw], [5, partH], [7, active]]),
+    reduceH: bg(pl.reduceH, [[0, prm], [1, state], [5, partH], [6, hht], [7, active]]),
+    compact: bg(pl.compact, [[0, prm], [1, state], [7, active], [8, args]]),
+    gramH: bg(pl.gramH, [[0, prm], [2, h], [6, hht]]),
     stats: bg(pl.stats, [[0, prm], [2, v], [5, stat]]),
-    orthonormalize: bg(pl.orthonormalize, [[0, prm], [3, wide]]),
-    sumSplits: bg(pl.sumSplits, [[0, prm], [3, wide], [9, split]]),
-    nndsvda: bg(pl.nndsvda, [[0, prm], [1, state], [3, wide], [4, tall], [5, stat], [6, wt], [7, h], [8, hht]]),
+    sumSplits: bg(pl.sumSplits, [[0, prm], [4, wide], [9, split]]),
+    gramWide: bg(pl.gramWide, [[0, prm], [3, wide], [6, mat]]),
+    gramWide2: bg(pl.gramWide, [[0, prm], [3, wide2], [6, mat]]),
+    gramTall: bg(pl.gramTall, [[0, prm], [3, tall], [6, mat]]),
+    orthFactor: bg(pl.orthFactor, [[0, prm], [6, mat], [7, vecs]]),
+    orthApply: bg(pl.orthApply, [[0, prm], [3, wide], [4, wide2], [7, vecs]]),
+    orthApply2: bg(pl.orthApply, [[0, prm], [3, wide2], [4, wide], [7, vecs]]),
+    ritz: bg(pl.ritz, [[0, prm], [1, state], [5, stat], [6, mat], [7, vecs], [8, coef]]),
+    nndsvdScales: bg(pl.nndsvdScales, [[0, prm], [8, coef], [10, tall], [11, wide]]),
+    nndsvdW: bg(pl.nndsvdW, [[0, prm], [1, state], [8, coef], [10, tall], [12, wt]]),
+    nndsvdH: bg(pl.nndsvdH, [[0, prm], [1, state], [8, coef], [11, wide], [12, h]]),
     residual: bg(pl.residual, [[0, prm], [2, v], [3, wt], [4, h], [5, res]]),
     finish: bg(pl.finish, [[0, prm], [1, state], [5, res]]),
   };
-  return { plan, dims: d, size: G, owned, state, wt, h, bind, stateOffset };
+  return { plan, dims: d, size: G, owned, state, wt, h, args, bind, stateOffset };
 }
 
 function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bind: GPUBindGroup, x: number, y = 1, z = 1) {
@@ -336,32 +358,56 @@ function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bin
   pass.dispatchWorkgroups(x, y, z);
 }
 
+/** Q <- orthonormal basis of span(Q) (see orth_factor in init.wgsl), twice; Q stays in `wide`. */
+function encodeOrthonormalize(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
+  const { c, p } = g.dims;
+  const G = g.size;
+  for (const [gram, apply] of [[g.bind.gramWide, g.bind.orthApply], [g.bind.gramWide2, g.bind.orthApply2]]) {
+    dispatch(pass, pl.gramWide, gram, Math.ceil((p * p) / 64), G);
+    dispatch(pass, pl.orthFactor, g.bind.orthFactor, G);
+    dispatch(pass, pl.orthApply, apply, Math.ceil(c / 256), G);
+  }
+}
+
 /** Moments of V, subspace iteration Q <- orth(V^T V Q), then Rayleigh-Ritz + NNDSVDa (see init.wgsl). */
 function encodeInit(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines, svdIterations: number): void {
-  const { n, c, p, splits, statTiles } = g.dims;
+  const { n, c, k, p, splits, statTiles } = g.dims;
   const G = g.size;
   dispatch(pass, pl.stats, g.bind.stats, statTiles, G);
-  dispatch(pass, pl.orthonormalize, g.bind.orthonormalize, G);
+  encodeOrthonormalize(pass, g, pl);
   for (let it = 0; it < svdIterations; it++) {
     dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / TILE), G);
     dispatch(pass, pl.vtxP, g.bind.vtxP, Math.ceil(c / TILE), splits, G);
     dispatch(pass, pl.sumSplits, g.bind.sumSplits, Math.ceil((p * c) / 256), G);
-    dispatch(pass, pl.orthonormalize, g.bind.orthonormalize, G);
+    encodeOrthonormalize(pass, g, pl);
   }
   dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / TILE), G);
-  dispatch(pass, pl.nndsvda, g.bind.nndsvda, G);
+  dispatch(pass, pl.gramTall, g.bind.gramTall, Math.ceil((p * p) / 64), G);
+  dispatch(pass, pl.ritz, g.bind.ritz, G);
+  dispatch(pass, pl.nndsvdScales, g.bind.nndsvdScales, 1, G);
+  dispatch(pass, pl.nndsvdW, g.bind.nndsvdW, Math.ceil(n / 256), G);
+  dispatch(pass, pl.nndsvdH, g.bind.nndsvdH, Math.ceil(c / 256), G);
+  dispatch(pass, pl.gramH, g.bind.gramH, Math.ceil((k * k) / 64), G);
+  dispatch(pass, pl.compact, g.bind.compact, 1);
 }
 
-/** One HALS iteration: W half-step then H half-step, each followed by its Gram/violation reduction. */
+/**
+ * One HALS iteration over the group's active problems: W half-step then H half-step, each followed by
+ * its Gram/violation reduction, then compact rebuilds the active list and the dispatch sizes.
+ */
 function encodeIteration(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
-  const { n, c, splits, wTiles, hTiles } = g.dims;
-  const G = g.size;
-  dispatch(pass, pl.vtfK, g.bind.vtfK, Math.ceil(n / TILE), G);
-  dispatch(pass, pl.updateW, g.bind.updateW, wTiles, G);
-  dispatch(pass, pl.reduceW, g.bind.reduceW, G);
-  dispatch(pass, pl.vtxK, g.bind.vtxK, Math.ceil(c / TILE), splits, G);
-  dispatch(pass, pl.updateH, g.bind.updateH, hTiles, G);
-  dispatch(pass, pl.reduceH, g.bind.reduceH, G);
+  const indirect = (pipeline: GPUComputePipeline, bind: GPUBindGroup, slot: number) => {
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bind);
+    pass.dispatchWorkgroupsIndirect(g.args, slot * 12);
+  };
+  indirect(pl.vtfK, g.bind.vtfK, 0);
+  indirect(pl.updateW, g.bind.updateW, 1);
+  indirect(pl.reduceW, g.bind.reduceW, 2);
+  indirect(pl.vtxK, g.bind.vtxK, 3);
+  indirect(pl.updateH, g.bind.updateH, 4);
+  indirect(pl.reduceH, g.bind.reduceH, 2);
+  dispatch(pass, pl.compact, g.bind.compact, 1);
 }
 
 function encodeFinish(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {

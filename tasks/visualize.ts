@@ -1,0 +1,30 @@
+// deno task visualize --model M --data D --concepts O1 --out O [--layer L] [--classes ...] [--columns 8]
+import { intArg, parseCli, runTask } from "../src/cli.ts";
+import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/prototype_pass.ts";
+import { runVisualize } from "../src/figures/visualize.ts";
+
+await runTask(async () => {
+  const a = parseCli(
+    "visualize",
+    "One JPEG per class: k rows (prototypes) of their best crops over all images, and beside them the best\n" +
+      "crops among images not predicted as the class. Writes O/<class>_<name>.jpg and O/visualize.json.",
+    {
+      ...RUN_FLAGS,
+      classes: {
+        type: "string",
+        help: "classes: indices, ranges, names, e.g. 0,5,10-12 (default: every class with concepts)",
+      },
+      columns: { type: "string", default: "8", help: "crops per row" },
+    },
+  );
+  const opts = runOptionsFromArgs(a);
+  const report = await runVisualize({
+    ...opts,
+    classes: await classesArg(a.classes, opts),
+    columns: intArg("columns", a.columns),
+  });
+  console.log(
+    `wrote ${report.classes.length} figures and visualize.json to ${a.out} ` +
+      `(${report.passes} pass${report.passes > 1 ? "es" : ""}, ${report.seconds.toFixed(1)} s)`,
+  );
+});
