@@ -6,6 +6,10 @@ import { prepareCache } from "../src/data/cache.ts";
 import { predictDataset } from "../src/predict.ts";
 import { attributeDataset } from "../src/attribute_dataset.ts";
 import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
+import { computeConcepts } from "../src/concepts.ts";
+import { formatComponentTable, runComponentTest } from "../src/component_test.ts";
+import { runVisualize } from "../src/figures/visualize.ts";
+import { runExplain } from "../src/figures/explain.ts";
 import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
 
 await runTask(async () => {
@@ -16,13 +20,13 @@ await runTask(async () => {
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
-  console.log("1/3 fixture and cache");
+  console.log("1/6 fixture and cache");
   const fixture = await ensureFixture();
   const cache = join(out, "cache");
   const prepared = await prepareCache({ data: fixture.valFolder, out: cache });
   console.log(`    ${prepared.images} images prepared into ${cache}`);
 
-  console.log("2/3 predictions");
+  console.log("2/6 predictions");
   const predictions = join(out, "predictions");
   const p = await predictDataset({ model: fixture.modelPath, data: cache, out: predictions, ep });
   const s = p.summary;
@@ -33,7 +37,7 @@ await runTask(async () => {
       }`,
   );
 
-  console.log("3/3 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
+  console.log("3/6 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
   const attribution = join(out, "attribution");
   const firstClass = join(fixture.imageFolder, fixture.classNames[0]);
   const att = await attributeDataset({
@@ -48,9 +52,37 @@ await runTask(async () => {
   });
   console.log(`    ${att.images} maps at ${att.tapShape.join("x")} on ${att.device}`);
 
+  console.log("4/6 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
+  const concepts = join(out, "concepts");
+  const c = await computeConcepts({
+    ...PAPER_ATTRIBUTION,
+    model: fixture.modelPath,
+    data: cache,
+    layer: "layer3",
+    out: concepts,
+    predictions,
+    ep,
+  });
+  console.log(`    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`);
+
+  console.log("5/6 component prediction test (both variants)");
+  const componentOut = join(out, "component-test");
+  const run = { model: fixture.modelPath, data: cache, concepts, out: componentOut, predictions, ep };
+  const report = await runComponentTest(run);
+  console.log(formatComponentTable(report).split("\n").map((l) => `    ${l}`).join("\n"));
+
+  console.log("6/6 figures: prototype crops per class, and the explanation figure of the class with a unique motif");
+  const figures = join(out, "figures");
+  await runVisualize({ ...run, out: figures });
+  const explained = await runExplain({ ...run, out: figures, cls: 7 });
+
   console.log("\nOutputs:");
   console.log(`  fixture (model, images, ground truth)  ${resolve(".cache/fixture")}`);
   console.log(`  prepared images                        ${cache}/images.npy, index.json`);
   console.log(`  predictions                            ${predictions}/predictions.json, predictions.npy`);
   console.log(`  attribution maps and overlays          ${attribution}/maps.npy, overlays/*.jpg`);
+  console.log(`  concepts (prototypes per class)        ${concepts}/<class>/basis.npy, concepts.json`);
+  console.log(`  component test                         ${componentOut}/component_test.json, composites/*.jpg`);
+  console.log(`  prototype figures                      ${figures}/<class>_<name>.jpg`);
+  console.log(`  explanation figure                     ${join(figures, explained.jpeg)}`);
 });

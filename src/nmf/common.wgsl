@@ -27,6 +27,10 @@ struct Params {
   res_tiles: u32,     // workgroups of residual
   p: u32,             // P at run time: loop bounds of the one-invocation kernels (keeps llvmpipe from unrolling)
   k: u32,
+  vtf_tiles: u32,     // workgroups of vtf with K = k along x
+  vtx_tiles: u32,     // workgroups of vtx along x
+  _pad0: u32,
+  _pad1: u32,
 }
 
 // Per-problem solver state, kept on the GPU; the host reads it back only every few iterations.

@@ -20,11 +20,19 @@
 
 const NG: u32 = K * (K + 1u) / 2u;  // upper-triangular Gram entries
 const NE: u32 = NG + 1u;            // plus the violation
-// Invocations per update workgroup; kernels.ts lowers it for large K so that `red` fits in 16 KiB.
+const ROUNDS: u32 = (NE + 3u) / 4u;
+// Invocations per update workgroup; kernels.ts lowers it for large K (the per-invocation arrays grow).
 const RW: u32 = 64u;
 const RPT: u32 = 4u;                // rows per invocation; a workgroup covers RW * RPT rows
 
-var<workgroup> red: array<f32, NE * (RW + 1u)>;   // stride RW + 1 avoids bank conflicts in the sums
+// Small on purpose: llvmpipe compile time grows steeply with workgroup array length.
+var<workgroup> scratch: array<vec4<f32>, RW>;
+var<workgroup> sums: array<f32, NE>;
+
+fn acc_at(acc: ptr<function, array<f32, NE>>, e: u32) -> f32 {
+  if (e < NE) { return (*acc)[e]; }
+  return 0.0;
+}
 
 fn update(lid: u32, tile: u32, g: u32, m: u32, parts: u32, tiles: u32) {
   var gm: array<f32, K * K>;
@@ -61,12 +69,19 @@ fn update(lid: u32, tile: u32, g: u32, m: u32, parts: u32, tiles: u32) {
       }
     }
   }
-  for (var e = 0u; e < NE; e++) { red[e * (RW + 1u) + lid] = acc[e]; }
-  workgroupBarrier();
-  for (var e = lid; e < NE; e += RW) {
-    var sum = 0.0;
-    for (var q = 0u; q < RW; q++) { sum += red[e * (RW + 1u) + q]; }
-    partial[(g * tiles + tile) * NE + e] = sum;
+  // Workgroup sum in a fixed order, four partials per round.
+  for (var q = 0u; q < ROUNDS; q++) {
+    scratch[lid] = vec4<f32>(acc_at(&acc, 4u * q), acc_at(&acc, 4u * q + 1u), acc_at(&acc, 4u * q + 2u),
+                             acc_at(&acc, 4u * q + 3u));
+    workgroupBarrier();
+    if (lid == 0u) {
+      var sum = vec4<f32>();
+      for (var l = 0u; l < RW; l++) { sum += scratch[l]; }
+      for (var u = 0u; u < 4u; u++) {
+        if (4u * q + u < NE) { partial[(g * tiles + tile) * NE + 4u * q + u] = sum[u]; }
+      }
+    }
+    workgroupBarrier();
   }
 }
 
@@ -87,15 +102,15 @@ fn reduce(lid: u32, g: u32, tiles: u32) -> f32 {
   for (var e = lid; e < NE; e += 64u) {
     var sum = 0.0;
     for (var q = 0u; q < tiles; q++) { sum += partial[(g * tiles + q) * NE + e]; }
-    red[e] = sum;
+    sums[e] = sum;
   }
   workgroupBarrier();
   for (var e = lid; e < K * K; e += 64u) {
     let lo = min(e / K, e % K);
     let hi = max(e / K, e % K);
-    gram_out[g * K * K + e] = red[lo * (2u * K - lo + 1u) / 2u + hi - lo];
+    gram_out[g * K * K + e] = sums[lo * (2u * K - lo + 1u) / 2u + hi - lo];
   }
-  return red[NG];
+  return sums[NG];
 }
 
 // After the W half-step: W^T W for update_h, and the W half of the violation.
@@ -138,12 +153,10 @@ fn compact() {
       count++;
     }
   }
-  let tiles_n = (prm.n + 63u) / 64u;
-  let tiles_c = (prm.c + 63u) / 64u;
-  args[0] = tiles_n; args[1] = count; args[2] = 1u;
+  args[0] = prm.vtf_tiles; args[1] = count; args[2] = 1u;
   args[3] = prm.w_tiles; args[4] = count; args[5] = 1u;
   args[6] = count; args[7] = 1u; args[8] = 1u;
-  args[9] = tiles_c; args[10] = prm.splits; args[11] = count;
+  args[9] = prm.vtx_tiles; args[10] = prm.splits; args[11] = count;
   args[12] = prm.h_tiles; args[13] = count; args[14] = 1u;
 }
 

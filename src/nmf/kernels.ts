@@ -8,6 +8,9 @@ export interface NmfPipelines {
   p: number;
   /** Rows (or columns) covered by one update_w / update_h workgroup. */
   rowsPerUpdateTile: number;
+  /** Rows of V per vtf workgroup for K = k and K = p. */
+  vtfRowsK: number;
+  vtfRowsP: number;
   /** Gram upper triangle + violation: floats per update partial. */
   partialWidth: number;
   vtfK: GPUComputePipeline;
@@ -34,8 +37,16 @@ export interface NmfPipelines {
   finish: GPUComputePipeline;
 }
 
-/** Rows per invocation in update_w / update_h (RPT in hals.wgsl). */
+/** Rows per invocation in update_w / update_h (RPT in hals.wgsl), and invocations per workgroup (RW). */
 const ROWS_PER_INVOCATION = 4;
+const UPDATE_WORKGROUP = 64;
+/** vtf lane groups per workgroup (GROUPS in products.wgsl). */
+const VTF_GROUPS = 8;
+
+/** Rows per vtf lane group: fewer for wide K, to bound the R * K accumulators per invocation. */
+function vtfRows(width: number): number {
+  return width <= 8 ? 4 : width <= 16 ? 2 : 1;
+}
 
 const cache = new WeakMap<GPUDevice, Map<string, Promise<NmfPipelines>>>();
 
@@ -50,13 +61,6 @@ export function nmfPipelines(device: GPUDevice, k: number, p: number): Promise<N
     pipelines.catch(() => perDevice.delete(key));
   }
   return pipelines;
-}
-
-/** Largest power of two in [lo, hi] with bytesPerInvocation * size <= budget. */
-function fitWorkgroup(bytesPerInvocation: number, budget: number, lo: number, hi: number): number {
-  let size = hi;
-  while (size > lo && bytesPerInvocation * size > budget) size /= 2;
-  return size;
 }
 
 export function specialize(source: string, constants: Record<string, number>): string {
@@ -75,8 +79,6 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     ["common.wgsl", "products.wgsl", "hals.wgsl", "init.wgsl", "error.wgsl"].map(load),
   );
   const partialWidth = (k * (k + 1)) / 2 + 1;
-  // Workgroup memory: hals' `red` holds partialWidth * (RW + 1) floats.
-  const rw = fitWorkgroup(partialWidth * 4, 28 * 1024, 8, 64);
   const module = async (label: string, body: string, constants: Record<string, number>) => {
     const code = specialize(common + "\n" + body, constants);
     const m = device.createShaderModule({ label, code });
@@ -88,9 +90,9 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     return m;
   };
   const [prodK, prodP, halsK, initKP, errorK] = await Promise.all([
-    module(`nmf products K=${k}`, products, { K: k, P: p }),
-    module(`nmf products K=${p}`, products, { K: p, P: p }),
-    module(`nmf hals K=${k}`, hals, { K: k, P: p, RW: rw }),
+    module(`nmf products K=${k}`, products, { K: k, P: p, R: vtfRows(k) }),
+    module(`nmf products K=${p}`, products, { K: p, P: p, R: vtfRows(p) }),
+    module(`nmf hals K=${k}`, hals, { K: k, P: p, RW: UPDATE_WORKGROUP }),
     module(`nmf init K=${k} P=${p}`, init, { K: k, P: p }),
     module(`nmf error K=${k}`, error, { K: k, P: p }),
   ]);
@@ -99,7 +101,9 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
   return {
     k,
     p,
-    rowsPerUpdateTile: rw * ROWS_PER_INVOCATION,
+    rowsPerUpdateTile: UPDATE_WORKGROUP * ROWS_PER_INVOCATION,
+    vtfRowsK: VTF_GROUPS * vtfRows(k),
+    vtfRowsP: VTF_GROUPS * vtfRows(p),
     partialWidth,
     vtfK: pipeline(prodK, "vtf"),
     vtxK: pipeline(prodK, "vtx"),

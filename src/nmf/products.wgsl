@@ -1,7 +1,9 @@
-// The two skinny products that dominate NMF: V F^T (F = H or Q^T, K x c) and V^T X (X = W or VQ,
-// stored X^T, K x n). Both stream V once in 64-wide tiles through workgroup memory, with loads that
-// are contiguous along V's rows, and keep K accumulators per invocation. The problem axis of the grid
-// indexes the active list, so converged problems are not visited.
+// The two skinny products that dominate NMF, both streaming V once with coalesced loads:
+//   vtf: out[g][t][i] = sum_j V[g][i][j] F[g][t][j]   (F = H or Q^T, K x c)  -> V H^T, V Q
+//   vtx: out[g][s][t][j] = sum_{i in row block s} V[g][i][j] X[g][t][i]   (X^T = W^T or (VQ)^T, K x n)
+// The problem axis of the grid indexes `live`, the list of problems still iterating, so converged problems
+// are not visited. Workgroup memory is kept to one 256 x vec4 scratch array: llvmpipe compile time grows
+// steeply with workgroup array length.
 
 @group(0) @binding(0) var<uniform> prm: Params;
 @group(0) @binding(1) var<storage, read> live: array<u32>;
@@ -9,115 +11,84 @@
 @group(0) @binding(3) var<storage, read> factor: array<f32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 
-const TILE: u32 = 64u;     // columns of V per chunk (vtf), columns per workgroup (vtx)
-const TROWS: u32 = 64u;    // rows of V per workgroup (vtf)
-const CROWS: u32 = 32u;    // rows of V per chunk (vtx)
-// Row stride of the V tile in vtf: 68 = 64 + 4 makes the (row = lid / 4, column = lid % 4 + 4q) reads of
-// a 32-wide subgroup hit 32 different banks.
-const VSTRIDE: u32 = 68u;
+// Rows per 32-lane group in vtf; kernels.ts lowers it for wide K to bound the accumulators (R * K).
+const R: u32 = 4u;
+const LANES: u32 = 32u;
+const GROUPS: u32 = 8u;              // lane groups per workgroup (256 invocations)
+const ROWS: u32 = GROUPS * R;        // rows of V per vtf workgroup
+const RK: u32 = R * K;
+const ROUNDS: u32 = (RK + 3u) / 4u;
 
-var<workgroup> vtile: array<f32, 4352>;   // TROWS * VSTRIDE
-var<workgroup> ftile: array<f32, K * TILE>;
+var<workgroup> scratch: array<vec4<f32>, 256>;
 
-// out[g][t][i] = sum_j V[g][i][j] * factor[g][t][j]: one workgroup per 64 rows of one problem.
-// Each row is shared by 4 invocations that take interleaved columns, then summed in workgroup memory.
+fn acc_at(acc: ptr<function, array<f32, RK>>, e: u32) -> f32 {
+  if (e < RK) { return (*acc)[e]; }
+  return 0.0;
+}
+
+// 32 lanes sweep one block of R rows together, lane l taking columns l, l + 32, ...: every V load of a
+// lane group is one contiguous 128-byte segment, and each F value loaded serves R rows. The lane partial
+// sums are then added in a fixed order through workgroup memory, four accumulators per round.
 @compute @workgroup_size(256)
 fn vtf(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = live[wid.y];
   let n = prm.n;
   let c = prm.c;
-  let row0 = wid.x * TROWS;
+  let lane = lid % LANES;
+  let grp = lid / LANES;
+  let row0 = wid.x * ROWS + grp * R;
   let vbase = g * n * c;
   let fbase = g * K * c;
-  let r = lid / 4u;
-  let s = lid % 4u;
-  var acc: array<f32, K>;
-  for (var j0 = 0u; j0 < c; j0 += TILE) {
-    for (var m = 0u; m < TROWS * TILE / 256u; m++) {
-      let e = lid + 256u * m;
-      let rr = e / TILE;
-      let cc = e % TILE;
-      let row = row0 + rr;
-      let col = j0 + cc;
-      var x = 0.0;
-      if (row < n && col < c) { x = v[vbase + row * c + col]; }
-      vtile[rr * VSTRIDE + cc] = x;
+  var acc: array<f32, RK>;
+  for (var j = lane; j < c; j += LANES) {
+    var f: array<f32, K>;
+    for (var t = 0u; t < K; t++) { f[t] = factor[fbase + t * c + j]; }
+    for (var r = 0u; r < R; r++) {
+      let row = row0 + r;
+      if (row < n) {
+        let x = v[vbase + row * c + j];
+        for (var t = 0u; t < K; t++) { acc[r * K + t] += x * f[t]; }
+      }
     }
-    for (var e = lid; e < K * TILE; e += 256u) {
-      let col = j0 + e % TILE;
-      var x = 0.0;
-      if (col < c) { x = factor[fbase + (e / TILE) * c + col]; }
-      ftile[e] = x;
-    }
-    workgroupBarrier();
-    for (var q = 0u; q < TILE / 4u; q++) {
-      let cc = s + 4u * q;
-      let x = vtile[r * VSTRIDE + cc];
-      for (var t = 0u; t < K; t++) { acc[t] += x * ftile[t * TILE + cc]; }
-    }
-    workgroupBarrier();
   }
-  let row = row0 + r;
-  for (var t = 0u; t < K; t++) {
-    vtile[lid] = acc[t];
+  for (var q = 0u; q < ROUNDS; q++) {
+    scratch[lid] = vec4<f32>(acc_at(&acc, 4u * q), acc_at(&acc, 4u * q + 1u), acc_at(&acc, 4u * q + 2u),
+                             acc_at(&acc, 4u * q + 3u));
     workgroupBarrier();
-    if (s == 0u && row < n) {
-      out[g * K * n + t * n + row] = (vtile[lid] + vtile[lid + 1u]) + (vtile[lid + 2u] + vtile[lid + 3u]);
+    if (lane == 0u) {
+      var sum = vec4<f32>();
+      for (var l = 0u; l < LANES; l++) { sum += scratch[lid + l]; }
+      for (var u = 0u; u < 4u; u++) {
+        let e = 4u * q + u;
+        let row = row0 + e / K;
+        if (e < RK && row < n) { out[g * K * n + (e % K) * n + row] = sum[u]; }
+      }
     }
     workgroupBarrier();
   }
 }
 
-// Partial V^T X over one block of rows: out[g][split][t][j] = sum_{i in split} V[g][i][j] * X^T[g][t][i].
-// One workgroup per (64 columns, row block, problem); 4 invocations per column take interleaved rows.
-// Splitting the rows gives enough workgroups for one problem; the partials are summed in a fixed order
-// by the consumer (update_h or sum_splits), which keeps the result deterministic.
-@compute @workgroup_size(256)
-fn vtx(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
+// One invocation per column j of one row block: consecutive invocations read consecutive columns of each
+// row of V (coalesced), and all of them read the same X^T[t][i] (a broadcast load). No workgroup memory.
+// The row-block partials are summed in block order by the consumer (update_h or sum_splits), so the
+// result does not depend on scheduling.
+@compute @workgroup_size(64)
+fn vtx(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = live[wid.z];
   let n = prm.n;
   let c = prm.c;
+  let j = gid.x;
   let split = wid.y;
-  let col0 = wid.x * TILE;
+  if (j >= c) { return; }
   let r_begin = split * prm.rows_per_split;
   let r_end = min(n, r_begin + prm.rows_per_split);
   let vbase = g * n * c;
   let xbase = g * K * n;
-  let cc = lid % TILE;
-  let s = lid / TILE;
   var acc: array<f32, K>;
-  for (var i0 = r_begin; i0 < r_end; i0 += CROWS) {
-    for (var m = 0u; m < CROWS * TILE / 256u; m++) {
-      let e = lid + 256u * m;
-      let rr = e / TILE;
-      let row = i0 + rr;
-      let col = col0 + e % TILE;
-      var x = 0.0;
-      if (row < r_end && col < c) { x = v[vbase + row * c + col]; }
-      vtile[e] = x;
-    }
-    for (var e = lid; e < K * CROWS; e += 256u) {
-      let row = i0 + e % CROWS;
-      var x = 0.0;
-      if (row < r_end) { x = factor[xbase + (e / CROWS) * n + row]; }
-      ftile[e] = x;
-    }
-    workgroupBarrier();
-    for (var q = 0u; q < CROWS / 4u; q++) {
-      let rr = s + 4u * q;
-      let x = vtile[rr * TILE + cc];
-      for (var t = 0u; t < K; t++) { acc[t] += x * ftile[t * CROWS + rr]; }
-    }
-    workgroupBarrier();
+  for (var i = r_begin; i < r_end; i++) {
+    let x = v[vbase + i * c + j];
+    for (var t = 0u; t < K; t++) { acc[t] += x * factor[xbase + t * n + i]; }
   }
-  let col = col0 + cc;
   let obase = (g * prm.splits + split) * K * c;
-  for (var t = 0u; t < K; t++) {
-    vtile[lid] = acc[t];
-    workgroupBarrier();
-    if (s == 0u && col < c) {
-      out[obase + t * c + col] = (vtile[cc] + vtile[cc + 64u]) + (vtile[cc + 128u] + vtile[cc + 192u]);
-    }
-    workgroupBarrier();
-  }
+  for (var t = 0u; t < K; t++) { out[obase + t * c + j] = acc[t]; }
 }

@@ -59,7 +59,8 @@ interface Group {
   stateOffset: number;
 }
 
-const TILE = 64;
+/** Columns per vtx workgroup (its workgroup size). */
+const VTX_COLUMNS = 64;
 /** 5 indirect dispatch sizes (x, y, z) written by compact in hals.wgsl. */
 const ARGS_BYTES = 5 * 12;
 
@@ -95,7 +96,9 @@ export async function solveBatched(
     anyPipelines.partialWidth,
     limit,
   );
-  for (const plan of plans) checkGrid(plan.dims, device.limits.maxComputeWorkgroupsPerDimension, plan.members.length);
+  for (const plan of plans) {
+    checkGrid(plan.dims, pipelinesFor(plan.dims), device.limits.maxComputeWorkgroupsPerDimension, plan.members.length);
+  }
 
   const trace = opts.trace;
   const started = performance.now();
@@ -235,8 +238,16 @@ function validateProblem(p: NmfProblem, i: number, k: number): void {
   }
 }
 
-function checkGrid(d: GroupDims, limit: number, size: number): void {
-  const widest = Math.max(Math.ceil(d.n / TILE), d.resTiles, d.statTiles, d.wTiles, Math.ceil((d.p * d.c) / 256), size);
+function checkGrid(d: GroupDims, pl: NmfPipelines, limit: number, size: number): void {
+  const widest = Math.max(
+    Math.ceil(d.n / Math.min(pl.vtfRowsK, pl.vtfRowsP)),
+    Math.ceil(d.c / VTX_COLUMNS),
+    d.resTiles,
+    d.statTiles,
+    d.wTiles,
+    Math.ceil((d.p * d.c) / 256),
+    size,
+  );
   if (widest > limit) {
     throw new Error(`nmf: a ${d.n} x ${d.c} problem needs ${widest} workgroups along one axis (limit ${limit})`);
   }
@@ -283,9 +294,10 @@ function createGroup(
     });
     v = { buffer, offset: 0, size: G * vBytes };
   }
-  const params = new ArrayBuffer(48);
+  const params = new ArrayBuffer(64);
   const pu = new Uint32Array(params);
   pu.set([d.n, d.c, d.splits, ROWS_PER_SPLIT, d.wTiles, d.hTiles, s.maxIter, 0, d.statTiles, d.resTiles, d.p, d.k]);
+  pu.set([Math.ceil(d.n / pl.vtfRowsK), Math.ceil(d.c / VTX_COLUMNS), 0, 0], 12);
   new Float32Array(params)[7] = s.tol;
   const prm = createUniformBuffer(device, new Uint8Array(params), "nmf params");
   owned.push(prm);
@@ -376,12 +388,12 @@ function encodeInit(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines, svd
   dispatch(pass, pl.stats, g.bind.stats, statTiles, G);
   encodeOrthonormalize(pass, g, pl);
   for (let it = 0; it < svdIterations; it++) {
-    dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / TILE), G);
-    dispatch(pass, pl.vtxP, g.bind.vtxP, Math.ceil(c / TILE), splits, G);
+    dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / pl.vtfRowsP), G);
+    dispatch(pass, pl.vtxP, g.bind.vtxP, Math.ceil(c / VTX_COLUMNS), splits, G);
     dispatch(pass, pl.sumSplits, g.bind.sumSplits, Math.ceil((p * c) / 256), G);
     encodeOrthonormalize(pass, g, pl);
   }
-  dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / TILE), G);
+  dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / pl.vtfRowsP), G);
   dispatch(pass, pl.gramTall, g.bind.gramTall, Math.ceil((p * p) / 64), G);
   dispatch(pass, pl.ritz, g.bind.ritz, G);
   dispatch(pass, pl.nndsvdScales, g.bind.nndsvdScales, 1, G);
