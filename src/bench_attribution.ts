@@ -23,16 +23,24 @@ export async function benchAttribution(
   opts: { batch: number; batches: number; label: string; settings: AttributionSettings },
 ): Promise<AttributionBench> {
   const model = await readModel(modelPath);
-  const att = await Attributor.open(model, { path: modelPath, sha256: await sha256File(modelPath) }, layer, opts.settings, {
-    ep,
-  });
+  const att = await Attributor.open(
+    model,
+    { path: modelPath, sha256: await sha256File(modelPath) },
+    layer,
+    opts.settings,
+    {
+      ep,
+    },
+  );
   try {
     const pixels = new Uint8Array(opts.batch * IMAGE_SIZE * IMAGE_SIZE * 3);
     for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 2654435761) >>> 24;
     const targets = Array.from({ length: opts.batch }, (_, i) => i);
     await att.attribute(pixels, opts.batch, targets, 0);
     const t0 = performance.now();
-    for (let b = 0; b < opts.batches; b++) await att.attribute(pixels, opts.batch, targets, (b + 1) * opts.batch);
+    for (let b = 0; b < opts.batches; b++) {
+      await att.attribute(pixels, opts.batch, targets, (b + 1) * opts.batch);
+    }
     const seconds = (performance.now() - t0) / 1000;
     const images = opts.batch * opts.batches;
     return {

@@ -9,11 +9,19 @@ await runTask(async () => {
     model: { type: "string", required: true, help: "ONNX image classifier" },
     data: { type: "string", required: true, help: "image folder or prepared cache" },
     labels: { type: "string", help: "LOC_val_solution.csv for an ImageNet-val folder" },
-    layer: { type: "string", required: true, help: "layer to attribute at, e.g. layer3.5 (see `deno task layers`)" },
+    layer: {
+      type: "string",
+      required: true,
+      help: "layer to attribute at, e.g. layer3.5 (see `deno task layers`)",
+    },
     class: { type: "string", required: true, help: "target class: index, name or ImageNet wnid" },
     out: { type: "string", required: true, help: "output folder" },
     method: { type: "string", default: PAPER_ATTRIBUTION.method, help: "deeplift | gradxact" },
-    samples: { type: "string", default: String(PAPER_ATTRIBUTION.samples), help: "noise-tunnel samples per image" },
+    samples: {
+      type: "string",
+      default: String(PAPER_ATTRIBUTION.samples),
+      help: "noise-tunnel samples per image",
+    },
     sigma: { type: "string", default: String(PAPER_ATTRIBUTION.sigma), help: "noise std (normalized units)" },
     seed: { type: "string", default: "0", help: "noise seed" },
     limit: { type: "string", help: "only the first N images" },
@@ -40,7 +48,9 @@ await runTask(async () => {
     ep: choiceArg("ep", a.ep, EP_CHOICES),
   });
   console.log(
-    `${r.images} maps of class ${r.target}${r.targetName ? ` (${r.targetName})` : ""} at ${r.tapShape.join("x")} ` +
+    `${r.images} maps of class ${r.target}${r.targetName ? ` (${r.targetName})` : ""} at ${
+      r.tapShape.join("x")
+    } ` +
       `on ${r.device}: ${a.out}/maps.npy, attribution.json, overlays/`,
   );
 });

@@ -63,7 +63,9 @@ await runTask(async () => {
     predictions,
     ep,
   });
-  console.log(`    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`);
+  console.log(
+    `    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`,
+  );
 
   console.log("5/6 component prediction test (both variants)");
   const componentOut = join(out, "component-test");
@@ -71,7 +73,9 @@ await runTask(async () => {
   const report = await runComponentTest(run);
   console.log(formatComponentTable(report).split("\n").map((l) => `    ${l}`).join("\n"));
 
-  console.log("6/6 figures: prototype crops per class, and the explanation figure of the class with a unique motif");
+  console.log(
+    "6/6 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
+  );
   const figures = join(out, "figures");
   await runVisualize({ ...run, out: figures });
   const explained = await runExplain({ ...run, out: figures, cls: 7 });
@@ -82,7 +86,9 @@ await runTask(async () => {
   console.log(`  predictions                            ${predictions}/predictions.json, predictions.npy`);
   console.log(`  attribution maps and overlays          ${attribution}/maps.npy, overlays/*.jpg`);
   console.log(`  concepts (prototypes per class)        ${concepts}/<class>/basis.npy, concepts.json`);
-  console.log(`  component test                         ${componentOut}/component_test.json, composites/*.jpg`);
+  console.log(
+    `  component test                         ${componentOut}/component_test.json, composites/*.jpg`,
+  );
   console.log(`  prototype figures                      ${figures}/<class>_<name>.jpg`);
   console.log(`  explanation figure                     ${join(figures, explained.jpeg)}`);
 });

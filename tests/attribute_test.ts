@@ -21,7 +21,11 @@ const gpu = await acquireGpu();
 /** Grid-aligned images of the ImageFolder copy, with their planted cells on the 7x7 grid. */
 async function alignedImages(count: number) {
   const dataset = await openDataset(fixture.imageFolder);
-  const picked: { index: number; classIndex: number; cells: { motif: string; row: number; col: number }[] }[] = [];
+  const picked: {
+    index: number;
+    classIndex: number;
+    cells: { motif: string; row: number; col: number }[];
+  }[] = [];
   dataset.entries.forEach((e, index) => {
     const t = truth.images.find((im) => e.path.endsWith(im.imageFolderPath));
     if (t?.inputCells && t.gridAlignedAt224 && picked.length < count && index % 7 === 0) {
@@ -45,78 +49,109 @@ function cellMean(map: Float32Array, row: number, col: number): number {
 }
 
 for (const method of ["deeplift", "gradxact"] as const) {
-  Deno.test(`${method} maps (noise tunnel) light up the class's planted motifs and not the distractor`, ORT_TEST, async () => {
-    const { picked, pixels } = await alignedImages(6);
-    const att = await Attributor.open(model, identity, "layer3", { method, samples: 4, sigma: 0.25, seed: 1 }, {
-      ep: "wasm",
-    });
-    const { maps } = await att.attribute(pixels, picked.length, picked.map((p) => p.classIndex), 0);
-    await att.release();
-    let checkedDistractor = 0;
-    picked.forEach((p, i) => {
-      const map = maps.subarray(i * 196, (i + 1) * 196);
-      const max = map.reduce((a, b) => Math.max(a, b), 0);
-      assert.ok(max > 0, `image ${p.index}: empty map`);
-      const own = new Set(CLASSES[p.classIndex].motifs);
-      for (const cell of p.cells) {
-        const v = cellMean(map, cell.row, cell.col);
-        if (own.has(cell.motif)) {
-          assert.ok(v >= 0.5 * max, `image ${p.index}: own motif ${cell.motif} at ${cell.row},${cell.col} reads ${v}`);
-        } else {
-          if (motifById(cell.motif).role === "distractor") checkedDistractor++;
-          assert.ok(v <= 0.05 * max, `image ${p.index}: ${cell.motif} at ${cell.row},${cell.col} reads ${v} of ${max}`);
+  Deno.test(
+    `${method} maps (noise tunnel) light up the class's planted motifs and not the distractor`,
+    ORT_TEST,
+    async () => {
+      const { picked, pixels } = await alignedImages(6);
+      const att = await Attributor.open(model, identity, "layer3", {
+        method,
+        samples: 4,
+        sigma: 0.25,
+        seed: 1,
+      }, {
+        ep: "wasm",
+      });
+      const { maps } = await att.attribute(pixels, picked.length, picked.map((p) => p.classIndex), 0);
+      await att.release();
+      let checkedDistractor = 0;
+      picked.forEach((p, i) => {
+        const map = maps.subarray(i * 196, (i + 1) * 196);
+        const max = map.reduce((a, b) => Math.max(a, b), 0);
+        assert.ok(max > 0, `image ${p.index}: empty map`);
+        const own = new Set(CLASSES[p.classIndex].motifs);
+        for (const cell of p.cells) {
+          const v = cellMean(map, cell.row, cell.col);
+          if (own.has(cell.motif)) {
+            assert.ok(
+              v >= 0.5 * max,
+              `image ${p.index}: own motif ${cell.motif} at ${cell.row},${cell.col} reads ${v}`,
+            );
+          } else {
+            if (motifById(cell.motif).role === "distractor") checkedDistractor++;
+            assert.ok(
+              v <= 0.05 * max,
+              `image ${p.index}: ${cell.motif} at ${cell.row},${cell.col} reads ${v} of ${max}`,
+            );
+          }
         }
-      }
-    });
-    assert.ok(checkedDistractor > 0, "the sample holds no distractor cell");
-  });
+      });
+      assert.ok(checkedDistractor > 0, "the sample holds no distractor cell");
+    },
+  );
 }
 
-Deno.test("DeepLift without noise: attributions sum to logit(x) - logit(baseline) for the target", ORT_TEST, async () => {
-  const { picked, pixels } = await alignedImages(3);
-  const targets = picked.map((p) => (p.classIndex + 1) % CLASSES.length);
-  const att = await Attributor.open(model, identity, "layer3", { method: "deeplift", samples: 1, sigma: 0, seed: 0 }, {
-    ep: "wasm",
-    saveRaw: true,
-  });
-  const { attributions } = await att.attribute(pixels, picked.length, targets, 0);
-  await att.release();
-  const full = await Classifier.fromModel(model, identity.path, identity.sha256, { ep: "wasm" });
-  const logits = (await full.forward(pixels, picked.length)).logits!;
-  const ones = new Float32Array(3 * 224 * 224).fill(1);
-  const base = (await full.forwardNormalized({ data: ones, dims: [1, 3, 224, 224] })).logits!;
-  await full.release();
-  const k = CLASSES.length, per = attributions!.length / picked.length;
-  for (let i = 0; i < picked.length; i++) {
-    let sum = 0;
-    for (let j = 0; j < per; j++) sum += attributions![i * per + j];
-    const delta = logits[i * k + targets[i]] - base[targets[i]];
-    assert.ok(Math.abs(sum - delta) <= 1e-3 * Math.max(1, Math.abs(delta)), `image ${i}: sum ${sum} vs delta ${delta}`);
-  }
-});
+Deno.test(
+  "DeepLift without noise: attributions sum to logit(x) - logit(baseline) for the target",
+  ORT_TEST,
+  async () => {
+    const { picked, pixels } = await alignedImages(3);
+    const targets = picked.map((p) => (p.classIndex + 1) % CLASSES.length);
+    const att = await Attributor.open(model, identity, "layer3", {
+      method: "deeplift",
+      samples: 1,
+      sigma: 0,
+      seed: 0,
+    }, {
+      ep: "wasm",
+      saveRaw: true,
+    });
+    const { attributions } = await att.attribute(pixels, picked.length, targets, 0);
+    await att.release();
+    const full = await Classifier.fromModel(model, identity.path, identity.sha256, { ep: "wasm" });
+    const logits = (await full.forward(pixels, picked.length)).logits!;
+    const ones = new Float32Array(3 * 224 * 224).fill(1);
+    const base = (await full.forwardNormalized({ data: ones, dims: [1, 3, 224, 224] })).logits!;
+    await full.release();
+    const k = CLASSES.length, per = attributions!.length / picked.length;
+    for (let i = 0; i < picked.length; i++) {
+      let sum = 0;
+      for (let j = 0; j < per; j++) sum += attributions![i * per + j];
+      const delta = logits[i * k + targets[i]] - base[targets[i]];
+      assert.ok(
+        Math.abs(sum - delta) <= 1e-3 * Math.max(1, Math.abs(delta)),
+        `image ${i}: sum ${sum} vs delta ${delta}`,
+      );
+    }
+  },
+);
 
-Deno.test("noise is seeded per image: batching does not change the maps, another seed does", ORT_TEST, async () => {
-  // The fixture's maps are flat under noise by construction; a random ResNet's are not.
-  const resnet = buildResNet([1, 1, 1, 1], { naming: "legacy", baseWidth: 8, numClasses: 10 });
-  const id = { path: "resnet-small", sha256: "resnet-small" };
-  const { pixels } = await alignedImages(3);
-  const targets = [1, 4, 7];
-  const settings = { method: "deeplift" as const, samples: 3, sigma: 0.5, seed: 5 };
-  const att = await Attributor.open(resnet, id, "layer3", settings, { ep: "wasm" });
-  const together = (await att.attribute(pixels, 3, targets, 0)).maps;
-  const per = together.length / 3;
-  const oneByOne = new Float32Array(together.length);
-  for (let i = 0; i < 3; i++) {
-    const m = await att.attribute(pixels.subarray(i * 224 * 224 * 3), 1, [targets[i]], i);
-    oneByOne.set(m.maps, i * per);
-  }
-  await att.release();
-  assert.ok(relativeError(oneByOne, together) < 1e-5);
-  const other = await Attributor.open(resnet, id, "layer3", { ...settings, seed: 6 }, { ep: "wasm" });
-  const reseeded = (await other.attribute(pixels, 3, targets, 0)).maps;
-  await other.release();
-  assert.ok(relativeError(reseeded, together) > 1e-3, "a different seed gave the same noise");
-});
+Deno.test(
+  "noise is seeded per image: batching does not change the maps, another seed does",
+  ORT_TEST,
+  async () => {
+    // The fixture's maps are flat under noise by construction; a random ResNet's are not.
+    const resnet = buildResNet([1, 1, 1, 1], { naming: "legacy", baseWidth: 8, numClasses: 10 });
+    const id = { path: "resnet-small", sha256: "resnet-small" };
+    const { pixels } = await alignedImages(3);
+    const targets = [1, 4, 7];
+    const settings = { method: "deeplift" as const, samples: 3, sigma: 0.5, seed: 5 };
+    const att = await Attributor.open(resnet, id, "layer3", settings, { ep: "wasm" });
+    const together = (await att.attribute(pixels, 3, targets, 0)).maps;
+    const per = together.length / 3;
+    const oneByOne = new Float32Array(together.length);
+    for (let i = 0; i < 3; i++) {
+      const m = await att.attribute(pixels.subarray(i * 224 * 224 * 3), 1, [targets[i]], i);
+      oneByOne.set(m.maps, i * per);
+    }
+    await att.release();
+    assert.ok(relativeError(oneByOne, together) < 1e-5);
+    const other = await Attributor.open(resnet, id, "layer3", { ...settings, seed: 6 }, { ep: "wasm" });
+    const reseeded = (await other.attribute(pixels, 3, targets, 0)).maps;
+    await other.release();
+    assert.ok(relativeError(reseeded, together) > 1e-3, "a different seed gave the same noise");
+  },
+);
 
 Deno.test({
   name: "webgpu (GPU-resident trunk -> backward) and wasm give the same maps",

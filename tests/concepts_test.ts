@@ -31,57 +31,71 @@ const base = {
   ep: "wasm" as const,
 };
 
-Deno.test("every class's prototypes align with its two planted motif channels (cosine >= 0.95)", ORT_TEST, async () => {
-  const out = join(work, "concepts");
-  const summary = await computeConcepts({ ...base, out });
-  assert.equal(summary.classes.length, CLASSES.length);
-  for (const cls of CLASSES) {
-    const entry = summary.classes[cls.index];
-    assert.equal(entry.status, "done");
-    assert.equal(entry.images, 6);
-    const basis = await readNpy(join(out, String(cls.index), "basis.npy"));
-    assert.deepEqual(basis.shape, [6, summary.channels]);
-    const h = basis.data as Float32Array;
-    const c = summary.channels;
-    const bestCosine = (channel: number) => {
-      let best = 0;
-      for (let r = 0; r < 6; r++) {
-        const row = h.subarray(r * c, (r + 1) * c);
-        const norm = Math.hypot(...row);
-        if (norm > 0) best = Math.max(best, row[channel] / norm);
+Deno.test(
+  "every class's prototypes align with its two planted motif channels (cosine >= 0.95)",
+  ORT_TEST,
+  async () => {
+    const out = join(work, "concepts");
+    const summary = await computeConcepts({ ...base, out });
+    assert.equal(summary.classes.length, CLASSES.length);
+    for (const cls of CLASSES) {
+      const entry = summary.classes[cls.index];
+      assert.equal(entry.status, "done");
+      assert.equal(entry.images, 6);
+      const basis = await readNpy(join(out, String(cls.index), "basis.npy"));
+      assert.deepEqual(basis.shape, [6, summary.channels]);
+      const h = basis.data as Float32Array;
+      const c = summary.channels;
+      const bestCosine = (channel: number) => {
+        let best = 0;
+        for (let r = 0; r < 6; r++) {
+          const row = h.subarray(r * c, (r + 1) * c);
+          const norm = Math.hypot(...row);
+          if (norm > 0) best = Math.max(best, row[channel] / norm);
+        }
+        return best;
+      };
+      for (const m of cls.motifs) {
+        const cos = bestCosine(channelOf(m));
+        assert.ok(cos >= 0.95, `class ${cls.name}: best prototype cosine with motif ${m} is ${cos}`);
       }
-      return best;
-    };
-    for (const m of cls.motifs) {
-      const cos = bestCosine(channelOf(m));
-      assert.ok(cos >= 0.95, `class ${cls.name}: best prototype cosine with motif ${m} is ${cos}`);
+      // Motifs of other classes carry no attribution for this class, so no prototype points at them.
+      for (const other of CLASSES.flatMap((o) => o.motifs)) {
+        if (cls.motifs.includes(other)) continue;
+        const cos = bestCosine(channelOf(other));
+        assert.ok(cos <= 0.1, `class ${cls.name}: a prototype points at foreign motif ${other} (${cos})`);
+      }
     }
-    // Motifs of other classes carry no attribution for this class, so no prototype points at them.
-    for (const other of CLASSES.flatMap((o) => o.motifs)) {
-      if (cls.motifs.includes(other)) continue;
-      const cos = bestCosine(channelOf(other));
-      assert.ok(cos <= 0.1, `class ${cls.name}: a prototype points at foreign motif ${other} (${cos})`);
-    }
-  }
-});
+  },
+);
 
-Deno.test("concepts resume: finished classes are kept, missing ones recomputed; empty classes are reported", ORT_TEST, async () => {
-  const out = join(work, "resume");
-  const first = await computeConcepts({ ...base, out, classes: "0,1" });
-  assert.deepEqual(first.classes.map((c) => c.status), ["done", "done"]);
-  const keptStat = await Deno.stat(join(out, "0", "basis.npy"));
-  await Deno.remove(join(out, "1"), { recursive: true });
-  const second = await computeConcepts({ ...base, out, classes: "0,1" });
-  assert.deepEqual(second.classes.map((c) => c.status), ["done", "done"]);
-  assert.equal((await Deno.stat(join(out, "0", "basis.npy"))).mtime?.getTime(), keptStat.mtime?.getTime());
-  assert.ok(await Deno.stat(join(out, "1", "basis.npy")));
-  // Only class-0 images: classes 0 and 3 as requested, 3 has no predicted image.
-  const only0 = join(fixture.imageFolder, CLASSES[0].name);
-  const pred0 = join(work, "pred0");
-  await predictDataset({ model: fixture.modelPath, data: only0, out: pred0, ep: "wasm" });
-  const third = await computeConcepts({ ...base, data: only0, predictions: pred0, out: join(work, "c0"), classes: "0,3" });
-  assert.deepEqual(third.classes.map((c) => c.status), ["done", "no-images"]);
-});
+Deno.test(
+  "concepts resume: finished classes are kept, missing ones recomputed; empty classes are reported",
+  ORT_TEST,
+  async () => {
+    const out = join(work, "resume");
+    const first = await computeConcepts({ ...base, out, classes: "0,1" });
+    assert.deepEqual(first.classes.map((c) => c.status), ["done", "done"]);
+    const keptStat = await Deno.stat(join(out, "0", "basis.npy"));
+    await Deno.remove(join(out, "1"), { recursive: true });
+    const second = await computeConcepts({ ...base, out, classes: "0,1" });
+    assert.deepEqual(second.classes.map((c) => c.status), ["done", "done"]);
+    assert.equal((await Deno.stat(join(out, "0", "basis.npy"))).mtime?.getTime(), keptStat.mtime?.getTime());
+    assert.ok(await Deno.stat(join(out, "1", "basis.npy")));
+    // Only class-0 images: classes 0 and 3 as requested, 3 has no predicted image.
+    const only0 = join(fixture.imageFolder, CLASSES[0].name);
+    const pred0 = join(work, "pred0");
+    await predictDataset({ model: fixture.modelPath, data: only0, out: pred0, ep: "wasm" });
+    const third = await computeConcepts({
+      ...base,
+      data: only0,
+      predictions: pred0,
+      out: join(work, "c0"),
+      classes: "0,3",
+    });
+    assert.deepEqual(third.classes.map((c) => c.status), ["done", "no-images"]);
+  },
+);
 
 Deno.test("the NMF input: each row is an activation vector scaled by the map at its position", () => {
   // 1 image, 2 channels, 2 positions.

@@ -44,22 +44,26 @@ async function cutAgrees(model: Model, layer: string, ep: Ep, n: number): Promis
   }
 }
 
-Deno.test("legacy names: layer3.5 and layer4.2 of a ResNet50 resolve to the block outputs with the right shapes", ORT_TEST, async () => {
-  const model = buildResNet50({ naming: "legacy" });
-  const l3 = resolveLayer(model, "layer3.5");
-  const l4 = resolveLayer(model, "layer4.2");
-  assert.equal(l3.tensor, "/layer3/layer3.5/relu_2/Relu_output_0");
-  assert.equal(l4.tensor, "/layer4/layer4.2/relu_2/Relu_output_0");
-  assert.equal(resolveLayer(model, "layer4").tensor, l4.tensor);
-  assert.equal(resolveLayer(model, l3.tensor).via, "tensor");
-  const shapes = await probeShapes(model, [l3.tensor, l4.tensor]);
-  assert.deepEqual(shapes.get(l3.tensor), [1, 1024, 14, 14]);
-  assert.deepEqual(shapes.get(l4.tensor), [1, 2048, 7, 7]);
-  const candidates = layerCandidates(model);
-  for (const name of ["layer1", "layer3", "layer3.5", "layer4.2", "layer1.0.downsample"]) {
-    assert.ok(candidates.includes(name), `${name} missing from ${candidates.join(",")}`);
-  }
-});
+Deno.test(
+  "legacy names: layer3.5 and layer4.2 of a ResNet50 resolve to the block outputs with the right shapes",
+  ORT_TEST,
+  async () => {
+    const model = buildResNet50({ naming: "legacy" });
+    const l3 = resolveLayer(model, "layer3.5");
+    const l4 = resolveLayer(model, "layer4.2");
+    assert.equal(l3.tensor, "/layer3/layer3.5/relu_2/Relu_output_0");
+    assert.equal(l4.tensor, "/layer4/layer4.2/relu_2/Relu_output_0");
+    assert.equal(resolveLayer(model, "layer4").tensor, l4.tensor);
+    assert.equal(resolveLayer(model, l3.tensor).via, "tensor");
+    const shapes = await probeShapes(model, [l3.tensor, l4.tensor]);
+    assert.deepEqual(shapes.get(l3.tensor), [1, 1024, 14, 14]);
+    assert.deepEqual(shapes.get(l4.tensor), [1, 2048, 7, 7]);
+    const candidates = layerCandidates(model);
+    for (const name of ["layer1", "layer3", "layer3.5", "layer4.2", "layer1.0.downsample"]) {
+      assert.ok(candidates.includes(name), `${name} missing from ${candidates.join(",")}`);
+    }
+  },
+);
 
 Deno.test("an unknown layer fails with the candidates", () => {
   const model = buildFixtureModel();
@@ -70,27 +74,34 @@ Deno.test("an unknown layer fails with the candidates", () => {
   });
 });
 
-Deno.test("dynamo names: name_scopes metadata resolves blocks to the last node of the block", ORT_TEST, async () => {
-  const model = buildResNet([1, 1, 2, 1], { naming: "dynamo", baseWidth: 8, numClasses: 10 });
-  assert.ok(model.graph.node.every((n) => !n.name.startsWith("/")), "dynamo graphs have no scoped node names");
-  const tap = resolveLayer(model, "layer3.1");
-  assert.equal(tap.via, "dynamo-scope");
-  const producer = model.graph.node.find((n) => n.output.includes(tap.tensor))!;
-  assert.equal(producer.opType, "Relu");
-  // Nothing inside layer3.1 comes after its output.
-  const consumers = model.graph.node.filter((n) => n.input.includes(tap.tensor));
-  assert.ok(consumers.length > 0);
-  for (const c of consumers) {
-    const scopes = c.metadataProps?.find((p) => p.key === "pkg.torch.onnx.name_scopes")?.value ?? "";
-    assert.ok(!scopes.includes("'layer3.1'"), `consumer ${c.name} is still inside layer3.1`);
-  }
-  const shapes = await probeShapes(model, [tap.tensor]);
-  assert.deepEqual(shapes.get(tap.tensor)!.slice(2), [14, 14]);
-  for (const ep of EPS) {
-    const err = await cutAgrees(model, "layer3.1", ep, 2);
-    assert.ok(err <= 1e-5, `${ep}: trunk+head differs from the full model by ${err}`);
-  }
-});
+Deno.test(
+  "dynamo names: name_scopes metadata resolves blocks to the last node of the block",
+  ORT_TEST,
+  async () => {
+    const model = buildResNet([1, 1, 2, 1], { naming: "dynamo", baseWidth: 8, numClasses: 10 });
+    assert.ok(
+      model.graph.node.every((n) => !n.name.startsWith("/")),
+      "dynamo graphs have no scoped node names",
+    );
+    const tap = resolveLayer(model, "layer3.1");
+    assert.equal(tap.via, "dynamo-scope");
+    const producer = model.graph.node.find((n) => n.output.includes(tap.tensor))!;
+    assert.equal(producer.opType, "Relu");
+    // Nothing inside layer3.1 comes after its output.
+    const consumers = model.graph.node.filter((n) => n.input.includes(tap.tensor));
+    assert.ok(consumers.length > 0);
+    for (const c of consumers) {
+      const scopes = c.metadataProps?.find((p) => p.key === "pkg.torch.onnx.name_scopes")?.value ?? "";
+      assert.ok(!scopes.includes("'layer3.1'"), `consumer ${c.name} is still inside layer3.1`);
+    }
+    const shapes = await probeShapes(model, [tap.tensor]);
+    assert.deepEqual(shapes.get(tap.tensor)!.slice(2), [14, 14]);
+    for (const ep of EPS) {
+      const err = await cutAgrees(model, "layer3.1", ep, 2);
+      assert.ok(err <= 1e-5, `${ep}: trunk+head differs from the full model by ${err}`);
+    }
+  },
+);
 
 Deno.test("trunk tap + head logits equal the full model's logits (fixture, both EPs)", ORT_TEST, async () => {
   const model = buildFixtureModel();
@@ -102,13 +113,17 @@ Deno.test("trunk tap + head logits equal the full model's logits (fixture, both 
   }
 });
 
-Deno.test("trunk tap + head logits equal the full model's logits (ResNet50 topology, layer3.5, both EPs)", ORT_TEST, async () => {
-  const model = buildResNet50({ naming: "legacy" });
-  for (const ep of EPS) {
-    const err = await cutAgrees(model, "layer3.5", ep, ep === "webgpu" && gpu?.software ? 1 : 2);
-    assert.ok(err <= 1e-5, `${ep}: relative error ${err}`);
-  }
-});
+Deno.test(
+  "trunk tap + head logits equal the full model's logits (ResNet50 topology, layer3.5, both EPs)",
+  ORT_TEST,
+  async () => {
+    const model = buildResNet50({ naming: "legacy" });
+    for (const ep of EPS) {
+      const err = await cutAgrees(model, "layer3.5", ep, ep === "webgpu" && gpu?.software ? 1 : 2);
+      assert.ok(err <= 1e-5, `${ep}: relative error ${err}`);
+    }
+  },
+);
 
 Deno.test("a tap inside a residual block is no cut point and says so", () => {
   const model = buildResNet([1, 1, 1, 1], { naming: "legacy", baseWidth: 8, numClasses: 10 });

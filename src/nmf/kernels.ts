@@ -85,7 +85,11 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     const info = await m.getCompilationInfo();
     const errors = info.messages.filter((msg) => msg.type === "error");
     if (errors.length) {
-      throw new Error(`nmf kernels: ${label} failed to compile:\n${errors.map((e) => `${e.lineNum}: ${e.message}`).join("\n")}`);
+      throw new Error(
+        `nmf kernels: ${label} failed to compile:\n${
+          errors.map((e) => `${e.lineNum}: ${e.message}`).join("\n")
+        }`,
+      );
     }
     return m;
   };
@@ -97,7 +101,11 @@ async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipeli
     module(`nmf error K=${k}`, error, { K: k, P: p }),
   ]);
   const pipeline = (m: GPUShaderModule, entryPoint: string) =>
-    device.createComputePipeline({ label: `nmf ${entryPoint}`, layout: "auto", compute: { module: m, entryPoint } });
+    device.createComputePipeline({
+      label: `nmf ${entryPoint}`,
+      layout: "auto",
+      compute: { module: m, entryPoint },
+    });
   return {
     k,
     p,

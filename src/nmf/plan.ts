@@ -82,12 +82,16 @@ export function planGroups(
     const largest = Object.entries(sizes).reduce((a, b) => (b[1] > a[1] ? b : a));
     if (largest[1] > maxBindingBytes) {
       throw new Error(
-        `nmf: one ${n} x ${c} problem needs ${largest[1]} bytes for '${largest[0]}', more than the device's ` +
+        `nmf: one ${n} x ${c} problem needs ${largest[1]} bytes for '${
+          largest[0]
+        }', more than the device's ` +
           `largest storage binding (${maxBindingBytes} bytes); factorize a smaller V`,
       );
     }
     const capacity = Math.max(1, Math.min(maxBatch, Math.floor(maxBindingBytes / largest[1])));
-    for (let i = 0; i < members.length; i += capacity) plans.push({ dims, members: members.slice(i, i + capacity) });
+    for (let i = 0; i < members.length; i += capacity) {
+      plans.push({ dims, members: members.slice(i, i + capacity) });
+    }
   }
   return plans;
 }

@@ -41,7 +41,8 @@ export function plantedProblem(
 
 /** For each row of `truth` (k x c), the best cosine similarity with any row of `found` (k' x c). */
 export function matchedCosines(truth: Float32Array, found: Float32Array, c: number): number[] {
-  const rows = (m: Float32Array) => Array.from({ length: m.length / c }, (_, r) => m.subarray(r * c, (r + 1) * c));
+  const rows = (m: Float32Array) =>
+    Array.from({ length: m.length / c }, (_, r) => m.subarray(r * c, (r + 1) * c));
   const cos = (x: Float32Array, y: Float32Array) => {
     let xy = 0, xx = 0, yy = 0;
     for (let j = 0; j < c; j++) {

@@ -5,8 +5,8 @@
 // regularization), minimizing 0.5 * ||V - W H||_F^2 with V (n x c) >= 0, W (n x k) >= 0, H (k x c) >= 0:
 //
 // 1. Top-k singular triplets of V by randomized subspace iteration on V^T V: a seeded Gaussian c x p
-//    block Q (p = k + 10, capped at min(n, c)), `svdIterations` times Q <- orth(V^T (V Q)) (orth = classical
-//    Gram-Schmidt applied twice), then Rayleigh-Ritz: the p x p matrix (VQ)^T (VQ) is diagonalized by cyclic
+//    block Q (p = k + 10, capped at min(n, c)), `svdIterations` times Q <- orth(V^T (V Q)) (orth: see
+//    orthonormalizeRows), then Rayleigh-Ritz: the p x p matrix (VQ)^T (VQ) is diagonalized by cyclic
 //    Jacobi, its eigenvalues are sigma^2, right singular vectors Q s, left singular vectors V Q s / sigma.
 // 2. NNDSVD (Boutsidis & Gallopoulos 2008): component 0 from |u0|, |v0|; component j >= 1 from the
 //    positive or the negative parts of (u_j, v_j), whichever has the larger product of norms; entries below
@@ -23,9 +23,9 @@ import {
   checkShape,
   firstInvalid,
   JACOBI_SWEEPS,
-  NNDSVD_EPS,
   type NmfOptions,
   type NmfResult,
+  NNDSVD_EPS,
   resolveSettings,
   subspaceSize,
 } from "./settings.ts";
@@ -33,7 +33,12 @@ import {
 type Matrix = Float64Array;
 
 /** Factorizes one non-negative n x c row-major matrix. */
-export function nmfReference(v: Float32Array | Float64Array, n: number, c: number, opts: NmfOptions = {}): NmfResult {
+export function nmfReference(
+  v: Float32Array | Float64Array,
+  n: number,
+  c: number,
+  opts: NmfOptions = {},
+): NmfResult {
   const s = resolveSettings(opts);
   checkShape(n, c, s.k, "nmfReference");
   if (v.length !== n * c) throw new Error(`nmfReference: V has ${v.length} values, expected n*c = ${n * c}`);
@@ -81,21 +86,41 @@ function timesLeft(V: Matrix, n: number, c: number, yt: Matrix, p: number): Matr
   return zt;
 }
 
-/** Orthonormalizes the p rows (length len) of qt in place: classical Gram-Schmidt, twice per row. */
-export function orthonormalizeRows(qt: Matrix, p: number, len: number): void {
-  for (let a = 0; a < p; a++) {
-    const row = qt.subarray(a * len, (a + 1) * len);
-    for (let pass = 0; pass < 2 && a > 0; pass++) {
-      const dots = new Float64Array(a);
-      for (let b = 0; b < a; b++) dots[b] = dot(row, qt.subarray(b * len, (b + 1) * len));
-      for (let b = 0; b < a; b++) {
-        const other = qt.subarray(b * len, (b + 1) * len);
-        for (let j = 0; j < len; j++) row[j] -= dots[b] * other[j];
+/**
+ * Orthonormal basis of the span of the p rows (length len) of qt, returned as new rows: with G the Gram
+ * matrix of the rows scaled to unit diagonal, D^-1 G D^-1 = U L U^T, the rows of (D^-1 U L^-1/2)^T qt are
+ * orthonormal; directions with L < 1e-12 max(L) become zero rows. Applied twice (like CholeskyQR2). This
+ * is the GPU's method (orth_factor in init.wgsl), which avoids a sequential Gram-Schmidt there.
+ */
+export function orthonormalizeRows(qt: Matrix, p: number, len: number): Matrix {
+  let rows = qt;
+  for (let pass = 0; pass < 2; pass++) {
+    const g = new Float64Array(p * p);
+    for (let a = 0; a < p; a++) {
+      for (let b = 0; b < p; b++) {
+        g[a * p + b] = dot(rows.subarray(a * len, (a + 1) * len), rows.subarray(b * len, (b + 1) * len));
       }
     }
-    const norm = Math.sqrt(dot(row, row));
-    for (let j = 0; j < len; j++) row[j] = norm > 0 ? row[j] / norm : 0;
+    const scale = Array.from({ length: p }, (_, a) => (g[a * p + a] > 0 ? 1 / Math.sqrt(g[a * p + a]) : 0));
+    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) g[a * p + b] *= scale[a] * scale[b];
+    const u = jacobiEigen(g, p);
+    let top = 0;
+    for (let a = 0; a < p; a++) top = Math.max(top, g[a * p + a]);
+    const out = new Float64Array(p * len);
+    for (let a = 0; a < p; a++) {
+      const l = g[a * p + a];
+      const f = l > 1e-12 * top ? 1 / Math.sqrt(l) : 0;
+      const row = out.subarray(a * len, (a + 1) * len);
+      for (let b = 0; b < p; b++) {
+        const coef = scale[b] * u[b * p + a] * f;
+        if (coef === 0) continue;
+        const src = rows.subarray(b * len, (b + 1) * len);
+        for (let j = 0; j < len; j++) row[j] += coef * src[j];
+      }
+    }
+    rows = out;
   }
+  return rows;
 }
 
 /** Cyclic Jacobi for a symmetric p x p matrix (overwritten). Returns eigenvectors as columns (p x p). */
@@ -124,7 +149,9 @@ export function jacobiEigen(m: Matrix, p: number, sweeps = JACOBI_SWEEPS): Matri
 export function rotation(app: number, aqq: number, apq: number): [number, number] {
   if (apq === 0) return [1, 0];
   const tau = (aqq - app) / (2 * apq);
-  const t = Math.abs(tau) > 1e15 ? 1 / (2 * tau) : Math.sign(tau || 1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
+  const t = Math.abs(tau) > 1e15
+    ? 1 / (2 * tau)
+    : Math.sign(tau || 1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
   const cs = 1 / Math.sqrt(1 + t * t);
   return [cs, t * cs];
 }
@@ -140,7 +167,7 @@ function rotateColumns(m: Matrix, p: number, a: number, b: number, cs: number, s
 /** NNDSVDa start: W (n x k, row-major) and H^T (c x k, row-major). */
 function nndsvda(V: Matrix, n: number, c: number, k: number, seed: number, svdIterations: number) {
   const p = subspaceSize(k, n, c);
-  let qt = Float64Array.from(gaussianBlock(seed, p, c));
+  let qt: Matrix = Float64Array.from(gaussianBlock(seed, p, c));
   orthonormalizeRows(qt, p, c);
   for (let it = 0; it < svdIterations; it++) {
     qt = timesLeft(V, n, c, timesRight(V, n, c, qt, p), p);
@@ -149,7 +176,9 @@ function nndsvda(V: Matrix, n: number, c: number, k: number, seed: number, svdIt
   const yt = timesRight(V, n, c, qt, p);
   const m = new Float64Array(p * p);
   for (let a = 0; a < p; a++) {
-    for (let b = a; b < p; b++) m[a * p + b] = m[b * p + a] = dot(yt.subarray(a * n, (a + 1) * n), yt.subarray(b * n, (b + 1) * n));
+    for (let b = a; b < p; b++) {
+      m[a * p + b] = m[b * p + a] = dot(yt.subarray(a * n, (a + 1) * n), yt.subarray(b * n, (b + 1) * n));
+    }
   }
   const vec = jacobiEigen(m, p);
   const order = [...Array(p).keys()].sort((x, y) => m[y * p + y] - m[x * p + x] || x - y);
@@ -205,7 +234,16 @@ function partNorms(x: Matrix): [number, number] {
 }
 
 /** Runs coordinate-descent iterations in place on W (n x k) and H^T (c x k); returns iterations done. */
-function hals(V: Matrix, n: number, c: number, k: number, w: Matrix, ht: Matrix, maxIter: number, tol: number): number {
+function hals(
+  V: Matrix,
+  n: number,
+  c: number,
+  k: number,
+  w: Matrix,
+  ht: Matrix,
+  maxIter: number,
+  tol: number,
+): number {
   let violationInit = 0;
   for (let iter = 1; iter <= maxIter; iter++) {
     // W step: V H^T (n x k) and H H^T (k x k).

@@ -55,7 +55,9 @@ export function resolveSettings(opts: NmfOptions = {}): NmfSettings {
   if (!Number.isInteger(s.maxIter) || s.maxIter < 1) {
     throw new Error(`nmf: maxIter must be a positive integer, got ${opts.maxIter}`);
   }
-  if (!(s.tol >= 0) || !Number.isFinite(s.tol)) throw new Error(`nmf: tol must be a finite number >= 0, got ${opts.tol}`);
+  if (!(s.tol >= 0) || !Number.isFinite(s.tol)) {
+    throw new Error(`nmf: tol must be a finite number >= 0, got ${opts.tol}`);
+  }
   if (!Number.isInteger(s.seed) || s.seed < 0 || s.seed > 0xffffffff) {
     throw new Error(`nmf: seed must be an integer in 0..2^32-1, got ${opts.seed}`);
   }
@@ -76,7 +78,9 @@ export function checkShape(n: number, c: number, k: number, what: string): void 
     throw new Error(`${what}: n and c must be positive integers, got n=${n}, c=${c}`);
   }
   if (k > Math.min(n, c)) {
-    throw new Error(`${what}: k=${k} exceeds min(n, c) = ${Math.min(n, c)}; NNDSVDa needs k singular vectors`);
+    throw new Error(
+      `${what}: k=${k} exceeds min(n, c) = ${Math.min(n, c)}; NNDSVDa needs k singular vectors`,
+    );
   }
 }
 

@@ -3,8 +3,15 @@
 // flags every `checkEvery` iterations (each readback costs a GPU round trip, ~11 ms in Deno). Problems that
 // have converged are skipped by every kernel, so the rest of the batch goes on unchanged.
 import { createStorageBuffer, createUniformBuffer } from "../runtime/gpu.ts";
-import { nmfPipelines, type NmfPipelines } from "./kernels.ts";
-import { type GroupDims, groupDims, type GroupPlan, planGroups, ROWS_PER_SPLIT, STATE_BYTES } from "./plan.ts";
+import { type NmfPipelines, nmfPipelines } from "./kernels.ts";
+import {
+  type GroupDims,
+  groupDims,
+  type GroupPlan,
+  planGroups,
+  ROWS_PER_SPLIT,
+  STATE_BYTES,
+} from "./plan.ts";
 import { gaussianBlock } from "./random.ts";
 import {
   checkShape,
@@ -71,7 +78,9 @@ export async function solveBatched(
 ): Promise<NmfResult[]> {
   const s = resolveSettings(opts);
   const checkEvery = opts.checkEvery ?? 20;
-  if (!Number.isInteger(checkEvery) || checkEvery < 1) throw new Error(`nmf: checkEvery must be a positive integer`);
+  if (!Number.isInteger(checkEvery) || checkEvery < 1) {
+    throw new Error(`nmf: checkEvery must be a positive integer`);
+  }
   if (problems.length === 0) return [];
   problems.forEach((p, i) => validateProblem(p, i, s.k));
 
@@ -97,7 +106,12 @@ export async function solveBatched(
     limit,
   );
   for (const plan of plans) {
-    checkGrid(plan.dims, pipelinesFor(plan.dims), device.limits.maxComputeWorkgroupsPerDimension, plan.members.length);
+    checkGrid(
+      plan.dims,
+      pipelinesFor(plan.dims),
+      device.limits.maxComputeWorkgroupsPerDimension,
+      plan.members.length,
+    );
   }
 
   const trace = opts.trace;
@@ -136,9 +150,13 @@ export async function solveBatched(
       const chunk = Math.min(checkEvery, s.maxIter - encoded);
       const enc = device.createCommandEncoder({ label: "nmf iterations" });
       const iterPass = enc.beginComputePass({ label: "nmf iterations" });
-      for (let it = 0; it < chunk; it++) for (const g of active) encodeIteration(iterPass, g, pipelinesFor(g.dims));
+      for (let it = 0; it < chunk; it++) {
+        for (const g of active) encodeIteration(iterPass, g, pipelinesFor(g.dims));
+      }
       iterPass.end();
-      for (const g of active) enc.copyBufferToBuffer(g.state, 0, stateStaging, g.stateOffset, g.size * STATE_BYTES);
+      for (const g of active) {
+        enc.copyBufferToBuffer(g.state, 0, stateStaging, g.stateOffset, g.size * STATE_BYTES);
+      }
       device.queue.submit([enc.finish()]);
       encoded += chunk;
       await stateStaging.mapAsync(GPUMapMode.READ);
@@ -146,7 +164,9 @@ export async function solveBatched(
       const states = new Uint32Array(stateStaging.getMappedRange().slice(0));
       stateStaging.unmap();
       active = active.filter((g) => {
-        for (let m = 0; m < g.size; m++) if (states[(g.stateOffset + m * STATE_BYTES) / 4 + 1] === 0) return true;
+        for (let m = 0; m < g.size; m++) {
+          if (states[(g.stateOffset + m * STATE_BYTES) / 4 + 1] === 0) return true;
+        }
         return false;
       });
     }
@@ -217,7 +237,9 @@ function validateProblem(p: NmfProblem, i: number, k: number): void {
   checkShape(p.n, p.c, k, what);
   const bytes = p.n * p.c * 4;
   if (p.v instanceof Float32Array) {
-    if (p.v.length !== p.n * p.c) throw new Error(`${what}: V has ${p.v.length} values, expected n*c = ${p.n * p.c}`);
+    if (p.v.length !== p.n * p.c) {
+      throw new Error(`${what}: V has ${p.v.length} values, expected n*c = ${p.n * p.c}`);
+    }
     const bad = firstInvalid(p.v);
     if (bad >= 0) {
       throw new Error(
@@ -231,7 +253,9 @@ function validateProblem(p: NmfProblem, i: number, k: number): void {
     throw new Error(`${what}: offset must be a non-negative multiple of 4, got ${p.offset}`);
   }
   if (p.v.size < offset + bytes) {
-    throw new Error(`${what}: GPUBuffer of ${p.v.size} bytes cannot hold ${bytes} bytes of V at offset ${offset}`);
+    throw new Error(
+      `${what}: GPUBuffer of ${p.v.size} bytes cannot hold ${bytes} bytes of V at offset ${offset}`,
+    );
   }
   if (!(p.v.usage & (GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC))) {
     throw new Error(`${what}: GPUBuffer needs STORAGE or COPY_SRC usage`);
@@ -249,7 +273,9 @@ function checkGrid(d: GroupDims, pl: NmfPipelines, limit: number, size: number):
     size,
   );
   if (widest > limit) {
-    throw new Error(`nmf: a ${d.n} x ${d.c} problem needs ${widest} workgroups along one axis (limit ${limit})`);
+    throw new Error(
+      `nmf: a ${d.n} x ${d.c} problem needs ${widest} workgroups along one axis (limit ${limit})`,
+    );
   }
 }
 
@@ -296,7 +322,20 @@ function createGroup(
   }
   const params = new ArrayBuffer(64);
   const pu = new Uint32Array(params);
-  pu.set([d.n, d.c, d.splits, ROWS_PER_SPLIT, d.wTiles, d.hTiles, s.maxIter, 0, d.statTiles, d.resTiles, d.p, d.k]);
+  pu.set([
+    d.n,
+    d.c,
+    d.splits,
+    ROWS_PER_SPLIT,
+    d.wTiles,
+    d.hTiles,
+    s.maxIter,
+    0,
+    d.statTiles,
+    d.resTiles,
+    d.p,
+    d.k,
+  ]);
   pu.set([Math.ceil(d.n / pl.vtfRowsK), Math.ceil(d.c / VTX_COLUMNS), 0, 0], 12);
   new Float32Array(params)[7] = s.tol;
   const prm = createUniformBuffer(device, new Uint8Array(params), "nmf params");
@@ -331,7 +370,10 @@ function createGroup(
   const bg = (pipeline: GPUComputePipeline, entries: [number, GPUBuffer | GPUBufferBinding][]) =>
     device.createBindGroup({
       layout: pipeline.getBindGroupLayout(0),
-      entries: entries.map(([binding, r]) => ({ binding, resource: r instanceof GPUBuffer ? { buffer: r } : r })),
+      entries: entries.map(([binding, r]) => ({
+        binding,
+        resource: r instanceof GPUBuffer ? { buffer: r } : r,
+      })),
     });
   const product = (pipeline: GPUComputePipeline, factor: GPUBuffer, out: GPUBuffer) =>
     bg(pipeline, [[0, prm], [1, active], [2, v], [3, factor], [4, out]]);
@@ -364,7 +406,14 @@ function createGroup(
   return { plan, dims: d, size: G, owned, state, wt, h, args, bind, stateOffset };
 }
 
-function dispatch(pass: GPUComputePassEncoder, pipeline: GPUComputePipeline, bind: GPUBindGroup, x: number, y = 1, z = 1) {
+function dispatch(
+  pass: GPUComputePassEncoder,
+  pipeline: GPUComputePipeline,
+  bind: GPUBindGroup,
+  x: number,
+  y = 1,
+  z = 1,
+) {
   pass.setPipeline(pipeline);
   pass.setBindGroup(0, bind);
   pass.dispatchWorkgroups(x, y, z);
