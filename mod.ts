@@ -4,7 +4,7 @@ export { GraphBuilder } from "./src/onnx/builder.ts";
 export { acquireGpu, type GpuContext } from "./src/runtime/gpu.ts";
 export { createSession, type Ep, ort } from "./src/runtime/ort.ts";
 export { layerCandidates, resolveLayer, type Tap } from "./src/model/layers.ts";
-export { headFromTap, imageInput, trunkWithTaps, withDynamicBatch } from "./src/model/surgery.ts";
+export { headFromTap, imageInput, trunkWithTaps, withDynamicInput } from "./src/model/surgery.ts";
 export { listLayers, probeShapes } from "./src/model/inspect.ts";
 export { Classifier, IMAGE_SIZE, softmaxRows, topK } from "./src/model/classifier.ts";
 export { normalizeOnCpu, normalizeOnGpu } from "./kernels/normalize.ts";

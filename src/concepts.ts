@@ -24,6 +24,8 @@ export interface ConceptsOptions extends AttributionSettings {
   layer: string;
   out: string;
   labels?: string;
+  /** Use only the first N images of the data. */
+  limit?: number;
   /** "all", or a list like "0-9,250". */
   classes?: string;
   k?: number;
@@ -105,7 +107,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     });
   }
   const predicted = await readPredictedClasses(predictionsDir);
-  const dataset = await openDataset(opts.data, { labels: opts.labels });
+  const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
   if (predicted.length !== dataset.size) {
     throw new Error(
       `${predictionsDir}/predictions.npy has ${predicted.length} entries but --data ${opts.data} has ${dataset.size} ` +

@@ -5,6 +5,11 @@ import { acquireGpu } from "../src/runtime/gpu.ts";
 import { benchForward } from "../src/bench_forward.ts";
 import { benchAttribution } from "../src/bench_attribution.ts";
 import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
+import { benchSearch } from "../src/search/prototype_search.ts";
+import { benchComposites } from "../src/composite/crop_composite.ts";
+import { computeConcepts } from "../src/concepts.ts";
+import { predictDataset, readPredictedClasses } from "../src/predict.ts";
+import { join } from "node:path";
 import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";
 import { benchPreprocess } from "../src/data/pool.ts";
 import { listImages } from "../src/data/layouts.ts";
@@ -71,6 +76,77 @@ const sections: Record<string, Section> = {
       }
     }
     return out;
+  },
+  async search(quick) {
+    const gpu = await acquireGpu();
+    if (!gpu) return { skipped: "no WebGPU adapter" };
+    const out = [];
+    // Scoring against 1000 classes x 6 prototypes; the GPU memory of the pass is fixed at creation, so two
+    // dataset lengths must report the same bytes.
+    for (const batches of quick ? [1, 2] : [2, 4]) {
+      out.push({
+        tap: "layer3.5 (1024 x 14 x 14)",
+        prototypes: 6000,
+        batch: 8,
+        batches,
+        ...(await benchSearch(gpu.device, { P: 6000, C: 1024, h: 14, w: 14, batch: 8, batches })),
+      });
+    }
+    out.push({
+      tap: "layer4.2 (2048 x 7 x 7)",
+      prototypes: 6000,
+      batch: 16,
+      batches: 1,
+      ...(await benchSearch(gpu.device, { P: 6000, C: 2048, h: 7, w: 7, batch: 16, batches: 1 })),
+    });
+    return out;
+  },
+  async composites() {
+    const gpu = await acquireGpu();
+    if (!gpu) return { skipped: "no WebGPU adapter" };
+    const out = [];
+    for (const size of [32, 74]) {
+      out.push({
+        classes: 100,
+        k: 6,
+        size,
+        ...(await benchComposites(gpu.device, { classes: 100, k: 6, size })),
+      });
+    }
+    return out;
+  },
+  async concepts(quick) {
+    // Whole concepts task (predictions given, attribution + NMF + writes) on the ResNet50 topology; the
+    // settings are cut down (see "settings") so that it finishes on a CPU.
+    const fixture = await ensureFixture();
+    const resnet = await ensureResNet50(".cache/models", "legacy");
+    const work = await Deno.makeTempDir();
+    const data = join(fixture.imageFolder, fixture.classNames[0]);
+    const predictions = join(work, "predictions");
+    await predictDataset({ model: resnet, data, out: predictions, ep: "wasm", limit: 8 });
+    const predicted = await readPredictedClasses(predictions);
+    const settings = { ...PAPER_ATTRIBUTION, samples: quick ? 2 : 4, maxImages: 2, k: 6 };
+    const classes = [...new Set(predicted)].slice(0, quick ? 1 : 2);
+    const t0 = performance.now();
+    await computeConcepts({
+      ...settings,
+      model: resnet,
+      data,
+      layer: "layer4.2",
+      out: join(work, "concepts"),
+      predictions,
+      classes: classes.join(","),
+      limit: 8,
+    });
+    const minutes = (performance.now() - t0) / 60000;
+    await Deno.remove(work, { recursive: true });
+    return {
+      model: "resnet50-topology",
+      layer: "layer4.2",
+      settings,
+      classes: classes.length,
+      classesPerMinute: classes.length / minutes,
+    };
   },
 };
 

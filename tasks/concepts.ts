@@ -37,6 +37,7 @@ await runTask(async () => {
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
       "max-iter": { type: "string", default: "200", help: "NMF iteration cap" },
       tol: { type: "string", default: "1e-4", help: "NMF stopping tolerance" },
+      limit: { type: "string", help: "use only the first N images" },
       predictions: {
         type: "string",
         help: "existing predictions folder (default: <out>/predictions, computed if missing)",
@@ -66,6 +67,7 @@ await runTask(async () => {
     nmfBatch: intArg("nmf-batch", a["nmf-batch"]),
     maxIter: intArg("max-iter", a["max-iter"]),
     tol: floatArg("tol", a.tol),
+    limit: intArg("limit", a.limit),
     predictions: a.predictions as string | undefined,
     ep: choiceArg("ep", a.ep, EP_CHOICES),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),

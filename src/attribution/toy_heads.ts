@@ -3,18 +3,9 @@
 // and an "op zoo" head that exercises the remaining gradient rules.
 import { GraphBuilder } from "../onnx/builder.ts";
 import type { Model } from "../onnx/model.ts";
+import { seededRandom } from "../random.ts";
 
-/** Deterministic uniform [0, 1) numbers (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom };
 
 export function seededNormal(seed: number): () => number {
   const u = seededRandom(seed);

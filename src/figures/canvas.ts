@@ -1,6 +1,6 @@
 // A small RGB drawing surface for the figures: blit crops and images (scaled), frames, captions in the
 // built-in bitmap font, JPEG output through imagescript.
-import { Image } from "imagescript";
+import { encodeJpeg } from "../io/image_file.ts";
 import { glyph, GLYPH_HEIGHT, GLYPH_WIDTH, textWidth } from "./font.ts";
 
 export type Rgb = readonly [number, number, number];
@@ -106,18 +106,9 @@ export function lineHeight(scale = 2): number {
 
 export { textWidth };
 
-/** uint8 RGB as a JPEG (imagescript; needs --allow-ffi, which -A gives). */
-export async function rgbToJpeg(image: RgbImage, quality = 92): Promise<Uint8Array> {
-  const { pixels, width, height } = image;
-  const img = new Image(width, height);
-  const bm = img.bitmap;
-  for (let i = 0, n = width * height; i < n; i++) {
-    bm[i * 4] = pixels[i * 3];
-    bm[i * 4 + 1] = pixels[i * 3 + 1];
-    bm[i * 4 + 2] = pixels[i * 3 + 2];
-    bm[i * 4 + 3] = 255;
-  }
-  return await img.encodeJPEG(quality as Parameters<Image["encodeJPEG"]>[0]);
+/** uint8 RGB as a JPEG. */
+export function rgbToJpeg(image: RgbImage, quality = 92): Promise<Uint8Array> {
+  return encodeJpeg(image.pixels, image.width, image.height, quality);
 }
 
 /** File-name-safe form of a class name: letters, digits, '-' and '_' only. */

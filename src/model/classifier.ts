@@ -9,7 +9,7 @@ import {
   ort,
   type SessionHandle,
 } from "../runtime/ort.ts";
-import { imageInput, trunkWithTaps, withDynamicBatch } from "./surgery.ts";
+import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { resolveLayer, type Tap } from "./layers.ts";
 import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize.ts";
 
@@ -75,7 +75,7 @@ export class Classifier {
     sha256: string,
     opts: OpenOptions = {},
   ): Promise<Classifier> {
-    const model = withDynamicBatch(original);
+    const model = withDynamicInput(original);
     const input = imageInput(model);
     if (model.graph.output.length < 1) throw new Error(`--model ${path}: the model has no outputs`);
     const outputName = model.graph.output[0].name;

@@ -2,7 +2,7 @@
 // record them, and ORT knows them exactly.
 import type { Model } from "../onnx/model.ts";
 import { createSession, ort } from "../runtime/ort.ts";
-import { imageInput, trunkWithTaps, withDynamicBatch } from "./surgery.ts";
+import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { layerCandidates, moduleOutputs } from "./layers.ts";
 
 export async function probeShapes(
@@ -10,7 +10,7 @@ export async function probeShapes(
   tensors: string[],
   size = 224,
 ): Promise<Map<string, number[]>> {
-  const dynamic = withDynamicBatch(model);
+  const dynamic = withDynamicInput(model);
   const input = imageInput(dynamic);
   const handle = await createSession(trunkWithTaps(dynamic, tensors, { withLogits: false }), { ep: "wasm" });
   try {

@@ -120,14 +120,17 @@ function withSymbolicBatch(v: ValueInfo): ValueInfo {
   return valueInfo(v.name, ["batch", ...rest]);
 }
 
-/** Makes the batch dimension of the image input symbolic, so any batch size runs. */
-export function withDynamicBatch(model: Model): Model {
+/**
+ * Makes the batch, height and width of the image input symbolic: exports often fix them (batch 1, 224 x 224),
+ * while protoscope runs batches and stacked crop composites (e.g. 192 x 32) through the same convolutional
+ * trunk and global pooling.
+ */
+export function withDynamicInput(model: Model): Model {
   const out = cloneModel(model);
   const input = imageInput(out);
-  const rest = input.dims.slice(1);
-  out.graph.input = out.graph.input.map((
-    v,
-  ) => (v.name === input.name ? valueInfo(v.name, ["batch", ...rest]) : v));
+  out.graph.input = out.graph.input.map((v) =>
+    v.name === input.name ? valueInfo(v.name, ["batch", 3, "height", "width"]) : v
+  );
   out.graph.output = out.graph.output.map(withSymbolicBatch);
   // Intermediate value_info may pin the old batch size; ORT infers shapes without it.
   out.graph.valueInfo = [];

@@ -1,24 +1,13 @@
 // The seeded Gaussian start block of the randomized subspace iteration. The GPU solver and the CPU
 // reference draw it from here, so both begin from the same numbers and a seed fully determines a run.
-
-/** mulberry32: small, fast, and identical on every platform (only 32-bit integer math). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from "../random.ts";
 
 /**
  * rows x cols standard normal values (row-major), rounded to float32 so that the float32 GPU path and the
  * float64 reference start from exactly the same block.
  */
 export function gaussianBlock(seed: number, rows: number, cols: number): Float32Array {
-  const next = mulberry32(seed ^ 0x9e3779b9);
+  const next = seededRandom(seed ^ 0x9e3779b9);
   const out = new Float32Array(rows * cols);
   for (let i = 0; i < out.length; i += 2) {
     // Box-Muller; 1 - u keeps the logarithm finite.

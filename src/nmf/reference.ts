@@ -167,11 +167,9 @@ function rotateColumns(m: Matrix, p: number, a: number, b: number, cs: number, s
 /** NNDSVDa start: W (n x k, row-major) and H^T (c x k, row-major). */
 function nndsvda(V: Matrix, n: number, c: number, k: number, seed: number, svdIterations: number) {
   const p = subspaceSize(k, n, c);
-  let qt: Matrix = Float64Array.from(gaussianBlock(seed, p, c));
-  orthonormalizeRows(qt, p, c);
+  let qt = orthonormalizeRows(Float64Array.from(gaussianBlock(seed, p, c)), p, c);
   for (let it = 0; it < svdIterations; it++) {
-    qt = timesLeft(V, n, c, timesRight(V, n, c, qt, p), p);
-    orthonormalizeRows(qt, p, c);
+    qt = orthonormalizeRows(timesLeft(V, n, c, timesRight(V, n, c, qt, p), p), p, c);
   }
   const yt = timesRight(V, n, c, qt, p);
   const m = new Float64Array(p * p);
