@@ -10,7 +10,8 @@ import { type Concepts, readConcepts } from "./concepts_io.ts";
 import { Classifier, softmaxRows } from "./model/classifier.ts";
 import { readModel, sha256Hex } from "./onnx/model.ts";
 import type { EpChoice } from "./runtime/ort.ts";
-import { EP_CHOICES, EP_HELP } from "./runtime/ort.ts";
+import { EP_CHOICES } from "./runtime/ort.ts";
+import { MODEL_DATA_FLAGS, RUN_ENV_FLAGS } from "./task_flags.ts";
 import { acquireGpu, createStorageBuffer, type GpuContext } from "./runtime/gpu.ts";
 import { PrototypeSearch } from "./search/prototype_search.ts";
 import { poolImage } from "./search/brute_force.ts";
@@ -725,12 +726,7 @@ export async function modelClasses(
 
 /** Flags shared by component-test, visualize and explain. */
 export const RUN_FLAGS = {
-  model: { type: "string", required: true, help: "ONNX image classifier (NCHW float input)" },
-  data: {
-    type: "string",
-    required: true,
-    help: "image folder (ImageNet-val, ImageFolder, plain) or prepared cache",
-  },
+  ...MODEL_DATA_FLAGS,
   layer: { type: "string", help: "tap layer, e.g. layer3.5 (default: the concepts' layer)" },
   concepts: {
     type: "string",
@@ -742,11 +738,9 @@ export const RUN_FLAGS = {
     type: "string",
     help: "predictions folder (default: <concepts>/predictions, else computed)",
   },
-  labels: { type: "string", help: "LOC_val_solution.csv for an ImageNet-val folder" },
   batch: { type: "string", default: "16", help: "images per forward pass" },
-  limit: { type: "string", help: "use only the first N images" },
   workers: { type: "string", help: "decode workers (default: CPU cores)" },
-  ep: { type: "string", default: "auto", help: EP_HELP },
+  ...RUN_ENV_FLAGS,
 } satisfies Flags;
 
 /**

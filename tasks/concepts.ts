@@ -1,17 +1,20 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli.ts";
 import { computeConcepts } from "../src/concepts.ts";
-import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
-import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
+import {
+  ATTRIBUTION_FLAGS,
+  attributionFromArgs,
+  MODEL_DATA_FLAGS,
+  RUN_ENV_FLAGS,
+} from "../src/task_flags.ts";
+import { EP_CHOICES } from "../src/runtime/ort.ts";
 
 await runTask(async () => {
   const a = parseCli(
     "concepts",
     "Per-class concept prototypes: attribution-weighted activations factorized by NMF.",
     {
-      model: { type: "string", required: true, help: "ONNX image classifier" },
-      data: { type: "string", required: true, help: "image folder or prepared cache" },
-      labels: { type: "string", help: "LOC_val_solution.csv for an ImageNet-val folder" },
+      ...MODEL_DATA_FLAGS,
       layer: {
         type: "string",
         required: true,
@@ -19,30 +22,18 @@ await runTask(async () => {
       },
       out: { type: "string", required: true, help: "output folder (resumable: finished classes are kept)" },
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
+      ...ATTRIBUTION_FLAGS,
       k: { type: "string", default: "6", help: "prototypes per class (NMF components)" },
       "max-images": { type: "string", default: "60", help: "images predicted as the class, at most" },
-      method: { type: "string", default: PAPER_ATTRIBUTION.method, help: "deeplift | gradxact" },
-      samples: {
-        type: "string",
-        default: String(PAPER_ATTRIBUTION.samples),
-        help: "noise-tunnel samples per image",
-      },
-      sigma: {
-        type: "string",
-        default: String(PAPER_ATTRIBUTION.sigma),
-        help: "noise std (normalized units)",
-      },
-      seed: { type: "string", default: "0", help: "seed of the noise and of the NMF initialization" },
       batch: { type: "string", default: "4", help: "images per attribution pass" },
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
       "max-iter": { type: "string", default: "200", help: "NMF iteration cap" },
       tol: { type: "string", default: "1e-4", help: "NMF stopping tolerance" },
-      limit: { type: "string", help: "use only the first N images" },
       predictions: {
         type: "string",
         help: "existing predictions folder (default: <out>/predictions, computed if missing)",
       },
-      ep: { type: "string", default: "auto", help: EP_HELP },
+      ...RUN_ENV_FLAGS,
       nmf: {
         type: "string",
         default: "auto",
@@ -51,6 +42,7 @@ await runTask(async () => {
     },
   );
   const s = await computeConcepts({
+    ...attributionFromArgs(a),
     model: a.model as string,
     data: a.data as string,
     labels: a.labels as string | undefined,
@@ -59,10 +51,6 @@ await runTask(async () => {
     classes: a.classes as string,
     k: intArg("k", a.k),
     maxImages: intArg("max-images", a["max-images"]),
-    method: choiceArg("method", a.method, ["deeplift", "gradxact"]),
-    samples: intArg("samples", a.samples)!,
-    sigma: floatArg("sigma", a.sigma)!,
-    seed: intArg("seed", a.seed, 0)!,
     batch: intArg("batch", a.batch),
     nmfBatch: intArg("nmf-batch", a["nmf-batch"]),
     maxIter: intArg("max-iter", a["max-iter"]),

@@ -1,25 +1,19 @@
 // deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
 import { choiceArg, intArg, parseCli, runTask } from "../src/cli.ts";
 import { predictDataset } from "../src/predict.ts";
-import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
+import { EP_CHOICES } from "../src/runtime/ort.ts";
+import { MODEL_DATA_FLAGS, RUN_ENV_FLAGS } from "../src/task_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(
     "predict",
     "Predicts every image of a dataset: O/predictions.json and O/predictions.npy.",
     {
-      model: { type: "string", required: true, help: "ONNX image classifier (NCHW float input)" },
-      data: {
-        type: "string",
-        required: true,
-        help: "image folder (ImageNet-val, ImageFolder, plain) or prepared cache",
-      },
-      labels: { type: "string", help: "LOC_val_solution.csv for an ImageNet-val folder" },
+      ...MODEL_DATA_FLAGS,
       out: { type: "string", required: true, help: "output folder" },
       batch: { type: "string", default: "16", help: "images per forward pass" },
-      limit: { type: "string", help: "use only the first N images" },
       workers: { type: "string", help: "decode workers (default: CPU cores)" },
-      ep: { type: "string", default: "auto", help: EP_HELP },
+      ...RUN_ENV_FLAGS,
     },
   );
   const result = await predictDataset({

@@ -28,7 +28,7 @@ Deno.test("reference HALS never increases the error, and tol=0 runs exactly maxI
   }
 });
 
-Deno.test("scikit-learn's stopping rule: a looser tol stops no later", () => {
+Deno.test("scikit-learn's stopping rule: a looser tol stops earlier, a tighter one fits no worse", () => {
   const { v } = plantedProblem(5, 300, 40, 5, { noise: 0.05 });
   const loose = nmfReference(v, 300, 40, { k: 5, tol: 1e-2 });
   const tight = nmfReference(v, 300, 40, { k: 5, tol: 1e-5 });

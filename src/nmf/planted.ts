@@ -5,11 +5,11 @@ import { gaussianBlock } from "./random.ts";
 
 export interface PlantedProblem {
   /** n x c, row-major. */
-  v: Float32Array;
+  v: Float32Array<ArrayBuffer>;
   /** n x k. */
-  w0: Float32Array;
+  w0: Float32Array<ArrayBuffer>;
   /** k x c. */
-  h0: Float32Array;
+  h0: Float32Array<ArrayBuffer>;
 }
 
 export function plantedProblem(
