@@ -11,7 +11,8 @@ import { nmfReference } from "../src/nmf/reference.ts";
 import { checkShape, firstInvalid, type NmfResult, resolveSettings } from "../src/nmf/settings.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 
-const USAGE = "usage: deno task nmf --input V.npy --k 6 --out DIR [--max-iter 200] [--tol 1e-4] [--seed 0] [--cpu]";
+const USAGE =
+  "usage: deno task nmf --input V.npy --k 6 --out DIR [--max-iter 200] [--tol 1e-4] [--seed 0] [--cpu]";
 
 export interface NmfTaskSummary {
   input: string;
@@ -33,12 +34,17 @@ export interface NmfTaskSummary {
 function number(value: string | undefined, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   const x = Number(value);
-  if (value.trim() === "" || !Number.isFinite(x)) throw new Error(`--${name}: expected a number, got '${value}'`);
+  if (value.trim() === "" || !Number.isFinite(x)) {
+    throw new Error(`--${name}: expected a number, got '${value}'`);
+  }
   return x;
 }
 
 /** Runs the task; throws Error with a message for the user on bad arguments or input. */
-export async function nmfTask(argv: string[], log: (line: string) => void = console.log): Promise<NmfTaskSummary> {
+export async function nmfTask(
+  argv: string[],
+  log: (line: string) => void = console.log,
+): Promise<NmfTaskSummary> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -89,9 +95,13 @@ export async function nmfTask(argv: string[], log: (line: string) => void = cons
   }
 
   const gpu = values.cpu ? undefined : await acquireGpu();
-  if (!gpu && !values.cpu) log("No WebGPU adapter found: using the CPU reference implementation (slow for large V).");
+  if (!gpu && !values.cpu) {
+    log("No WebGPU adapter found: using the CPU reference implementation (slow for large V).");
+  }
   const started = performance.now();
-  const result: NmfResult = gpu ? await nmf(gpu.device, { v, n, c }, settings) : nmfReference(v, n, c, settings);
+  const result: NmfResult = gpu
+    ? await nmf(gpu.device, { v, n, c }, settings)
+    : nmfReference(v, n, c, settings);
   const seconds = (performance.now() - started) / 1000;
 
   const outputs = { w: join(values.out, "W.npy"), h: join(values.out, "H.npy") };
@@ -111,8 +121,12 @@ export async function nmfTask(argv: string[], log: (line: string) => void = cons
   };
   await writeJsonAtomic(join(values.out, "nmf.json"), summary);
   log(
-    `NMF of ${input} (${n} x ${c}, k=${settings.k}) on ${gpu ? gpu.description : "CPU"}: ${result.iterations} ` +
-      `iterations, relative error ${result.relError.toPrecision(4)}, ${seconds.toFixed(2)} s -> ${values.out}`,
+    `NMF of ${input} (${n} x ${c}, k=${settings.k}) on ${
+      gpu ? gpu.description : "CPU"
+    }: ${result.iterations} ` +
+      `iterations, relative error ${result.relError.toPrecision(4)}, ${
+        seconds.toFixed(2)
+      } s -> ${values.out}`,
   );
   return summary;
 }

@@ -1,6 +1,6 @@
 // Batched WGSL NMF (src/nmf/) against the CPU reference, on whatever WebGPU adapter exists (llvmpipe in CI).
 import assert from "node:assert/strict";
-import { nmf, type NmfProblem, nmfBatched } from "../src/nmf/nmf.ts";
+import { nmf, nmfBatched, type NmfProblem } from "../src/nmf/nmf.ts";
 import { groupDims, planGroups } from "../src/nmf/plan.ts";
 import { matchedCosines, plantedProblem } from "../src/nmf/planted.ts";
 import { nmfReference } from "../src/nmf/reference.ts";
@@ -13,89 +13,124 @@ if (ignore) console.warn("nmf_gpu_test: no WebGPU adapter; GPU NMF tests skipped
 const N = 600, C = 64;
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
-  return a.length === b.length && new Uint32Array(a.buffer, a.byteOffset, a.length).every((x, i) =>
-    x === new Uint32Array(b.buffer, b.byteOffset, b.length)[i]
-  );
+  return a.length === b.length &&
+    new Uint32Array(a.buffer, a.byteOffset, a.length).every((x, i) =>
+      x === new Uint32Array(b.buffer, b.byteOffset, b.length)[i]
+    );
 }
 
-Deno.test({ name: "GPU NMF recovers planted factors and fits no worse than the CPU reference", ignore }, async () => {
-  for (const [k, noise] of [[4, 0], [5, 0.01], [6, 0.02]]) {
-    const { v, h0 } = plantedProblem(k, N, C, k, { noise });
-    const r = await nmf(gpu!.device, { v, n: N, c: C }, { k });
-    const ref = nmfReference(v, N, C, { k });
-    const cos = matchedCosines(h0, r.h, C);
-    assert.ok(Math.min(...cos) >= 0.99, `k=${k}: cosines ${cos}`);
-    assert.ok(r.relError <= ref.relError * 1.01 + 1e-6, `k=${k}: GPU ${r.relError} vs CPU ${ref.relError}`);
-    assert.ok(r.iterations > 1 && r.iterations < 200, `k=${k}: ${r.iterations} iterations`);
-    assert.equal(r.w.length, N * k);
-    assert.equal(r.h.length, k * C);
-    assert.ok(r.w.every((x) => x >= 0) && r.h.every((x) => x >= 0));
-  }
-});
-
-Deno.test({ name: "GPU NMF: batched equals one at a time, mixed shapes, deterministic", ignore }, async () => {
-  const k = 5;
-  const problems: NmfProblem[] = [
-    { v: plantedProblem(11, N, C, k, { noise: 0.01 }).v, n: N, c: C },
-    { v: plantedProblem(12, 300, 48, k, { noise: 0.01 }).v, n: 300, c: 48 },
-    { v: plantedProblem(13, N, C, k, { noise: 0.05 }).v, n: N, c: C },
-    { v: plantedProblem(14, N, C, 3, { noise: 0.01 }).v, n: N, c: C },
-  ];
-  const batched = await nmfBatched(gpu!.device, problems, { k });
-  const again = await nmfBatched(gpu!.device, problems, { k });
-  for (let i = 0; i < problems.length; i++) {
-    const single = await nmf(gpu!.device, problems[i], { k });
-    assert.ok(sameBits(batched[i].h, single.h) && sameBits(batched[i].w, single.w), `problem ${i} differs`);
-    assert.equal(batched[i].iterations, single.iterations);
-    assert.ok(sameBits(batched[i].h, again[i].h) && sameBits(batched[i].w, again[i].w), `problem ${i} not repeatable`);
-    assert.equal(batched[i].relError, again[i].relError);
-  }
-  // Problems converge at different iterations; each stops on its own.
-  assert.ok(new Set(batched.map((r) => r.iterations)).size > 1, `iterations ${batched.map((r) => r.iterations)}`);
-});
-
-Deno.test({ name: "GPU NMF splits a batch too large for one binding into dispatch groups", ignore }, async () => {
-  const k = 4;
-  const problems = [21, 22, 23].map((s) => ({ v: plantedProblem(s, N, C, k, { noise: 0.01 }).v, n: N, c: C }));
-  const whole = await solveBatched(gpu!.device, problems, { k });
-  // V of one problem is 153,600 bytes: a 200,000-byte binding holds one problem per group.
-  const split = await solveBatched(gpu!.device, problems, { k, maxBindingBytes: 200_000 });
-  for (let i = 0; i < problems.length; i++) {
-    assert.ok(sameBits(whole[i].h, split[i].h) && sameBits(whole[i].w, split[i].w), `problem ${i} differs`);
-  }
-});
-
-Deno.test({ name: "GPU NMF reads V from GPU buffers (shared slices and separate buffers)", ignore }, async () => {
-  const device = gpu!.device;
-  const k = 4;
-  const hosts = [31, 32].map((s) => plantedProblem(s, N, C, k, { noise: 0.01 }).v);
-  const expected = await nmfBatched(device, hosts.map((v) => ({ v, n: N, c: C })), { k });
-  const bytes = N * C * 4;
-  const shared = device.createBuffer({ size: 2 * bytes, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST });
-  hosts.forEach((v, m) => device.queue.writeBuffer(shared, m * bytes, v));
-  const separate = hosts.map((v) => {
-    const b = device.createBuffer({ size: bytes + 256, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-    device.queue.writeBuffer(b, 256, v);
-    return b;
-  });
-  try {
-    const fromShared = await nmfBatched(device, [0, 1].map((m) => ({ v: shared, n: N, c: C, offset: m * bytes })), {
-      k,
-    });
-    const fromSeparate = await nmfBatched(device, separate.map((v) => ({ v, n: N, c: C, offset: 256 })), { k });
-    for (let i = 0; i < 2; i++) {
-      assert.ok(sameBits(fromShared[i].h, expected[i].h), `shared slice ${i} differs`);
-      assert.ok(sameBits(fromSeparate[i].h, expected[i].h), `separate buffer ${i} differs`);
+Deno.test(
+  { name: "GPU NMF recovers planted factors and fits no worse than the CPU reference", ignore },
+  async () => {
+    for (const [k, noise] of [[4, 0], [5, 0.01], [6, 0.02]]) {
+      const { v, h0 } = plantedProblem(k, N, C, k, { noise });
+      const r = await nmf(gpu!.device, { v, n: N, c: C }, { k });
+      const ref = nmfReference(v, N, C, { k });
+      const cos = matchedCosines(h0, r.h, C);
+      assert.ok(Math.min(...cos) >= 0.99, `k=${k}: cosines ${cos}`);
+      assert.ok(r.relError <= ref.relError * 1.01 + 1e-6, `k=${k}: GPU ${r.relError} vs CPU ${ref.relError}`);
+      assert.ok(r.iterations > 1 && r.iterations < 200, `k=${k}: ${r.iterations} iterations`);
+      assert.equal(r.w.length, N * k);
+      assert.equal(r.h.length, k * C);
+      assert.ok(r.w.every((x) => x >= 0) && r.h.every((x) => x >= 0));
     }
-    await assert.rejects(
-      nmf(device, { v: shared, n: N, c: C, offset: bytes + 4 }, { k }),
-      /cannot hold 153600 bytes of V at offset 153604/,
+  },
+);
+
+Deno.test(
+  { name: "GPU NMF: batched equals one at a time, mixed shapes, deterministic", ignore },
+  async () => {
+    const k = 5;
+    const problems: NmfProblem[] = [
+      { v: plantedProblem(11, N, C, k, { noise: 0.01 }).v, n: N, c: C },
+      { v: plantedProblem(12, 300, 48, k, { noise: 0.01 }).v, n: 300, c: 48 },
+      { v: plantedProblem(13, N, C, k, { noise: 0.05 }).v, n: N, c: C },
+      { v: plantedProblem(14, N, C, 3, { noise: 0.01 }).v, n: N, c: C },
+    ];
+    const batched = await nmfBatched(gpu!.device, problems, { k });
+    const again = await nmfBatched(gpu!.device, problems, { k });
+    for (let i = 0; i < problems.length; i++) {
+      const single = await nmf(gpu!.device, problems[i], { k });
+      assert.ok(sameBits(batched[i].h, single.h) && sameBits(batched[i].w, single.w), `problem ${i} differs`);
+      assert.equal(batched[i].iterations, single.iterations);
+      assert.ok(
+        sameBits(batched[i].h, again[i].h) && sameBits(batched[i].w, again[i].w),
+        `problem ${i} not repeatable`,
+      );
+      assert.equal(batched[i].relError, again[i].relError);
+    }
+    // Problems converge at different iterations; each stops on its own.
+    assert.ok(
+      new Set(batched.map((r) => r.iterations)).size > 1,
+      `iterations ${batched.map((r) => r.iterations)}`,
     );
-  } finally {
-    shared.destroy();
-    for (const b of separate) b.destroy();
-  }
-});
+  },
+);
+
+Deno.test(
+  { name: "GPU NMF splits a batch too large for one binding into dispatch groups", ignore },
+  async () => {
+    const k = 4;
+    const problems = [21, 22, 23].map((s) => ({
+      v: plantedProblem(s, N, C, k, { noise: 0.01 }).v,
+      n: N,
+      c: C,
+    }));
+    const whole = await solveBatched(gpu!.device, problems, { k });
+    // V of one problem is 153,600 bytes: a 200,000-byte binding holds one problem per group.
+    const split = await solveBatched(gpu!.device, problems, { k, maxBindingBytes: 200_000 });
+    for (let i = 0; i < problems.length; i++) {
+      assert.ok(sameBits(whole[i].h, split[i].h) && sameBits(whole[i].w, split[i].w), `problem ${i} differs`);
+    }
+  },
+);
+
+Deno.test(
+  { name: "GPU NMF reads V from GPU buffers (shared slices and separate buffers)", ignore },
+  async () => {
+    const device = gpu!.device;
+    const k = 4;
+    const hosts = [31, 32].map((s) => plantedProblem(s, N, C, k, { noise: 0.01 }).v);
+    const expected = await nmfBatched(device, hosts.map((v) => ({ v, n: N, c: C })), { k });
+    const bytes = N * C * 4;
+    const shared = device.createBuffer({
+      size: 2 * bytes,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+    });
+    hosts.forEach((v, m) => device.queue.writeBuffer(shared, m * bytes, v));
+    const separate = hosts.map((v) => {
+      const b = device.createBuffer({
+        size: bytes + 256,
+        usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+      });
+      device.queue.writeBuffer(b, 256, v);
+      return b;
+    });
+    try {
+      const fromShared = await nmfBatched(
+        device,
+        [0, 1].map((m) => ({ v: shared, n: N, c: C, offset: m * bytes })),
+        {
+          k,
+        },
+      );
+      const fromSeparate = await nmfBatched(device, separate.map((v) => ({ v, n: N, c: C, offset: 256 })), {
+        k,
+      });
+      for (let i = 0; i < 2; i++) {
+        assert.ok(sameBits(fromShared[i].h, expected[i].h), `shared slice ${i} differs`);
+        assert.ok(sameBits(fromSeparate[i].h, expected[i].h), `separate buffer ${i} differs`);
+      }
+      await assert.rejects(
+        nmf(device, { v: shared, n: N, c: C, offset: bytes + 4 }, { k }),
+        /cannot hold 153600 bytes of V at offset 153604/,
+      );
+    } finally {
+      shared.destroy();
+      for (const b of separate) b.destroy();
+    }
+  },
+);
 
 Deno.test({ name: "GPU NMF refuses bad input with the problem and position", ignore }, async () => {
   const v = new Float32Array(N * C).fill(1);

@@ -65,5 +65,8 @@ Deno.test("reference NMF refuses negative, non-finite and too-wide input", () =>
   assert.throws(() => nmfReference(v, 20, 5, { k: 2 }), /V\[2, 3\] = -1/);
   v[13] = NaN;
   assert.throws(() => nmfReference(v, 20, 5, { k: 2 }), /V\[2, 3\] = NaN/);
-  assert.throws(() => nmfReference(new Float32Array(100).fill(1), 20, 5, { k: 6 }), /k=6 exceeds min\(n, c\) = 5/);
+  assert.throws(
+    () => nmfReference(new Float32Array(100).fill(1), 20, 5, { k: 6 }),
+    /k=6 exceeds min\(n, c\) = 5/,
+  );
 });

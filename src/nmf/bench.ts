@@ -3,7 +3,7 @@
 // Usage as a script: deno run -A src/nmf/bench.ts --n 2940 --c 2048 --k 6 --batch 1 --iterations 3
 import { parseArgs } from "node:util";
 import { acquireGpu, createUniformBuffer, dispatchGrid, loadWgsl } from "../runtime/gpu.ts";
-import { type NmfProblem, solveBatched, type NmfTrace } from "./solver.ts";
+import { type NmfProblem, type NmfTrace, solveBatched } from "./solver.ts";
 
 export interface NmfBenchOptions {
   n: number;
@@ -59,7 +59,8 @@ export async function benchNmf(device: GPUDevice, opts: NmfBenchOptions): Promis
     await solveBatched(device, problems, { k, maxIter: iterations, tol: 0, svdIterations, trace });
     const measuredSeconds = (performance.now() - started) / 1000;
     const secondsPerIteration = trace.iterationSeconds / iterations;
-    const extrapolatedSeconds200 = trace.initSeconds + EXTRAPOLATE_TO * secondsPerIteration + trace.finishSeconds;
+    const extrapolatedSeconds200 = trace.initSeconds + EXTRAPOLATE_TO * secondsPerIteration +
+      trace.finishSeconds;
     return {
       n,
       c,
@@ -87,8 +88,13 @@ async function syntheticBatch(device: GPUDevice, n: number, c: number, batch: nu
   const bytes = n * c * 4;
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const perBuffer = Math.max(1, Math.floor(limit / bytes));
-  const module = device.createShaderModule({ code: await loadWgsl(new URL("./bench.wgsl", import.meta.url)) });
-  const pipeline = device.createComputePipeline({ layout: "auto", compute: { module, entryPoint: "fill_random" } });
+  const module = device.createShaderModule({
+    code: await loadWgsl(new URL("./bench.wgsl", import.meta.url)),
+  });
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: { module, entryPoint: "fill_random" },
+  });
   const problems: NmfProblem[] = [];
   const buffers: GPUBuffer[] = [];
   const encoder = device.createCommandEncoder();

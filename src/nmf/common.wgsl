@@ -7,8 +7,9 @@
 //   active  [G]        indices of the problems still iterating (compact in hals.wgsl); the iteration
 //                      kernels map workgroup -> problem through it and are dispatched indirectly with
 //                      the active count, so a converged problem costs nothing and stops changing.
-// Kernels keep barriers out of data-dependent control flow: llvmpipe (the CI's software WebGPU) takes
-// minutes to compile shaders that branch around barriers on loaded values.
+// Workgroup arrays stay at <= 256 elements (vec4 where more data is needed): on wgpu's GL backend over
+// llvmpipe (CI's software WebGPU) compile time grows steeply with their length (about 3 s for 1024 f32,
+// minutes for 4096), which rules out the usual 64 x 64 shared-memory tiles.
 
 // Rewritten per pipeline by kernels.ts: K is the factor width (k or p), P the subspace width.
 const K: u32 = 6u;

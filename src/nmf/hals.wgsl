@@ -21,7 +21,7 @@
 const NG: u32 = K * (K + 1u) / 2u;  // upper-triangular Gram entries
 const NE: u32 = NG + 1u;            // plus the violation
 const ROUNDS: u32 = (NE + 3u) / 4u;
-// Invocations per update workgroup; kernels.ts lowers it for large K (the per-invocation arrays grow).
+// Invocations per update workgroup (rewritten by kernels.ts; the solver sizes the grid from it).
 const RW: u32 = 64u;
 const RPT: u32 = 4u;                // rows per invocation; a workgroup covers RW * RPT rows
 

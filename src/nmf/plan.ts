@@ -2,7 +2,7 @@
 // many per dispatch group as fit the largest storage binding the device allows.
 
 /** Rows of V per vtx workgroup; their partial products are summed afterwards. */
-export const ROWS_PER_SPLIT = 512;
+export const ROWS_PER_SPLIT = 256;
 /** Must match STAT_CHUNK and RES_ROWS in common.wgsl. */
 export const STAT_CHUNK = 16384;
 export const RES_ROWS = 8;

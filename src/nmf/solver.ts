@@ -1,7 +1,8 @@
 // Drives the batched NMF on the GPU: allocates one set of buffers per dispatch group, records the NNDSVDa
 // initialization and then many HALS iterations per submit, and reads back only the per-problem `done`
-// flags every `checkEvery` iterations (each readback costs a GPU round trip, ~11 ms in Deno). Problems that
-// have converged are skipped by every kernel, so the rest of the batch goes on unchanged.
+// flags every `checkEvery` iterations (each readback costs a GPU round trip, ~11 ms in Deno). After every
+// iteration the GPU rebuilds each group's list of unconverged problems and the indirect dispatch sizes, so a
+// converged problem gets no more workgroups (and stops changing) while the rest of its batch goes on.
 import { createStorageBuffer, createUniformBuffer } from "../runtime/gpu.ts";
 import { type NmfPipelines, nmfPipelines } from "./kernels.ts";
 import {
