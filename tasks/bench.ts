@@ -6,6 +6,7 @@ import { benchForward } from "../src/bench_forward.ts";
 import { benchAttribution } from "../src/bench_attribution.ts";
 import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
 import { benchSearch } from "../src/search/prototype_search.ts";
+import { benchNmf } from "../src/nmf/bench.ts";
 import { benchComposites } from "../src/composite/crop_composite.ts";
 import { computeConcepts } from "../src/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/predict.ts";
@@ -73,6 +74,33 @@ const sections: Record<string, Section> = {
             settings: PAPER_ATTRIBUTION,
           }),
         );
+      }
+    }
+    return out;
+  },
+  async nmf(quick) {
+    const gpu = await acquireGpu();
+    if (!gpu) return { skipped: "no WebGPU adapter" };
+    const out = [];
+    const shapes = [
+      { label: "layer3.5 (60 images x 14 x 14)", n: 11760, c: 1024 },
+      { label: "layer4.2 (60 images x 7 x 7)", n: 2940, c: 2048 },
+    ];
+    for (const shape of shapes) {
+      for (const batch of [1, 64]) {
+        // 64 problems hold 1.5-3 GB of V: only on a real GPU.
+        if (batch > 1 && gpu.software) {
+          out.push({ ...shape, k: 6, batch, skipped: "software adapter: V of 64 problems is 1.5-3 GB" });
+          continue;
+        }
+        const r = await benchNmf(gpu.device, {
+          n: shape.n,
+          c: shape.c,
+          k: 6,
+          batch,
+          iterations: quick ? 2 : 20,
+        });
+        out.push({ label: shape.label, ...r });
       }
     }
     return out;

@@ -6,6 +6,7 @@ import { CLASSES, MOTIF_CHANNELS, motifById } from "../fixtures/spec.ts";
 import { computeConcepts, weightedRows } from "../src/concepts.ts";
 import { predictDataset } from "../src/predict.ts";
 import { readNpy } from "../src/io/npy.ts";
+import { acquireGpu } from "../src/runtime/gpu.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const fixture = await ensureFixture();
@@ -106,4 +107,32 @@ Deno.test("the NMF input: each row is an activation vector scaled by the map at 
   const act = Float32Array.from([1, 2, 3, 4]); // channel 0: [1, 2], channel 1: [3, 4]
   const maps = Float32Array.from([0.5, 2]);
   assert.deepEqual([...weightedRows(act, maps, 1, 2, 2)], [0.5, 1.5, 4, 8]);
+});
+
+Deno.test({
+  name: "concepts with NMF on the GPU (WGSL) match the CPU reference's prototypes",
+  ignore: !(await acquireGpu()),
+  ...ORT_TEST,
+  fn: async () => {
+    const bases: Float32Array[] = [];
+    for (const nmfDevice of ["cpu", "gpu"] as const) {
+      const out = join(work, `nmf-${nmfDevice}`);
+      await computeConcepts({ ...base, out, classes: "0,6", nmfDevice });
+      for (const c of [0, 6]) {
+        bases.push((await readNpy(join(out, String(c), "basis.npy"))).data as Float32Array);
+      }
+    }
+    for (let i = 0; i < 2; i++) {
+      const [cpu, gpu] = [bases[i], bases[i + 2]];
+      let worst = 0, scale = 0;
+      for (let j = 0; j < cpu.length; j++) {
+        worst = Math.max(worst, Math.abs(cpu[j] - gpu[j]));
+        scale = Math.max(scale, Math.abs(cpu[j]));
+      }
+      assert.ok(
+        worst <= 1e-3 * scale,
+        `class ${[0, 6][i]}: GPU basis differs from the CPU's by ${worst / scale}`,
+      );
+    }
+  },
 });
