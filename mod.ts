@@ -10,3 +10,18 @@ export { Classifier, IMAGE_SIZE, softmaxRows, topK } from "./src/model/classifie
 export { normalizeOnCpu, normalizeOnGpu } from "./kernels/normalize.ts";
 export { predictDataset, readPredictedClasses } from "./src/predict.ts";
 export { decodeNpy, encodeNpy, readNpy, writeNpy } from "./src/io/npy.ts";
+export { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "./src/attribute.ts";
+export { attributeDataset } from "./src/attribute_dataset.ts";
+export { buildBackwardGraph, oneHotSeed } from "./src/attribution/backward.ts";
+export { computeConcepts, weightedRows } from "./src/concepts.ts";
+export { nmf, nmfBatched } from "./src/nmf/nmf.ts";
+export { nmfReference } from "./src/nmf/reference.ts";
+export { PrototypeSearch } from "./src/search/prototype_search.ts";
+export { CropCompositor } from "./src/composite/crop_composite.ts";
+export { readConcepts } from "./src/concepts_io.ts";
+export { runComponentTest } from "./src/component_test.ts";
+export { runVisualize } from "./src/figures/visualize.ts";
+export { runExplain } from "./src/figures/explain.ts";
+export { readTorchTensor } from "./src/io/torch_pt.ts";
+export { openDataset } from "./src/data/dataset.ts";
+export { prepareCache } from "./src/data/cache.ts";
