@@ -3,20 +3,7 @@
 // layout the similarity matmul loads with unit stride along N; then one inverse L2 norm per column, applied
 // in the matmul's epilogue instead of rewriting the pooled values.
 
-struct Params {
-  batch: u32,
-  channels: u32,
-  height: u32,
-  width: u32,
-  pooled_h: u32,
-  pooled_w: u32,
-  columns: u32,     // N
-  prototypes: u32,  // P: row stride of the transposed bases
-  row_start: u32,   // first prototype of this dispatch's chunk
-  rows: u32,        // prototypes in the chunk
-  first_key: u32,   // first image index * ph * pw: key of column 0
-  _pad: u32,
-}
+// Params: search_params.wgsl, prepended by prototype_search.ts.
 
 @group(0) @binding(0) var<storage, read> activations: array<f32>;
 @group(0) @binding(1) var<storage, read_write> pooled: array<f32>;

@@ -55,25 +55,29 @@ function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
 }
 
 async function compile(device: GPUDevice, topK: number): Promise<Pipelines> {
-  const [poolCode, matmulCode, mergeTemplate] = await Promise.all([
+  // WGSL has no includes: the shared Params struct is prepended to each kernel.
+  const [params, pool, matmul, merge] = await Promise.all([
+    loadWgsl(new URL("./search_params.wgsl", import.meta.url)),
     loadWgsl(new URL("./pool_normalize.wgsl", import.meta.url)),
     loadWgsl(new URL("./similarity_matmul.wgsl", import.meta.url)),
     loadWgsl(new URL("./topk_merge.wgsl", import.meta.url)),
   ]);
-  const mergeCode = substituteConst(mergeTemplate, "K", topK);
+  const poolCode = `${params}\n${pool}`;
+  const matmulCode = `${params}\n${matmul}`;
+  const mergeCode = substituteConst(`${params}\n${merge}`, "K", topK);
   const make = (code: string, entryPoint: string, label: string) =>
     device.createComputePipelineAsync({
       layout: "auto",
       compute: { module: device.createShaderModule({ code, label }), entryPoint },
       label,
     });
-  const [pool, norms, matmul, merge] = await Promise.all([
+  const [poolPipeline, norms, matmulPipeline, mergePipeline] = await Promise.all([
     make(poolCode, "pool", "search.pool"),
     make(poolCode, "norms", "search.norms"),
     make(matmulCode, "main", "search.matmul"),
     make(mergeCode, "main", "search.merge"),
   ]);
-  return { pool, norms, matmul, merge };
+  return { pool: poolPipeline, norms, matmul: matmulPipeline, merge: mergePipeline };
 }
 
 function substituteConst(code: string, name: string, value: number): string {

@@ -4,20 +4,7 @@
 // strided by 16 so that shared-memory reads are conflict-free and the final stores are coalesced; both
 // operands are stored K-major so tile loads are contiguous along the output axes.
 
-struct Params {
-  batch: u32,
-  channels: u32,
-  height: u32,
-  width: u32,
-  pooled_h: u32,
-  pooled_w: u32,
-  columns: u32,
-  prototypes: u32,
-  row_start: u32,
-  rows: u32,
-  first_key: u32,
-  _pad: u32,
-}
+// Params: search_params.wgsl, prepended by prototype_search.ts.
 
 const TILE: u32 = 64u;
 const DEPTH: u32 = 16u;

@@ -10,20 +10,7 @@
 // Positions are identified by key = image * ph * pw + py * pw + px, so "lower key" is exactly the tie-break
 // order (image, then y, then x). K and WG are substituted by prototype_search.ts before compilation.
 
-struct Params {
-  batch: u32,
-  channels: u32,
-  height: u32,
-  width: u32,
-  pooled_h: u32,
-  pooled_w: u32,
-  columns: u32,
-  prototypes: u32,
-  row_start: u32,
-  rows: u32,
-  first_key: u32,
-  _pad: u32,
-}
+// Params: search_params.wgsl, prepended by prototype_search.ts.
 
 struct Hit {
   score: f32,
