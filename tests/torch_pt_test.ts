@@ -29,6 +29,27 @@ import {
   TUPLE2,
 } from "./torch_pt_files.ts";
 
+/** The data.pkl torch.save writes for one tensor over storage "0" (protocol 2, as CPython's pickler emits it). */
+function tensorPickle(
+  t: { storage: string; numel: number; offset: number; size: [number, number]; stride: [number, number] },
+): Uint8Array {
+  return new PickleWriter()
+    .op(0x80, 0x02)
+    .global("torch._utils", "_rebuild_tensor_v2").put(0)
+    .op(MARK)
+    .op(MARK).str("storage").put(1).global("torch", t.storage).put(2).str("0").put(3).str("cpu").put(4)
+    .int(t.numel).op(TUPLE).put(5).op(BINPERSID)
+    .int(t.offset)
+    .int(t.size[0]).int(t.size[1]).op(TUPLE2).put(6)
+    .int(t.stride[0]).int(t.stride[1]).op(TUPLE2).put(7)
+    .op(NEWFALSE)
+    .global("collections", "OrderedDict").put(8).op(EMPTY_TUPLE, REDUCE).put(9)
+    .op(TUPLE).put(10)
+    .op(REDUCE).put(11)
+    .op(STOP)
+    .finish();
+}
+
 /**
  * The exact data.pkl of torch.save(torch.arange(12, dtype=torch.float64).reshape(2, 6), f):
  *   \x80\x02 ctorch._utils\n_rebuild_tensor_v2\n q\x00
@@ -39,21 +60,7 @@ import {
  * the storage as persistent id ("storage", torch.DoubleStorage, "0", "cpu", numel).
  */
 function arangePickle(): Uint8Array {
-  return new PickleWriter()
-    .op(0x80, 0x02)
-    .global("torch._utils", "_rebuild_tensor_v2").put(0)
-    .op(MARK)
-    .op(MARK).str("storage").put(1).global("torch", "DoubleStorage").put(2).str("0").put(3).str("cpu").put(4)
-    .int(12).op(TUPLE).put(5).op(BINPERSID)
-    .int(0)
-    .int(2).int(6).op(TUPLE2).put(6)
-    .int(6).int(1).op(TUPLE2).put(7)
-    .op(NEWFALSE)
-    .global("collections", "OrderedDict").put(8).op(EMPTY_TUPLE, REDUCE).put(9)
-    .op(TUPLE).put(10)
-    .op(REDUCE).put(11)
-    .op(STOP)
-    .finish();
+  return tensorPickle({ storage: "DoubleStorage", numel: 12, offset: 0, size: [2, 6], stride: [6, 1] });
 }
 
 /**
@@ -61,21 +68,7 @@ function arangePickle(): Uint8Array {
  * (4, 3), stride (1, 6), storage offset 7 over the 24-element FloatStorage.
  */
 function transposedViewPickle(): Uint8Array {
-  return new PickleWriter()
-    .op(0x80, 0x02)
-    .global("torch._utils", "_rebuild_tensor_v2").put(0)
-    .op(MARK)
-    .op(MARK).str("storage").put(1).global("torch", "FloatStorage").put(2).str("0").put(3).str("cpu").put(4)
-    .int(24).op(TUPLE).put(5).op(BINPERSID)
-    .int(7)
-    .int(4).int(3).op(TUPLE2).put(6)
-    .int(1).int(6).op(TUPLE2).put(7)
-    .op(NEWFALSE)
-    .global("collections", "OrderedDict").put(8).op(EMPTY_TUPLE, REDUCE).put(9)
-    .op(TUPLE).put(10)
-    .op(REDUCE).put(11)
-    .op(STOP)
-    .finish();
+  return tensorPickle({ storage: "FloatStorage", numel: 24, offset: 7, size: [4, 3], stride: [1, 6] });
 }
 
 /**
