@@ -1,14 +1,14 @@
 // The .pt reader against files built byte for byte in torch.save's layout.
 //
-// There is no PyTorch on the development machines, so these archives are assembled here: a zip whose entries
+// These archives are assembled here: a zip whose entries
 // are archive/data.pkl, archive/.format_version, archive/.storage_alignment, archive/byteorder,
 // archive/data/<key>, archive/version and archive/.data/serialization_id (torch 2.x order; storage data aligned
 // to 64 bytes by a padding extra field, as torch's writer does), and data.pkl written opcode by opcode the way
 // Python's pickler (protocol 2) serializes torch tensors, memo puts and gets included. The three pickles were
 // checked byte-identical to CPython 3.11's pickle.Pickler(protocol=2) output for the same objects, with
 // torch's classes stubbed by same-named Python classes reducing as torch.Tensor.__reduce_ex__ does.
-// TODO: add a file actually written by torch.save (e.g. torch.save(torch.arange(12, dtype=torch.float64)
-// .reshape(2, 6), "arange.pt") and a real nmf_basis.pt) under fixtures/ once a machine with PyTorch is available.
+// Files written by torch.save itself are read in torch_pt_pytorch_test.ts; these cover layouts torch 1.13 does
+// not write (torch 2.x's archive/ prefix and alignment) and malformed files.
 import assert from "node:assert/strict";
 import { zipSync } from "fflate";
 import { isTorchTensor, parseTorchPt, readTorchTensor, type TorchTensor } from "../src/io/torch_pt.ts";
