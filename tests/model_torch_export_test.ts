@@ -1,0 +1,87 @@
+// Layer resolution and the fixture's torch-style naming against graphs that torch's legacy exporter really
+// wrote: the node lists of torchvision resnet50/resnet34 exported by torch 1.13.1
+// (tools/reference/export_torchvision.py; the 100 MB models themselves are not committed).
+import assert from "node:assert/strict";
+import type { Model } from "../src/onnx/model.ts";
+import { layerCandidates, resolveLayer } from "../src/model/layers.ts";
+import { buildResNet50 } from "../fixtures/resnet50.ts";
+
+interface ExportedNode {
+  op: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+}
+
+async function exportedGraph(name: string): Promise<{ model: Model; output: string }> {
+  const url = new URL(`./testdata/torch/${name}_legacy_nodes.json`, import.meta.url);
+  const json = JSON.parse(await Deno.readTextFile(url));
+  const node = (json.nodes as ExportedNode[]).map((n) => ({
+    opType: n.op,
+    name: n.name,
+    input: n.inputs,
+    output: n.outputs,
+    attribute: [],
+  }));
+  const value = (name: string) => ({ name, type: {} });
+  const model = {
+    irVersion: 8,
+    opsetImport: [{ domain: "", version: json.opset }],
+    graph: {
+      name,
+      node,
+      initializer: [],
+      input: [value(json.input)],
+      output: [value(json.output)],
+      valueInfo: [],
+    },
+  } as unknown as Model;
+  return { model, output: json.output };
+}
+
+/** Nodes as (op, name, activation inputs, outputs): weights and the exporter's shared-bias Identity nodes aside. */
+function signature(model: Model, output: string): string[] {
+  const g = model.graph;
+  const activations = new Set([
+    g.input[0].name,
+    ...g.node.filter((n) => n.opType !== "Identity").flatMap((n) => n.output),
+  ]);
+  return g.node.filter((n) => n.opType !== "Identity").map((n) =>
+    `${n.opType} ${n.name} (${n.input.filter((i) => activations.has(i)).join(", ")}) -> ${
+      n.output.map((o) => (o === output ? "<output>" : o)).join(", ")
+    }`
+  );
+}
+
+Deno.test("real torch exports: layer3.5 and layer4.2 resolve to the blocks' last ReLU", async () => {
+  const expected: Record<string, Record<string, string>> = {
+    resnet50: {
+      "layer3.5": "/layer3/layer3.5/relu_2/Relu_output_0",
+      "layer4.2": "/layer4/layer4.2/relu_2/Relu_output_0",
+      "layer4": "/layer4/layer4.2/relu_2/Relu_output_0",
+    },
+    resnet34: {
+      "layer3.5": "/layer3/layer3.5/relu_1/Relu_output_0",
+      "layer4.2": "/layer4/layer4.2/relu_1/Relu_output_0",
+    },
+  };
+  for (const [name, layers] of Object.entries(expected)) {
+    const { model } = await exportedGraph(name);
+    for (const [layer, tensor] of Object.entries(layers)) {
+      const tap = resolveLayer(model, layer);
+      assert.equal(tap.tensor, tensor, `${name} ${layer}`);
+      assert.equal(tap.via, "legacy-scope");
+    }
+    assert.throws(
+      () => resolveLayer(model, "layer3.9"),
+      /layer3\.9: no module .* Candidates: layer3, layer3\.0/,
+    );
+  }
+});
+
+Deno.test("the generated legacy ResNet-50 has the real export's nodes, names and layer candidates", async () => {
+  const real = await exportedGraph("resnet50");
+  const ours = buildResNet50({ naming: "legacy", baseWidth: 4, numClasses: 10 });
+  assert.deepEqual(signature(ours, ours.graph.output[0].name), signature(real.model, real.output));
+  assert.deepEqual(layerCandidates(ours).sort(), layerCandidates(real.model).sort());
+});
