@@ -5,10 +5,14 @@
 // RGB, so those files go through imagescript's decoder for the raw CMYK values (Adobe-inverted, as PIL
 // reads them; within 1 level of libjpeg's) and PIL's own CMYK -> RGB formula.
 // PNG: imagescript's decoder gives RGBA for every colour type; dropping alpha equals PIL's convert("RGB")
-// (which drops alpha without compositing) for gray, gray+alpha, palette, RGB and RGBA at 8 bits.
+// (which drops alpha without compositing) for gray, gray+alpha, palette, RGB and RGBA at 8 bits, and at 16
+// bits for all but plain gray (PIL keeps the high byte). PIL opens a 16-bit gray PNG as a 32-bit integer image
+// and its convert("RGB") clips the 16-bit values to 0..255 instead of scaling them; torchvision pipelines
+// see that (mostly white) image, so protoscope reads the raw values with fast-png and clips the same way.
 import decodeLibjpeg, { init as initLibjpeg } from "@jsquash/jpeg/decode.js";
 import imagescriptJpeg from "imagescript/wasm/node/jpeg.js";
 import imagescriptPng from "imagescript/wasm/node/png.js";
+import { decode as decodePngSamples } from "fast-png";
 
 /** Decoder packages, recorded in cache manifests so a cache says what produced it. */
 export const DECODER_VERSIONS = { libjpeg: "@jsquash/jpeg@1.6.0", imagescript: "imagescript@1.3.1" };
@@ -142,8 +146,26 @@ async function decodeCmykJpeg(bytes: Uint8Array, source: string): Promise<Decode
   return { width, height, channels: 4, pixels: cmykToRgba(buffer.subarray(0, width * height * 4)) };
 }
 
+/** IHDR bit depth 16, colour type 0 (gray without alpha): the one PNG kind PIL's convert("RGB") clips. */
+function isGray16Png(bytes: Uint8Array): boolean {
+  return bytes.length > 25 && bytes[24] === 16 && bytes[25] === 0;
+}
+
+function decodeGray16PngAsPil(bytes: Uint8Array): DecodedImage {
+  const { width, height, data, channels } = decodePngSamples(bytes);
+  if (channels !== 1 || !(data instanceof Uint16Array)) throw new Error("expected 16-bit gray samples");
+  const pixels = new Uint8Array(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    const v = Math.min(data[i], 255);
+    pixels[i * 4] = pixels[i * 4 + 1] = pixels[i * 4 + 2] = v;
+    pixels[i * 4 + 3] = 255;
+  }
+  return { width, height, channels: 4, pixels };
+}
+
 async function decodePng(bytes: Uint8Array, source: string): Promise<DecodedImage> {
   try {
+    if (isGray16Png(bytes)) return decodeGray16PngAsPil(bytes);
     const { width, height, framebuffer } = (await imagescriptPng.init()).decode(bytes) as {
       width: number;
       height: number;

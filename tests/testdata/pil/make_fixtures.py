@@ -55,12 +55,16 @@ rgba.save("rgba_60x45.png")
 exif = Image.Exif()
 exif[0x0112] = 6  # orientation "rotate 90": PIL (and torchvision) ignore it when decoding
 small.save("exif_rotated_60x45.jpg", quality=90, exif=exif.tobytes())
+# 16-bit gray: PIL opens it as mode "I" and convert("RGB") clips to 0..255; the top rows stay below 256.
+gray16 = Image.new("I", small.size)
+gray16.putdata([v * (1 if i < 5 * 60 else 257) for i, v in enumerate(small.convert("L").getdata())])
+gray16.save("gray16_60x45.png")
 big.save("rgb420_500x375.jpg", quality=75)
 scene(333, 500, 3).save("rgb420_333x500.jpg", quality=80)
 
 names = ["rgb420_60x45.jpg", "rgb422_60x45.jpg", "progressive_60x45.jpg", "gray_60x45.jpg", "gray_60x45.png",
          "cmyk_60x45.jpg", "palette_60x45.png", "exif_rotated_60x45.jpg", "gray_alpha_60x45.png", "rgba_60x45.png",
-         "rgb420_500x375.jpg", "rgb420_333x500.jpg"]
+         "gray16_60x45.png", "rgb420_500x375.jpg", "rgb420_333x500.jpg"]
 expected = {}
 for name in names:
     im = Image.open(name)
