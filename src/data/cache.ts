@@ -298,9 +298,14 @@ export class CacheImages {
     try {
       const head = new Uint8Array(4096);
       const n = (await file.read(head)) ?? 0;
-      const { dtype, shape, offset } = parseNpyHeader(head.subarray(0, n), path);
-      if (dtype !== "|u1" || shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3) {
-        throw new Error(`${path}: expected uint8 [N, S, S, 3] images, got ${dtype} [${shape}]`);
+      const { dtype, shape, offset, fortranOrder } = parseNpyHeader(head.subarray(0, n), path);
+      if (dtype !== "|u1" || shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3 || fortranOrder) {
+        throw new Error(
+          `${path}: expected C-ordered uint8 [N, S, S, 3] images, got ${
+            fortranOrder ? "Fortran-ordered " : ""
+          }` +
+            `${dtype} [${shape}]`,
+        );
       }
       if (shape[0] !== expectedRows) {
         throw new Error(

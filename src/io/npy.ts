@@ -55,6 +55,8 @@ export interface NpyLayout {
   shape: number[];
   /** Byte offset of the first element. */
   offset: number;
+  /** Column-major data (numpy's fortran_order, e.g. scikit-learn's components_ saved as is). */
+  fortranOrder: boolean;
 }
 
 /** Parses the header; `source` names the file in errors. */
@@ -73,9 +75,6 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyLayout {
   if (!descr || !fortran || shapeText === undefined) {
     throw new Error(`${source}: unreadable .npy header '${text}'`);
   }
-  if (fortran === "True") {
-    throw new Error(`${source}: Fortran-ordered arrays are not supported; save C-ordered`);
-  }
   const known: Record<string, NpyDtype> = {
     "<f4": "<f4",
     "<f8": "<f8",
@@ -91,11 +90,26 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyLayout {
     );
   }
   const shape = shapeText.split(",").map((s) => s.trim()).filter((s) => s.length).map(Number);
-  return { dtype, shape, offset: start + headerLen };
+  return { dtype, shape, offset: start + headerLen, fortranOrder: fortran === "True" };
 }
 
+/** Column-major values of `shape` in row-major order. */
+function fromFortranOrder<T extends NpyData>(data: T, shape: number[]): T {
+  const out = new (data.constructor as new (n: number) => T)(data.length);
+  const strides = shape.map((_, d) => shape.slice(0, d).reduce((a, b) => a * b, 1));
+  const index = new Array<number>(shape.length).fill(0);
+  for (let i = 0; i < data.length; i++) {
+    let src = 0;
+    for (let d = 0; d < shape.length; d++) src += index[d] * strides[d];
+    out[i] = data[src];
+    for (let d = shape.length - 1; d >= 0 && ++index[d] === shape[d]; d--) index[d] = 0;
+  }
+  return out;
+}
+
+/** Decodes a whole .npy; Fortran-ordered arrays come back in row-major order. */
 export function decodeNpy(bytes: Uint8Array, source = "<npy>"): NpyArray {
-  const { dtype, shape, offset } = parseNpyHeader(bytes, source);
+  const { dtype, shape, offset, fortranOrder } = parseNpyHeader(bytes, source);
   const count = shape.reduce((a, b) => a * b, 1);
   const width = { "<f4": 4, "<f8": 8, "<i4": 4, "<i8": 8, "|u1": 1 }[dtype];
   if (bytes.length - offset < count * width) {
@@ -113,7 +127,7 @@ export function decodeNpy(bytes: Uint8Array, source = "<npy>"): NpyArray {
     : dtype === "<i8"
     ? new BigInt64Array(buf)
     : new Uint8Array(buf);
-  return { dtype, shape, data };
+  return { dtype, shape, data: fortranOrder && shape.length > 1 ? fromFortranOrder(data, shape) : data };
 }
 
 export async function readNpy(path: string): Promise<NpyArray> {
