@@ -11,6 +11,7 @@ import { benchComposites } from "../src/composite/crop_composite.ts";
 import { computeConcepts } from "../src/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/predict.ts";
 import { join } from "node:path";
+import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";
 import { benchPreprocess } from "../src/data/pool.ts";
 import { listImages } from "../src/data/layouts.ts";
@@ -36,11 +37,13 @@ const sections: Record<string, Section> = {
       out.push(
         await benchForward(fixture.modelPath, ep, { batch: 16, batches: quick ? 2 : 8, label: "fixture" }),
       );
-      // llvmpipe needs ~3 s per ResNet50 image: keep the software-GPU run short.
+      // llvmpipe needs ~3 s per ResNet50 image: keep the software-GPU run short; a hardware GPU gets the
+      // batch a real run would use.
       const slow = ep === "webgpu" && gpu?.software;
+      const hardware = ep === "webgpu" && gpu && !gpu.software;
       out.push(
         await benchForward(resnet, ep, {
-          batch: slow || quick ? 2 : 8,
+          batch: slow || quick ? 2 : hardware ? 64 : 8,
           batches: slow || quick ? 1 : 4,
           label: "resnet50-topology",
         }),
@@ -65,11 +68,13 @@ const sections: Record<string, Section> = {
       );
       // One ResNet50 image is 20 rows through the trunk and the backward graph: minutes on llvmpipe.
       if (ep === "webgpu" && gpu?.software && quick) continue;
+      const hardware = ep === "webgpu" && !gpu?.software;
       for (const layer of ["layer3.5", "layer4.2"]) {
         out.push(
           await benchAttribution(resnet, layer, ep, {
-            batch: 1,
-            batches: 1,
+            // 4 images are 80 noisy rows through the trunk and the backward graph.
+            batch: hardware && !quick ? 4 : 1,
+            batches: hardware && !quick ? 3 : 1,
             label: "resnet50-topology",
             settings: PAPER_ATTRIBUTION,
           }),
@@ -178,6 +183,10 @@ await runTask(async () => {
   const a = parseCli("bench", "Throughput benchmarks; prints one JSON document.", {
     only: { type: "string", help: `comma-separated sections: ${Object.keys(sections).join(",")}` },
     quick: { type: "boolean", default: false, help: "fewer repetitions (smoke run)" },
+    out: {
+      type: "string",
+      help: "also write the JSON here, rewritten after each section (kept if cut short)",
+    },
   });
   const chosen = a.only ? (a.only as string).split(",") : Object.keys(sections);
   for (const s of chosen) if (!sections[s]) throw new Error(`--only: unknown section '${s}'`);
@@ -195,6 +204,7 @@ await runTask(async () => {
     console.error(`bench: ${s} ...`);
     report[s] = await sections[s](a.quick as boolean);
     console.error(`bench: ${s} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    if (a.out) await writeJsonAtomic(a.out as string, report);
   }
   console.log(JSON.stringify(report, null, 2));
 });
