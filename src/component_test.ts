@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { rgbToJpeg } from "./figures/canvas.ts";
 import type { CropCell } from "./composite/crop_composite.ts";
 import { compositeRgbCpu } from "./composite/crop_composite.ts";
-import type { SearchHit } from "./search/hits.ts";
+import { hitSource, type SearchHit } from "./search/hits.ts";
 import { buildManifest } from "./io/manifest.ts";
 import { writeFileAtomic, writeJsonAtomic } from "./io/atomic.ts";
 import { topK } from "./model/classifier.ts";
@@ -197,12 +197,7 @@ export async function scoreComposites(
         h
           ? {
             prototype,
-            image: h.image,
-            path: dataset.entries[h.image].path,
-            y: h.y,
-            x: h.x,
-            score: h.score,
-            predicted: predicted[h.image],
+            ...hitSource(h, dataset.entries, predicted),
             ...(names && predicted[h.image] >= 0 ? { predictedName: names[predicted[h.image]] } : {}),
           }
           : { prototype, image: null, path: null, y: 0, x: 0, score: null, predicted: null }

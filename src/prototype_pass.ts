@@ -10,8 +10,7 @@ import { type Concepts, readConcepts } from "./concepts_io.ts";
 import { Classifier, softmaxRows } from "./model/classifier.ts";
 import { readModel, sha256Hex } from "./onnx/model.ts";
 import type { EpChoice } from "./runtime/ort.ts";
-import { EP_CHOICES } from "./runtime/ort.ts";
-import { MODEL_DATA_FLAGS, RUN_ENV_FLAGS } from "./task_flags.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "./task_flags.ts";
 import { acquireGpu, createStorageBuffer, type GpuContext } from "./runtime/gpu.ts";
 import { PrototypeSearch } from "./search/prototype_search.ts";
 import { poolImage } from "./search/brute_force.ts";
@@ -32,7 +31,7 @@ import { normalizeOnCpu } from "../kernels/normalize.ts";
 import { predictDataset, readPredictedClasses } from "./predict.ts";
 import { exists, readJsonIfExists } from "./io/atomic.ts";
 import { createProgress } from "./io/progress.ts";
-import { choiceArg, type Flags, intArg, UsageError } from "./cli.ts";
+import { type Flags, intArg, UsageError } from "./cli.ts";
 
 // ---- The streaming search ----
 
@@ -765,16 +764,13 @@ export async function classesArg(
 /** RunOptions from the parsed RUN_FLAGS. */
 export function runOptionsFromArgs(a: Record<string, string | boolean | undefined>): RunOptions {
   return {
-    model: a.model as string,
-    data: a.data as string,
+    ...modelDataFromArgs(a),
+    ...runEnvFromArgs(a),
     layer: a.layer as string | undefined,
     concepts: a.concepts as string,
     out: a.out as string,
     predictions: a.predictions as string | undefined,
-    labels: a.labels as string | undefined,
     batch: intArg("batch", a.batch),
-    limit: intArg("limit", a.limit),
     workers: intArg("workers", a.workers, 0),
-    ep: choiceArg("ep", a.ep, EP_CHOICES),
   };
 }

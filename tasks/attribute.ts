@@ -1,12 +1,13 @@
 // deno task attribute --model M --data D --layer L --class C --out O [--method deeplift|gradxact] ...
-import { choiceArg, intArg, parseCli, runTask } from "../src/cli.ts";
+import { intArg, parseCli, runTask } from "../src/cli.ts";
 import { attributeDataset } from "../src/attribute_dataset.ts";
-import { EP_CHOICES } from "../src/runtime/ort.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
   MODEL_DATA_FLAGS,
+  modelDataFromArgs,
   RUN_ENV_FLAGS,
+  runEnvFromArgs,
 } from "../src/task_flags.ts";
 
 await runTask(async () => {
@@ -27,17 +28,14 @@ await runTask(async () => {
   });
   const r = await attributeDataset({
     ...attributionFromArgs(a),
-    model: a.model as string,
-    data: a.data as string,
-    labels: a.labels as string | undefined,
+    ...modelDataFromArgs(a),
+    ...runEnvFromArgs(a),
     layer: a.layer as string,
     target: a.class as string,
     out: a.out as string,
-    limit: intArg("limit", a.limit),
     batch: intArg("batch", a.batch),
     overlays: intArg("overlays", a.overlays, 0),
     saveRaw: a["save-raw"] as boolean,
-    ep: choiceArg("ep", a.ep, EP_CHOICES),
   });
   console.log(
     `${r.images} maps of class ${r.target}${r.targetName ? ` (${r.targetName})` : ""} at ${

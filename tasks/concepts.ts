@@ -5,9 +5,10 @@ import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
   MODEL_DATA_FLAGS,
+  modelDataFromArgs,
   RUN_ENV_FLAGS,
+  runEnvFromArgs,
 } from "../src/task_flags.ts";
-import { EP_CHOICES } from "../src/runtime/ort.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -43,9 +44,8 @@ await runTask(async () => {
   );
   const s = await computeConcepts({
     ...attributionFromArgs(a),
-    model: a.model as string,
-    data: a.data as string,
-    labels: a.labels as string | undefined,
+    ...modelDataFromArgs(a),
+    ...runEnvFromArgs(a),
     layer: a.layer as string,
     out: a.out as string,
     classes: a.classes as string,
@@ -55,9 +55,7 @@ await runTask(async () => {
     nmfBatch: intArg("nmf-batch", a["nmf-batch"]),
     maxIter: intArg("max-iter", a["max-iter"]),
     tol: floatArg("tol", a.tol),
-    limit: intArg("limit", a.limit),
     predictions: a.predictions as string | undefined,
-    ep: choiceArg("ep", a.ep, EP_CHOICES),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
   });
   const done = s.classes.filter((c) => c.status === "done");

@@ -1,8 +1,7 @@
 // deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
-import { choiceArg, intArg, parseCli, runTask } from "../src/cli.ts";
+import { intArg, parseCli, runTask } from "../src/cli.ts";
 import { predictDataset } from "../src/predict.ts";
-import { EP_CHOICES } from "../src/runtime/ort.ts";
-import { MODEL_DATA_FLAGS, RUN_ENV_FLAGS } from "../src/task_flags.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/task_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -17,14 +16,11 @@ await runTask(async () => {
     },
   );
   const result = await predictDataset({
-    model: a.model as string,
-    data: a.data as string,
-    labels: a.labels as string | undefined,
+    ...modelDataFromArgs(a),
+    ...runEnvFromArgs(a),
     out: a.out as string,
     batch: intArg("batch", a.batch),
-    limit: intArg("limit", a.limit),
     workers: intArg("workers", a.workers),
-    ep: choiceArg("ep", a.ep, EP_CHOICES),
   });
   const s = result.summary;
   console.log(

@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import { buildManifest } from "../io/manifest.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.ts";
-import type { SearchHit } from "../search/hits.ts";
+import { type HitSource, hitSource, type SearchHit } from "../search/hits.ts";
 import {
   excludedSearchBytes,
   loadImages,
@@ -31,14 +31,7 @@ export interface VisualizeOptions extends RunOptions {
   excludedBudgetBytes?: number;
 }
 
-export interface GridCrop {
-  image: number;
-  path: string;
-  y: number;
-  x: number;
-  score: number;
-  predicted: number;
-}
+export type GridCrop = HitSource;
 
 export interface VisualizeClass {
   class: number;
@@ -104,14 +97,7 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
         });
         const file = `${cls}${name ? `_${safeName(name)}` : ""}.jpg`;
         await writeFileAtomic(join(opts.out, file), await figure.toJpeg());
-        const crop = (h: SearchHit): GridCrop => ({
-          image: h.image,
-          path: dataset.entries[h.image].path,
-          y: h.y,
-          x: h.x,
-          score: h.score,
-          predicted: predicted[h.image],
-        });
+        const crop = (h: SearchHit): GridCrop => hitSource(h, dataset.entries, predicted);
         classes.push({
           class: cls,
           ...(name ? { name } : {}),

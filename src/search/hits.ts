@@ -10,6 +10,31 @@ export interface SearchHit {
   x: number;
 }
 
+/** A hit with its source image's path and predicted class, as the run's JSON outputs record it. */
+export interface HitSource {
+  image: number;
+  path: string;
+  y: number;
+  x: number;
+  score: number;
+  predicted: number;
+}
+
+export function hitSource(
+  h: SearchHit,
+  entries: readonly { path: string }[],
+  predicted: ArrayLike<number>,
+): HitSource {
+  return {
+    image: h.image,
+    path: entries[h.image].path,
+    y: h.y,
+    x: h.x,
+    score: h.score,
+    predicted: predicted[h.image],
+  };
+}
+
 export interface SearchResult {
   /** Per prototype, its best positions over the whole dataset, best first (fewer than k only for tiny data). */
   topK: SearchHit[][];
