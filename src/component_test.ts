@@ -65,7 +65,10 @@ export interface VariantRecord {
   argmax: number;
   argmaxName?: string;
   top5: ClassProbability[];
+  /** The class passes when the composite is predicted as it; a composite without any crop cannot pass. */
   pass: boolean;
+  /** Every prototype lacked a position (e.g. no image outside the class): the composite is all blank. */
+  noCrops?: true;
 }
 
 export interface ClassRecord {
@@ -202,14 +205,17 @@ export async function scoreComposites(
           }
           : { prototype, image: null, path: null, y: 0, x: 0, score: null, predicted: null }
       );
+      const missing = crops.filter((c) => c.image === null).map((c) => c.prototype);
+      const noCrops = missing.length === crops.length;
       return {
         crops,
-        missing: crops.filter((c) => c.image === null).map((c) => c.prototype),
+        missing,
         pClass: row[cls],
         argmax: top[0],
         ...(names ? { argmaxName: names[top[0]] } : {}),
         top5: top.map((c) => ({ class: c, ...nameOf(c), p: row[c] })),
-        pass: top[0] === cls,
+        pass: !noCrops && top[0] === cls,
+        ...(noCrops ? { noCrops: true as const } : {}),
       };
     };
     const records = classes.map((cls, i): ClassRecord => ({
@@ -361,7 +367,8 @@ export function formatComponentTable(report: ComponentTestReport, maxRows = 40):
     lines.push("");
     const perClass = [["class", "name", "p (all)", "argmax (all)", "p (excl.)", "argmax (excl.)"]];
     for (const r of report.classes.slice(0, maxRows)) {
-      const cell = (v: VariantRecord) => `${v.argmaxName ?? v.argmax}${v.pass ? "" : " X"}`;
+      const cell = (v: VariantRecord) =>
+        v.noCrops ? "(no crops) X" : `${v.argmaxName ?? v.argmax}${v.pass ? "" : " X"}`;
       perClass.push([
         String(r.class),
         r.name ?? "",
@@ -375,7 +382,10 @@ export function formatComponentTable(report: ComponentTestReport, maxRows = 40):
     if (report.classes.length > maxRows) {
       lines.push(`... ${report.classes.length - maxRows} more classes in component_test.json`);
     }
-    lines.push("(X: the composite is predicted as another class: the class fails)");
+    lines.push(
+      "(X: the composite is predicted as another class: the class fails; no crops: no position to crop, " +
+        "e.g. every image is predicted as the class)",
+    );
   }
   return lines.join("\n");
 }

@@ -415,7 +415,13 @@ Deno.test(
     // Blank crops carry no motif, so the composite is a tie at 0 logits apart from the bias: class 0.
     assert.equal(excluded.argmax, 0);
     assert.ok(Math.abs(excluded.pClass - 1 / 8) < 0.01);
+    // ... which is no evidence for the class: a composite without crops fails.
+    assert.equal(excluded.pass, false);
+    assert.equal(excluded.noCrops, true);
+    assert.match(stdout, /target excluded\s+0\/1\s+0\.0%/);
+    assert.match(stdout, /\(no crops\) X/);
     assert.equal(report.classes[0].allImages.pass, true);
+    assert.equal(report.classes[0].allImages.noCrops, undefined);
     await assert.rejects(() => Deno.stat(join(out, "composites")));
   },
 );
