@@ -28,11 +28,13 @@ await runTask(async () => {
   }
   const report = await runExplain({ ...opts, cls });
   const v = report.record.targetExcluded;
+  const excluded = v.noCrops
+    ? "no image of another class to crop from"
+    : `crops from other classes' images are predicted as ${v.argmaxName ?? v.argmax} (p(class) ${
+      v.pClass.toFixed(3)
+    })`;
   console.log(
-    `class ${cls}${
-      report.name ? ` (${report.name})` : ""
-    }: crops from other classes' images are predicted as ` +
-      `${v.argmaxName ?? v.argmax} (p(class) ${v.pClass.toFixed(3)}); all images: ` +
+    `class ${cls}${report.name ? ` (${report.name})` : ""}: ${excluded}; all images: ` +
       `${report.record.allImages.argmaxName ?? report.record.allImages.argmax}`,
   );
   console.log(`wrote ${a.out}/${report.jpeg} and explain_${cls}.json`);

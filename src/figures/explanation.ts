@@ -47,7 +47,9 @@ function sourceLines(c: CropRecord): string[] {
 function footerLines(input: ExplanationInput): string[] {
   const target = input.name ?? `CLASS ${input.cls}`;
   const line = (col: string, v: VariantRecord) =>
-    `${col} STACKED -> ${label(v)} (P ${v.top5[0].p.toFixed(3)}), P(${target}) ${v.pClass.toFixed(3)}`;
+    v.noCrops
+      ? `${col} NO CROPS: NOTHING TO TEST`
+      : `${col} STACKED -> ${label(v)} (P ${v.top5[0].p.toFixed(3)}), P(${target}) ${v.pClass.toFixed(3)}`;
   return [line("(2)", input.targetExcluded), line("(1)", input.allImages)];
 }
 
