@@ -382,10 +382,10 @@ export function formatComponentTable(report: ComponentTestReport, maxRows = 40):
     if (report.classes.length > maxRows) {
       lines.push(`... ${report.classes.length - maxRows} more classes in component_test.json`);
     }
-    lines.push(
-      "(X: the composite is predicted as another class: the class fails; no crops: no position to crop, " +
-        "e.g. every image is predicted as the class)",
-    );
+    lines.push("(X: the composite is predicted as another class: the class fails)");
+    if (report.classes.some((r) => r.allImages.noCrops || r.targetExcluded.noCrops)) {
+      lines.push("(no crops: no position to crop from, e.g. every image is predicted as the class)");
+    }
   }
   return lines.join("\n");
 }
