@@ -79,6 +79,34 @@ Deno.test("real torch exports: layer3.5 and layer4.2 resolve to the blocks' last
   }
 });
 
+Deno.test("a model exported inside a wrapper resolves layer3.5 to the wrapped module's block", async () => {
+  // torch.onnx.export(nn.Sequential(normalize, resnet)) scopes the ResNet as "/1/layer3/..." and robustness's
+  // AttackerModel as "/model/layer3/...": rename the real export's nodes that way.
+  for (const prefix of ["1", "model"]) {
+    const { model } = await exportedGraph("resnet50");
+    for (const n of model.graph.node) {
+      if (n.name.startsWith("/")) n.name = `/${prefix}${n.name}`;
+    }
+    const tap = resolveLayer(model, "layer3.5");
+    assert.equal(tap.tensor, "/layer3/layer3.5/relu_2/Relu_output_0");
+    assert.equal(resolveLayer(model, `${prefix}.layer4.2`).tensor, "/layer4/layer4.2/relu_2/Relu_output_0");
+    assert.ok(layerCandidates(model).includes(`${prefix}.layer3.5`));
+  }
+  // Two wrapped copies make the short name ambiguous.
+  const { model } = await exportedGraph("resnet50");
+  const copy = model.graph.node.filter((n) => n.name.startsWith("/")).map((n) => ({
+    ...n,
+    name: `/b${n.name}`,
+    output: n.output.map((o) => `b${o}`),
+  }));
+  for (const n of model.graph.node) if (n.name.startsWith("/")) n.name = `/a${n.name}`;
+  model.graph.node.push(...copy);
+  assert.throws(
+    () => resolveLayer(model, "layer3.5"),
+    /layer3\.5: ambiguous, it names a\.layer3\.5, b\.layer3\.5/,
+  );
+});
+
 Deno.test("the generated legacy ResNet-50 has the real export's nodes, names and layer candidates", async () => {
   const real = await exportedGraph("resnet50");
   const ours = buildResNet50({ naming: "legacy", baseWidth: 4, numClasses: 10 });

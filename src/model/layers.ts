@@ -58,6 +58,16 @@ export function resolveLayer(model: Model, layer: string): Tap {
   const modules = moduleOutputs(graph);
   const hit = modules.get(layer);
   if (hit) return { layer, tensor: hit.tensor, via: hit.via };
+  // A classifier exported inside a wrapper (a normalizing Sequential, robustness's AttackerModel) scopes its
+  // modules under the wrapper's path ("model.layer3.5", "1.layer3.5"): take the one module that ends so.
+  const wrapped = [...modules.keys()].filter((m) => m.endsWith(`.${layer}`));
+  if (wrapped.length === 1) {
+    const w = modules.get(wrapped[0])!;
+    return { layer, tensor: w.tensor, via: w.via };
+  }
+  if (wrapped.length > 1) {
+    throw new Error(`--layer ${layer}: ambiguous, it names ${wrapped.join(", ")}; pass the full path`);
+  }
   const candidates = layerCandidates(model);
   const near = candidates.filter((c) => c.startsWith(layer.split(".")[0])).slice(0, 40);
   const shown = (near.length ? near : candidates.slice(0, 60)).join(", ");
