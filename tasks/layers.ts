@@ -1,7 +1,7 @@
 // deno task layers --model M [--all]
 import { parseCli, runTask } from "../src/cli.ts";
 import { readModel } from "../src/onnx/model.ts";
-import { listLayers } from "../src/model/inspect.ts";
+import { inputNormalizationWarning, listLayers } from "../src/model/inspect.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -13,7 +13,10 @@ await runTask(async () => {
       json: { type: "boolean", default: false, help: "print JSON instead of a table" },
     },
   );
-  const rows = await listLayers(await readModel(a.model as string), { all: a.all as boolean });
+  const model = await readModel(a.model as string);
+  const warning = inputNormalizationWarning(model, a.model as string);
+  if (warning) console.error(`warning: ${warning}`);
+  const rows = await listLayers(model, { all: a.all as boolean });
   if (a.json) {
     console.log(JSON.stringify(rows, null, 2));
     return;

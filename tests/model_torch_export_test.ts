@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import type { Model } from "../src/onnx/model.ts";
 import { layerCandidates, resolveLayer } from "../src/model/layers.ts";
+import { inputNormalizationWarning } from "../src/model/inspect.ts";
 import { buildResNet50 } from "../fixtures/resnet50.ts";
 
 interface ExportedNode {
@@ -112,4 +113,20 @@ Deno.test("the generated legacy ResNet-50 has the real export's nodes, names and
   const ours = buildResNet50({ naming: "legacy", baseWidth: 4, numClasses: 10 });
   assert.deepEqual(signature(ours, ours.graph.output[0].name), signature(real.model, real.output));
   assert.deepEqual(layerCandidates(ours).sort(), layerCandidates(real.model).sort());
+});
+
+Deno.test("a graph that normalizes its input is flagged; a bare torchvision export is not", async () => {
+  const { model } = await exportedGraph("resnet50");
+  assert.equal(inputNormalizationWarning(model, "bare.onnx"), undefined);
+  // What exporting nn.Sequential(normalize, resnet) gives: Sub and Div on the input before the first Conv.
+  const firstConv = model.graph.node.find((n) => n.input.includes("input"))!;
+  firstConv.input[0] = "normalized";
+  model.graph.node.unshift(
+    { opType: "Sub", name: "/0/Sub", input: ["input", "mean"], output: ["centred"], attribute: [] },
+    { opType: "Div", name: "/0/Div", input: ["centred", "std"], output: ["normalized"], attribute: [] },
+  );
+  assert.match(
+    inputNormalizationWarning(model, "wrapped.onnx") ?? "",
+    /wrapped\.onnx: the graph begins with Sub on its input, .* normalization inside the model/,
+  );
 });

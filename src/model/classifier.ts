@@ -11,6 +11,7 @@ import {
 } from "../runtime/ort.ts";
 import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { resolveLayer, type Tap } from "./layers.ts";
+import { inputNormalizationWarning } from "./inspect.ts";
 import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize.ts";
 
 export const IMAGE_SIZE = 224;
@@ -40,6 +41,9 @@ export interface ForwardResult {
   logits?: Float32Array;
   taps: Map<string, TapOutput>;
 }
+
+/** Models already warned about, so a run that opens one several times says it once. */
+const warned = new Set<string>();
 
 export class Classifier {
   private constructor(
@@ -75,6 +79,11 @@ export class Classifier {
     sha256: string,
     opts: OpenOptions = {},
   ): Promise<Classifier> {
+    const warning = inputNormalizationWarning(original, path);
+    if (warning && !warned.has(path)) {
+      warned.add(path);
+      console.error(`warning: ${warning}`);
+    }
     const model = withDynamicInput(original);
     const input = imageInput(model);
     if (model.graph.output.length < 1) throw new Error(`--model ${path}: the model has no outputs`);

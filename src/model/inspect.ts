@@ -48,3 +48,22 @@ export async function listLayers(model: Model, opts: { all?: boolean } = {}): Pr
     shape: shapes.get(modules.get(n)!.tensor)!,
   }));
 }
+
+/**
+ * When the graph starts with elementwise arithmetic on its input (x - mean, / std: a normalizing wrapper was
+ * exported), a sentence saying so; protoscope normalizes before the model, so such a model sees its input
+ * normalized twice. undefined for a graph whose input goes straight into a convolution.
+ */
+export function inputNormalizationWarning(model: Model, path: string): string | undefined {
+  const initializers = new Set(model.graph.initializer.map((t) => t.name));
+  const input = model.graph.input.find((i) => !initializers.has(i.name));
+  if (!input) return undefined;
+  const first = model.graph.node.filter((n) => n.input.includes(input.name));
+  const arithmetic = first.filter((n) => ["Sub", "Div", "Mul", "Add"].includes(n.opType));
+  if (!arithmetic.length || arithmetic.length !== first.length) return undefined;
+  return `--model ${path}: the graph begins with ${
+    arithmetic.map((n) => n.opType).join("/")
+  } on its input, ` +
+    "which looks like input normalization inside the model; protoscope already applies ImageNet's mean and std, " +
+    "so the model would see them twice. Export the classifier without its normalizing wrapper.";
+}
