@@ -6,7 +6,7 @@
 #   bench.json     deno task bench (forward, attribution, nmf, search, composites), adapter named inside
 #   torch.json     the reference's captum pipeline timed on CUDA, and torch's own ONNX exports' node lists
 #   log.txt        everything printed
-# Each step has its own time limit so that one hang cannot eat the lease (about 8 minutes in all).
+# Each step has its own time limit so that one hang cannot eat the lease (about 9 minutes in all).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp/protoscope-out}
@@ -62,6 +62,6 @@ echo "bench exit $?"; tail -5 "$OUT/bench.err"
 
 step torch
 mkdir -p /tmp/captum && python3 -c "$untar_py" .deno-carry/captum.tar.xz /tmp/captum
-PYTHONPATH=/tmp/captum PYTHONUNBUFFERED=1 timeout 120 python3 tools/device/torch_reference.py "$OUT/torch.json"
+PYTHONPATH=/tmp/captum PYTHONUNBUFFERED=1 timeout 150 python3 tools/device/torch_reference.py "$OUT/torch.json"
 echo "torch exit $?"
 step done
