@@ -68,7 +68,7 @@ const sections: Record<string, Section> = {
       );
       // One ResNet50 image is 20 rows through the trunk and the backward graph: minutes on llvmpipe.
       if (ep === "webgpu" && gpu?.software && quick) continue;
-      const hardware = ep === "webgpu" && !gpu?.software;
+      const hardware = ep === "webgpu" && gpu && !gpu.software;
       for (const layer of ["layer3.5", "layer4.2"]) {
         out.push(
           await benchAttribution(resnet, layer, ep, {

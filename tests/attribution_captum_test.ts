@@ -9,20 +9,12 @@ import { encodeModel, sha256Hex } from "../src/onnx/model.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 import { buildCaptumModel, CAPTUM_CASES, captumPixels } from "../fixtures/captum_cases.ts";
+import { relativeError } from "./numeric.ts";
 
 configureWasm(1);
 const ORT = { sanitizeResources: false, sanitizeOps: false };
 const DIR = new URL("./testdata/captum/", import.meta.url).pathname;
 const gpu = await acquireGpu();
-
-function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let diff = 0, scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 /** The paper's map: channel mean of ReLU(attribution), n x h x w. */
 function channelMeanOfRelu(a: Float32Array, n: number, c: number, hw: number): Float32Array {

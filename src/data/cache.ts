@@ -300,12 +300,8 @@ export class CacheImages {
       const n = (await file.read(head)) ?? 0;
       const { dtype, shape, offset, fortranOrder } = parseNpyHeader(head.subarray(0, n), path);
       if (dtype !== "|u1" || shape.length !== 4 || shape[1] !== shape[2] || shape[3] !== 3 || fortranOrder) {
-        throw new Error(
-          `${path}: expected C-ordered uint8 [N, S, S, 3] images, got ${
-            fortranOrder ? "Fortran-ordered " : ""
-          }` +
-            `${dtype} [${shape}]`,
-        );
+        const got = `${fortranOrder ? "Fortran-ordered " : ""}${dtype} [${shape}]`;
+        throw new Error(`${path}: expected C-ordered uint8 [N, S, S, 3] images, got ${got}`);
       }
       if (shape[0] !== expectedRows) {
         throw new Error(

@@ -1,5 +1,6 @@
 // NumPy .npy (format 1.0/2.0) reading and writing for the dtypes protoscope exchanges with numpy users.
 import { writeAll, writeFileAtomic } from "./atomic.ts";
+import { columnMajorStrides, forEachStrided } from "./strided.ts";
 
 export type NpyDtype = "<f4" | "<f8" | "<i4" | "<i8" | "|u1";
 export type NpyData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
@@ -96,14 +97,7 @@ export function parseNpyHeader(bytes: Uint8Array, source: string): NpyLayout {
 /** Column-major values of `shape` in row-major order. */
 function fromFortranOrder<T extends NpyData>(data: T, shape: number[]): T {
   const out = new (data.constructor as new (n: number) => T)(data.length);
-  const strides = shape.map((_, d) => shape.slice(0, d).reduce((a, b) => a * b, 1));
-  const index = new Array<number>(shape.length).fill(0);
-  for (let i = 0; i < data.length; i++) {
-    let src = 0;
-    for (let d = 0; d < shape.length; d++) src += index[d] * strides[d];
-    out[i] = data[src];
-    for (let d = shape.length - 1; d >= 0 && ++index[d] === shape[d]; d--) index[d] = 0;
-  }
+  forEachStrided(shape, columnMajorStrides(shape), 0, (i, src) => (out[i] = data[src]));
   return out;
 }
 

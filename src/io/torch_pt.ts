@@ -7,6 +7,7 @@
 // storage is a persistent id ("storage", torch.<Type>Storage, key, location, numel) whose raw bytes are the
 // entry `<prefix>/data/<key>`; `<prefix>/byteorder` says "little" or "big" (absent: little).
 import { unzipSync } from "fflate";
+import { forEachStrided } from "./strided.ts";
 
 export type TorchDtype =
   | "float64"
@@ -219,19 +220,9 @@ function rebuildTensor(args: unknown[], littleEndian: boolean, fileName: string)
   const view = new DataView(storage.bytes.buffer, storage.bytes.byteOffset, storage.bytes.byteLength);
   const data = allocate(storage.dtype, numel);
   const read = elementReader(storage.dtype, view, littleEndian);
-  // Walk the output in row-major order with a multi-index; src follows the strides.
-  const index = new Array(shape.length).fill(0);
-  let src = storageOffset;
-  for (let i = 0; i < numel; i++) {
+  forEachStrided(shape, strides, storageOffset, (i, src) => {
     (data as { [i: number]: number | bigint })[i] = read(src);
-    for (let d = shape.length - 1; d >= 0; d--) {
-      index[d]++;
-      src += strides[d];
-      if (index[d] < shape[d]) break;
-      src -= strides[d] * shape[d];
-      index[d] = 0;
-    }
-  }
+  });
   return {
     dtype: storage.dtype,
     shape,
