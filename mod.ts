@@ -7,21 +7,25 @@ export { layerCandidates, resolveLayer, type Tap } from "./src/model/layers.ts";
 export { headFromTap, imageInput, trunkWithTaps, withDynamicInput } from "./src/model/surgery.ts";
 export { listLayers, probeShapes } from "./src/model/inspect.ts";
 export { Classifier, IMAGE_SIZE, softmaxRows, topK } from "./src/model/classifier.ts";
-export { normalizeOnCpu, normalizeOnGpu } from "./kernels/normalize.ts";
-export { predictDataset, readPredictedClasses } from "./src/predict.ts";
+export { normalizeOnCpu, normalizeOnGpu } from "./kernels/normalize/normalize.ts";
+export { predictDataset, readPredictedClasses } from "./src/pipeline/predict/predict.ts";
 export { decodeNpy, encodeNpy, readNpy, writeNpy } from "./src/io/npy.ts";
-export { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "./src/attribute.ts";
-export { attributeDataset } from "./src/attribute_dataset.ts";
-export { buildBackwardGraph, oneHotSeed } from "./src/attribution/backward.ts";
-export { computeConcepts, weightedRows } from "./src/concepts.ts";
-export { nmf, nmfBatched } from "./src/nmf/nmf.ts";
-export { nmfReference } from "./src/nmf/reference.ts";
-export { PrototypeSearch } from "./src/search/prototype_search.ts";
-export { CropCompositor } from "./src/composite/crop_composite.ts";
-export { readConcepts } from "./src/concepts_io.ts";
-export { runComponentTest } from "./src/component_test.ts";
-export { runVisualize } from "./src/figures/visualize.ts";
-export { runExplain } from "./src/figures/explain.ts";
+export {
+  type AttributionSettings,
+  Attributor,
+  PAPER_ATTRIBUTION,
+} from "./src/pipeline/attribute/attributor.ts";
+export { attributeDataset } from "./src/pipeline/attribute/attribute_dataset.ts";
+export { buildBackwardGraph, oneHotSeed } from "./src/backward/backward.ts";
+export { computeConcepts, weightedRows } from "./src/pipeline/concepts/concepts.ts";
+export { nmf, nmfBatched } from "./kernels/nmf/nmf.ts";
+export { nmfReference } from "./kernels/nmf/reference.ts";
+export { PrototypeSearch } from "./kernels/search/prototype_search.ts";
+export { CropCompositor } from "./kernels/composite/crop_composite.ts";
+export { readConcepts } from "./src/pipeline/concepts/read_concepts.ts";
+export { runComponentTest } from "./src/pipeline/component_test/component_test_run.ts";
+export { runVisualize } from "./src/pipeline/figures/visualize.ts";
+export { runExplain } from "./src/pipeline/figures/explain.ts";
 export { readTorchTensor } from "./src/io/torch_pt.ts";
 export { openDataset } from "./src/data/dataset.ts";
 export { prepareCache } from "./src/data/cache.ts";

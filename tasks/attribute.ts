@@ -1,6 +1,6 @@
 // deno task attribute --model M --data D --layer L --class C --out O [--method deeplift|gradxact] ...
-import { intArg, parseCli, runTask } from "../src/cli.ts";
-import { attributeDataset } from "../src/attribute_dataset.ts";
+import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { attributeDataset } from "../src/pipeline/attribute/attribute_dataset.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
@@ -8,7 +8,7 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
-} from "../src/task_flags.ts";
+} from "../src/cli/task_flags.ts";
 
 await runTask(async () => {
   const a = parseCli("attribute", "Layer attribution maps of every image towards one class, with overlays.", {

@@ -1,15 +1,15 @@
 // deno task bench [--only a,b] [--quick]: throughput benchmarks as one JSON document on stdout.
 // Compare numbers as ratios within one run; absolute numbers mean something only on a named GPU.
-import { parseCli, runTask } from "../src/cli.ts";
+import { parseCli, runTask } from "../src/cli/cli.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
-import { benchForward } from "../src/bench_forward.ts";
-import { benchAttribution } from "../src/bench_attribution.ts";
-import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
-import { benchSearch } from "../src/search/prototype_search.ts";
-import { benchNmf } from "../src/nmf/bench.ts";
-import { benchComposites } from "../src/composite/crop_composite.ts";
-import { computeConcepts } from "../src/concepts.ts";
-import { predictDataset, readPredictedClasses } from "../src/predict.ts";
+import { benchForward } from "../src/bench/forward.ts";
+import { benchAttribution } from "../src/bench/attribution.ts";
+import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
+import { benchSearch } from "../kernels/search/prototype_search.ts";
+import { benchNmf } from "../src/bench/nmf.ts";
+import { benchComposites } from "../kernels/composite/crop_composite.ts";
+import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
 import { join } from "node:path";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";

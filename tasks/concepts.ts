@@ -1,6 +1,6 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60] ...
-import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli.ts";
-import { computeConcepts } from "../src/concepts.ts";
+import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
@@ -8,7 +8,7 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
-} from "../src/task_flags.ts";
+} from "../src/cli/task_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(

@@ -1,15 +1,15 @@
 // deno task demo [--out out/demo] [--ep auto|webgpu|wasm]: the pipeline on the generated fixture.
 import { join, resolve } from "node:path";
-import { choiceArg, parseCli, runTask } from "../src/cli.ts";
+import { choiceArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";
 import { prepareCache } from "../src/data/cache.ts";
-import { predictDataset } from "../src/predict.ts";
-import { attributeDataset } from "../src/attribute_dataset.ts";
-import { PAPER_ATTRIBUTION } from "../src/attribute.ts";
-import { computeConcepts } from "../src/concepts.ts";
-import { formatComponentTable, runComponentTest } from "../src/component_test.ts";
-import { runVisualize } from "../src/figures/visualize.ts";
-import { runExplain } from "../src/figures/explain.ts";
+import { predictDataset } from "../src/pipeline/predict/predict.ts";
+import { attributeDataset } from "../src/pipeline/attribute/attribute_dataset.ts";
+import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
+import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { formatComponentTable, runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
+import { runVisualize } from "../src/pipeline/figures/visualize.ts";
+import { runExplain } from "../src/pipeline/figures/explain.ts";
 import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
 
 await runTask(async () => {

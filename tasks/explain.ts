@@ -1,9 +1,10 @@
 // deno task explain --class C --model M --data D --concepts O1 --out O [--layer L]
-import { parseCli, runTask, UsageError } from "../src/cli.ts";
+import { parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { resolveClassArg } from "../src/data/class_names.ts";
-import { modelClasses, RUN_FLAGS, runOptionsFromArgs } from "../src/prototype_pass.ts";
-import { runExplain } from "../src/figures/explain.ts";
+import { modelClasses } from "../src/model/model_classes.ts";
+import { RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
+import { runExplain } from "../src/pipeline/figures/explain.ts";
 
 await runTask(async () => {
   const a = parseCli(

@@ -1,5 +1,5 @@
 // deno task layers --model M [--all]
-import { parseCli, runTask } from "../src/cli.ts";
+import { parseCli, runTask } from "../src/cli/cli.ts";
 import { readModel } from "../src/onnx/model.ts";
 import { inputNormalizationWarning, listLayers } from "../src/model/inspect.ts";
 

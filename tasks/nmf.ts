@@ -6,9 +6,9 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
-import { nmf } from "../src/nmf/nmf.ts";
-import { nmfReference } from "../src/nmf/reference.ts";
-import { checkShape, firstInvalid, type NmfResult, resolveSettings } from "../src/nmf/settings.ts";
+import { nmf } from "../kernels/nmf/nmf.ts";
+import { nmfReference } from "../kernels/nmf/reference.ts";
+import { checkShape, firstInvalid, type NmfResult, resolveSettings } from "../kernels/nmf/settings.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 
 const USAGE =

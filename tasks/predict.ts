@@ -1,7 +1,7 @@
 // deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
-import { intArg, parseCli, runTask } from "../src/cli.ts";
-import { predictDataset } from "../src/predict.ts";
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/task_flags.ts";
+import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { predictDataset } from "../src/pipeline/predict/predict.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(

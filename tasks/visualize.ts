@@ -1,7 +1,7 @@
 // deno task visualize --model M --data D --concepts O1 --out O [--layer L] [--classes ...] [--columns 8]
-import { intArg, parseCli, runTask } from "../src/cli.ts";
-import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/prototype_pass.ts";
-import { runVisualize } from "../src/figures/visualize.ts";
+import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
+import { runVisualize } from "../src/pipeline/figures/visualize.ts";
 
 await runTask(async () => {
   const a = parseCli(

@@ -5,11 +5,11 @@ import { CLASSES, motifById } from "../fixtures/spec.ts";
 import { buildResNet } from "../fixtures/resnet50.ts";
 import type { FixtureTruth } from "../fixtures/fixture_images.ts";
 import { readModel, sha256File } from "../src/onnx/model.ts";
-import { Attributor } from "../src/attribute.ts";
+import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
-import { relativeError } from "./numeric.ts";
+import { relativeError } from "./_helpers/numeric.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const fixture = await ensureFixture();

@@ -7,7 +7,7 @@ import {
   type BackwardOptions,
   buildBackwardGraph,
   oneHotSeed,
-} from "../src/attribution/backward.ts";
+} from "../src/backward/backward.ts";
 import {
   finiteDifferences,
   finiteDifferenceSteps,
@@ -15,9 +15,9 @@ import {
   largestEntries,
   relativeDifference,
   runOnce,
-} from "../src/attribution/gradcheck.ts";
-import { parsePlacement, webgpuPlacement } from "../src/attribution/placement.ts";
-import { opZooHead, seededNormal, seededRandom, toyResNetHead } from "../src/attribution/toy_heads.ts";
+} from "./_helpers/gradcheck.ts";
+import { parsePlacement, webgpuPlacement } from "./_helpers/placement.ts";
+import { opZooHead, seededNormal, seededRandom, toyResNetHead } from "./_helpers/toy_heads.ts";
 import { GraphBuilder } from "../src/onnx/builder.ts";
 import { declaredShape, int64Tensor, type Model } from "../src/onnx/model.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";

@@ -3,13 +3,13 @@
 // fixtures/captum_cases.ts (tools/reference/make_captum_cases.ts). On the wasm EP and, where an adapter
 // exists, on WebGPU.
 import assert from "node:assert/strict";
-import { Attributor } from "../src/attribute.ts";
+import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { encodeModel, sha256Hex } from "../src/onnx/model.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 import { buildCaptumModel, CAPTUM_CASES, captumPixels } from "../fixtures/captum_cases.ts";
-import { relativeError } from "./numeric.ts";
+import { relativeError } from "./_helpers/numeric.ts";
 
 configureWasm(1);
 const ORT = { sanitizeResources: false, sanitizeOps: false };

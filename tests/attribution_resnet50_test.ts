@@ -3,7 +3,7 @@
 // layer3.5. The ResNet-50 test is the slow one here (~30-60 s on 2 cores): it runs layer4 + fc
 // forward/backward on the wasm EP and finite differences of the head.
 import assert from "node:assert/strict";
-import { type AttributionMethod, buildBackwardGraph, oneHotSeed } from "../src/attribution/backward.ts";
+import { type AttributionMethod, buildBackwardGraph, oneHotSeed } from "../src/backward/backward.ts";
 import {
   finiteDifferences,
   finiteDifferenceSteps,
@@ -11,8 +11,8 @@ import {
   largestEntries,
   relativeDifference,
   runOnce,
-} from "../src/attribution/gradcheck.ts";
-import { seededNormal } from "../src/attribution/toy_heads.ts";
+} from "./_helpers/gradcheck.ts";
+import { seededNormal } from "./_helpers/toy_heads.ts";
 import { headFromTap } from "../src/model/surgery.ts";
 import type { Model } from "../src/onnx/model.ts";
 import { configureWasm } from "../src/runtime/ort.ts";

@@ -17,7 +17,7 @@ import {
   MOTIF_COUNT,
   motifById,
 } from "../fixtures/spec.ts";
-import { readConcepts } from "../src/concepts_io.ts";
+import { readConcepts } from "../src/pipeline/concepts/read_concepts.ts";
 import {
   type ComponentTestCore,
   type ComponentTestReport,
@@ -27,26 +27,21 @@ import {
   summarizeVariant,
   type VariantRecord,
   VARIANTS,
-} from "../src/component_test.ts";
-import {
-  openCompositeClassifier,
-  openPassClassifier,
-  openRun,
-  type SearchPassResult,
-  searchPrototypes,
-} from "../src/prototype_pass.ts";
-import type { SearchHit } from "../src/search/hits.ts";
+} from "../src/pipeline/component_test/component_test_run.ts";
+import { openCompositeClassifier, openPassClassifier, openRun } from "../src/pipeline/search/run.ts";
+import { type SearchPassResult, searchPrototypes } from "../src/pipeline/search/streaming_search.ts";
+import type { SearchHit } from "../kernels/search/hits.ts";
 import { writeNpy } from "../src/io/npy.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
-import { float64TensorPt } from "./torch_pt_files.ts";
+import { float64TensorPt } from "./_helpers/torch_pt_files.ts";
 import {
   motifsAt,
   PLANTED_K,
   plantedBasis,
   readTruthByPath,
   writePlantedConcepts,
-} from "./planted_concepts.ts";
+} from "./_helpers/planted_concepts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const gpu = await acquireGpu();
@@ -381,7 +376,7 @@ Deno.test(
       args: [
         "run",
         "-A",
-        "tasks/component_test.ts",
+        "tasks/component-test.ts",
         ...[
           "--model",
           fixture.modelPath,

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
 import { CLASSES, MOTIF_CHANNELS, motifById } from "../fixtures/spec.ts";
-import { computeConcepts, weightedRows } from "../src/concepts.ts";
-import { predictDataset } from "../src/predict.ts";
+import { computeConcepts, weightedRows } from "../src/pipeline/concepts/concepts.ts";
+import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 

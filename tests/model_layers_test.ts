@@ -10,7 +10,7 @@ import { Classifier } from "../src/model/classifier.ts";
 import { createSession, type Ep, ort } from "../src/runtime/ort.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import type { Model } from "../src/onnx/model.ts";
-import { relativeError } from "./numeric.ts";
+import { relativeError } from "./_helpers/numeric.ts";
 
 const gpu = await acquireGpu();
 const EPS: Ep[] = gpu ? ["wasm", "webgpu"] : ["wasm"];

@@ -1,10 +1,10 @@
-// Batched WGSL NMF (src/nmf/) against the CPU reference, on whatever WebGPU adapter exists (llvmpipe in CI).
+// Batched WGSL NMF (kernels/nmf/) against the CPU reference, on whatever WebGPU adapter exists (llvmpipe in CI).
 import assert from "node:assert/strict";
-import { nmf, nmfBatched, type NmfProblem } from "../src/nmf/nmf.ts";
-import { groupDims, planGroups } from "../src/nmf/plan.ts";
-import { matchedCosines, plantedProblem } from "../src/nmf/planted.ts";
-import { nmfReference } from "../src/nmf/reference.ts";
-import { solveBatched } from "../src/nmf/solver.ts";
+import { nmf, nmfBatched, type NmfProblem } from "../kernels/nmf/nmf.ts";
+import { groupDims, planGroups } from "../kernels/nmf/plan.ts";
+import { matchedCosines, plantedProblem } from "../fixtures/planted_nmf.ts";
+import { nmfReference } from "../kernels/nmf/reference.ts";
+import { solveBatched } from "../kernels/nmf/solver.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();

@@ -1,8 +1,8 @@
-// CPU reference NMF (src/nmf/reference.ts): the ground truth of the GPU tests, so it is checked on its own.
+// CPU reference NMF (kernels/nmf/reference.ts): the ground truth of the GPU tests, so it is checked on its own.
 import assert from "node:assert/strict";
-import { matchedCosines, plantedProblem } from "../src/nmf/planted.ts";
-import { jacobiEigen, nmfReference, orthonormalizeRows, relativeError } from "../src/nmf/reference.ts";
-import { gaussianBlock } from "../src/nmf/random.ts";
+import { matchedCosines, plantedProblem } from "../fixtures/planted_nmf.ts";
+import { jacobiEigen, nmfReference, orthonormalizeRows, relativeError } from "../kernels/nmf/reference.ts";
+import { gaussianBlock } from "../kernels/nmf/random.ts";
 
 Deno.test("reference NMF recovers planted factors up to permutation and scale", () => {
   for (const [k, noise] of [[4, 0], [6, 0.02]]) {

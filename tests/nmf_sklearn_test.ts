@@ -3,10 +3,10 @@
 // WebGPU solver. Expected values: tests/testdata/sklearn/ (tools/reference/make_sklearn_cases.ts).
 import assert from "node:assert/strict";
 import { readNpy } from "../src/io/npy.ts";
-import { nmf } from "../src/nmf/nmf.ts";
-import { matchedCosines } from "../src/nmf/planted.ts";
-import { nmfReference } from "../src/nmf/reference.ts";
-import type { NmfResult } from "../src/nmf/settings.ts";
+import { nmf } from "../kernels/nmf/nmf.ts";
+import { matchedCosines } from "../fixtures/planted_nmf.ts";
+import { nmfReference } from "../kernels/nmf/reference.ts";
+import type { NmfResult } from "../kernels/nmf/settings.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { SKLEARN_NMF_CASES, sklearnCaseMatrix } from "../fixtures/sklearn_cases.ts";
 

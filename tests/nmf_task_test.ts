@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
-import { plantedProblem } from "../src/nmf/planted.ts";
+import { plantedProblem } from "../fixtures/planted_nmf.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { nmfTask, type NmfTaskSummary } from "../tasks/nmf.ts";
 

@@ -3,7 +3,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
-import { predictDataset, type PredictionsFile, readPredictedClasses } from "../src/predict.ts";
+import {
+  predictDataset,
+  type PredictionsFile,
+  readPredictedClasses,
+} from "../src/pipeline/predict/predict.ts";
 import { prepareCache } from "../src/data/cache.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
 

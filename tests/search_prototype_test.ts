@@ -2,9 +2,9 @@
 // materialized activation bank, however the data is batched and wherever the activations live.
 import assert from "node:assert/strict";
 import { acquireGpu, createStorageBuffer } from "../src/runtime/gpu.ts";
-import { bruteForceSearch, poolImage } from "../src/search/brute_force.ts";
-import type { SearchHit, SearchResult } from "../src/search/hits.ts";
-import { benchSearch, PrototypeSearch } from "../src/search/prototype_search.ts";
+import { bruteForceSearch, poolImage } from "../kernels/search/brute_force.ts";
+import type { SearchHit, SearchResult } from "../kernels/search/hits.ts";
+import { benchSearch, PrototypeSearch } from "../kernels/search/prototype_search.ts";
 
 const gpu = await acquireGpu();
 const device = gpu?.device;

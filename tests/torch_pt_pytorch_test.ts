@@ -1,7 +1,7 @@
 // The .pt reader against files written by real PyTorch (torch.save of torch 1.13.1, see testdata/torch/make.py).
 // Each tensor's expected values were saved beside it by numpy, so two independent readers must agree.
 import assert from "node:assert/strict";
-import { readConcepts } from "../src/concepts_io.ts";
+import { readConcepts } from "../src/pipeline/concepts/read_concepts.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { readTorchPt, readTorchTensor } from "../src/io/torch_pt.ts";
 

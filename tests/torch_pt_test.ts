@@ -27,7 +27,7 @@ import {
   TUPLE,
   TUPLE1,
   TUPLE2,
-} from "./torch_pt_files.ts";
+} from "./_helpers/torch_pt_files.ts";
 
 /** The data.pkl torch.save writes for one tensor over storage "0" (protocol 2, as CPython's pickler emits it). */
 function tensorPickle(

@@ -48,19 +48,6 @@ async function requestGpu(): Promise<GpuContext | undefined> {
   return { device, adapter, description, software };
 }
 
-const shaderCache = new Map<string, Promise<string>>();
-
-/** WGSL source from a file beside the module that dispatches it (`new URL("./x.wgsl", import.meta.url)`). */
-export function loadWgsl(url: URL): Promise<string> {
-  const key = url.href;
-  let text = shaderCache.get(key);
-  if (!text) {
-    text = url.protocol === "file:" ? Deno.readTextFile(url) : fetch(url).then((r) => r.text());
-    shaderCache.set(key, text);
-  }
-  return text;
-}
-
 export function createStorageBuffer(
   device: GPUDevice,
   sizeOrData: number | ArrayBufferView,
@@ -116,11 +103,4 @@ export async function readBuffer(
 
 export function align4(n: number): number {
   return Math.ceil(n / 4) * 4;
-}
-
-/** Splits a 1-D count of workgroups over x and y so that neither exceeds the per-dimension limit. */
-export function dispatchGrid(workgroups: number, limit = 65535): [number, number] {
-  if (workgroups <= limit) return [Math.max(1, workgroups), 1];
-  const y = Math.ceil(workgroups / limit);
-  return [Math.ceil(workgroups / y), y];
 }

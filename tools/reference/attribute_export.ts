@@ -5,9 +5,9 @@
 // writes OUT_DIR/inputs.npy, OUT_DIR/attributions.npy and prints the tap tensor and the captum command.
 import { join, resolve } from "node:path";
 import { readModel, sha256File } from "../../src/onnx/model.ts";
-import { Attributor } from "../../src/attribute.ts";
+import { Attributor } from "../../src/pipeline/attribute/attributor.ts";
 import { writeNpy } from "../../src/io/npy.ts";
-import { normalizeOnCpu } from "../../kernels/normalize.ts";
+import { normalizeOnCpu } from "../../kernels/normalize/normalize.ts";
 import { resolveLayer } from "../../src/model/layers.ts";
 import { captumPixels } from "../../fixtures/captum_cases.ts";
 

@@ -1,0 +1,513 @@
+// Streaming prototype search on the GPU. The reference keeps every pooled activation of the dataset (~10 GB)
+// and searches it at the end; here each batch of tap activations is pooled, normalized, scored against all
+// prototypes and folded into a running per-prototype top-k on the GPU as it arrives, so the GPU memory held is
+// fixed at construction (sized for one batch) and nothing is read back until finish().
+import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
+import { dispatchGrid, loadWgsl } from "../_program.ts";
+import {
+  checkPrototypes,
+  pooledSize,
+  type SearchGeometry,
+  type SearchHit,
+  type SearchResult,
+} from "./hits.ts";
+
+export interface PrototypeSearchOptions extends SearchGeometry {
+  /** Positions kept per prototype (8 for the figures); 1..64 (the merge kernel's workgroup size). */
+  topK: number;
+  /**
+   * Images per GPU step. Larger batches given to addBatch are split; the working buffers are sized for this
+   * many images (default 64).
+   */
+  maxBatch?: number;
+  /**
+   * Upper bound on the bytes of one prototypes x columns score block (default 256 MiB, also capped by the
+   * device's binding limit); more prototypes are processed in chunks. Lowered by tests to exercise chunking.
+   */
+  scoresChunkBytes?: number;
+}
+
+const PARAMS_BYTES = 48;
+const MATMUL_TILE = 64;
+// Keeps one scores chunk a modest allocation even where the device allows huge bindings.
+const MAX_SCORES_BYTES = 256 * 1024 * 1024;
+const EMPTY_SCORE = -3.0e38;
+const EMPTY_KEY = 0xffffffff;
+
+interface Pipelines {
+  pool: GPUComputePipeline;
+  norms: GPUComputePipeline;
+  matmul: GPUComputePipeline;
+  merge: GPUComputePipeline;
+}
+
+const compiled = new WeakMap<GPUDevice, Map<number, Promise<Pipelines>>>();
+
+/** Pipelines per device and K, compiled once per process (llvmpipe takes seconds per compile). */
+function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
+  let byK = compiled.get(device);
+  if (!byK) compiled.set(device, byK = new Map());
+  let pipelines = byK.get(topK);
+  if (!pipelines) {
+    pipelines = compile(device, topK);
+    byK.set(topK, pipelines);
+  }
+  return pipelines;
+}
+
+async function compile(device: GPUDevice, topK: number): Promise<Pipelines> {
+  // WGSL has no includes: the shared Params struct is prepended to each kernel.
+  const [params, pool, matmul, merge] = await Promise.all([
+    loadWgsl(new URL("./search_params.wgsl", import.meta.url)),
+    loadWgsl(new URL("./pool_normalize.wgsl", import.meta.url)),
+    loadWgsl(new URL("./similarity_matmul.wgsl", import.meta.url)),
+    loadWgsl(new URL("./topk_merge.wgsl", import.meta.url)),
+  ]);
+  const poolCode = `${params}\n${pool}`;
+  const matmulCode = `${params}\n${matmul}`;
+  const mergeCode = substituteConst(`${params}\n${merge}`, "K", topK);
+  const make = (code: string, entryPoint: string, label: string) =>
+    device.createComputePipelineAsync({
+      layout: "auto",
+      compute: { module: device.createShaderModule({ code, label }), entryPoint },
+      label,
+    });
+  const [poolPipeline, norms, matmulPipeline, mergePipeline] = await Promise.all([
+    make(poolCode, "pool", "search.pool"),
+    make(poolCode, "norms", "search.norms"),
+    make(matmulCode, "main", "search.matmul"),
+    make(mergeCode, "main", "search.merge"),
+  ]);
+  return { pool: poolPipeline, norms, matmul: matmulPipeline, merge: mergePipeline };
+}
+
+function substituteConst(code: string, name: string, value: number): string {
+  const pattern = new RegExp(`const ${name}: u32 = \\d+u;`);
+  if (!pattern.test(code)) throw new Error(`topk_merge.wgsl: expected a line "const ${name}: u32 = <n>u;"`);
+  return code.replace(pattern, `const ${name}: u32 = ${value}u;`);
+}
+
+/** Unit-length prototypes, transposed to [C, P] so the matmul reads contiguous prototype rows per channel. */
+function normalizedTransposedBases(bases: Float32Array, P: number, C: number): Float32Array {
+  const out = new Float32Array(C * P);
+  for (let p = 0; p < P; p++) {
+    let sum = 0;
+    for (let c = 0; c < C; c++) sum += bases[p * C + c] * bases[p * C + c];
+    const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+    for (let c = 0; c < C; c++) out[c * P + p] = bases[p * C + c] * inv;
+  }
+  return out;
+}
+
+export class PrototypeSearch {
+  readonly prototypes: number;
+  readonly topK: number;
+  readonly maxBatch: number;
+  private readonly geometry: SearchGeometry;
+  private readonly cells: number;
+  private readonly pooledWidth: number;
+  private readonly pooledHeight: number;
+  private readonly rowsPerChunk: number;
+  private readonly buffers = new Set<GPUBuffer>();
+  private readonly bases: GPUBuffer;
+  private readonly classes: GPUBuffer;
+  private readonly pooled: GPUBuffer;
+  private readonly invNorm: GPUBuffer;
+  private readonly scores: GPUBuffer;
+  private readonly predicted: GPUBuffer;
+  private readonly state: GPUBuffer;
+  private readonly params: GPUBuffer[];
+  private readonly normsBind: GPUBindGroup;
+  private readonly matmulBinds: GPUBindGroup[];
+  private readonly mergeBinds: GPUBindGroup[];
+  /** Staging for activations given as CPU arrays; created on first use. */
+  private upload?: GPUBuffer;
+  private destroyed = false;
+
+  private constructor(
+    private readonly device: GPUDevice,
+    private readonly pipelines: Pipelines,
+    bases: Float32Array,
+    prototypeClass: Int32Array,
+    opts: PrototypeSearchOptions,
+  ) {
+    const { channels: C, height: h, width: w } = opts;
+    this.geometry = { channels: C, height: h, width: w };
+    this.prototypes = bases.length / C;
+    this.topK = opts.topK;
+    this.maxBatch = opts.maxBatch ?? 64;
+    const pooled = pooledSize(h, w);
+    this.pooledHeight = pooled.height;
+    this.pooledWidth = pooled.width;
+    this.cells = pooled.height * pooled.width;
+    const P = this.prototypes;
+    const maxColumns = this.maxBatch * this.cells;
+    const limit = Math.min(
+      device.limits.maxStorageBufferBindingSize,
+      opts.scoresChunkBytes ?? MAX_SCORES_BYTES,
+    );
+    for (const [what, bytes] of [["pooled activations", C * maxColumns * 4], ["bases", C * P * 4]] as const) {
+      if (bytes > device.limits.maxStorageBufferBindingSize) {
+        throw new Error(
+          `PrototypeSearch: ${what} need ${bytes} bytes, over this device's binding limit; lower maxBatch`,
+        );
+      }
+    }
+    const fit = Math.floor(limit / (maxColumns * 4) / MATMUL_TILE) * MATMUL_TILE;
+    if (fit < 1) throw new Error(`PrototypeSearch: maxBatch ${this.maxBatch} too large for one scores chunk`);
+    this.rowsPerChunk = Math.min(P, fit);
+    const chunks = Math.ceil(P / this.rowsPerChunk);
+
+    const track = (b: GPUBuffer) => (this.buffers.add(b), b);
+    this.bases = track(
+      createStorageBuffer(device, normalizedTransposedBases(bases, P, C), 0, "search.bases"),
+    );
+    this.classes = track(createStorageBuffer(device, prototypeClass, 0, "search.classes"));
+    this.pooled = track(createStorageBuffer(device, C * maxColumns * 4, 0, "search.pooled"));
+    this.invNorm = track(createStorageBuffer(device, maxColumns * 4, 0, "search.invNorm"));
+    this.scores = track(createStorageBuffer(device, this.rowsPerChunk * maxColumns * 4, 0, "search.scores"));
+    this.predicted = track(createStorageBuffer(device, this.maxBatch * 4, 0, "search.predicted"));
+    this.state = track(createStorageBuffer(device, this.initialState(), 0, "search.state"));
+    this.params = Array.from(
+      { length: chunks },
+      () => track(createUniformBuffer(device, new Uint8Array(PARAMS_BYTES), "search.params")),
+    );
+    const bind = (pipeline: GPUComputePipeline, buffers: GPUBuffer[]) =>
+      device.createBindGroup({
+        layout: pipeline.getBindGroupLayout(0),
+        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      });
+    this.normsBind = device.createBindGroup({
+      layout: pipelines.norms.getBindGroupLayout(0),
+      entries: [
+        { binding: 1, resource: { buffer: this.pooled } },
+        { binding: 2, resource: { buffer: this.params[0] } },
+        { binding: 3, resource: { buffer: this.invNorm } },
+      ],
+    });
+    this.matmulBinds = this.params.map((params) =>
+      bind(pipelines.matmul, [this.bases, this.pooled, this.invNorm, this.scores, params])
+    );
+    this.mergeBinds = this.params.map((params) =>
+      bind(pipelines.merge, [this.scores, this.predicted, this.classes, this.state, params])
+    );
+  }
+
+  /**
+   * `bases`: P x C prototypes (all classes' NMF bases stacked, row-major); `prototypeClass[p]`: class of
+   * prototype p. The bases are normalized once here.
+   */
+  static async create(
+    device: GPUDevice,
+    bases: Float32Array,
+    prototypeClass: Int32Array,
+    opts: PrototypeSearchOptions,
+  ): Promise<PrototypeSearch> {
+    checkPrototypes(bases, prototypeClass, opts.channels, "PrototypeSearch");
+    if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > 64) {
+      throw new Error(`PrototypeSearch: topK must be an integer in 1..64, got ${opts.topK}`);
+    }
+    for (const key of ["height", "width"] as const) {
+      if (!Number.isInteger(opts[key]) || opts[key] < 2) {
+        throw new Error(`PrototypeSearch: ${key} must be an integer >= 2, got ${opts[key]}`);
+      }
+    }
+    if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
+      throw new Error(`PrototypeSearch: maxBatch must be a positive integer, got ${opts.maxBatch}`);
+    }
+    const pipelines = await pipelinesFor(device, opts.topK);
+    return new PrototypeSearch(device, pipelines, bases, prototypeClass, opts);
+  }
+
+  /** Bytes of GPU memory this search holds: fixed by P, C, h, w, topK and maxBatch, not by the dataset. */
+  get gpuBytes(): number {
+    let total = 0;
+    for (const b of this.buffers) total += b.size;
+    return total;
+  }
+
+  /**
+   * Folds a batch into the running results. `activations` are the tap activations of `batchSize` images
+   * (NCHW float32, batchSize x C x h x w), either a CPU array or a GPU buffer on this device (e.g. an ORT output
+   * with preferredOutputLocation "gpu-buffer"; it may be larger than the tensor). Images get dataset indices
+   * firstImageIndex, firstImageIndex + 1, ...; indices must not repeat across batches. `predicted[i]` is the
+   * predicted class of image firstImageIndex + i. Work is queued on the GPU; nothing is awaited.
+   */
+  addBatch(
+    activations: GPUBuffer | Float32Array,
+    batchSize: number,
+    firstImageIndex: number,
+    predicted: Int32Array,
+  ): void {
+    if (this.destroyed) throw new Error("PrototypeSearch.addBatch: the search was destroyed");
+    const { channels: C, height: h, width: w } = this.geometry;
+    const imageFloats = C * h * w;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new Error(`PrototypeSearch.addBatch: batchSize must be a positive integer, got ${batchSize}`);
+    }
+    if (!Number.isInteger(firstImageIndex) || firstImageIndex < 0) {
+      throw new Error(
+        `PrototypeSearch.addBatch: firstImageIndex must be a non-negative integer, got ${firstImageIndex}`,
+      );
+    }
+    if ((firstImageIndex + batchSize) * this.cells > EMPTY_KEY) {
+      throw new Error(
+        `PrototypeSearch.addBatch: image index ${firstImageIndex + batchSize} too large for 32-bit keys`,
+      );
+    }
+    if (predicted.length < batchSize) {
+      throw new Error(
+        `PrototypeSearch.addBatch: predicted has ${predicted.length} entries, need ${batchSize}`,
+      );
+    }
+    const needed = batchSize * imageFloats * 4;
+    if (activations instanceof Float32Array) {
+      if (activations.length < batchSize * imageFloats) {
+        throw new Error(
+          `PrototypeSearch.addBatch: activations hold ${activations.length} floats, need ${batchSize} x ${C} x ${h} x ${w}`,
+        );
+      }
+    } else {
+      if (activations.size < needed) {
+        throw new Error(
+          `PrototypeSearch.addBatch: activations buffer has ${activations.size} bytes, need ${needed}`,
+        );
+      }
+      if (!(activations.usage & GPUBufferUsage.STORAGE)) {
+        throw new Error("PrototypeSearch.addBatch: activations buffer lacks STORAGE usage");
+      }
+    }
+    for (let start = 0; start < batchSize; start += this.maxBatch) {
+      const count = Math.min(this.maxBatch, batchSize - start);
+      const images = predicted.subarray(start, start + count);
+      if (activations instanceof Float32Array) {
+        const slice = activations.subarray(start * imageFloats, (start + count) * imageFloats);
+        this.step(this.uploadBuffer(), 0, slice, count, firstImageIndex + start, images);
+      } else {
+        const offset = start * imageFloats * 4;
+        if (offset % this.device.limits.minStorageBufferOffsetAlignment !== 0) {
+          throw new Error(
+            `PrototypeSearch.addBatch: a GPU batch larger than maxBatch (${this.maxBatch}) must split at ` +
+              `${this.device.limits.minStorageBufferOffsetAlignment}-byte offsets; use batches <= maxBatch`,
+          );
+        }
+        this.step(activations, offset, undefined, count, firstImageIndex + start, images);
+      }
+    }
+  }
+
+  /** Reads the results back (one GPU round trip). The search stays usable: more batches may follow. */
+  async finish(): Promise<SearchResult> {
+    const K = this.topK;
+    const stride = 2 * K + 2;
+    const bytes = this.prototypes * stride * 4;
+    const staging = this.device.createBuffer({
+      size: bytes,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const enc = this.device.createCommandEncoder();
+    enc.copyBufferToBuffer(this.state, 0, staging, 0, bytes);
+    this.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const raw = staging.getMappedRange().slice(0);
+    staging.unmap();
+    staging.destroy();
+    const scores = new Float32Array(raw);
+    const keys = new Uint32Array(raw);
+    const result: SearchResult = { topK: [], bestOther: [] };
+    for (let p = 0; p < this.prototypes; p++) {
+      const base = p * stride;
+      const hits: SearchHit[] = [];
+      for (let j = 0; j < K; j++) {
+        if (keys[base + K + j] !== EMPTY_KEY) hits.push(this.hit(scores[base + j], keys[base + K + j]));
+      }
+      result.topK.push(hits);
+      const bestKey = keys[base + 2 * K + 1];
+      result.bestOther.push(bestKey === EMPTY_KEY ? null : this.hit(scores[base + 2 * K], bestKey));
+    }
+    return result;
+  }
+
+  /** Forgets every batch seen so far. */
+  reset(): void {
+    const state = this.initialState();
+    this.device.queue.writeBuffer(this.state, 0, state.buffer as ArrayBuffer, 0, state.byteLength);
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    for (const b of this.buffers) b.destroy();
+    this.buffers.clear();
+    this.upload = undefined;
+  }
+
+  private hit(score: number, key: number): SearchHit {
+    const cell = key % this.cells;
+    return {
+      score,
+      image: Math.floor(key / this.cells),
+      y: Math.floor(cell / this.pooledWidth),
+      x: cell % this.pooledWidth,
+    };
+  }
+
+  private initialState(): Uint32Array {
+    const K = this.topK;
+    const stride = 2 * K + 2;
+    const state = new Uint32Array(this.prototypes * stride);
+    const asFloat = new Float32Array(state.buffer);
+    for (let p = 0; p < this.prototypes; p++) {
+      const base = p * stride;
+      for (let j = 0; j < K; j++) {
+        asFloat[base + j] = EMPTY_SCORE;
+        state[base + K + j] = EMPTY_KEY;
+      }
+      asFloat[base + 2 * K] = EMPTY_SCORE;
+      state[base + 2 * K + 1] = EMPTY_KEY;
+    }
+    return state;
+  }
+
+  private uploadBuffer(): GPUBuffer {
+    if (!this.upload) {
+      const { channels: C, height: h, width: w } = this.geometry;
+      this.upload = createStorageBuffer(this.device, this.maxBatch * C * h * w * 4, 0, "search.upload");
+      this.buffers.add(this.upload);
+    }
+    return this.upload;
+  }
+
+  /** One GPU step over at most maxBatch images: pool, norms, then per prototype chunk matmul + merge. */
+  private step(
+    source: GPUBuffer,
+    offset: number,
+    cpuData: Float32Array | undefined,
+    count: number,
+    firstImage: number,
+    predicted: Int32Array,
+  ): void {
+    const { device, pipelines } = this;
+    const { channels: C, height: h, width: w } = this.geometry;
+    const columns = count * this.cells;
+    const queue = device.queue;
+    // Queue writes are ordered with submits, so reusing the staging, predicted and params buffers for the
+    // next step cannot overwrite what an earlier, still-running step reads.
+    if (cpuData) {
+      queue.writeBuffer(source, 0, cpuData.buffer as ArrayBuffer, cpuData.byteOffset, cpuData.byteLength);
+    }
+    queue.writeBuffer(this.predicted, 0, predicted.buffer as ArrayBuffer, predicted.byteOffset, count * 4);
+    this.params.forEach((params, chunk) => {
+      const rowStart = chunk * this.rowsPerChunk;
+      const u = new Uint32Array(PARAMS_BYTES / 4);
+      u.set([
+        count,
+        C,
+        h,
+        w,
+        this.pooledHeight,
+        this.pooledWidth,
+        columns,
+        this.prototypes,
+        rowStart,
+        Math.min(this.rowsPerChunk, this.prototypes - rowStart),
+        firstImage * this.cells,
+      ]);
+      queue.writeBuffer(params, 0, u);
+    });
+    const poolBind = device.createBindGroup({
+      layout: pipelines.pool.getBindGroupLayout(0),
+      entries: [
+        { binding: 0, resource: { buffer: source, offset, size: count * C * h * w * 4 } },
+        { binding: 1, resource: { buffer: this.pooled } },
+        { binding: 2, resource: { buffer: this.params[0] } },
+      ],
+    });
+    const enc = device.createCommandEncoder({ label: "search.step" });
+    const pass = enc.beginComputePass();
+    pass.setPipeline(pipelines.pool);
+    pass.setBindGroup(0, poolBind);
+    pass.dispatchWorkgroups(...dispatchGrid(Math.ceil(C * columns / 256)));
+    pass.setPipeline(pipelines.norms);
+    pass.setBindGroup(0, this.normsBind);
+    pass.dispatchWorkgroups(...dispatchGrid(Math.ceil(columns / 256)));
+    this.params.forEach((_, chunk) => {
+      const rows = Math.min(this.rowsPerChunk, this.prototypes - chunk * this.rowsPerChunk);
+      pass.setPipeline(pipelines.matmul);
+      pass.setBindGroup(0, this.matmulBinds[chunk]);
+      pass.dispatchWorkgroups(Math.ceil(columns / MATMUL_TILE), Math.ceil(rows / MATMUL_TILE));
+      pass.setPipeline(pipelines.merge);
+      pass.setBindGroup(0, this.mergeBinds[chunk]);
+      pass.dispatchWorkgroups(...dispatchGrid(rows));
+    });
+    pass.end();
+    queue.submit([enc.finish()]);
+  }
+}
+
+export interface SearchBenchOptions {
+  P: number;
+  C: number;
+  h: number;
+  w: number;
+  batch: number;
+  batches: number;
+  topK?: number;
+}
+
+export interface SearchBenchResult {
+  /** Images per second through pooling, scoring and the top-k merge (activations already on the GPU). */
+  imagesPerSecond: number;
+  /** Similarity throughput of the same run: 2 * P * C * pooled positions per image. */
+  gflops: number;
+  seconds: number;
+  /** GPU memory the search held (independent of `batches`). */
+  gpuBytes: number;
+  /** Time of the final readback (finish). */
+  finishMs: number;
+}
+
+/** Streams `batches` batches of random GPU-resident activations through a search of P random prototypes. */
+export async function benchSearch(device: GPUDevice, opts: SearchBenchOptions): Promise<SearchBenchResult> {
+  const { P, C, h, w, batch, batches } = opts;
+  let seed = 12345;
+  const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const bases = Float32Array.from({ length: P * C }, random);
+  const classes = Int32Array.from({ length: P }, (_, p) => Math.floor(p / 6));
+  const predicted = Int32Array.from({ length: batch }, (_, i) => i % Math.max(1, Math.ceil(P / 6)));
+  const acts = createStorageBuffer(
+    device,
+    Float32Array.from({ length: batch * C * h * w }, random),
+    0,
+    "bench.acts",
+  );
+  const search = await PrototypeSearch.create(device, bases, classes, {
+    channels: C,
+    height: h,
+    width: w,
+    topK: opts.topK ?? 8,
+    maxBatch: batch,
+  });
+  try {
+    search.addBatch(acts, batch, 0, predicted); // warm-up: pipelines, first-use allocations
+    await device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    for (let i = 1; i <= batches; i++) search.addBatch(acts, batch, i * batch, predicted);
+    await device.queue.onSubmittedWorkDone();
+    const seconds = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    await search.finish();
+    const finishMs = performance.now() - t1;
+    const images = batch * batches;
+    const { height: ph, width: pw } = pooledSize(h, w);
+    return {
+      imagesPerSecond: images / seconds,
+      gflops: (2 * P * C * ph * pw * images) / seconds / 1e9,
+      seconds,
+      gpuBytes: search.gpuBytes,
+      finishMs,
+    };
+  } finally {
+    search.destroy();
+    acts.destroy();
+  }
+}

@@ -1,0 +1,130 @@
+// `deno task attribute`: attribution maps of every image of a dataset towards one class, with overlays.
+import { join } from "node:path";
+import { openDataset } from "../../data/dataset.ts";
+import { classNamesFor, resolveClassArg } from "../../data/class_names.ts";
+import { readModel, sha256File } from "../../onnx/model.ts";
+import { type AttributionSettings, Attributor } from "./attributor.ts";
+import type { EpChoice } from "../../runtime/ort.ts";
+import { buildManifest } from "../../io/manifest.ts";
+import { writeJsonAtomic } from "../../io/atomic.ts";
+import { NpyStreamWriter, writeNpy } from "../../io/npy.ts";
+import { createProgress } from "../../io/progress.ts";
+import { encodeJpeg } from "../../render/image_file.ts";
+import { overlayMap } from "../../render/overlay.ts";
+import { IMAGE_SIZE } from "../../model/classifier.ts";
+
+export interface AttributeOptions extends AttributionSettings {
+  model: string;
+  data: string;
+  layer: string;
+  /** Class index, name or wnid. */
+  target: string;
+  out: string;
+  labels?: string;
+  limit?: number;
+  batch?: number;
+  ep?: EpChoice;
+  saveRaw?: boolean;
+  /** Overlay JPEGs for the first this many images. */
+  overlays?: number;
+}
+
+export interface AttributeResult {
+  target: number;
+  targetName?: string;
+  images: number;
+  tapShape: number[];
+  maps: Float32Array;
+  device: string;
+}
+
+export async function attributeDataset(opts: AttributeOptions): Promise<AttributeResult> {
+  const model = await readModel(opts.model);
+  const sha256 = await sha256File(opts.model);
+  const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+  const settings = { method: opts.method, samples: opts.samples, sigma: opts.sigma, seed: opts.seed };
+  const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
+    ep: opts.ep,
+    saveRaw: opts.saveRaw,
+  });
+  try {
+    const names = classNamesFor(attributor.numClasses, dataset.classNames);
+    const target = resolveClassArg(opts.target, attributor.numClasses, names);
+    const [c, h, w] = attributor.tapShape;
+    const n = dataset.size;
+    const maps = new Float32Array(n * h * w);
+    const raw = opts.saveRaw
+      ? await NpyStreamWriter.create(join(opts.out, "attributions.npy"), "<f4", [n, c, h, w])
+      : undefined;
+    const overlays = Math.min(opts.overlays ?? 16, n);
+    const batch = opts.batch ?? 4;
+    const progress = createProgress("attribute", n);
+    const failures: { path: string; reason: string }[] = [];
+    const overlayFiles: string[] = [];
+    for (let start = 0; start < n; start += batch) {
+      const count = Math.min(batch, n - start);
+      const read = await dataset.readBatch(start, count);
+      for (const f of read.failures) failures.push({ path: f.path, reason: f.reason });
+      const result = await attributor.attribute(read.images, count, new Array(count).fill(target), start);
+      for (let i = 0; i < count; i++) {
+        if (!read.ok[i]) result.maps.fill(0, i * h * w, (i + 1) * h * w);
+      }
+      maps.set(result.maps, start * h * w);
+      if (raw) await raw.append(result.attributions!);
+      for (let i = 0; i < count && start + i < overlays; i++) {
+        if (!read.ok[i]) continue;
+        const map = result.maps.subarray(i * h * w, (i + 1) * h * w);
+        const max = map.reduce((a, b) => Math.max(a, b), 0);
+        const rgb = overlayMap(
+          read.images.subarray(i * IMAGE_SIZE * IMAGE_SIZE * 3),
+          IMAGE_SIZE,
+          map,
+          h,
+          w,
+          max,
+        );
+        const file = join("overlays", `${String(start + i).padStart(5, "0")}.jpg`);
+        await Deno.mkdir(join(opts.out, "overlays"), { recursive: true });
+        await Deno.writeFile(join(opts.out, file), await encodeJpeg(rgb, IMAGE_SIZE, IMAGE_SIZE));
+        overlayFiles.push(file);
+      }
+      progress.tick(count);
+    }
+    progress.stop();
+    await raw?.finish();
+    await writeNpy(join(opts.out, "maps.npy"), maps, [n, h, w]);
+    const manifest = await buildManifest({
+      task: "attribute",
+      model: { path: opts.model, sha256 },
+      layer: { name: opts.layer, tensor: attributor.tapTensor },
+      data: { path: opts.data, count: n, files: dataset.entries.map((e) => e.path) },
+      device: attributor.trunk.device,
+      settings: { ...settings, target, batch, saveRaw: !!opts.saveRaw },
+    });
+    await writeJsonAtomic(join(opts.out, "attribution.json"), {
+      manifest,
+      target,
+      targetName: names?.[target],
+      tapShape: attributor.tapShape,
+      maps: "maps.npy (N x h x w float32: channel mean of ReLU(attribution))",
+      failures,
+      images: dataset.entries.map((e, i) => ({
+        path: e.path,
+        label: e.label,
+        mapMax: maps.subarray(i * h * w, (i + 1) * h * w).reduce((a, b) => Math.max(a, b), 0),
+        overlay: overlayFiles.find((f) => f.includes(String(i).padStart(5, "0"))) ?? null,
+      })),
+    });
+    return {
+      target,
+      targetName: names?.[target],
+      images: n,
+      tapShape: attributor.tapShape,
+      maps,
+      device: attributor.trunk.device,
+    };
+  } finally {
+    await attributor.release();
+    dataset.close();
+  }
+}

@@ -1,0 +1,60 @@
+// Stacked crop composites through the model: assembled and normalized on the GPU with the webgpu EP.
+import { type Classifier, softmaxRows } from "../../model/classifier.ts";
+import { acquireGpu } from "../../runtime/gpu.ts";
+import {
+  compositeRgbCpu,
+  type CropCell,
+  CropCompositor,
+  PREPARED_IMAGE_SIZE,
+} from "../../../kernels/composite/crop_composite.ts";
+import { normalizeOnCpu } from "../../../kernels/normalize/normalize.ts";
+import type { ImageLookup } from "../search/crop_images.ts";
+
+export interface CompositeScores {
+  /** composites x numClasses softmax probabilities. */
+  probs: Float32Array;
+  numClasses: number;
+  seconds: number;
+}
+
+/**
+ * Runs crop composites (composites[i] = k cells, stacked top to bottom) through the classifier in batches:
+ * assembled and normalized on the GPU with the webgpu EP, on the CPU otherwise.
+ */
+export async function classifyComposites(
+  classifier: Classifier,
+  images: ImageLookup,
+  composites: CropCell[][],
+  pooledWidth: number,
+  batch = 32,
+): Promise<CompositeScores> {
+  const started = performance.now();
+  const gpu = classifier.ep === "webgpu" ? await acquireGpu() : undefined;
+  const compositor = gpu ? await CropCompositor.create(gpu.device) : undefined;
+  const chunks: Float32Array[] = [];
+  for (let at = 0; at < composites.length; at += batch) {
+    const part = composites.slice(at, at + batch);
+    let logits: Float32Array;
+    if (compositor) {
+      const t = compositor.normalized(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      try {
+        logits = (await classifier.forwardNormalized({ buffer: t.buffer, dims: t.dims })).logits!;
+      } finally {
+        t.buffer.destroy();
+      }
+    } else {
+      const rgb = compositeRgbCpu(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      const [n, h, w] = rgb.dims;
+      const data = normalizeOnCpu(rgb.pixels, n, h, w);
+      logits = (await classifier.forwardNormalized({ data, dims: [n, 3, h, w] })).logits!;
+    }
+    chunks.push(softmaxRows(logits, classifier.numClasses));
+  }
+  const probs = new Float32Array(composites.length * classifier.numClasses);
+  let offset = 0;
+  for (const c of chunks) {
+    probs.set(c, offset);
+    offset += c.length;
+  }
+  return { probs, numClasses: classifier.numClasses, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,74 @@
+// deno task explain --class C: the explanation figure of one class (explanation_figure.ts) as
+// O/explain_<C>.jpg, and O/explain_<C>.json with everything the figure shows.
+import { join } from "node:path";
+import { buildManifest } from "../../io/manifest.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { type ClassRecord, componentSearch, scoreComposites } from "../component_test/component_test_run.ts";
+import { openRun, type RunOptions } from "../search/run.ts";
+import { explanationFigure } from "./explanation_figure.ts";
+
+export interface ExplainOptions extends RunOptions {
+  /** The class to explain (an index; resolve names with data/class_names.ts resolveClassArg). */
+  cls: number;
+}
+
+export interface ExplainReport {
+  manifest: Record<string, unknown>;
+  class: number;
+  name?: string;
+  layer: string;
+  /** Both columns' crops and the model's predictions for their stacked composites (column 1 = allImages). */
+  record: ClassRecord;
+  jpeg: string;
+}
+
+export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
+  if (!Number.isInteger(opts.cls) || opts.cls < 0) {
+    throw new Error(`--class must be a class index, got ${opts.cls}`);
+  }
+  const run = await openRun({ ...opts, classes: [opts.cls] });
+  try {
+    const pass = await componentSearch(run, "explain");
+    const core = await scoreComposites(run, pass, [opts.cls]);
+    const record = core.records[0];
+    const figure = explanationFigure({
+      cls: opts.cls,
+      ...(record.name ? { name: record.name } : {}),
+      layer: run.layer,
+      allImages: record.allImages,
+      targetExcluded: record.targetExcluded,
+      images: core.images,
+      pooledWidth: pass.pooledWidth,
+    });
+    const jpeg = `explain_${opts.cls}.jpg`;
+    await writeFileAtomic(join(opts.out, jpeg), await figure.toJpeg());
+    const manifest = await buildManifest({
+      task: "explain",
+      model: { path: opts.model, sha256: pass.model.sha256 },
+      layer: { name: run.layer, tensor: pass.tap.tensor },
+      data: { path: opts.data, count: run.dataset.size, files: run.dataset.entries.map((e) => e.path) },
+      device: `search: ${pass.searchDevice}; model: ${core.modelDevice}`,
+      settings: {
+        class: opts.cls,
+        concepts: opts.concepts,
+        conceptsSource: run.concepts.source,
+        k: run.concepts.k,
+        predictions: run.predictionsFrom,
+        batch: opts.batch ?? 16,
+        limit: opts.limit ?? null,
+      },
+    });
+    const report: ExplainReport = {
+      manifest,
+      class: opts.cls,
+      ...(record.name ? { name: record.name } : {}),
+      layer: run.layer,
+      record,
+      jpeg,
+    };
+    await writeJsonAtomic(join(opts.out, `explain_${opts.cls}.json`), report);
+    return report;
+  } finally {
+    run.close();
+  }
+}

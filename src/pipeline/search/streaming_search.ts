@@ -1,0 +1,460 @@
+// The one streaming pass that the component test, the prototype figures and the explanation figure share:
+// images -> classifier trunk up to the tap -> prototype search, batch by batch, with the dataset's predicted
+// classes deciding which positions count as "from another class".
+import type { Dataset } from "../../data/dataset.ts";
+import type { Classifier } from "../../model/classifier.ts";
+import { acquireGpu, createStorageBuffer, type GpuContext } from "../../runtime/gpu.ts";
+import { PrototypeSearch } from "../../../kernels/search/prototype_search.ts";
+import { poolImage } from "../../../kernels/search/brute_force.ts";
+import {
+  pooledSize,
+  ranksBefore,
+  type SearchGeometry,
+  type SearchHit,
+  type SearchResult,
+} from "../../../kernels/search/hits.ts";
+import { PREPARED_IMAGE_SIZE } from "../../../kernels/composite/crop_composite.ts";
+import { createProgress } from "../../io/progress.ts";
+
+/** Stacked prototypes (P x C) and the class of each. */
+export interface PrototypeSet {
+  bases: Float32Array;
+  prototypeClass: Int32Array;
+  channels: number;
+}
+
+export interface SearchPassOptions {
+  /** Positions kept per prototype over all images (1..64). */
+  topK: number;
+  /**
+   * Also keep, per prototype, its best `excludedTopK` positions among images NOT predicted as the prototype's
+   * class (1..64). The GPU search keeps only the single best such position per prototype, so this runs one
+   * extra search per class that sees only the other classes' images (GPU memory grows with the class count:
+   * see excludedSearchBytes).
+   */
+  excludedTopK?: number;
+  /** Images per forward pass (default 16). */
+  batch?: number;
+  /** Use the CPU search even when a WebGPU device exists (tests of the fallback). */
+  cpu?: boolean;
+  /** Progress label (default "search"). */
+  label?: string;
+}
+
+export interface SkippedImage {
+  index: number;
+  path: string;
+  reason: string;
+}
+
+export interface SearchPassResult extends SearchResult {
+  /** Per prototype, best positions among images not predicted as its class (with excludedTopK). */
+  excludedTopK?: SearchHit[][];
+  geometry: SearchGeometry;
+  pooledWidth: number;
+  pooledHeight: number;
+  /** Images folded into the search. */
+  searched: number;
+  /** Unreadable images, and images without a prediction; in no result. */
+  skipped: SkippedImage[];
+  seconds: number;
+  imagesPerSecond: number;
+  /** Where the search ran: "webgpu (<adapter>)" or "cpu". */
+  searchDevice: string;
+  /** Where the tap activations came from: left on the GPU by the webgpu EP, or CPU arrays. */
+  activations: "gpu" | "cpu";
+  /** The tap as resolved in the model. */
+  tap: { layer: string; tensor: string };
+  /** The classifier of the pass. */
+  model: { path: string; sha256: string; device: string };
+}
+
+interface StreamingSearch {
+  addBatch(
+    activations: GPUBuffer | Float32Array,
+    batchSize: number,
+    firstImage: number,
+    predicted: Int32Array,
+  ): void;
+  finish(): Promise<SearchResult>;
+  destroy(): void;
+}
+
+/**
+ * The search without a GPU: the same ranking (hits.ts) over float64 cosines, streamed batch by batch with a
+ * sorted top-k list per prototype. Slow for ImageNet-sized prototype sets; it exists so the tool still works
+ * where WebGPU does not.
+ */
+export class CpuPrototypeSearch implements StreamingSearch {
+  private readonly units: Float64Array[];
+  private readonly top: SearchHit[][];
+  private readonly other: (SearchHit | null)[];
+  private readonly prototypes: number;
+
+  constructor(
+    bases: Float32Array,
+    private readonly prototypeClass: Int32Array,
+    private readonly geometry: SearchGeometry,
+    private readonly topK: number,
+  ) {
+    const C = geometry.channels;
+    this.prototypes = bases.length / C;
+    this.units = Array.from({ length: this.prototypes }, (_, p) => {
+      const v = Float64Array.from(bases.subarray(p * C, (p + 1) * C));
+      let sum = 0;
+      for (const x of v) sum += x * x;
+      const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+      return v.map((x) => x * inv);
+    });
+    this.top = Array.from({ length: this.prototypes }, () => []);
+    this.other = new Array(this.prototypes).fill(null);
+  }
+
+  addBatch(
+    activations: GPUBuffer | Float32Array,
+    batchSize: number,
+    firstImage: number,
+    predicted: Int32Array,
+  ) {
+    if (!(activations instanceof Float32Array)) {
+      throw new Error("CpuPrototypeSearch.addBatch: activations must be a CPU array");
+    }
+    const { channels: C } = this.geometry;
+    const { height: ph, width: pw } = pooledSize(this.geometry.height, this.geometry.width);
+    for (let i = 0; i < batchSize; i++) {
+      const pooled = poolImage(activations, i, this.geometry);
+      for (let s = 0; s < ph * pw; s++) {
+        const v = pooled.subarray(s * C, (s + 1) * C);
+        let sum = 0;
+        for (let c = 0; c < C; c++) sum += v[c] * v[c];
+        const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
+        for (let p = 0; p < this.prototypes; p++) {
+          const u = this.units[p];
+          let dot = 0;
+          for (let c = 0; c < C; c++) dot += u[c] * v[c];
+          const hit = {
+            score: Math.fround(dot * inv),
+            image: firstImage + i,
+            y: Math.floor(s / pw),
+            x: s % pw,
+          };
+          this.offer(p, hit, predicted[i]);
+        }
+      }
+    }
+  }
+
+  private offer(p: number, hit: SearchHit, predicted: number) {
+    const list = this.top[p];
+    if (list.length < this.topK || ranksBefore(hit, list[list.length - 1])) {
+      let at = list.length;
+      while (at > 0 && ranksBefore(hit, list[at - 1])) at--;
+      list.splice(at, 0, hit);
+      if (list.length > this.topK) list.pop();
+    }
+    const best = this.other[p];
+    if (predicted !== this.prototypeClass[p] && (!best || ranksBefore(hit, best))) this.other[p] = hit;
+  }
+
+  finish(): Promise<SearchResult> {
+    return Promise.resolve({ topK: this.top.map((l) => [...l]), bestOther: [...this.other] });
+  }
+
+  destroy() {}
+}
+
+/** GPU bytes one per-class filtered search (excludedTopK) holds, for k prototypes at this geometry. */
+export function excludedSearchBytes(geometry: SearchGeometry, k: number, batch: number, topK = 8): number {
+  const { height: ph, width: pw } = pooledSize(geometry.height, geometry.width);
+  const columns = batch * ph * pw;
+  // Pooled activations (C x columns), inverse norms, scores (k x columns), bases, state, predicted classes.
+  return (geometry.channels + 1 + k) * columns * 4 + geometry.channels * k * 4 + k * (2 * topK + 3) * 4 +
+    batch * 4;
+}
+
+/** The tap's [C, H, W] for 224 px inputs: one forward pass of a blank image. */
+export async function probeTapGeometry(
+  classifier: Classifier,
+  side = PREPARED_IMAGE_SIZE,
+): Promise<SearchGeometry> {
+  const out = await classifier.forward(new Uint8Array(side * side * 3), 1);
+  for (const t of out.taps.values()) t.dispose();
+  const dims = out.taps.get(classifier.taps[0].layer)!.dims;
+  return { channels: dims[1], height: dims[2], width: dims[3] };
+}
+
+/** The prototypes of `classes` only (rows in the set's order). */
+export function prototypesOf(set: PrototypeSet, classes: number[]): PrototypeSet {
+  const keep = new Set(classes);
+  const rows = [...set.prototypeClass.keys()].filter((p) => keep.has(set.prototypeClass[p]));
+  const C = set.channels;
+  const bases = new Float32Array(rows.length * C);
+  rows.forEach((p, i) => bases.set(set.bases.subarray(p * C, (p + 1) * C), i * C));
+  return { bases, prototypeClass: Int32Array.from(rows, (p) => set.prototypeClass[p]), channels: C };
+}
+
+/** One class's search over the images not predicted as that class, numbered in arrival order. */
+interface FilteredSearch {
+  cls: number;
+  /** Rows of the class's prototypes in the full prototype set. */
+  rows: number[];
+  search: StreamingSearch;
+  /** Dataset index of each image the search has seen (its image number there). */
+  realIndex: number[];
+}
+
+/** Copies chosen images of a batch into a scratch buffer on the GPU (queue order keeps reuse safe). */
+class GpuGather {
+  private scratch?: GPUBuffer;
+  private staged?: GPUBuffer;
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly imageBytes: number,
+    private readonly batch: number,
+  ) {}
+
+  /** The batch as a GPU buffer: ORT's tap buffer as is, CPU data uploaded once into a reused buffer. */
+  onGpu(source: GPUBuffer | Float32Array, count: number): GPUBuffer {
+    if (!(source instanceof Float32Array)) return source;
+    this.staged ??= createStorageBuffer(this.device, this.batch * this.imageBytes, 0, "pass.batch");
+    this.device.queue.writeBuffer(
+      this.staged,
+      0,
+      source.buffer as ArrayBuffer,
+      source.byteOffset,
+      count * this.imageBytes,
+    );
+    return this.staged;
+  }
+
+  /** Images `indices` (ascending) of `source`, packed from image 0 of the returned buffer. */
+  gather(source: GPUBuffer, indices: number[]): GPUBuffer {
+    this.scratch ??= createStorageBuffer(this.device, this.batch * this.imageBytes, 0, "pass.gather");
+    const enc = this.device.createCommandEncoder({ label: "pass.gather" });
+    for (const [first, length, to] of runsOf(indices)) {
+      enc.copyBufferToBuffer(
+        source,
+        first * this.imageBytes,
+        this.scratch,
+        to * this.imageBytes,
+        length * this.imageBytes,
+      );
+    }
+    this.device.queue.submit([enc.finish()]);
+    return this.scratch;
+  }
+
+  destroy() {
+    this.scratch?.destroy();
+    this.staged?.destroy();
+  }
+}
+
+/** Ascending indices as runs [first, length, position of first in the packed output]. */
+function runsOf(indices: number[]): [number, number, number][] {
+  const runs: [number, number, number][] = [];
+  indices.forEach((index, at) => {
+    const last = runs[runs.length - 1];
+    if (last && last[0] + last[1] === index) last[1]++;
+    else runs.push([index, 1, at]);
+  });
+  return runs;
+}
+
+function gatherCpu(data: Float32Array, indices: number[], imageFloats: number): Float32Array {
+  if (indices.length && indices.every((v, i) => v === indices[0] + i)) {
+    return data.subarray(indices[0] * imageFloats, (indices[0] + indices.length) * imageFloats);
+  }
+  const out = new Float32Array(indices.length * imageFloats);
+  indices.forEach((index, at) =>
+    out.set(data.subarray(index * imageFloats, (index + 1) * imageFloats), at * imageFloats)
+  );
+  return out;
+}
+
+/**
+ * Streams the dataset through the classifier (opened with one tap: `Classifier.open(model, {layers: [layer],
+ * withLogits: false, tapsOnGpu})`) and folds every batch's tap activations into the prototype search.
+ * `predicted[i]` is image i's predicted class (-1: unreadable, skipped). Runs the search on the shared WebGPU
+ * device when there is one (tap activations stay on the GPU with the webgpu EP), else on the CPU.
+ */
+export async function searchPrototypes(
+  dataset: Dataset,
+  classifier: Classifier,
+  prototypes: PrototypeSet,
+  predicted: Int32Array,
+  opts: SearchPassOptions,
+): Promise<SearchPassResult> {
+  if (classifier.taps.length !== 1) {
+    throw new Error(
+      `searchPrototypes: the classifier must have exactly one tap, it has ${classifier.taps.length}`,
+    );
+  }
+  if (predicted.length < dataset.size) {
+    throw new Error(`searchPrototypes: ${predicted.length} predictions for ${dataset.size} images`);
+  }
+  for (const [name, v] of [["topK", opts.topK], ["excludedTopK", opts.excludedTopK ?? 1]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 64) {
+      throw new Error(`searchPrototypes: ${name} must be in 1..64, got ${v}`);
+    }
+  }
+  const tap = classifier.taps[0];
+  const batch = opts.batch ?? 16;
+  const gpu: GpuContext | undefined = opts.cpu ? undefined : await acquireGpu();
+  const device = gpu?.device;
+  const classes = [...new Set(prototypes.prototypeClass)].sort((a, b) => a - b);
+  let geometry: SearchGeometry | undefined;
+  let main: StreamingSearch | undefined;
+  let filtered: FilteredSearch[] = [];
+  let gather: GpuGather | undefined;
+  const skipped: SkippedImage[] = [];
+  const progress = createProgress(opts.label ?? "search", dataset.size);
+  const started = performance.now();
+  let searched = 0;
+  let activationsOnGpu = false;
+
+  const create = async (g: SearchGeometry) => {
+    const make = (bases: Float32Array, cls: Int32Array, topK: number): Promise<StreamingSearch> =>
+      device
+        ? PrototypeSearch.create(device, bases, cls, { ...g, topK, maxBatch: batch })
+        : Promise.resolve(new CpuPrototypeSearch(bases, cls, g, topK));
+    main = await make(prototypes.bases, prototypes.prototypeClass, opts.topK);
+    if (opts.excludedTopK) {
+      const C = g.channels;
+      filtered = await Promise.all(classes.map(async (cls) => {
+        const rows = [...prototypes.prototypeClass.keys()].filter((p) =>
+          prototypes.prototypeClass[p] === cls
+        );
+        const bases = new Float32Array(rows.length * C);
+        rows.forEach((p, i) => bases.set(prototypes.bases.subarray(p * C, (p + 1) * C), i * C));
+        const search = await make(bases, new Int32Array(rows.length).fill(cls), opts.excludedTopK!);
+        return { cls, rows, search, realIndex: [] };
+      }));
+    }
+    if (device) gather = new GpuGather(device, g.channels * g.height * g.width * 4, batch);
+  };
+
+  try {
+    let pending = dataset.size > 0 ? dataset.readBatch(0, Math.min(batch, dataset.size)) : undefined;
+    for (let start = 0; start < dataset.size; start += batch) {
+      const count = Math.min(batch, dataset.size - start);
+      const read = await pending!;
+      const nextStart = start + batch;
+      // Decode the next batch while this one runs through the model.
+      pending = nextStart < dataset.size
+        ? dataset.readBatch(nextStart, Math.min(batch, dataset.size - nextStart))
+        : undefined;
+      const usable: number[] = [];
+      for (let i = 0; i < count; i++) {
+        const index = start + i;
+        if (!read.ok[i]) {
+          const f = read.failures.find((x) => x.index === index);
+          skipped.push({ index, path: dataset.entries[index].path, reason: f?.reason ?? "unreadable" });
+        } else if (predicted[index] < 0) {
+          skipped.push({
+            index,
+            path: dataset.entries[index].path,
+            reason: "no prediction (unreadable when predicted)",
+          });
+        } else usable.push(i);
+      }
+      if (usable.length === 0) {
+        progress.tick(count);
+        continue;
+      }
+      const out = await classifier.forward(read.images, count);
+      const act = out.taps.get(tap.layer)!;
+      try {
+        const [n, C, h, w] = act.dims;
+        if (act.dims.length !== 4 || n !== count) {
+          throw new Error(
+            `--layer ${tap.layer}: tap output has shape [${act.dims}], expected [${count}, C, H, W]`,
+          );
+        }
+        if (!geometry) {
+          if (C !== prototypes.channels) {
+            throw new Error(
+              `--layer ${tap.layer} (${tap.tensor}) has ${C} channels but the concepts have ${prototypes.channels}; ` +
+                "were they computed at another layer?",
+            );
+          }
+          if (h < 2 || w < 2) {
+            throw new Error(`--layer ${tap.layer}: its ${h}x${w} grid is too small to pool 2x2`);
+          }
+          geometry = { channels: C, height: h, width: w };
+          await create(geometry);
+        }
+        const imageFloats = C * h * w;
+        const batchPred = predicted.subarray(start, start + count);
+        let source: GPUBuffer | Float32Array = act.buffer ?? act.data!;
+        activationsOnGpu = act.buffer !== undefined;
+        if (gather && filtered.length) source = gather.onGpu(source, count);
+        // Main search: contiguous runs of usable images keep their dataset indices.
+        for (const [first, length] of runsOf(usable)) {
+          const indices = Array.from({ length }, (_, j) => first + j);
+          const part = source instanceof Float32Array
+            ? gatherCpu(source, indices, imageFloats)
+            : length === count
+            ? source
+            : gather!.gather(source, indices);
+          main!.addBatch(part, length, start + first, batchPred.subarray(first, first + length));
+        }
+        // Per-class searches over the images predicted as some other class, numbered in arrival order.
+        for (const f of filtered) {
+          const indices = usable.filter((i) => batchPred[i] !== f.cls);
+          if (!indices.length) continue;
+          const part = source instanceof Float32Array
+            ? gatherCpu(source, indices, imageFloats)
+            : indices.length === count
+            ? source
+            : gather!.gather(source, indices);
+          f.search.addBatch(
+            part,
+            indices.length,
+            f.realIndex.length,
+            Int32Array.from(indices, (i) => batchPred[i]),
+          );
+          for (const i of indices) f.realIndex.push(start + i);
+        }
+        searched += usable.length;
+      } finally {
+        act.dispose();
+      }
+      progress.tick(count);
+    }
+    progress.stop();
+    if (!main || !geometry) throw new Error(`${dataset.root}: no readable image with a prediction to search`);
+    const result = await main.finish();
+    let excludedTopK: SearchHit[][] | undefined;
+    if (filtered.length) {
+      excludedTopK = new Array(prototypes.prototypeClass.length).fill(null).map(() => []);
+      for (const f of filtered) {
+        const r = await f.search.finish();
+        f.rows.forEach((p, i) => {
+          excludedTopK![p] = r.topK[i].map((hit) => ({ ...hit, image: f.realIndex[hit.image] }));
+        });
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const pooled = pooledSize(geometry.height, geometry.width);
+    return {
+      ...result,
+      ...(excludedTopK ? { excludedTopK } : {}),
+      geometry,
+      pooledWidth: pooled.width,
+      pooledHeight: pooled.height,
+      searched,
+      skipped,
+      seconds,
+      imagesPerSecond: searched / Math.max(seconds, 1e-9),
+      searchDevice: gpu ? `webgpu (${gpu.description})` : "cpu",
+      activations: activationsOnGpu ? "gpu" : "cpu",
+      tap: { layer: tap.layer, tensor: tap.tensor },
+      model: { path: classifier.path, sha256: classifier.sha256, device: classifier.device },
+    };
+  } finally {
+    main?.destroy();
+    for (const f of filtered) f.search.destroy();
+    gather?.destroy();
+  }
+}

@@ -1,0 +1,40 @@
+// deno task component-test --model M --data D --concepts O1 --out O [--layer L] [--classes 0,5,10-12]
+import { parseCli, runTask } from "../src/cli/cli.ts";
+import { formatComponentTable, runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
+import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
+
+await runTask(async () => {
+  const a = parseCli(
+    "component-test",
+    "Component prediction test: each class's prototype crops stacked into one image and classified, with crops\n" +
+      "from all images and from images not predicted as the class. Writes O/component_test.json and\n" +
+      "O/composites/<class>_all.jpg, _excluded.jpg.",
+    {
+      ...RUN_FLAGS,
+      classes: {
+        type: "string",
+        help: "classes: indices, ranges, names, e.g. 0,5,10-12 (default: every class with concepts)",
+      },
+      composites: {
+        type: "boolean",
+        default: true,
+        help: "save the composites as JPEGs (--no-composites: off)",
+      },
+      "no-composites": { type: "boolean", help: "do not save the composites" },
+    },
+  );
+  const opts = runOptionsFromArgs(a);
+  const report = await runComponentTest({
+    ...opts,
+    classes: await classesArg(a.classes, opts),
+    saveComposites: !a["no-composites"],
+  });
+  console.log(formatComponentTable(report));
+  const t = report.timing;
+  console.log(
+    `\nsearch ${t.imagesPerSecond.toFixed(1)} img/s (${t.searchDevice}); ` +
+      `composites ${t.compositesPerSecond.toFixed(1)}/s (${t.modelDevice})` +
+      (report.skipped.length ? `; ${report.skipped.length} images skipped (listed in the JSON)` : ""),
+  );
+  console.log(`wrote ${a.out}/component_test.json`);
+});
