@@ -4,7 +4,7 @@
 // The pinned SHA-256 of `encodeModel` per case makes a refactor of src/backward/ provably behaviour-neutral:
 // any change in node names, ops, attributes or initializers changes a hash. The ResNet-50 head (slow to
 // build) is left to tools/reference/backward_graph_hashes.ts --resnet50.
-import { type BackwardOptions, buildBackwardGraph } from "../../src/backward/backward.ts";
+import { type BackwardOptions, buildBackwardGraph } from "../../src/backward/mod.ts";
 import { resolveLayer } from "../../src/model/layers.ts";
 import { headFromTap } from "../../src/model/surgery.ts";
 import { encodeModel, type Model, sha256Hex } from "../../src/onnx/model.ts";
@@ -33,7 +33,8 @@ export function fastHeads(): HeadCase[] {
     ...[11, 13, 18].map((opset) => ({ name: `op-zoo-opset${opset}`, head: () => opZooHead({ opset }) })),
     {
       name: "fixture-layer3.1",
-      head: () => headFromTap(buildFixtureModel(), FIXTURE_TAP_LAYER3, ["batch", STAGE_CHANNELS.layer3, 14, 14]),
+      head: () =>
+        headFromTap(buildFixtureModel(), FIXTURE_TAP_LAYER3, ["batch", STAGE_CHANNELS.layer3, 14, 14]),
     },
     { name: "captum-layer3.5", head: captum("layer3.5", [128, 14, 14]) },
     { name: "captum-layer4.2", head: captum("layer4.2", [256, 7, 7]) },
@@ -48,7 +49,10 @@ export function resnet50Heads(): HeadCase[] {
       "/layer3/layer3.5/relu_2/Relu_output_0",
       ["batch", 1024, 14, 14],
     );
-  return [{ name: "resnet50-layer3.5", head: cut(false) }, { name: "resnet50-layer3.5-folded", head: cut(true) }];
+  return [{ name: "resnet50-layer3.5", head: cut(false) }, {
+    name: "resnet50-layer3.5-folded",
+    head: cut(true),
+  }];
 }
 
 /** Generator options of every case, named. */

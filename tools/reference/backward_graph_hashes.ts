@@ -4,11 +4,7 @@
 // (printed, not recorded).
 //   deno run -A tools/reference/backward_graph_hashes.ts [--write] [--resnet50]
 import { parseArgs } from "node:util";
-import {
-  backwardGraphHashes,
-  fastHeads,
-  resnet50Heads,
-} from "../../tests/_helpers/backward_graph_cases.ts";
+import { backwardGraphHashes, fastHeads, resnet50Heads } from "../../tests/_helpers/backward_graph_cases.ts";
 
 const RECORD = new URL("../../tests/testdata/backward/graph_sha256.json", import.meta.url).pathname;
 const { values } = parseArgs({
