@@ -53,14 +53,14 @@ export async function benchHyperplanes(gpu: GpuContext | undefined, opts: Hyperp
   let gpuResult: unknown = { skipped: "no WebGPU adapter" };
   if (gpu) {
     // Compile and warm the kernels on a tiny problem so the timing excludes compilation.
-    const warm = GpuPairSolver.create(gpu.device, gpu.description, syntheticInput(2, 16, 8), {
+    const warm = GpuPairSolver.create(gpu, syntheticInput(2, 16, 8), {
       ...training,
       epochs: 1,
     });
     await warm.trainTiles(0, [0]);
     warm.destroy();
     const input = syntheticInput(opts.gpuClasses, opts.rowsPerClass, opts.channels);
-    const solver = GpuPairSolver.create(gpu.device, gpu.description, input, {
+    const solver = GpuPairSolver.create(gpu, input, {
       ...training,
       epochs: opts.gpuEpochs,
     });

@@ -10,9 +10,9 @@ import { createProgress } from "../../io/progress.ts";
 import { sha256Hex } from "../../onnx/model.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import {
-  type BlockLimits,
   CpuPairSolver,
   GpuPairSolver,
+  type GpuSolverOptions,
   type PairSolver,
   type TileResult,
 } from "../../../kernels/hyperplane/pair_trainer.ts";
@@ -36,7 +36,7 @@ export interface HyperplaneJob {
   /** Train with the CPU twin instead of the GPU. */
   cpu?: boolean;
   /** Block sizes (tests force several blocks on tiny inputs). */
-  limits?: Partial<BlockLimits>;
+  limits?: GpuSolverOptions;
   log?: (line: string) => void;
 }
 
@@ -109,7 +109,7 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
   let solver: PairSolver;
   const gpu = job.cpu ? undefined : await acquireGpu();
   if (gpu) {
-    solver = GpuPairSolver.create(gpu.device, gpu.description, vectors, t, job.limits);
+    solver = GpuPairSolver.create(gpu, vectors, t, job.limits);
   } else {
     if (!job.cpu) log("hyperplanes: no WebGPU adapter; training on the CPU twin");
     solver = new CpuPairSolver(vectors, t, job.limits?.maxClasses);
