@@ -72,7 +72,7 @@ export async function benchHyperplanes(gpu: GpuContext | undefined, opts: Hyperp
     solver.destroy();
     const n = opts.gpuClasses;
     gpuResult = {
-      device: gpu.description,
+      device: solver.description,
       classes: n,
       blocks: solver.blocks.length,
       ...rate(n * (n - 1), seconds, opts.gpuEpochs),
