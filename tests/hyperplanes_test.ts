@@ -98,6 +98,7 @@ Deno.test("hyperplanes: --init zeros gives (j, i) = -(i, j) exactly; torch init 
     out: join(dir, "H"),
     training: zeros,
     limits: { maxClasses: 2 },
+    solver: gpu ? "gpu" : "cpu",
     ...quiet,
   });
   assert.deepEqual(summary.pairs, { trained: 10, derived: 10, skipped: 10 });
@@ -199,7 +200,7 @@ Deno.test("hyperplanes: a rerun resumes finished rows and reproduces the rest", 
     out: join(dir, "H"),
     training: { ...REFERENCE_TRAINING, epochs: 20 },
     limits: { maxClasses: 2 },
-    cpu: true,
+    solver: "cpu" as const,
     ...quiet,
   };
   await trainHyperplanes(job);
@@ -219,7 +220,13 @@ Deno.test("hyperplanes: bad inputs fail before training", async () => {
   const V = join(dir, "V");
   await writeClassVectors(V, 0, new Float32Array(8), 4);
   await writeClassVectors(V, 1, new Float32Array(0), 4);
-  const job = { vectors: V, out: join(dir, "H"), training: REFERENCE_TRAINING, cpu: true, ...quiet };
+  const job = {
+    vectors: V,
+    out: join(dir, "H"),
+    training: REFERENCE_TRAINING,
+    solver: "cpu" as const,
+    ...quiet,
+  };
   await assert.rejects(
     () => trainHyperplanes(job),
     /at least 2 classes with rows, found 1 \(without rows: 1\)/,
