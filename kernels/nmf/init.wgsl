@@ -17,8 +17,10 @@
 @group(0) @binding(11) var<storage, read> qt: array<f32>;            // [G][P][c], Q^T
 @group(0) @binding(12) var<storage, read_write> out: array<f32>;     // [G][K][n] W^T or [G][K][c] H
 
-const JACOBI_SWEEPS: u32 = 10u;
-const NNDSVD_EPS: f32 = 1e-6;
+// Set at pipeline creation by kernels.ts from plan.ts / settings.ts, which the CPU reference shares.
+override STAT_CHUNK: u32;     // elements of V per stats workgroup (a multiple of 256)
+override JACOBI_SWEEPS: u32;
+override NNDSVD_EPS: f32;
 // Per-problem coefficient block: cw [K][P] | ch [K][P] | sigma [K] | mode [K] | scale_w [K] | scale_h [K].
 // Left singular vector j = sum_a cw[j][a] (VQ)_a, right singular vector j = sum_a ch[j][a] Q_a.
 const COEF: u32 = 2u * K * P + 4u * K;
