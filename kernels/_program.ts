@@ -55,7 +55,8 @@ const programs = new WeakMap<GPUDevice, Map<string, Promise<Program<string>>>>()
 
 /**
  * The pipelines of `spec` on `device`, compiled once per device and specialization (llvmpipe takes seconds
- * per compile). A failed compile is reported with the label, line and message, and is not cached.
+ * per compile). A failed compile is reported with the label, the file and line, and the message, and is not
+ * cached.
  */
 export function compileProgram<E extends string>(
   device: GPUDevice,
@@ -154,19 +155,16 @@ export function encodeDispatch(
   bindings: Bindings | GPUBindGroup,
   workgroups: Workgroups,
 ): void {
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindings instanceof GPUBindGroup ? bindings : bindGroup(device, pipeline, bindings));
-  if ("indirect" in workgroups) {
-    pass.dispatchWorkgroupsIndirect(workgroups.indirect, workgroups.offset ?? 0);
-    return;
-  }
   const limit = device.limits.maxComputeWorkgroupsPerDimension;
-  if (workgroups.some((n) => (n ?? 1) > limit)) {
+  if (!("indirect" in workgroups) && workgroups.some((n) => (n ?? 1) > limit)) {
     throw new Error(
       `${pipeline.label}: dispatch ${workgroups.join(" x ")} exceeds ${limit} workgroups per dimension`,
     );
   }
-  pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bindings instanceof GPUBindGroup ? bindings : bindGroup(device, pipeline, bindings));
+  if ("indirect" in workgroups) pass.dispatchWorkgroupsIndirect(workgroups.indirect, workgroups.offset ?? 0);
+  else pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
 }
 
 /** Invocations per workgroup of the kernels that run one invocation per element (`override WORKGROUP`). */

@@ -1,5 +1,5 @@
 // Crop composites must hold exactly the pixels of the named cells, at the right offsets, for both crop sizes
-// the paper uses, and their normalized tensor must equal the model-input formula of kernels/normalize/normalize.ts.
+// the paper uses, and their normalized tensor must equal the model-input formula of kernels/normalize/.
 import assert from "node:assert/strict";
 import { normalizeOnCpu } from "../kernels/normalize/mod.ts";
 import {

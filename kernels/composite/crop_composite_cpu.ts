@@ -9,7 +9,7 @@ import {
   PREPARED_IMAGE_SIZE,
 } from "./crop_cells.ts";
 
-/** Where crops go: an RGB image `width` pixels wide, and the side of one crop in it. */
+/** A copy target: RGB `pixels` `width` wide, crops of side `size` taken from the prepared `images`. */
 interface CropCanvas {
   pixels: Uint8Array;
   width: number;

@@ -162,7 +162,7 @@ fn compact() {
 }
 
 // H H^T of the initial H for the first W step: one invocation per entry, summing over the c columns.
-@compute @workgroup_size(64)
+@compute @workgroup_size(GRAM_WORKGROUP)
 fn gram_h(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.y;
   let e = gid.x;

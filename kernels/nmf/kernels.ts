@@ -2,8 +2,9 @@
 // compiled after common.wgsl (shared structs). The factor widths K and P size function-scope arrays, so they
 // are rewritten `const`s; the grid geometry (plan.ts) and the algorithm's constants (settings.ts) are
 // overrides, written once in TypeScript.
-import { compileProgram } from "../_program.ts";
+import { compileProgram, LINEAR_WORKGROUP } from "../_program.ts";
 import {
+  GRAM_WORKGROUP,
   RES_ROWS,
   ROWS_PER_INVOCATION,
   STAT_CHUNK,
@@ -80,7 +81,7 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
       `nmf hals K=${k}`,
       ["update_w", "update_h", "reduce_w", "reduce_h", "compact", "gram_h"],
       { K: k, P: p },
-      { RW: UPDATE_WORKGROUP, RPT: ROWS_PER_INVOCATION },
+      { RW: UPDATE_WORKGROUP, RPT: ROWS_PER_INVOCATION, GRAM_WORKGROUP },
     ),
     program(
       "init.wgsl",
@@ -98,7 +99,7 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
         "nndsvd_h",
       ],
       { K: k, P: p },
-      { STAT_CHUNK, JACOBI_SWEEPS, NNDSVD_EPS },
+      { STAT_CHUNK, JACOBI_SWEEPS, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
     ),
     program("error.wgsl", `nmf error K=${k}`, ["residual", "finish"], { K: k, P: p }, { RES_ROWS }),
   ]);

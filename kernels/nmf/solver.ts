@@ -4,9 +4,10 @@
 // iteration the GPU rebuilds each group's list of unconverged problems and the indirect dispatch sizes, so a
 // converged problem gets no more workgroups (and stops changing) while the rest of its batch goes on.
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { bindGroup, type Bindings, encodeDispatch } from "../_program.ts";
+import { bindGroup, type Bindings, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
 import { type NmfPipelines, nmfPipelines } from "./kernels.ts";
 import {
+  GRAM_WORKGROUP,
   type GroupDims,
   groupDims,
   type GroupPlan,
@@ -271,7 +272,7 @@ function checkGrid(d: GroupDims, pl: NmfPipelines, limit: number, size: number):
     d.resTiles,
     d.statTiles,
     d.wTiles,
-    Math.ceil((d.p * d.c) / 256),
+    Math.ceil((d.p * d.c) / LINEAR_WORKGROUP),
     size,
   );
   if (widest > limit) {
@@ -406,9 +407,9 @@ function encodeOrthonormalize(pass: GPUComputePassEncoder, g: Group, pl: NmfPipe
   const { c, p } = g.dims;
   const G = g.size;
   for (const [gram, apply] of [[g.bind.gramWide, g.bind.orthApply], [g.bind.gramWide2, g.bind.orthApply2]]) {
-    encodeDispatch(pass, g.device, pl.gramWide, gram, [Math.ceil((p * p) / 64), G]);
+    encodeDispatch(pass, g.device, pl.gramWide, gram, [Math.ceil((p * p) / GRAM_WORKGROUP), G]);
     encodeDispatch(pass, g.device, pl.orthFactor, g.bind.orthFactor, [G]);
-    encodeDispatch(pass, g.device, pl.orthApply, apply, [Math.ceil(c / 256), G]);
+    encodeDispatch(pass, g.device, pl.orthApply, apply, [Math.ceil(c / LINEAR_WORKGROUP), G]);
   }
 }
 
@@ -421,16 +422,19 @@ function encodeInit(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines, svd
   for (let it = 0; it < svdIterations; it++) {
     encodeDispatch(pass, g.device, pl.vtfP, g.bind.vtfP, [Math.ceil(n / pl.vtfRowsP), G]);
     encodeDispatch(pass, g.device, pl.vtxP, g.bind.vtxP, [Math.ceil(c / VTX_COLUMNS), splits, G]);
-    encodeDispatch(pass, g.device, pl.sumSplits, g.bind.sumSplits, [Math.ceil((p * c) / 256), G]);
+    encodeDispatch(pass, g.device, pl.sumSplits, g.bind.sumSplits, [
+      Math.ceil((p * c) / LINEAR_WORKGROUP),
+      G,
+    ]);
     encodeOrthonormalize(pass, g, pl);
   }
   encodeDispatch(pass, g.device, pl.vtfP, g.bind.vtfP, [Math.ceil(n / pl.vtfRowsP), G]);
-  encodeDispatch(pass, g.device, pl.gramTall, g.bind.gramTall, [Math.ceil((p * p) / 64), G]);
+  encodeDispatch(pass, g.device, pl.gramTall, g.bind.gramTall, [Math.ceil((p * p) / GRAM_WORKGROUP), G]);
   encodeDispatch(pass, g.device, pl.ritz, g.bind.ritz, [G]);
   encodeDispatch(pass, g.device, pl.nndsvdScales, g.bind.nndsvdScales, [1, G]);
-  encodeDispatch(pass, g.device, pl.nndsvdW, g.bind.nndsvdW, [Math.ceil(n / 256), G]);
-  encodeDispatch(pass, g.device, pl.nndsvdH, g.bind.nndsvdH, [Math.ceil(c / 256), G]);
-  encodeDispatch(pass, g.device, pl.gramH, g.bind.gramH, [Math.ceil((k * k) / 64), G]);
+  encodeDispatch(pass, g.device, pl.nndsvdW, g.bind.nndsvdW, [Math.ceil(n / LINEAR_WORKGROUP), G]);
+  encodeDispatch(pass, g.device, pl.nndsvdH, g.bind.nndsvdH, [Math.ceil(c / LINEAR_WORKGROUP), G]);
+  encodeDispatch(pass, g.device, pl.gramH, g.bind.gramH, [Math.ceil((k * k) / GRAM_WORKGROUP), G]);
   encodeDispatch(pass, g.device, pl.compact, g.bind.compact, [1]);
 }
 

@@ -13,7 +13,7 @@ import {
 } from "./hits.ts";
 
 export interface PrototypeSearchOptions extends SearchGeometry {
-  /** Positions kept per prototype (8 for the figures); 1..64 (MERGE_WORKGROUP, the merge kernel's workgroup size). */
+  /** Positions kept per prototype (8 for the figures); 1..64, the merge kernel's workgroup size. */
   topK: number;
   /**
    * Images per GPU step. Larger batches given to addBatch are split; the working buffers are sized for this
