@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { normalizeOnCpu } from "../kernels/normalize/mod.ts";
 import {
+  benchComposites,
   compositeRgbCpu,
   type CropCell,
   CropCompositor,
   cropGrid,
   cropSize,
 } from "../kernels/composite/mod.ts";
-import { benchComposites } from "../src/bench/composites.ts";
 import { acquireGpu, createStorageBuffer, readBuffer } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();

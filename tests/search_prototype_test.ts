@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { acquireGpu, createStorageBuffer } from "../src/runtime/gpu.ts";
 import { bruteForceSearch, poolImage } from "../kernels/search/brute_force.ts";
 import type { SearchHit, SearchResult } from "../kernels/search/hits.ts";
-import { PrototypeSearch } from "../kernels/search/prototype_search.ts";
-import { benchSearch } from "../src/bench/search.ts";
+import { benchSearch, PrototypeSearch } from "../kernels/search/prototype_search.ts";
 
 const gpu = await acquireGpu();
 const device = gpu?.device;

@@ -147,3 +147,65 @@ export class CropCompositor {
     return { pixels, slotOf: (image) => slots.get(image)!, owned: true };
   }
 }
+
+export interface CompositeBenchOptions {
+  classes: number;
+  k: number;
+  /** Crop side: 32 (layer3.5) or 74 (layer4.2). */
+  size: number;
+  repeats?: number;
+}
+
+export interface CompositeBenchResult {
+  /** Normalized composites per second, images already on the GPU. */
+  compositesPerSecond: number;
+  /** The same with the needed images gathered from a CPU cache and uploaded on every call. */
+  compositesPerSecondWithUpload: number;
+  seconds: number;
+}
+
+/** Assembles `classes` random composites of k crops, `repeats` times, from 64 random prepared images. */
+export async function benchComposites(
+  device: GPUDevice,
+  opts: CompositeBenchOptions,
+): Promise<CompositeBenchResult> {
+  const pooledWidth = Math.floor(PREPARED_IMAGE_SIZE / opts.size);
+  if (cropSize(pooledWidth) !== opts.size) {
+    throw new Error(`benchComposites: size ${opts.size} is not floor(224 / n) for any pooled width n`);
+  }
+  const repeats = opts.repeats ?? 5;
+  const imageCount = 64;
+  let seed = 99;
+  const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const cache = Uint8Array.from(
+    { length: imageCount * imageBytes(PREPARED_IMAGE_SIZE) },
+    () => random() * 256,
+  );
+  const composites = Array.from(
+    { length: opts.classes },
+    () =>
+      Array.from({ length: opts.k }, () => ({
+        image: Math.floor(random() * imageCount),
+        y: Math.floor(random() * pooledWidth),
+        x: Math.floor(random() * pooledWidth),
+      })),
+  );
+  const compositor = await CropCompositor.create(device);
+  const onGpu = createStorageBuffer(device, cache, 0, "bench.images");
+  const time = async (source: ImageSource) => {
+    compositor.normalized(source, composites, pooledWidth).buffer.destroy(); // warm-up
+    await device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    for (let i = 0; i < repeats; i++) compositor.normalized(source, composites, pooledWidth).buffer.destroy();
+    await device.queue.onSubmittedWorkDone();
+    return (performance.now() - t0) / 1000;
+  };
+  try {
+    const seconds = await time(onGpu);
+    const withUpload = await time(cache);
+    const made = opts.classes * repeats;
+    return { compositesPerSecond: made / seconds, compositesPerSecondWithUpload: made / withUpload, seconds };
+  } finally {
+    onGpu.destroy();
+  }
+}

@@ -8,5 +8,5 @@ export {
   type ImageSource,
   PREPARED_IMAGE_SIZE,
 } from "./crop_cells.ts";
-export { CropCompositor } from "./crop_composite.ts";
+export { benchComposites, CropCompositor } from "./crop_composite.ts";
 export { compositeRgbCpu, cropGrid, type GridOptions } from "./crop_composite_cpu.ts";
