@@ -2,9 +2,10 @@
 // loading sources, specializing constants, reporting compile errors and caching per device are written once.
 //
 // Constants chosen by the host come in two kinds. WGSL `override`s are set at pipeline creation and are the
-// default. Only where WGSL demands a creation-time constant expression that overrides cannot give (the size of
-// a `var<private>` or `var<function>` array, a `var<workgroup>` array in some implementations), a
-// `const NAME: u32 = <n>u;` line is rewritten (`constants`); the TypeScript that mirrors such a constant says so.
+// default: workgroup sizes, loop bounds, scalars, and (in wgpu) the length of `var<workgroup>` arrays. Only
+// the length of a function- or private-scope array must be a creation-time `const`; for those a
+// `const NAME: u32 = <n>u;` line is rewritten (`constants`). Either way the value is written once, in the
+// TypeScript that also sizes the dispatch grid, and passed in, so no shader number is mirrored by hand.
 
 /** What a family compiles: its sources, the constants that specialize them, and the entry points it needs. */
 export interface ProgramSpec<E extends string = string> {
@@ -14,9 +15,9 @@ export interface ProgramSpec<E extends string = string> {
   sources: readonly URL[];
   /** Entry points to build a pipeline for. */
   entryPoints: readonly E[];
-  /** Values for `const NAME: u32 = <n>u;` lines (array sizes); each named line must exist. */
+  /** Values for `const NAME: u32 = <n>u;` lines (function/private array sizes); each named line must exist. */
   constants?: Readonly<Record<string, number>>;
-  /** Values for WGSL `override` declarations, set at pipeline creation. */
+  /** Values for WGSL `override` declarations, set at pipeline creation; each must be declared in the sources. */
   overrides?: Readonly<Record<string, number>>;
 }
 
@@ -54,7 +55,8 @@ const programs = new WeakMap<GPUDevice, Map<string, Promise<Program<string>>>>()
 
 /**
  * The pipelines of `spec` on `device`, compiled once per device and specialization (llvmpipe takes seconds
- * per compile). A failed compile is reported with the label, line and message, and is not cached.
+ * per compile). A failed compile is reported with the label, the file and line, and the message, and is not
+ * cached.
  */
 export function compileProgram<E extends string>(
   device: GPUDevice,
@@ -85,59 +87,88 @@ async function build<E extends string>(device: GPUDevice, spec: ProgramSpec<E>):
   const info = await module.getCompilationInfo();
   const errors = info.messages.filter((m) => m.type === "error");
   if (errors.length) {
-    const files = spec.sources.map((u) => u.pathname.split("/").pop()).join(" + ");
+    const where = sourceLine(spec.sources, sources);
     throw new Error(
-      `${spec.label} (${files}) failed to compile:\n` +
-        errors.map((e) => `  line ${e.lineNum}:${e.linePos}: ${e.message}`).join("\n"),
+      `${spec.label} failed to compile:\n` +
+        errors.map((e) => `  ${where(e.lineNum)}:${e.linePos}: ${e.message.trim()}`).join("\n"),
     );
   }
+  const constants = spec.overrides ? { constants: { ...spec.overrides } } : {};
   const entries = await Promise.all(spec.entryPoints.map(async (entryPoint) => {
-    const pipeline = await device.createComputePipelineAsync({
-      label: `${spec.label} ${entryPoint}`,
-      layout: "auto",
-      compute: { module, entryPoint, ...(spec.overrides ? { constants: { ...spec.overrides } } : {}) },
-    });
-    return [entryPoint, pipeline] as const;
+    try {
+      const pipeline = await device.createComputePipelineAsync({
+        label: `${spec.label} ${entryPoint}`,
+        layout: "auto",
+        compute: { module, entryPoint, ...constants },
+      });
+      return [entryPoint, pipeline] as const;
+    } catch (e) {
+      throw new Error(`${spec.label}: pipeline ${entryPoint} failed: ${(e as Error).message}`);
+    }
   }));
   return Object.fromEntries(entries) as Program<E>;
+}
+
+/** Maps a line of the concatenated code back to "file.wgsl line n" (sources are joined with one newline). */
+function sourceLine(urls: readonly URL[], texts: readonly string[]): (line: number) => string {
+  return (line) => {
+    let first = 1;
+    for (let i = 0; i < texts.length; i++) {
+      const lines = texts[i].split("\n").length;
+      if (line < first + lines) return `${urls[i].pathname.split("/").pop()} line ${line - first + 1}`;
+      first += lines;
+    }
+    return `line ${line}`;
+  };
 }
 
 /** A storage or uniform binding: a whole buffer, or an explicit range (ORT's buffers are larger than tensors). */
 export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
 
-/** A bind group for group 0 with `bindings[i]` at binding i. */
-export function bindGroup(
-  device: GPUDevice,
-  pipeline: GPUComputePipeline,
-  bindings: readonly Binding[],
-): GPUBindGroup {
+/** Group 0's bindings by index: an array (`[a, b]` is bindings 0 and 1) or, when sparse, `{ 1: a, 3: b }`. */
+export type Bindings = readonly Binding[] | Readonly<Record<number, Binding>>;
+
+/** A bind group for group 0 of `pipeline`. */
+export function bindGroup(device: GPUDevice, pipeline: GPUComputePipeline, bindings: Bindings): GPUBindGroup {
   return device.createBindGroup({
+    label: pipeline.label,
     layout: pipeline.getBindGroupLayout(0),
-    entries: bindings.map((b, binding) => ({
-      binding,
-      resource: "buffer" in b && !(b instanceof GPUBuffer) ? b : { buffer: b as GPUBuffer },
+    entries: Object.entries(bindings).map(([binding, b]: [string, Binding]) => ({
+      binding: Number(binding),
+      resource: b instanceof GPUBuffer ? { buffer: b } : b,
     })),
   });
 }
 
-/** Records one dispatch of `pipeline` with `bindings` into an open compute pass. */
+/** Workgroups of one dispatch: a direct grid, or indirect sizes (3 u32) stored in a buffer on the GPU. */
+export type Workgroups = readonly [number, number?, number?] | { indirect: GPUBuffer; offset?: number };
+
+/**
+ * Records one dispatch of `pipeline` into an open compute pass, with `bindings` or a bind group made once
+ * and reused (loops that dispatch the same bindings many times). A direct grid is checked against the
+ * device's per-dimension limit.
+ */
 export function encodeDispatch(
   pass: GPUComputePassEncoder,
   device: GPUDevice,
   pipeline: GPUComputePipeline,
-  bindings: readonly Binding[],
-  workgroups: readonly [number, number?, number?],
+  bindings: Bindings | GPUBindGroup,
+  workgroups: Workgroups,
 ): void {
   const limit = device.limits.maxComputeWorkgroupsPerDimension;
-  if (workgroups.some((n) => (n ?? 1) > limit)) {
+  if (!("indirect" in workgroups) && workgroups.some((n) => (n ?? 1) > limit)) {
     throw new Error(
       `${pipeline.label}: dispatch ${workgroups.join(" x ")} exceeds ${limit} workgroups per dimension`,
     );
   }
   pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bindGroup(device, pipeline, bindings));
-  pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  pass.setBindGroup(0, bindings instanceof GPUBindGroup ? bindings : bindGroup(device, pipeline, bindings));
+  if ("indirect" in workgroups) pass.dispatchWorkgroupsIndirect(workgroups.indirect, workgroups.offset ?? 0);
+  else pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
 }
+
+/** Invocations per workgroup of the kernels that run one invocation per element (`override WORKGROUP`). */
+export const LINEAR_WORKGROUP = 256;
 
 /** Splits a 1-D count of workgroups over x and y so that neither exceeds the per-dimension limit. */
 export function dispatchGrid(workgroups: number, limit = 65535): [number, number] {

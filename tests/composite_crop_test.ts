@@ -1,7 +1,7 @@
 // Crop composites must hold exactly the pixels of the named cells, at the right offsets, for both crop sizes
-// the paper uses, and their normalized tensor must equal the model-input formula of kernels/normalize/normalize.ts.
+// the paper uses, and their normalized tensor must equal the model-input formula of kernels/normalize/.
 import assert from "node:assert/strict";
-import { normalizeOnCpu } from "../kernels/normalize/normalize.ts";
+import { normalizeOnCpu } from "../kernels/normalize/mod.ts";
 import {
   benchComposites,
   compositeRgbCpu,
@@ -9,7 +9,7 @@ import {
   CropCompositor,
   cropGrid,
   cropSize,
-} from "../kernels/composite/crop_composite.ts";
+} from "../kernels/composite/mod.ts";
 import { acquireGpu, createStorageBuffer, readBuffer } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();

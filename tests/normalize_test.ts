@@ -1,10 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  normalizeOnCpu,
-  normalizeOnGpu,
-} from "../kernels/normalize/normalize.ts";
+import { IMAGENET_MEAN, IMAGENET_STD, normalizeOnCpu, normalizeOnGpu } from "../kernels/normalize/mod.ts";
 import { acquireGpu, readBuffer } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();

@@ -2,6 +2,10 @@
 // to bottom into a (k * size) x size image. Two outputs from the same gather: the model's normalized float
 // NCHW input (same formula as kernels/normalize/normalize.wgsl), and packed uint8 RGB (HWC) for figures.
 
+// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
+// also sizes its grid.
+override WORKGROUP: u32;
+
 struct Params {
   count: u32,       // invocations needed: output floats (normalized) or output u32 words (rgb8)
   composites: u32,
@@ -31,9 +35,9 @@ fn source_byte(o: u32, oy: u32, ox: u32, ch: u32) -> u32 {
   return (pixels[b >> 2u] >> ((b & 3u) * 8u)) & 0xffu;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn normalized(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
+  let idx = gid.x + gid.y * nwg.x * WORKGROUP;
   if (idx >= p.count) {
     return;
   }
@@ -46,9 +50,9 @@ fn normalized(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
   out_float[idx] = (f32(source_byte(o, oy, ox, ch)) / 255.0 - p.mean[ch]) * p.inv_std[ch];
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn rgb8(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let word = gid.x + gid.y * nwg.x * 256u;
+  let word = gid.x + gid.y * nwg.x * WORKGROUP;
   if (word >= p.count) {
     return;
   }

@@ -2,6 +2,10 @@
 // through the CPU: a hash of (seed, index) gives a uniform value, of which about half is kept
 // (ReLU-like sparsity, as in network activations).
 
+// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
+// also sizes its grid.
+override WORKGROUP: u32;
+
 struct Fill {
   count: u32,
   seed: u32,
@@ -18,7 +22,7 @@ fn pcg(x: u32) -> u32 {
   return (word >> 22u) ^ word;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn fill_random(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.y * fill.row + gid.x;
   if (i >= fill.count) { return; }

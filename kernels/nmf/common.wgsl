@@ -1,4 +1,5 @@
-// Declarations shared by every NMF kernel; kernels.ts prepends this file to each kernel file.
+// Declarations shared by every NMF kernel: the dispatch-group layout, the per-dispatch Params and the
+// per-problem solver State; kernels.ts compiles this file ahead of each kernel file (WGSL has no includes).
 // Layout of one dispatch group (G problems of the same n x c, problem g = the last workgroup id axis):
 //   V       [G][n][c]  row-major, read-only
 //   tallT   [G][K][n]  W^T, V H^T (HALS, K = k) or (V Q)^T (subspace iteration, K = p)
@@ -11,9 +12,16 @@
 // llvmpipe (CI's software WebGPU) compile time grows steeply with their length (about 3 s for 1024 f32,
 // minutes for 4096), which rules out the usual 64 x 64 shared-memory tiles.
 
-// Rewritten per pipeline by kernels.ts: K is the factor width (k or p), P the subspace width.
+// Rewritten per program by kernels.ts: K is the factor width (k or p), P the subspace width. They size
+// function-scope arrays, which WGSL allows only for creation-time constants, not overrides.
 const K: u32 = 6u;
 const P: u32 = 16u;
+
+// Invocations per workgroup of the kernels that take one element each (sum_splits, orth_apply, nndsvd_w,
+// nndsvd_h) and of the Gram kernels (gram_wide, gram_tall, gram_h), set by kernels.ts from the TypeScript
+// that sizes their grids.
+override WORKGROUP: u32;
+override GRAM_WORKGROUP: u32;
 
 struct Params {
   n: u32,
@@ -46,5 +54,3 @@ struct State {
   rel_err: f32,       // ||V - WH||_F / ||V||_F, written by finish
 }
 
-const STAT_CHUNK: u32 = 16384u;  // elements of V per stats workgroup (64 per thread)
-const RES_ROWS: u32 = 8u;        // rows of V per residual workgroup

@@ -8,6 +8,9 @@
 @group(0) @binding(4) var<storage, read> h: array<f32>;            // [G][K][c]
 @group(0) @binding(5) var<storage, read_write> res_part: array<f32>; // [G][res_tiles]
 
+// Rows of V per residual workgroup, set by kernels.ts from plan.ts (which sizes the grid).
+override RES_ROWS: u32;
+
 var<workgroup> wrows: array<f32, RES_ROWS * K>;
 var<workgroup> red: array<f32, 256>;
 

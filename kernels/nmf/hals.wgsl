@@ -21,9 +21,10 @@
 const NG: u32 = K * (K + 1u) / 2u;  // upper-triangular Gram entries
 const NE: u32 = NG + 1u;            // plus the violation
 const ROUNDS: u32 = (NE + 3u) / 4u;
-// Invocations per update workgroup (rewritten by kernels.ts; the solver sizes the grid from it).
-const RW: u32 = 64u;
-const RPT: u32 = 4u;                // rows per invocation; a workgroup covers RW * RPT rows
+// Invocations per update workgroup and rows per invocation (a workgroup covers RW * RPT rows), set by
+// kernels.ts from plan.ts, which sizes the grid with them.
+override RW: u32;
+override RPT: u32;
 
 // Small on purpose: llvmpipe compile time grows steeply with workgroup array length.
 var<workgroup> scratch: array<vec4<f32>, RW>;
@@ -161,7 +162,7 @@ fn compact() {
 }
 
 // H H^T of the initial H for the first W step: one invocation per entry, summing over the c columns.
-@compute @workgroup_size(64)
+@compute @workgroup_size(GRAM_WORKGROUP)
 fn gram_h(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.y;
   let e = gid.x;

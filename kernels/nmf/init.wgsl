@@ -17,8 +17,10 @@
 @group(0) @binding(11) var<storage, read> qt: array<f32>;            // [G][P][c], Q^T
 @group(0) @binding(12) var<storage, read_write> out: array<f32>;     // [G][K][n] W^T or [G][K][c] H
 
-const JACOBI_SWEEPS: u32 = 10u;
-const NNDSVD_EPS: f32 = 1e-6;
+// Set at pipeline creation by kernels.ts from plan.ts / settings.ts, which the CPU reference shares.
+override STAT_CHUNK: u32;     // elements of V per stats workgroup (a multiple of 256)
+override JACOBI_SWEEPS: u32;
+override NNDSVD_EPS: f32;
 // Per-problem coefficient block: cw [K][P] | ch [K][P] | sigma [K] | mode [K] | scale_w [K] | scale_h [K].
 // Left singular vector j = sum_a cw[j][a] (VQ)_a, right singular vector j = sum_a ch[j][a] Q_a.
 const COEF: u32 = 2u * K * P + 4u * K;
@@ -58,7 +60,7 @@ fn stats(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: 
 }
 
 // Z^T = sum over row blocks of the vtx partials of V^T (V Q), in block order (deterministic).
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn sum_splits(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.y;
   let size = P * prm.c;
@@ -79,12 +81,12 @@ fn gram(e: u32, g: u32, m: u32) {
   mat[g * P * P + e] = sum;
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GRAM_WORKGROUP)
 fn gram_wide(@builtin(global_invocation_id) gid: vec3<u32>) {
   gram(gid.x, gid.y, prm.c);
 }
 
-@compute @workgroup_size(64)
+@compute @workgroup_size(GRAM_WORKGROUP)
 fn gram_tall(@builtin(global_invocation_id) gid: vec3<u32>) {
   gram(gid.x, gid.y, prm.n);
 }
@@ -159,7 +161,7 @@ fn orth_factor(@builtin(workgroup_id) wid: vec3<u32>) {
 }
 
 // dst rows = T^T applied to src rows: Q^T[a][j] = sum_b T[b][a] Z^T[b][j]; one invocation per column j.
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn orth_apply(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.y;
   let j = gid.x;
@@ -276,7 +278,7 @@ fn nndsvda_entry(cb: u32, j: u32, x: f32, scale: f32, mean: f32) -> f32 {
   return select(val, mean, val < NNDSVD_EPS);
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn nndsvd_w(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.y;
   let i = gid.x;
@@ -289,7 +291,7 @@ fn nndsvd_w(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn nndsvd_h(@builtin(global_invocation_id) gid: vec3<u32>) {
   let g = gid.y;
   let col = gid.x;

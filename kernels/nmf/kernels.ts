@@ -1,7 +1,18 @@
-// Compiles the NMF compute pipelines for one (k, p) pair, once per device. Each .wgsl file is prefixed with
-// common.wgsl (shared structs) and its marked constants (`const NAME: u32 = <n>u;`) are rewritten, because
-// WGSL sizes private arrays only with constants, not pipeline overrides.
-import { loadWgsl } from "../_program.ts";
+// The NMF compute pipelines for one (k, p) pair, through the shared program cache. Every kernel file is
+// compiled after common.wgsl (shared structs). The factor widths K and P size function-scope arrays, so they
+// are rewritten `const`s; the grid geometry (plan.ts) and the algorithm's constants (settings.ts) are
+// overrides, written once in TypeScript.
+import { compileProgram, LINEAR_WORKGROUP } from "../_program.ts";
+import {
+  GRAM_WORKGROUP,
+  RES_ROWS,
+  ROWS_PER_INVOCATION,
+  STAT_CHUNK,
+  UPDATE_WORKGROUP,
+  VTF_GROUPS,
+  VTX_COLUMNS,
+} from "./plan.ts";
+import { JACOBI_SWEEPS, NNDSVD_EPS } from "./settings.ts";
 
 export interface NmfPipelines {
   k: number;
@@ -37,103 +48,89 @@ export interface NmfPipelines {
   finish: GPUComputePipeline;
 }
 
-/** Rows per invocation in update_w / update_h (RPT in hals.wgsl), and invocations per workgroup (RW). */
-const ROWS_PER_INVOCATION = 4;
-const UPDATE_WORKGROUP = 64;
-/** vtf lane groups per workgroup (GROUPS in products.wgsl). */
-const VTF_GROUPS = 8;
-
-/** Rows per vtf lane group: fewer for wide K, to bound the R * K accumulators per invocation. */
+/** Rows per vtf lane group (R in products.wgsl): fewer for wide K, to bound the R * K accumulators. */
 function vtfRows(width: number): number {
   return width <= 8 ? 4 : width <= 16 ? 2 : 1;
 }
 
-const cache = new WeakMap<GPUDevice, Map<string, Promise<NmfPipelines>>>();
+const wgsl = (name: string) => new URL(`./${name}`, import.meta.url);
+const COMMON = wgsl("common.wgsl");
 
-export function nmfPipelines(device: GPUDevice, k: number, p: number): Promise<NmfPipelines> {
-  let perDevice = cache.get(device);
-  if (!perDevice) cache.set(device, perDevice = new Map());
-  const key = `${k}/${p}`;
-  let pipelines = perDevice.get(key);
-  if (!pipelines) {
-    pipelines = build(device, k, p);
-    perDevice.set(key, pipelines);
-    pipelines.catch(() => perDevice.delete(key));
-  }
-  return pipelines;
-}
-
-export function specialize(source: string, constants: Record<string, number>): string {
-  let out = source;
-  for (const [name, value] of Object.entries(constants)) {
-    const pattern = new RegExp(`^const ${name}: u32 = \\d+u;`, "m");
-    if (!pattern.test(out)) throw new Error(`nmf kernels: WGSL has no specializable constant ${name}`);
-    out = out.replace(pattern, `const ${name}: u32 = ${value}u;`);
-  }
-  return out;
-}
-
-async function build(device: GPUDevice, k: number, p: number): Promise<NmfPipelines> {
-  const load = (name: string) => loadWgsl(new URL(`./${name}`, import.meta.url));
-  const [common, products, hals, init, error] = await Promise.all(
-    ["common.wgsl", "products.wgsl", "hals.wgsl", "init.wgsl", "error.wgsl"].map(load),
-  );
-  const partialWidth = (k * (k + 1)) / 2 + 1;
-  const module = async (label: string, body: string, constants: Record<string, number>) => {
-    const code = specialize(common + "\n" + body, constants);
-    const m = device.createShaderModule({ label, code });
-    const info = await m.getCompilationInfo();
-    const errors = info.messages.filter((msg) => msg.type === "error");
-    if (errors.length) {
-      throw new Error(
-        `nmf kernels: ${label} failed to compile:\n${
-          errors.map((e) => `${e.lineNum}: ${e.message}`).join("\n")
-        }`,
-      );
-    }
-    return m;
-  };
-  const [prodK, prodP, halsK, initKP, errorK] = await Promise.all([
-    module(`nmf products K=${k}`, products, { K: k, P: p, R: vtfRows(k) }),
-    module(`nmf products K=${p}`, products, { K: p, P: p, R: vtfRows(p) }),
-    module(`nmf hals K=${k}`, hals, { K: k, P: p, RW: UPDATE_WORKGROUP }),
-    module(`nmf init K=${k} P=${p}`, init, { K: k, P: p }),
-    module(`nmf error K=${k}`, error, { K: k, P: p }),
+/** The pipelines for factor width k and subspace width p, compiled once per device (see compileProgram). */
+export async function nmfPipelines(device: GPUDevice, k: number, p: number): Promise<NmfPipelines> {
+  const program = <E extends string>(
+    file: string,
+    label: string,
+    entryPoints: E[],
+    constants: Record<string, number>,
+    overrides: Record<string, number>,
+  ) => compileProgram(device, { label, sources: [COMMON, wgsl(file)], entryPoints, constants, overrides });
+  const products = (width: number) =>
+    program(
+      "products.wgsl",
+      `nmf products K=${width}`,
+      ["vtf", "vtx"],
+      { K: width, P: p, R: vtfRows(width) },
+      { GROUPS: VTF_GROUPS, VTX_COLUMNS },
+    );
+  const [prodK, prodP, hals, init, error] = await Promise.all([
+    products(k),
+    products(p),
+    program(
+      "hals.wgsl",
+      `nmf hals K=${k}`,
+      ["update_w", "update_h", "reduce_w", "reduce_h", "compact", "gram_h"],
+      { K: k, P: p },
+      { RW: UPDATE_WORKGROUP, RPT: ROWS_PER_INVOCATION, GRAM_WORKGROUP },
+    ),
+    program(
+      "init.wgsl",
+      `nmf init K=${k} P=${p}`,
+      [
+        "stats",
+        "sum_splits",
+        "gram_wide",
+        "gram_tall",
+        "orth_factor",
+        "orth_apply",
+        "ritz",
+        "nndsvd_scales",
+        "nndsvd_w",
+        "nndsvd_h",
+      ],
+      { K: k, P: p },
+      { STAT_CHUNK, JACOBI_SWEEPS, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
+    ),
+    program("error.wgsl", `nmf error K=${k}`, ["residual", "finish"], { K: k, P: p }, { RES_ROWS }),
   ]);
-  const pipeline = (m: GPUShaderModule, entryPoint: string) =>
-    device.createComputePipeline({
-      label: `nmf ${entryPoint}`,
-      layout: "auto",
-      compute: { module: m, entryPoint },
-    });
   return {
     k,
     p,
     rowsPerUpdateTile: UPDATE_WORKGROUP * ROWS_PER_INVOCATION,
     vtfRowsK: VTF_GROUPS * vtfRows(k),
     vtfRowsP: VTF_GROUPS * vtfRows(p),
-    partialWidth,
-    vtfK: pipeline(prodK, "vtf"),
-    vtxK: pipeline(prodK, "vtx"),
-    vtfP: pipeline(prodP, "vtf"),
-    vtxP: pipeline(prodP, "vtx"),
-    updateW: pipeline(halsK, "update_w"),
-    updateH: pipeline(halsK, "update_h"),
-    reduceW: pipeline(halsK, "reduce_w"),
-    reduceH: pipeline(halsK, "reduce_h"),
-    compact: pipeline(halsK, "compact"),
-    gramH: pipeline(halsK, "gram_h"),
-    stats: pipeline(initKP, "stats"),
-    sumSplits: pipeline(initKP, "sum_splits"),
-    gramWide: pipeline(initKP, "gram_wide"),
-    gramTall: pipeline(initKP, "gram_tall"),
-    orthFactor: pipeline(initKP, "orth_factor"),
-    orthApply: pipeline(initKP, "orth_apply"),
-    ritz: pipeline(initKP, "ritz"),
-    nndsvdScales: pipeline(initKP, "nndsvd_scales"),
-    nndsvdW: pipeline(initKP, "nndsvd_w"),
-    nndsvdH: pipeline(initKP, "nndsvd_h"),
-    residual: pipeline(errorK, "residual"),
-    finish: pipeline(errorK, "finish"),
+    partialWidth: (k * (k + 1)) / 2 + 1,
+    vtfK: prodK.vtf,
+    vtxK: prodK.vtx,
+    vtfP: prodP.vtf,
+    vtxP: prodP.vtx,
+    updateW: hals.update_w,
+    updateH: hals.update_h,
+    reduceW: hals.reduce_w,
+    reduceH: hals.reduce_h,
+    compact: hals.compact,
+    gramH: hals.gram_h,
+    stats: init.stats,
+    sumSplits: init.sum_splits,
+    gramWide: init.gram_wide,
+    gramTall: init.gram_tall,
+    orthFactor: init.orth_factor,
+    orthApply: init.orth_apply,
+    ritz: init.ritz,
+    nndsvdScales: init.nndsvd_scales,
+    nndsvdW: init.nndsvd_w,
+    nndsvdH: init.nndsvd_h,
+    residual: error.residual,
+    finish: error.finish,
   };
 }

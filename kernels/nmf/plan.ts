@@ -1,12 +1,25 @@
 // How a batch of factorizations is laid out on the GPU: problems of the same shape share dispatches, as
 // many per dispatch group as fit the largest storage binding the device allows.
 
+// The grid geometry below is written only here: kernels.ts passes each value to the WGSL as an override.
+
 /** Rows of V per vtx workgroup; their partial products are summed afterwards. */
 export const ROWS_PER_SPLIT = 256;
-/** Must match STAT_CHUNK and RES_ROWS in common.wgsl. */
+/** Elements of V per stats workgroup (STAT_CHUNK in init.wgsl; 64 per invocation). */
 export const STAT_CHUNK = 16384;
+/** Rows of V per residual workgroup (RES_ROWS in error.wgsl). */
 export const RES_ROWS = 8;
-/** Bytes of one State in common.wgsl. */
+/** Invocations per update_w / update_h workgroup (RW in hals.wgsl). */
+export const UPDATE_WORKGROUP = 64;
+/** Rows per invocation in update_w / update_h (RPT in hals.wgsl). */
+export const ROWS_PER_INVOCATION = 4;
+/** 32-lane groups per vtf workgroup (GROUPS in products.wgsl). */
+export const VTF_GROUPS = 8;
+/** Columns per vtx workgroup (VTX_COLUMNS in products.wgsl, its workgroup size). */
+export const VTX_COLUMNS = 64;
+/** Invocations per workgroup of gram_wide, gram_tall and gram_h (GRAM_WORKGROUP in common.wgsl). */
+export const GRAM_WORKGROUP = 64;
+/** Bytes of one State in common.wgsl (a struct layout, checked by the solver's readback tests). */
 export const STATE_BYTES = 32;
 
 export interface GroupDims {

@@ -14,12 +14,14 @@
 // Rows per 32-lane group in vtf; kernels.ts lowers it for wide K to bound the accumulators (R * K).
 const R: u32 = 4u;
 const LANES: u32 = 32u;
-const GROUPS: u32 = 8u;              // lane groups per workgroup (256 invocations)
-const ROWS: u32 = GROUPS * R;        // rows of V per vtf workgroup
+// Lane groups per vtf workgroup (GROUPS * LANES invocations, GROUPS * R rows of V) and columns per vtx
+// workgroup, set by kernels.ts from plan.ts, which sizes the grid with them.
+override GROUPS: u32;
+override VTX_COLUMNS: u32;
 const RK: u32 = R * K;
 const ROUNDS: u32 = (RK + 3u) / 4u;
 
-var<workgroup> scratch: array<vec4<f32>, 256>;
+var<workgroup> scratch: array<vec4<f32>, GROUPS * LANES>;
 
 fn acc_at(acc: ptr<function, array<f32, RK>>, e: u32) -> f32 {
   if (e < RK) { return (*acc)[e]; }
@@ -29,14 +31,14 @@ fn acc_at(acc: ptr<function, array<f32, RK>>, e: u32) -> f32 {
 // 32 lanes sweep one block of R rows together, lane l taking columns l, l + 32, ...: every V load of a
 // lane group is one contiguous 128-byte segment, and each F value loaded serves R rows. The lane partial
 // sums are then added in a fixed order through workgroup memory, four accumulators per round.
-@compute @workgroup_size(256)
+@compute @workgroup_size(GROUPS * LANES)
 fn vtf(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = live[wid.y];
   let n = prm.n;
   let c = prm.c;
   let lane = lid % LANES;
   let grp = lid / LANES;
-  let row0 = wid.x * ROWS + grp * R;
+  let row0 = (wid.x * GROUPS + grp) * R;
   let vbase = g * n * c;
   let fbase = g * K * c;
   var acc: array<f32, RK>;
@@ -72,7 +74,7 @@ fn vtf(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: ve
 // row of V (coalesced), and all of them read the same X^T[t][i] (a broadcast load). No workgroup memory.
 // The row-block partials are summed in block order by the consumer (update_h or sum_splits), so the
 // result does not depend on scheduling.
-@compute @workgroup_size(64)
+@compute @workgroup_size(VTX_COLUMNS)
 fn vtx(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = live[wid.z];
   let n = prm.n;

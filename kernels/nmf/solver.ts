@@ -4,14 +4,17 @@
 // iteration the GPU rebuilds each group's list of unconverged problems and the indirect dispatch sizes, so a
 // converged problem gets no more workgroups (and stops changing) while the rest of its batch goes on.
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
+import { bindGroup, type Bindings, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
 import { type NmfPipelines, nmfPipelines } from "./kernels.ts";
 import {
+  GRAM_WORKGROUP,
   type GroupDims,
   groupDims,
   type GroupPlan,
   planGroups,
   ROWS_PER_SPLIT,
   STATE_BYTES,
+  VTX_COLUMNS,
 } from "./plan.ts";
 import { gaussianBlock } from "./random.ts";
 import {
@@ -53,6 +56,7 @@ export interface SolveOptions extends NmfOptions {
 }
 
 interface Group {
+  device: GPUDevice;
   plan: GroupPlan;
   dims: GroupDims;
   size: number;
@@ -67,8 +71,6 @@ interface Group {
   stateOffset: number;
 }
 
-/** Columns per vtx workgroup (its workgroup size). */
-const VTX_COLUMNS = 64;
 /** 5 indirect dispatch sizes (x, y, z) written by compact in hals.wgsl. */
 const ARGS_BYTES = 5 * 12;
 
@@ -270,7 +272,7 @@ function checkGrid(d: GroupDims, pl: NmfPipelines, limit: number, size: number):
     d.resTiles,
     d.statTiles,
     d.wTiles,
-    Math.ceil((d.p * d.c) / 256),
+    Math.ceil((d.p * d.c) / LINEAR_WORKGROUP),
     size,
   );
   if (widest > limit) {
@@ -368,56 +370,36 @@ function createGroup(
   for (let m = 0; m < G; m++) q0All.set(q0, m * q0.length);
   device.queue.writeBuffer(wide, 0, q0All);
 
-  const bg = (pipeline: GPUComputePipeline, entries: [number, GPUBuffer | GPUBufferBinding][]) =>
-    device.createBindGroup({
-      layout: pipeline.getBindGroupLayout(0),
-      entries: entries.map(([binding, r]) => ({
-        binding,
-        resource: r instanceof GPUBuffer ? { buffer: r } : r,
-      })),
-    });
+  const bg = (pipeline: GPUComputePipeline, bindings: Bindings) => bindGroup(device, pipeline, bindings);
   const product = (pipeline: GPUComputePipeline, factor: GPUBuffer, out: GPUBuffer) =>
-    bg(pipeline, [[0, prm], [1, active], [2, v], [3, factor], [4, out]]);
+    bg(pipeline, [prm, active, v, factor, out]);
   const bind = {
     vtfP: product(pl.vtfP, wide, tall),
     vtxP: product(pl.vtxP, tall, split),
     vtfK: product(pl.vtfK, h, tall),
     vtxK: product(pl.vtxK, wt, split),
-    updateW: bg(pl.updateW, [[0, prm], [2, wt], [3, tall], [4, hht], [5, partW], [7, active]]),
-    reduceW: bg(pl.reduceW, [[0, prm], [1, state], [5, partW], [6, wtw], [7, active]]),
-    updateH: bg(pl.updateH, [[0, prm], [2, h], [3, split], [4, wtw], [5, partH], [7, active]]),
-    reduceH: bg(pl.reduceH, [[0, prm], [1, state], [5, partH], [6, hht], [7, active]]),
-    compact: bg(pl.compact, [[0, prm], [1, state], [7, active], [8, args]]),
-    gramH: bg(pl.gramH, [[0, prm], [2, h], [6, hht]]),
-    stats: bg(pl.stats, [[0, prm], [2, v], [5, stat]]),
-    sumSplits: bg(pl.sumSplits, [[0, prm], [4, wide], [9, split]]),
-    gramWide: bg(pl.gramWide, [[0, prm], [3, wide], [6, mat]]),
-    gramWide2: bg(pl.gramWide, [[0, prm], [3, wide2], [6, mat]]),
-    gramTall: bg(pl.gramTall, [[0, prm], [3, tall], [6, mat]]),
-    orthFactor: bg(pl.orthFactor, [[0, prm], [6, mat], [7, vecs]]),
-    orthApply: bg(pl.orthApply, [[0, prm], [3, wide], [4, wide2], [7, vecs]]),
-    orthApply2: bg(pl.orthApply, [[0, prm], [3, wide2], [4, wide], [7, vecs]]),
-    ritz: bg(pl.ritz, [[0, prm], [1, state], [5, stat], [6, mat], [7, vecs], [8, coef]]),
-    nndsvdScales: bg(pl.nndsvdScales, [[0, prm], [8, coef], [10, tall], [11, wide]]),
-    nndsvdW: bg(pl.nndsvdW, [[0, prm], [1, state], [8, coef], [10, tall], [12, wt]]),
-    nndsvdH: bg(pl.nndsvdH, [[0, prm], [1, state], [8, coef], [11, wide], [12, h]]),
-    residual: bg(pl.residual, [[0, prm], [2, v], [3, wt], [4, h], [5, res]]),
-    finish: bg(pl.finish, [[0, prm], [1, state], [5, res]]),
+    updateW: bg(pl.updateW, { 0: prm, 2: wt, 3: tall, 4: hht, 5: partW, 7: active }),
+    reduceW: bg(pl.reduceW, { 0: prm, 1: state, 5: partW, 6: wtw, 7: active }),
+    updateH: bg(pl.updateH, { 0: prm, 2: h, 3: split, 4: wtw, 5: partH, 7: active }),
+    reduceH: bg(pl.reduceH, { 0: prm, 1: state, 5: partH, 6: hht, 7: active }),
+    compact: bg(pl.compact, { 0: prm, 1: state, 7: active, 8: args }),
+    gramH: bg(pl.gramH, { 0: prm, 2: h, 6: hht }),
+    stats: bg(pl.stats, { 0: prm, 2: v, 5: stat }),
+    sumSplits: bg(pl.sumSplits, { 0: prm, 4: wide, 9: split }),
+    gramWide: bg(pl.gramWide, { 0: prm, 3: wide, 6: mat }),
+    gramWide2: bg(pl.gramWide, { 0: prm, 3: wide2, 6: mat }),
+    gramTall: bg(pl.gramTall, { 0: prm, 3: tall, 6: mat }),
+    orthFactor: bg(pl.orthFactor, { 0: prm, 6: mat, 7: vecs }),
+    orthApply: bg(pl.orthApply, { 0: prm, 3: wide, 4: wide2, 7: vecs }),
+    orthApply2: bg(pl.orthApply, { 0: prm, 3: wide2, 4: wide, 7: vecs }),
+    ritz: bg(pl.ritz, { 0: prm, 1: state, 5: stat, 6: mat, 7: vecs, 8: coef }),
+    nndsvdScales: bg(pl.nndsvdScales, { 0: prm, 8: coef, 10: tall, 11: wide }),
+    nndsvdW: bg(pl.nndsvdW, { 0: prm, 1: state, 8: coef, 10: tall, 12: wt }),
+    nndsvdH: bg(pl.nndsvdH, { 0: prm, 1: state, 8: coef, 11: wide, 12: h }),
+    residual: bg(pl.residual, { 0: prm, 2: v, 3: wt, 4: h, 5: res }),
+    finish: bg(pl.finish, { 0: prm, 1: state, 5: res }),
   };
-  return { plan, dims: d, size: G, owned, state, wt, h, args, bind, stateOffset };
-}
-
-function dispatch(
-  pass: GPUComputePassEncoder,
-  pipeline: GPUComputePipeline,
-  bind: GPUBindGroup,
-  x: number,
-  y = 1,
-  z = 1,
-) {
-  pass.setPipeline(pipeline);
-  pass.setBindGroup(0, bind);
-  pass.dispatchWorkgroups(x, y, z);
+  return { device, plan, dims: d, size: G, owned, state, wt, h, args, bind, stateOffset };
 }
 
 /** Q <- orthonormal basis of span(Q) (see orth_factor in init.wgsl), twice; Q stays in `wide`. */
@@ -425,9 +407,9 @@ function encodeOrthonormalize(pass: GPUComputePassEncoder, g: Group, pl: NmfPipe
   const { c, p } = g.dims;
   const G = g.size;
   for (const [gram, apply] of [[g.bind.gramWide, g.bind.orthApply], [g.bind.gramWide2, g.bind.orthApply2]]) {
-    dispatch(pass, pl.gramWide, gram, Math.ceil((p * p) / 64), G);
-    dispatch(pass, pl.orthFactor, g.bind.orthFactor, G);
-    dispatch(pass, pl.orthApply, apply, Math.ceil(c / 256), G);
+    encodeDispatch(pass, g.device, pl.gramWide, gram, [Math.ceil((p * p) / GRAM_WORKGROUP), G]);
+    encodeDispatch(pass, g.device, pl.orthFactor, g.bind.orthFactor, [G]);
+    encodeDispatch(pass, g.device, pl.orthApply, apply, [Math.ceil(c / LINEAR_WORKGROUP), G]);
   }
 }
 
@@ -435,22 +417,25 @@ function encodeOrthonormalize(pass: GPUComputePassEncoder, g: Group, pl: NmfPipe
 function encodeInit(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines, svdIterations: number): void {
   const { n, c, k, p, splits, statTiles } = g.dims;
   const G = g.size;
-  dispatch(pass, pl.stats, g.bind.stats, statTiles, G);
+  encodeDispatch(pass, g.device, pl.stats, g.bind.stats, [statTiles, G]);
   encodeOrthonormalize(pass, g, pl);
   for (let it = 0; it < svdIterations; it++) {
-    dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / pl.vtfRowsP), G);
-    dispatch(pass, pl.vtxP, g.bind.vtxP, Math.ceil(c / VTX_COLUMNS), splits, G);
-    dispatch(pass, pl.sumSplits, g.bind.sumSplits, Math.ceil((p * c) / 256), G);
+    encodeDispatch(pass, g.device, pl.vtfP, g.bind.vtfP, [Math.ceil(n / pl.vtfRowsP), G]);
+    encodeDispatch(pass, g.device, pl.vtxP, g.bind.vtxP, [Math.ceil(c / VTX_COLUMNS), splits, G]);
+    encodeDispatch(pass, g.device, pl.sumSplits, g.bind.sumSplits, [
+      Math.ceil((p * c) / LINEAR_WORKGROUP),
+      G,
+    ]);
     encodeOrthonormalize(pass, g, pl);
   }
-  dispatch(pass, pl.vtfP, g.bind.vtfP, Math.ceil(n / pl.vtfRowsP), G);
-  dispatch(pass, pl.gramTall, g.bind.gramTall, Math.ceil((p * p) / 64), G);
-  dispatch(pass, pl.ritz, g.bind.ritz, G);
-  dispatch(pass, pl.nndsvdScales, g.bind.nndsvdScales, 1, G);
-  dispatch(pass, pl.nndsvdW, g.bind.nndsvdW, Math.ceil(n / 256), G);
-  dispatch(pass, pl.nndsvdH, g.bind.nndsvdH, Math.ceil(c / 256), G);
-  dispatch(pass, pl.gramH, g.bind.gramH, Math.ceil((k * k) / 64), G);
-  dispatch(pass, pl.compact, g.bind.compact, 1);
+  encodeDispatch(pass, g.device, pl.vtfP, g.bind.vtfP, [Math.ceil(n / pl.vtfRowsP), G]);
+  encodeDispatch(pass, g.device, pl.gramTall, g.bind.gramTall, [Math.ceil((p * p) / GRAM_WORKGROUP), G]);
+  encodeDispatch(pass, g.device, pl.ritz, g.bind.ritz, [G]);
+  encodeDispatch(pass, g.device, pl.nndsvdScales, g.bind.nndsvdScales, [1, G]);
+  encodeDispatch(pass, g.device, pl.nndsvdW, g.bind.nndsvdW, [Math.ceil(n / LINEAR_WORKGROUP), G]);
+  encodeDispatch(pass, g.device, pl.nndsvdH, g.bind.nndsvdH, [Math.ceil(c / LINEAR_WORKGROUP), G]);
+  encodeDispatch(pass, g.device, pl.gramH, g.bind.gramH, [Math.ceil((k * k) / GRAM_WORKGROUP), G]);
+  encodeDispatch(pass, g.device, pl.compact, g.bind.compact, [1]);
 }
 
 /**
@@ -458,21 +443,18 @@ function encodeInit(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines, svd
  * its Gram/violation reduction, then compact rebuilds the active list and the dispatch sizes.
  */
 function encodeIteration(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
-  const indirect = (pipeline: GPUComputePipeline, bind: GPUBindGroup, slot: number) => {
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(0, bind);
-    pass.dispatchWorkgroupsIndirect(g.args, slot * 12);
-  };
+  const indirect = (pipeline: GPUComputePipeline, bind: GPUBindGroup, slot: number) =>
+    encodeDispatch(pass, g.device, pipeline, bind, { indirect: g.args, offset: slot * 12 });
   indirect(pl.vtfK, g.bind.vtfK, 0);
   indirect(pl.updateW, g.bind.updateW, 1);
   indirect(pl.reduceW, g.bind.reduceW, 2);
   indirect(pl.vtxK, g.bind.vtxK, 3);
   indirect(pl.updateH, g.bind.updateH, 4);
   indirect(pl.reduceH, g.bind.reduceH, 2);
-  dispatch(pass, pl.compact, g.bind.compact, 1);
+  encodeDispatch(pass, g.device, pl.compact, g.bind.compact, [1]);
 }
 
 function encodeFinish(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
-  dispatch(pass, pl.residual, g.bind.residual, g.dims.resTiles, g.size);
-  dispatch(pass, pl.finish, g.bind.finish, g.size);
+  encodeDispatch(pass, g.device, pl.residual, g.bind.residual, [g.dims.resTiles, g.size]);
+  encodeDispatch(pass, g.device, pl.finish, g.bind.finish, [g.size]);
 }

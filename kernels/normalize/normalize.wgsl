@@ -2,6 +2,10 @@
 // With samples > 1 each image is repeated `samples` times (image-major: row = image * samples + s) with
 // seeded Gaussian noise of std `sigma` added in normalized space: the SmoothGrad noise tunnel's inputs.
 
+// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
+// also sizes its grid.
+override WORKGROUP: u32;
+
 struct Params {
   count: u32,      // output elements: n * samples * 3 * h * w
   h: u32,
@@ -36,9 +40,9 @@ fn gaussian(key: u32) -> f32 {
   return sqrt(-2.0 * log(uniform01(a))) * cos(6.283185307 * uniform01(b));
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
+  let idx = gid.x + gid.y * nwg.x * WORKGROUP;
   if (idx >= p.count) {
     return;
   }

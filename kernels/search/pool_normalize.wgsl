@@ -3,16 +3,20 @@
 // layout the similarity matmul loads with unit stride along N; then one inverse L2 norm per column, applied
 // in the matmul's epilogue instead of rewriting the pooled values.
 
-// Params: search_params.wgsl, prepended by prototype_search.ts.
+// Params: search_params.wgsl, compiled ahead of this file by prototype_search.ts.
+
+// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
+// also sizes its grid.
+override WORKGROUP: u32;
 
 @group(0) @binding(0) var<storage, read> activations: array<f32>;
 @group(0) @binding(1) var<storage, read_write> pooled: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
 @group(0) @binding(3) var<storage, read_write> inv_norm: array<f32>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let idx = gid.x + gid.y * nwg.x * 256u;
+  let idx = gid.x + gid.y * nwg.x * WORKGROUP;
   if (idx >= p.channels * p.columns) {
     return;
   }
@@ -30,9 +34,9 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   pooled[idx] = (activations[top] + activations[top + 1u] + activations[bottom] + activations[bottom + 1u]) * 0.25;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn norms(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-  let n = gid.x + gid.y * nwg.x * 256u;
+  let n = gid.x + gid.y * nwg.x * WORKGROUP;
   if (n >= p.columns) {
     return;
   }

@@ -3,7 +3,7 @@
 // prototypes and folded into a running per-prototype top-k on the GPU as it arrives, so the GPU memory held is
 // fixed at construction (sized for one batch) and nothing is read back until finish().
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { dispatchGrid, loadWgsl } from "../_program.ts";
+import { bindGroup, compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
 import {
   checkPrototypes,
   pooledSize,
@@ -13,7 +13,7 @@ import {
 } from "./hits.ts";
 
 export interface PrototypeSearchOptions extends SearchGeometry {
-  /** Positions kept per prototype (8 for the figures); 1..64 (the merge kernel's workgroup size). */
+  /** Positions kept per prototype (8 for the figures); 1..64, the merge kernel's workgroup size. */
   topK: number;
   /**
    * Images per GPU step. Larger batches given to addBatch are split; the working buffers are sized for this
@@ -28,7 +28,10 @@ export interface PrototypeSearchOptions extends SearchGeometry {
 }
 
 const PARAMS_BYTES = 48;
+/** Output tile side of similarity_matmul.wgsl (TILE there): sizes its grid and the prototype chunks. */
 const MATMUL_TILE = 64;
+/** Invocations per topk_merge.wgsl workgroup (WG there); also the largest topK it can keep. */
+const MERGE_WORKGROUP = 64;
 // Keeps one scores chunk a modest allocation even where the device allows huge bindings.
 const MAX_SCORES_BYTES = 256 * 1024 * 1024;
 const EMPTY_SCORE = -3.0e38;
@@ -41,50 +44,33 @@ interface Pipelines {
   merge: GPUComputePipeline;
 }
 
-const compiled = new WeakMap<GPUDevice, Map<number, Promise<Pipelines>>>();
+const wgsl = (name: string) => new URL(`./${name}`, import.meta.url);
+// WGSL has no includes: the shared Params struct is compiled ahead of each kernel.
+const PARAMS = wgsl("search_params.wgsl");
 
-/** Pipelines per device and K, compiled once per process (llvmpipe takes seconds per compile). */
-function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
-  let byK = compiled.get(device);
-  if (!byK) compiled.set(device, byK = new Map());
-  let pipelines = byK.get(topK);
-  if (!pipelines) {
-    pipelines = compile(device, topK);
-    byK.set(topK, pipelines);
-  }
-  return pipelines;
-}
-
-async function compile(device: GPUDevice, topK: number): Promise<Pipelines> {
-  // WGSL has no includes: the shared Params struct is prepended to each kernel.
-  const [params, pool, matmul, merge] = await Promise.all([
-    loadWgsl(new URL("./search_params.wgsl", import.meta.url)),
-    loadWgsl(new URL("./pool_normalize.wgsl", import.meta.url)),
-    loadWgsl(new URL("./similarity_matmul.wgsl", import.meta.url)),
-    loadWgsl(new URL("./topk_merge.wgsl", import.meta.url)),
+/** The search's pipelines for a given top-K on `device` (compiled once per device, see compileProgram). */
+async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
+  const [pool, matmul, merge] = await Promise.all([
+    compileProgram(device, {
+      label: "search pool",
+      sources: [PARAMS, wgsl("pool_normalize.wgsl")],
+      entryPoints: ["pool", "norms"],
+      overrides: { WORKGROUP: LINEAR_WORKGROUP },
+    }),
+    compileProgram(device, {
+      label: "search matmul",
+      sources: [PARAMS, wgsl("similarity_matmul.wgsl")],
+      entryPoints: ["main"],
+      overrides: { TILE: MATMUL_TILE },
+    }),
+    compileProgram(device, {
+      label: `search merge K=${topK}`,
+      sources: [PARAMS, wgsl("topk_merge.wgsl")],
+      entryPoints: ["main"],
+      overrides: { K: topK, WG: MERGE_WORKGROUP },
+    }),
   ]);
-  const poolCode = `${params}\n${pool}`;
-  const matmulCode = `${params}\n${matmul}`;
-  const mergeCode = substituteConst(`${params}\n${merge}`, "K", topK);
-  const make = (code: string, entryPoint: string, label: string) =>
-    device.createComputePipelineAsync({
-      layout: "auto",
-      compute: { module: device.createShaderModule({ code, label }), entryPoint },
-      label,
-    });
-  const [poolPipeline, norms, matmulPipeline, mergePipeline] = await Promise.all([
-    make(poolCode, "pool", "search.pool"),
-    make(poolCode, "norms", "search.norms"),
-    make(matmulCode, "main", "search.matmul"),
-    make(mergeCode, "main", "search.merge"),
-  ]);
-  return { pool: poolPipeline, norms, matmul: matmulPipeline, merge: mergePipeline };
-}
-
-function substituteConst(code: string, name: string, value: number): string {
-  const pattern = new RegExp(`const ${name}: u32 = \\d+u;`);
-  if (!pattern.test(code)) throw new Error(`topk_merge.wgsl: expected a line "const ${name}: u32 = <n>u;"`);
-  return code.replace(pattern, `const ${name}: u32 = ${value}u;`);
+  return { pool: pool.pool, norms: pool.norms, matmul: matmul.main, merge: merge.main };
 }
 
 /** Unit-length prototypes, transposed to [C, P] so the matmul reads contiguous prototype rows per channel. */
@@ -172,24 +158,16 @@ export class PrototypeSearch {
       { length: chunks },
       () => track(createUniformBuffer(device, new Uint8Array(PARAMS_BYTES), "search.params")),
     );
-    const bind = (pipeline: GPUComputePipeline, buffers: GPUBuffer[]) =>
-      device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
-      });
-    this.normsBind = device.createBindGroup({
-      layout: pipelines.norms.getBindGroupLayout(0),
-      entries: [
-        { binding: 1, resource: { buffer: this.pooled } },
-        { binding: 2, resource: { buffer: this.params[0] } },
-        { binding: 3, resource: { buffer: this.invNorm } },
-      ],
+    this.normsBind = bindGroup(device, pipelines.norms, {
+      1: this.pooled,
+      2: this.params[0],
+      3: this.invNorm,
     });
     this.matmulBinds = this.params.map((params) =>
-      bind(pipelines.matmul, [this.bases, this.pooled, this.invNorm, this.scores, params])
+      bindGroup(device, pipelines.matmul, [this.bases, this.pooled, this.invNorm, this.scores, params])
     );
     this.mergeBinds = this.params.map((params) =>
-      bind(pipelines.merge, [this.scores, this.predicted, this.classes, this.state, params])
+      bindGroup(device, pipelines.merge, [this.scores, this.predicted, this.classes, this.state, params])
     );
   }
 
@@ -204,8 +182,8 @@ export class PrototypeSearch {
     opts: PrototypeSearchOptions,
   ): Promise<PrototypeSearch> {
     checkPrototypes(bases, prototypeClass, opts.channels, "PrototypeSearch");
-    if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > 64) {
-      throw new Error(`PrototypeSearch: topK must be an integer in 1..64, got ${opts.topK}`);
+    if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > MERGE_WORKGROUP) {
+      throw new Error(`PrototypeSearch: topK must be an integer in 1..${MERGE_WORKGROUP}, got ${opts.topK}`);
     }
     for (const key of ["height", "width"] as const) {
       if (!Number.isInteger(opts[key]) || opts[key] < 2) {
@@ -414,30 +392,30 @@ export class PrototypeSearch {
       ]);
       queue.writeBuffer(params, 0, u);
     });
-    const poolBind = device.createBindGroup({
-      layout: pipelines.pool.getBindGroupLayout(0),
-      entries: [
-        { binding: 0, resource: { buffer: source, offset, size: count * C * h * w * 4 } },
-        { binding: 1, resource: { buffer: this.pooled } },
-        { binding: 2, resource: { buffer: this.params[0] } },
-      ],
-    });
+    const activations = { buffer: source, offset, size: count * C * h * w * 4 };
     const enc = device.createCommandEncoder({ label: "search.step" });
     const pass = enc.beginComputePass();
-    pass.setPipeline(pipelines.pool);
-    pass.setBindGroup(0, poolBind);
-    pass.dispatchWorkgroups(...dispatchGrid(Math.ceil(C * columns / 256)));
-    pass.setPipeline(pipelines.norms);
-    pass.setBindGroup(0, this.normsBind);
-    pass.dispatchWorkgroups(...dispatchGrid(Math.ceil(columns / 256)));
+    encodeDispatch(
+      pass,
+      device,
+      pipelines.pool,
+      [activations, this.pooled, this.params[0]],
+      dispatchGrid(Math.ceil(C * columns / LINEAR_WORKGROUP)),
+    );
+    encodeDispatch(
+      pass,
+      device,
+      pipelines.norms,
+      this.normsBind,
+      dispatchGrid(Math.ceil(columns / LINEAR_WORKGROUP)),
+    );
     this.params.forEach((_, chunk) => {
       const rows = Math.min(this.rowsPerChunk, this.prototypes - chunk * this.rowsPerChunk);
-      pass.setPipeline(pipelines.matmul);
-      pass.setBindGroup(0, this.matmulBinds[chunk]);
-      pass.dispatchWorkgroups(Math.ceil(columns / MATMUL_TILE), Math.ceil(rows / MATMUL_TILE));
-      pass.setPipeline(pipelines.merge);
-      pass.setBindGroup(0, this.mergeBinds[chunk]);
-      pass.dispatchWorkgroups(...dispatchGrid(rows));
+      encodeDispatch(pass, device, pipelines.matmul, this.matmulBinds[chunk], [
+        Math.ceil(columns / MATMUL_TILE),
+        Math.ceil(rows / MATMUL_TILE),
+      ]);
+      encodeDispatch(pass, device, pipelines.merge, this.mergeBinds[chunk], dispatchGrid(rows));
     });
     pass.end();
     queue.submit([enc.finish()]);

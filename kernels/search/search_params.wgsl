@@ -1,5 +1,5 @@
 // The uniform parameters shared by the three search kernels (pool_normalize, similarity_matmul,
-// topk_merge); prototype_search.ts prepends this to each and fills it per dispatch.
+// topk_merge); prototype_search.ts compiles it ahead of each and fills it per dispatch.
 
 struct Params {
   batch: u32,

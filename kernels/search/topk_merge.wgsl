@@ -8,19 +8,20 @@
 // lists (dynamically indexed local arrays), which llvmpipe compiles very slowly and GPUs spill.
 //
 // Positions are identified by key = image * ph * pw + py * pw + px, so "lower key" is exactly the tie-break
-// order (image, then y, then x). K and WG are substituted by prototype_search.ts before compilation.
+// order (image, then y, then x). K and WG are overrides set by prototype_search.ts.
 
-// Params: search_params.wgsl, prepended by prototype_search.ts.
+// Params: search_params.wgsl, compiled ahead of this file by prototype_search.ts.
 
 struct Hit {
   score: f32,
   key: u32,
 }
 
-const K: u32 = 8u;
-const WG: u32 = 64u;
-// State per prototype: K score bit patterns, K keys, best-other score bits, best-other key.
-const STRIDE: u32 = 2u * K + 2u;
+// Positions kept per prototype (K <= WG), and invocations per workgroup.
+override K: u32;
+override WG: u32;
+// State per prototype: K score bit patterns, K keys, best-other score bits, best-other key (derived, not set).
+override STRIDE: u32 = 2u * K + 2u;
 // An empty slot: every real cosine (>= -1) ranks before it.
 const EMPTY_SCORE: f32 = -3.0e38;
 const EMPTY_KEY: u32 = 0xffffffffu;

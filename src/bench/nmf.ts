@@ -2,8 +2,8 @@
 // iterations (tol = 0, so none stops early), and extrapolates to scikit-learn's max_iter = 200.
 // Usage as a script: deno run -A src/bench/nmf.ts --n 2940 --c 2048 --k 6 --batch 1 --iterations 3
 import { parseArgs } from "node:util";
-import { acquireGpu, createUniformBuffer } from "../runtime/gpu.ts";
-import { dispatchGrid, loadWgsl } from "../../kernels/_program.ts";
+import { acquireGpu } from "../runtime/gpu.ts";
+import { fillSparseRandom, type RandomFill } from "../../kernels/nmf/bench_input.ts";
 import { type NmfProblem, type NmfTrace, solveBatched } from "../../kernels/nmf/solver.ts";
 
 export interface NmfBenchOptions {
@@ -89,17 +89,8 @@ async function syntheticBatch(device: GPUDevice, n: number, c: number, batch: nu
   const bytes = n * c * 4;
   const limit = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
   const perBuffer = Math.max(1, Math.floor(limit / bytes));
-  const module = device.createShaderModule({
-    code: await loadWgsl(new URL("../../kernels/nmf/bench_input.wgsl", import.meta.url)),
-  });
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: { module, entryPoint: "fill_random" },
-  });
   const problems: NmfProblem[] = [];
-  const buffers: GPUBuffer[] = [];
-  const encoder = device.createCommandEncoder();
-  const uniforms: GPUBuffer[] = [];
+  const fills: RandomFill[] = [];
   for (let first = 0; first < batch; first += perBuffer) {
     const count = Math.min(perBuffer, batch - first);
     const buffer = device.createBuffer({
@@ -107,28 +98,11 @@ async function syntheticBatch(device: GPUDevice, n: number, c: number, batch: nu
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
       label: "nmf bench V",
     });
-    buffers.push(buffer);
-    const elements = count * n * c;
-    const [x, y] = dispatchGrid(Math.ceil(elements / 256), device.limits.maxComputeWorkgroupsPerDimension);
-    const fill = createUniformBuffer(device, new Uint32Array([elements, seed + first, x * 256, 0]));
-    uniforms.push(fill);
-    const pass = encoder.beginComputePass();
-    pass.setPipeline(pipeline);
-    pass.setBindGroup(
-      0,
-      device.createBindGroup({
-        layout: pipeline.getBindGroupLayout(0),
-        entries: [{ binding: 0, resource: { buffer: fill } }, { binding: 1, resource: { buffer } }],
-      }),
-    );
-    pass.dispatchWorkgroups(x, y);
-    pass.end();
+    fills.push({ buffer, count: count * n * c, seed: seed + first });
     for (let m = 0; m < count; m++) problems.push({ v: buffer, n, c, offset: m * bytes });
   }
-  device.queue.submit([encoder.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  for (const u of uniforms) u.destroy();
-  return { problems, buffers };
+  await fillSparseRandom(device, fills);
+  return { problems, buffers: fills.map((f) => f.buffer) };
 }
 
 if (import.meta.main) {

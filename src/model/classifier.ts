@@ -12,7 +12,7 @@ import {
 import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { resolveLayer, type Tap } from "./layers.ts";
 import { inputNormalizationWarning } from "./inspect.ts";
-import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize/normalize.ts";
+import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize/mod.ts";
 
 export const IMAGE_SIZE = 224;
 

@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { readModel, sha256File } from "../../src/onnx/model.ts";
 import { Attributor } from "../../src/pipeline/attribute/attributor.ts";
 import { writeNpy } from "../../src/io/npy.ts";
-import { normalizeOnCpu } from "../../kernels/normalize/normalize.ts";
+import { normalizeOnCpu } from "../../kernels/normalize/mod.ts";
 import { resolveLayer } from "../../src/model/layers.ts";
 import { captumPixels } from "../../fixtures/captum_cases.ts";
 

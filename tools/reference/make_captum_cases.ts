@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { encodeModel, sha256Hex } from "../../src/onnx/model.ts";
 import { writeNpy } from "../../src/io/npy.ts";
 import { writeJsonAtomic } from "../../src/io/atomic.ts";
-import { normalizeOnCpu } from "../../kernels/normalize/normalize.ts";
+import { normalizeOnCpu } from "../../kernels/normalize/mod.ts";
 import { resolveLayer } from "../../src/model/layers.ts";
 import { buildCaptumModel, CAPTUM_CASES, CAPTUM_MODEL, captumPixels } from "../../fixtures/captum_cases.ts";
 

@@ -6,8 +6,8 @@ import {
   type CropCell,
   CropCompositor,
   PREPARED_IMAGE_SIZE,
-} from "../../../kernels/composite/crop_composite.ts";
-import { normalizeOnCpu } from "../../../kernels/normalize/normalize.ts";
+} from "../../../kernels/composite/mod.ts";
+import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 
 export interface CompositeScores {

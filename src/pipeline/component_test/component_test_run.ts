@@ -5,8 +5,8 @@
 // own images.
 import { join } from "node:path";
 import { rgbToJpeg } from "../../render/canvas.ts";
-import type { CropCell } from "../../../kernels/composite/crop_composite.ts";
-import { compositeRgbCpu } from "../../../kernels/composite/crop_composite.ts";
+import type { CropCell } from "../../../kernels/composite/mod.ts";
+import { compositeRgbCpu } from "../../../kernels/composite/mod.ts";
 import { hitSource, type SearchHit } from "../../../kernels/search/hits.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";

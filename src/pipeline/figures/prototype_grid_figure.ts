@@ -1,7 +1,7 @@
 // The prototype figure of one class (the reference's visualization, 8 crops per row): one row per prototype
 // with its best crops over all images, and beside it the best crops among images not predicted as the class.
 // Frames tell where each crop comes from: green = an image predicted as the class, orange = another class.
-import { type CropCell, cropGrid, cropSize } from "../../../kernels/composite/crop_composite.ts";
+import { type CropCell, cropGrid, cropSize } from "../../../kernels/composite/mod.ts";
 import type { SearchHit } from "../../../kernels/search/hits.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 import { Canvas, GRAY, lineHeight, OTHER_CLASS, OWN_CLASS, textWidth } from "../../render/canvas.ts";

@@ -1,6 +1,6 @@
 // The prepared images that crops are cut from, loaded once after the search has chosen them.
 import type { Dataset } from "../../data/dataset.ts";
-import type { CropCell } from "../../../kernels/composite/crop_composite.ts";
+import type { CropCell } from "../../../kernels/composite/mod.ts";
 
 /** A loader of prepared images by dataset index, for CropCompositor / compositeRgbCpu / cropGrid. */
 export type ImageLookup = (image: number) => Uint8Array;

@@ -1,0 +1,15 @@
+// The NMF family: scikit-learn's NMF (NNDSVDa + coordinate descent) batched on the GPU, its float64 CPU
+// reference, the settings both share, and the bench's synthetic input.
+export { nmf, nmfBatched } from "./nmf.ts";
+export { type NmfProblem, type NmfTrace, type SolveOptions } from "./solver.ts";
+export { nmfReference } from "./reference.ts";
+export {
+  checkShape,
+  firstInvalid,
+  MAX_K,
+  type NmfOptions,
+  type NmfResult,
+  type NmfSettings,
+  resolveSettings,
+} from "./settings.ts";
+export { fillSparseRandom, type RandomFill } from "./bench_input.ts";
