@@ -7,7 +7,12 @@ import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
 import { type AttributionSettings, Attributor } from "../attribute/attributor.ts";
-import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
+import {
+  attributeClass,
+  AttributionCache,
+  findOrPredict,
+  predictedMembers,
+} from "../attribute/class_attribution.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
@@ -41,6 +46,8 @@ export interface ConceptsOptions extends AttributionSettings {
   nmfDevice?: "auto" | "gpu" | "cpu";
   /** An existing predictions folder to use instead of `<out>/predictions`. */
   predictions?: string;
+  /** Shared attribution-map cache folder (see class_attribution.ts), e.g. also given to contrast-vectors. */
+  attributionCache?: string;
 }
 
 export interface ClassConcepts {
@@ -95,28 +102,12 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
 
-  const predictionsDir = opts.predictions ?? join(opts.out, "predictions");
-  if (!(await exists(join(predictionsDir, "predictions.npy")))) {
-    console.error(`predictions: computing them into ${predictionsDir}`);
-    await predictDataset({
-      model: opts.model,
-      data: opts.data,
-      labels: opts.labels,
-      out: predictionsDir,
-      ep: opts.ep,
-    });
-  }
-  const predicted = await readPredictedClasses(predictionsDir);
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
-  if (predicted.length !== dataset.size) {
-    throw new Error(
-      `${predictionsDir}/predictions.npy has ${predicted.length} entries but --data ${opts.data} has ${dataset.size} ` +
-        "images: the predictions belong to other data",
-    );
-  }
+  const { dir: predictionsDir, predicted } = await findOrPredict({ ...opts, dataset });
   const settings = { method: opts.method, samples: opts.samples, sigma: opts.sigma, seed: opts.seed };
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
+    withMean: true,
   });
   const gpu = await acquireGpu();
   try {
@@ -132,16 +123,26 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
       layer: { name: opts.layer, tensor: attributor.tapTensor },
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
       device: `${attributor.trunk.device}; kernels: ${gpu?.description ?? "CPU"}`,
-      settings: { ...settings, ...nmfSettings, maxImages, batch, predictions: predictionsDir },
+      settings: {
+        ...settings,
+        ...nmfSettings,
+        maxImages,
+        batch,
+        predictions: predictionsDir,
+        attributionCache: opts.attributionCache ?? null,
+      },
     });
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
-    const members = new Map<number, number[]>();
-    predicted.forEach((c, i) => {
-      if (c < 0) return;
-      const list = members.get(c) ?? members.set(c, []).get(c)!;
-      if (list.length < maxImages) list.push(i);
-    });
+    const members = predictedMembers(predicted, maxImages);
+    const cache = opts.attributionCache
+      ? await AttributionCache.open(opts.attributionCache, {
+        modelSha256: sha256,
+        tapTensor: attributor.tapTensor,
+        settings,
+        batch,
+      })
+      : undefined;
 
     const results = new Map<number, ClassConcepts>();
     const pending: number[] = [];
@@ -188,15 +189,8 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           progress.tick();
           continue;
         }
-        const v = new Float32Array(images.length * hw * channels);
-        for (let s = 0; s < images.length; s += batch) {
-          const ids = images.slice(s, s + batch);
-          const pixels = await readImages(dataset, ids);
-          const r = await attributor.attribute(pixels, ids.length, ids.map(() => cls), ids[0], {
-            activations: true,
-          });
-          v.set(weightedRows(r.activations!, r.maps, ids.length, channels, hw), s * hw * channels);
-        }
+        const r = await attributeClass(attributor, dataset, cls, images, batch, cache);
+        const v = weightedRows(r.activations, r.maps, images.length, channels, hw);
         problems.push({ cls, images, v, n: images.length * hw });
       }
       if (!problems.length) continue;
@@ -245,18 +239,6 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
 function strip(entry: ClassFile): ClassConcepts {
   const { settingsKey: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
   return rest;
-}
-
-async function readImages(
-  dataset: Awaited<ReturnType<typeof openDataset>>,
-  indices: number[],
-): Promise<Uint8Array> {
-  const size = 224 * 224 * 3;
-  const out = new Uint8Array(indices.length * size);
-  // A class's images are scattered over the dataset: read them concurrently (decode workers in parallel).
-  const reads = await Promise.all(indices.map((i) => dataset.readBatch(i, 1)));
-  reads.forEach((b, i) => out.set(b.images.subarray(0, size), i * size));
-  return out;
 }
 
 /**
