@@ -19,7 +19,7 @@ import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
 import type { NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest } from "../../io/manifest.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
 
