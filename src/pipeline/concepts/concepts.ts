@@ -58,6 +58,8 @@ export interface ClassConcepts {
   rows?: number;
   relError?: number;
   iterations?: number;
+  /** The attribution maps came from the shared attribution cache. */
+  attributionCached?: boolean;
 }
 
 export interface ConceptsSummary {
@@ -171,7 +173,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     const group = Math.max(1, opts.nmfBatch ?? 16);
     for (let g = 0; g < pending.length; g += group) {
       const chunk = pending.slice(g, g + group);
-      const problems: { cls: number; images: number[]; v: Float32Array; n: number }[] = [];
+      const problems: { cls: number; images: number[]; v: Float32Array; n: number; cached: boolean }[] = [];
       for (const cls of chunk) {
         const images = members.get(cls) ?? [];
         if (!images.length) {
@@ -191,7 +193,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
         }
         const r = await attributeClass(attributor, dataset, cls, images, batch, cache);
         const v = weightedRows(r.activations, r.maps, images.length, channels, hw);
-        problems.push({ cls, images, v, n: images.length * hw });
+        problems.push({ cls, images, v, n: images.length * hw, cached: r.cached });
       }
       if (!problems.length) continue;
       const nmfDevice = opts.nmfDevice === "cpu" || (opts.nmfDevice !== "gpu" && gpu?.software)
@@ -199,7 +201,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
         : gpu?.device;
       const factors: NmfResult[] = await factorize(nmfDevice, problems, channels, nmfSettings);
       for (let i = 0; i < problems.length; i++) {
-        const { cls, images, n } = problems[i];
+        const { cls, images, n, cached } = problems[i];
         const f = factors[i];
         await writeNpy(join(opts.out, String(cls), "basis.npy"), f.h, [k, channels]);
         const entry: ClassFile = {
@@ -210,6 +212,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           rows: n,
           relError: f.relError,
           iterations: f.iterations,
+          attributionCached: cached,
           settingsKey,
           imagePaths: images.map((j) => dataset.entries[j].path),
           imageIndices: images,
