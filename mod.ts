@@ -18,6 +18,11 @@ export {
 export { attributeDataset } from "./src/pipeline/attribute/attribute_dataset.ts";
 export { buildBackwardGraph, oneHotSeed } from "./src/backward/mod.ts";
 export { computeConcepts, weightedRows } from "./src/pipeline/concepts/concepts.ts";
+export {
+  computeContrastVectors,
+  type ContrastVectorsOptions,
+  selectContrastRows,
+} from "./src/pipeline/contrast/contrast_vectors.ts";
 export { nmf, nmfBatched } from "./kernels/nmf/nmf.ts";
 export { nmfReference } from "./kernels/nmf/reference.ts";
 export { trainPairCpu } from "./kernels/hyperplane/reference.ts";

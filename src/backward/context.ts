@@ -12,7 +12,7 @@ import type { Shape } from "./shapes.ts";
 export type GradientRule = (ctx: BackwardContext, node: Node, g: string) => void;
 
 /** Head value names that would collide with the generated graph's inputs and outputs. */
-const RESERVED = new Set(["x", "x_ref", "seed", "attribution", "map", "logits", "grad"]);
+const RESERVED = new Set(["x", "x_ref", "seed", "attribution", "map", "mean", "logits", "grad"]);
 
 export interface BackwardContextInit {
   tap: string;

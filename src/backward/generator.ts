@@ -51,9 +51,9 @@ import { ConstantTable, inferShapes } from "./shapes.ts";
  * A model with inputs `x` [N,C,H,W] (tap activations), `x_ref` [1,C,H,W] (the baseline's tap activations,
  * DeepLift only, broadcast over N) and `seed` [N,K] (dL/dlogits, e.g. one-hot rows of the target classes),
  * and the requested outputs: `attribution` [N,C,H,W] (gradxact: x * dL/dx; deeplift: (x - x_ref) * multiplier),
- * `map` [N,H,W] (mean over channels of ReLU(attribution)), `logits` [N,K] (the head's output for x) and
- * `grad` [N,C,H,W] (dL/dx, or DeepLift's multiplier). With `samplesPerImage` S > 1, `attribution` and `map`
- * have N/S rows (the mean over each image's S copies).
+ * `map` [N,H,W] (mean over channels of ReLU(attribution)), `mean` [N,H,W] (the same without ReLU),
+ * `logits` [N,K] (the head's output for x) and `grad` [N,C,H,W] (dL/dx, or DeepLift's multiplier). With
+ * `samplesPerImage` S > 1, `attribution`, `map` and `mean` have N/S rows (the mean over each image's S copies).
  * `head` is a model whose single runtime input is the tap tensor and whose first output is the logits.
  */
 export function buildBackwardGraph(head: Model, opts: BackwardOptions): Model {
@@ -136,9 +136,9 @@ class BackwardGenerator {
     const b = ctx.builder;
     const outputs = this.opts.outputs ?? DEFAULT_BACKWARD_OUTPUTS;
     for (const o of outputs) {
-      if (!DEFAULT_BACKWARD_OUTPUTS.includes(o) && o !== "grad") {
+      if (!DEFAULT_BACKWARD_OUTPUTS.includes(o) && o !== "grad" && o !== "mean") {
         throw new Error(
-          `buildBackwardGraph: unknown output '${o}'; expected attribution, map, logits or grad`,
+          `buildBackwardGraph: unknown output '${o}'; expected attribution, map, mean, logits or grad`,
         );
       }
     }
@@ -194,7 +194,7 @@ class BackwardGenerator {
 
     const x = BACKWARD_INPUTS.x;
     const delta = this.deeplift ? ctx.op("Sub", [x, BACKWARD_INPUTS.xRef]) : x;
-    const wantAttribution = outputs.includes("attribution") || outputs.includes("map");
+    const wantAttribution = outputs.some((o) => o === "attribution" || o === "map" || o === "mean");
     const samples = this.opts.samplesPerImage ?? 1;
     if (!Number.isInteger(samples) || samples < 1) {
       throw new Error(`buildBackwardGraph: samplesPerImage must be a positive integer, got ${samples}`);
@@ -218,6 +218,11 @@ class BackwardGenerator {
         const positive = ctx.op("Relu", [attribution]);
         ctx.reduceMean(positive, [1], false, "map");
         b.output("map", [imageDims[0], ...imageDims.slice(2)]);
+      }
+      // The channel mean without ReLU: the contrast vectors' mask, as the reference computes it.
+      if (o === "mean") {
+        ctx.reduceMean(attribution, [1], false, "mean");
+        b.output("mean", [imageDims[0], ...imageDims.slice(2)]);
       }
       if (o === "logits") {
         ctx.op("Identity", [ctx.fw(this.logits)], {}, "logits");

@@ -3,7 +3,7 @@
 // the cache that keys models by them.
 
 export type AttributionMethod = "gradxact" | "deeplift";
-export type BackwardOutput = "attribution" | "map" | "logits" | "grad";
+export type BackwardOutput = "attribution" | "map" | "mean" | "logits" | "grad";
 
 export interface BackwardOptions {
   method: AttributionMethod;
