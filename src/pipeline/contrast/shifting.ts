@@ -1,0 +1,86 @@
+// The shifting test (the paper's Table 3 and Figure 3): class i's activations at the layer are moved along
+// the (i, j) hyperplane normal, ReLU(a - mask * n_ij * offset) per offset, and the rest of the network (the
+// head) classifies them; if the normal captures what separates j from i, p(j) rises as |offset| grows. The
+// reference's offsets are negative, so the shift moves towards j (label 1 of the hyperplane's training).
+import { UsageError } from "../../cli/cli.ts";
+import type { ContrastTest } from "./contrast_test_run.ts";
+
+/** The reference's offsets (example_sanity_check_imagenet.py). */
+export const REFERENCE_OFFSETS = [0, -0.5, -1, -2, -10, -15, -20, -35, -50, -200] as const;
+
+/** `--offsets`: numbers, the first 0 (the unshifted reference point every summary figure compares with). */
+export function parseOffsets(value: string | undefined): number[] {
+  if (value === undefined) return [...REFERENCE_OFFSETS];
+  const offsets = value.split(",").map((s) => s.trim());
+  const numbers = offsets.map(Number);
+  const bad = offsets.findIndex((s, i) => s === "" || !Number.isFinite(numbers[i]));
+  if (bad >= 0) throw new UsageError(`--offsets expects a comma list of numbers, '${offsets[bad]}' is not one`);
+  if (numbers[0] !== 0) {
+    throw new UsageError(
+      `--offsets must start with 0 (the unshifted activations every figure is compared with), got ${value}`,
+    );
+  }
+  if (numbers.length < 2) throw new UsageError(`--offsets needs at least one offset after 0, got ${value}`);
+  return numbers;
+}
+
+/**
+ * One image's shifted activations: out[c, p] = max(0, a[c, p] - mask[p] * normal[c] * offset), for an image
+ * of C x hw activations (the tap's NCHW layout). Without a mask every position moves (the paper's Table 3).
+ */
+export function shiftImage(
+  acts: Float32Array,
+  normal: Float32Array,
+  offset: number,
+  hw: number,
+  out: Float32Array,
+  mask?: Float32Array,
+): void {
+  const c = normal.length;
+  for (let ch = 0; ch < c; ch++) {
+    const step = normal[ch] * offset, base = ch * hw;
+    if (mask) {
+      for (let p = 0; p < hw; p++) out[base + p] = Math.max(0, acts[base + p] - mask[p] * step);
+    } else {
+      for (let p = 0; p < hw; p++) out[base + p] = Math.max(0, acts[base + p] - step);
+    }
+  }
+}
+
+
+/** Where the shift applies: every position (Table 3), or the class's attribution cutoff mask. */
+export type ShiftRegion = "all" | "attribution";
+
+/** The shifting test for the shared driver: per pair, every offset applied to every image of class i. */
+export function shiftingTest(offsets: number[], region: ShiftRegion = "all"): ContrastTest {
+  if (region !== "all") {
+    throw new UsageError(
+      "--region attribution: not yet available (it needs the contrast-vectors stage's attribution cutoff " +
+        "masks); use --region all, the paper's Table 3 setting",
+    );
+  }
+  return {
+    name: "shifting",
+    stepKey: "offsets",
+    steps: offsets,
+    stepLabel: "offset along the normal",
+    settings: { region, shift: "ReLU(a - n_ij * offset)" },
+    job(model, from, tos, { acts, n }, planes, batchRows) {
+      const [c, h, w] = model.tapShape;
+      const per = c * h * w;
+      const normals = tos.map((to) => planes.normal(from, to));
+      return {
+        from,
+        tos,
+        steps: offsets.length,
+        images: n,
+        rowSize: per,
+        numClasses: model.numClasses,
+        batchRows,
+        fill: (pair, step, image, out) =>
+          shiftImage(acts.subarray(image * per, (image + 1) * per), normals[pair], offsets[step], h * w, out),
+        run: (input, rows) => model.headProbabilities(input, rows),
+      };
+    },
+  };
+}
