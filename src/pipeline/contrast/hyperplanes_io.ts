@@ -1,0 +1,205 @@
+// The hyperplane folder H in the reference's shape: per class i, `<i>.npy` (K x C float32: row j is the normal
+// of the pair (i, j), zero where the pair had no data, as the reference's dummies), `bias_<i>.npy` (K) and
+// `accuracy_<i>.npy` (K); `hyperplanes.json` says what was trained and how. Reading also accepts the
+// reference's own torch.save files `<i>.pt`, `bias_<i>.pt`, `accuracy_<i>.pt`.
+import { join } from "node:path";
+import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { readNpy, writeNpy } from "../../io/npy.ts";
+import { readTorchTensor } from "../../io/torch_pt.ts";
+
+export const HYPERPLANES_INDEX = "hyperplanes.json";
+
+/** hyperplanes.json. */
+export interface HyperplanesIndex {
+  /** K: rows per file (the classifier's classes). */
+  numClasses: number;
+  /** C: the layer's channels. */
+  channels: number;
+  layer?: string;
+  /** Classes with rows that took part in training, ascending. */
+  classes: number[];
+  /** Classes asked for but without rows (their pairs are zero rows with accuracy 0). */
+  emptyClasses?: number[];
+  settings: Record<string, unknown>;
+  /** Per-pair counts: ordered pairs trained, derived by negation (`--init zeros`), skipped. */
+  pairs: { trained: number; derived: number; skipped: number };
+  /** Content hash of the vectors trained on (the resume key together with the settings). */
+  vectorsSha256?: string;
+}
+
+export function hyperplaneRowPaths(dir: string, i: number, ext: "npy" | "pt" = "npy") {
+  return {
+    normals: join(dir, `${i}.${ext}`),
+    bias: join(dir, `bias_${i}.${ext}`),
+    accuracy: join(dir, `accuracy_${i}.${ext}`),
+  };
+}
+
+/** Writes the three files of row i atomically (each); `normals` holds K x C values, row j = pair (i, j). */
+export async function writeHyperplaneRow(
+  dir: string,
+  i: number,
+  normals: Float32Array,
+  bias: Float32Array,
+  accuracy: Float32Array,
+): Promise<void> {
+  const k = bias.length;
+  if (accuracy.length !== k || k === 0 || normals.length % k !== 0) {
+    throw new Error(
+      `hyperplane row ${i}: ${normals.length} normal values, ${bias.length} biases and ${accuracy.length} ` +
+        `accuracies do not describe K rows of C channels`,
+    );
+  }
+  const p = hyperplaneRowPaths(dir, i);
+  await writeNpy(p.normals, normals, [k, normals.length / k]);
+  await writeNpy(p.bias, bias, [k]);
+  await writeNpy(p.accuracy, accuracy, [k]);
+}
+
+export function writeHyperplanesIndex(dir: string, index: HyperplanesIndex): Promise<void> {
+  return writeJsonAtomic(join(dir, HYPERPLANES_INDEX), index);
+}
+
+/** One class's row of hyperplanes. */
+export interface HyperplaneRow {
+  normals: Float32Array;
+  bias: Float32Array;
+  accuracy: Float32Array;
+}
+
+/** A hyperplane folder as read. Rows are loaded for the `classes` asked (all by default), or by `loadRow`. */
+export interface Hyperplanes {
+  dir: string;
+  format: "npy" | "pt";
+  numClasses: number;
+  channels: number;
+  layer?: string;
+  /** Classes i that have a row file, ascending. */
+  rowClasses: number[];
+  index?: HyperplanesIndex;
+  /** Loads row i if not loaded yet (an error when H has no row i). */
+  loadRow(i: number): Promise<HyperplaneRow>;
+  /** The normal of (i, j): a view of C values (zero when the pair had no data). Row i must be loaded. */
+  normal(i: number, j: number): Float32Array;
+  bias(i: number, j: number): number;
+  accuracy(i: number, j: number): number;
+}
+
+async function listRowClasses(dir: string): Promise<{ npy: number[]; pt: number[] }> {
+  const npy: number[] = [];
+  const pt: number[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) {
+      const m = /^(\d+)\.(npy|pt)$/.exec(entry.name);
+      if (entry.isFile && m) (m[2] === "npy" ? npy : pt).push(Number(m[1]));
+    }
+  } catch (e) {
+    throw new Error(`${dir}: cannot read the hyperplane folder (${(e as Error).message})`);
+  }
+  const asc = (a: number, b: number) => a - b;
+  return { npy: npy.sort(asc), pt: pt.sort(asc) };
+}
+
+async function readFloats(
+  path: string,
+  format: "npy" | "pt",
+): Promise<{ shape: number[]; data: Float32Array }> {
+  if (!(await exists(path))) throw new Error(`${path}: missing (every hyperplane row needs its three files)`);
+  const t = format === "npy" ? await readNpy(path) : await readTorchTensor(path);
+  if (!(t.data instanceof Float32Array || t.data instanceof Float64Array)) {
+    throw new Error(`${path}: expected float values, found ${t.data.constructor.name}`);
+  }
+  return { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) };
+}
+
+/**
+ * Reads H. `expectChannels` (the layer's width): a folder of another width is an error naming both widths.
+ * `classes`: the rows to load now (default: every row file).
+ */
+export async function readHyperplanes(
+  dir: string,
+  opts: { expectChannels?: number; classes?: readonly number[] } = {},
+): Promise<Hyperplanes> {
+  const index = await readJsonIfExists<HyperplanesIndex>(join(dir, HYPERPLANES_INDEX));
+  const listed = await listRowClasses(dir);
+  const format = listed.npy.length > 0 ? "npy" : "pt";
+  const rowClasses = format === "npy" ? listed.npy : listed.pt;
+  if (rowClasses.length === 0) {
+    throw new Error(`${dir}: no hyperplane rows (<i>.npy or the reference's <i>.pt) found`);
+  }
+  const rows = new Map<number, HyperplaneRow>();
+  let numClasses = index?.numClasses ?? 0;
+  let channels = index?.channels ?? 0;
+  const available = new Set(rowClasses);
+
+  const loadRow = async (i: number): Promise<HyperplaneRow> => {
+    const have = rows.get(i);
+    if (have) return have;
+    if (!available.has(i)) {
+      throw new Error(
+        `${dir}: no hyperplanes for class ${i} (rows exist for ${describeClasses(rowClasses)})`,
+      );
+    }
+    const p = hyperplaneRowPaths(dir, i, format);
+    const normals = await readFloats(p.normals, format);
+    if (normals.shape.length !== 2) {
+      throw new Error(`${p.normals}: expected K x C normals, found shape [${normals.shape}]`);
+    }
+    const [k, c] = normals.shape;
+    if (numClasses === 0) [numClasses, channels] = [k, c];
+    if (c !== channels) {
+      throw new Error(
+        `${p.normals}: hyperplanes ${c} channels wide, but ${
+          index ? HYPERPLANES_INDEX : "the first row read"
+        } says ${channels}`,
+      );
+    }
+    if (k !== numClasses) throw new Error(`${p.normals}: ${k} rows, expected K = ${numClasses}`);
+    if (opts.expectChannels !== undefined && c !== opts.expectChannels) {
+      throw new Error(
+        `${dir}: the hyperplanes are ${c} channels wide, but the layer has ${opts.expectChannels} ` +
+          `(a folder trained at another layer?)`,
+      );
+    }
+    const bias = await readFloats(p.bias, format);
+    const accuracy = await readFloats(p.accuracy, format);
+    for (const [name, t] of [[p.bias, bias], [p.accuracy, accuracy]] as const) {
+      if (t.data.length !== k) throw new Error(`${name}: ${t.data.length} values, expected K = ${k}`);
+    }
+    const row = { normals: normals.data, bias: bias.data, accuracy: accuracy.data };
+    rows.set(i, row);
+    return row;
+  };
+
+  // The first row fixes (or checks) the width before anything else is read, so a wrong folder fails fast.
+  await loadRow(rowClasses[0]);
+  for (const i of opts.classes ?? rowClasses) await loadRow(i);
+
+  const rowOf = (i: number, j: number): HyperplaneRow => {
+    const row = rows.get(i);
+    if (!row) throw new Error(`${dir}: hyperplane row ${i} is not loaded (load it with loadRow(${i}))`);
+    if (!Number.isInteger(j) || j < 0 || j >= numClasses) {
+      throw new Error(`${dir}: class ${j} is outside 0..${numClasses - 1}`);
+    }
+    return row;
+  };
+  return {
+    dir,
+    format,
+    numClasses,
+    channels,
+    layer: index?.layer,
+    rowClasses,
+    index,
+    loadRow,
+    normal: (i, j) => rowOf(i, j).normals.subarray(j * channels, (j + 1) * channels),
+    bias: (i, j) => rowOf(i, j).bias[j],
+    accuracy: (i, j) => rowOf(i, j).accuracy[j],
+  };
+}
+
+function describeClasses(classes: number[]): string {
+  return classes.length > 8
+    ? `${classes.slice(0, 8).join(", ")}, ... (${classes.length})`
+    : classes.join(", ");
+}
