@@ -71,7 +71,8 @@ export interface RunRecord {
   run: number;
   seed: number | null;
   pairs: (PairRecord & Record<string, unknown>)[];
-  /** Pairs left out: the (i, j) hyperplane is all zeros (no vectors for j, as the reference's dummies). */
+  /** Pairs left out: no row for i, or the (i, j) normal is all zeros (no vectors for j: the reference's
+   * dummies, which it would have run unshifted). */
   noHyperplane: ClassPair[];
   summary: RunSummary;
   figure: string;
@@ -116,7 +117,9 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
     }
     const predictionsDir = opts.predictions ?? join(opts.out, "predictions");
     if (!(await exists(join(predictionsDir, "predictions.npy")))) {
-      if (opts.predictions) throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
+      if (opts.predictions) {
+        throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
+      }
       console.error(`predictions: computing them into ${predictionsDir}`);
       await predictDataset({
         model: opts.model,
@@ -142,6 +145,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         const list = members.get(c) ?? members.set(c, []).get(c)!;
         if (list.length < maxImages) list.push(i);
       });
+      const rowClasses = new Set(planes.rowClasses);
       const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
 
       const plan = Array.from({ length: runs }, (_, r) => {
@@ -196,7 +200,9 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         const noHyperplane: ClassPair[] = [];
         for (const [from, drawn] of groupBySource(pairs)) {
           const images = members.get(from)!;
-          const tos = drawn.filter((to) => !isZero(planes.normal(from, to)));
+          const hasRow = rowClasses.has(from);
+          if (hasRow) await planes.loadRow(from);
+          const tos = hasRow ? drawn.filter((to) => !isZero(planes.normal(from, to))) : [];
           for (const to of drawn.filter((t) => !tos.includes(t))) {
             noHyperplane.push({ from, to });
             progress.tick(steps * images.length);
@@ -233,7 +239,14 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
             series: runPairs.map((p) => p.pTo),
           }),
         );
-        records.push({ run: r, seed, pairs: runPairs, noHyperplane, summary: summarizeRun(runPairs), figure });
+        records.push({
+          run: r,
+          seed,
+          pairs: runPairs,
+          noHyperplane,
+          summary: summarizeRun(runPairs),
+          figure,
+        });
       }
       progress.stop();
       const perRun = records.map((r) => r.summary);
@@ -243,7 +256,13 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         perRun,
         overRuns,
       );
-      const report: ContrastReport = { manifest, settings, runs: records, summary: { perRun, overRuns }, table };
+      const report: ContrastReport = {
+        manifest,
+        settings,
+        runs: records,
+        summary: { perRun, overRuns },
+        table,
+      };
       await writeJsonAtomic(join(opts.out, `${test.name}_test.json`), report);
       return report;
     } finally {

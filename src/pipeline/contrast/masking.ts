@@ -32,13 +32,19 @@ export function hyperplaneDistances(
 }
 
 /**
- * The reference's global thresholds: the sorted distances at indices floor(k * L / N) - 1, k = 1..N (the
- * last is the maximum), L = every position of every image of the pair.
+ * The reference's global thresholds over L = every position of every image of the pair: the sorted distances
+ * at index (k * (L / N)).long() - 1, k = 1..N (the last is the maximum). torch computes k * (L / N) in
+ * float32 and a negative index (L < N) counts from the end; both are reproduced.
  */
 export function quantileThresholds(distances: Float32Array, steps = MASK_STEPS): number[] {
   const sorted = Float32Array.from(distances).sort();
   const L = sorted.length;
-  return Array.from({ length: steps }, (_, k) => sorted[Math.min(L - 1, Math.max(0, Math.floor((k + 1) * (L / steps)) - 1))]);
+  const stride = Math.fround(L / steps);
+  return Array.from({ length: steps }, (_, k) => {
+    let idx = Math.min(Math.floor(Math.fround((k + 1) * stride)) - 1, L - 1);
+    if (idx < 0) idx += L;
+    return sorted[idx];
+  });
 }
 
 /** Level k's mask (n x hw, 1 = keep): level 0 keeps every position, level k >= 1 those >= thresholds[k-1]. */

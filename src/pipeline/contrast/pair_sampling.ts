@@ -59,7 +59,10 @@ export function allPairs(numClasses: number, hasImages: (cls: number) => boolean
 }
 
 /** `--pairs` as given: "all", or "i:j,i:j" with 0 <= i, j < K and i != j. Returns undefined for sampling. */
-export function parsePairList(value: string | undefined, numClasses: number): ClassPair[] | "all" | undefined {
+export function parsePairList(
+  value: string | undefined,
+  numClasses: number,
+): ClassPair[] | "all" | undefined {
   if (value === undefined || value === "" || value === "sample") return undefined;
   if (value === "all") return "all";
   return value.split(",").map((item) => {

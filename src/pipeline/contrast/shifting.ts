@@ -14,7 +14,9 @@ export function parseOffsets(value: string | undefined): number[] {
   const offsets = value.split(",").map((s) => s.trim());
   const numbers = offsets.map(Number);
   const bad = offsets.findIndex((s, i) => s === "" || !Number.isFinite(numbers[i]));
-  if (bad >= 0) throw new UsageError(`--offsets expects a comma list of numbers, '${offsets[bad]}' is not one`);
+  if (bad >= 0) {
+    throw new UsageError(`--offsets expects a comma list of numbers, '${offsets[bad]}' is not one`);
+  }
   if (numbers[0] !== 0) {
     throw new UsageError(
       `--offsets must start with 0 (the unshifted activations every figure is compared with), got ${value}`,
@@ -46,7 +48,6 @@ export function shiftImage(
     }
   }
 }
-
 
 /** Where the shift applies: every position (Table 3), or the class's attribution cutoff mask. */
 export type ShiftRegion = "all" | "attribution";

@@ -30,7 +30,9 @@ export class SplitModel {
     const shapes = await probeShapes(model, [tap.tensor, output]);
     const tapShape = shapes.get(tap.tensor)!.slice(1);
     if (tapShape.length !== 3) {
-      throw new Error(`--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w`);
+      throw new Error(
+        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w`,
+      );
     }
     const trunk = await Classifier.fromModel(model, path, sha256, { ep, layers: [layer], withLogits: false });
     const head = await createSession(headFromTap(model, tap.tensor, ["N", ...tapShape]), { ep: trunk.ep });

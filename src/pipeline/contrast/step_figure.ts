@@ -23,7 +23,10 @@ export function quantile(xs: number[], q: number): number {
 }
 
 /** Median and quartiles of every step over the pairs. */
-export function stepQuartiles(series: number[][], steps: number): { q1: number[]; median: number[]; q3: number[] } {
+export function stepQuartiles(
+  series: number[][],
+  steps: number,
+): { q1: number[]; median: number[]; q3: number[] } {
   const at = (k: number) => series.map((s) => s[k]);
   const range = Array.from({ length: steps }, (_, k) => k);
   return {

@@ -1,0 +1,35 @@
+// deno task shifting-test --model M --data D --layer L --hyperplanes H --out S [--offsets 0,-0.5,..] ...:
+// the paper's shifting test (Table 3, Figure 3).
+import { choiceArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { parseOffsets, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
+import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
+import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
+
+await runTask(async () => {
+  const a = parseCli(
+    "shifting-test",
+    "Shifts class i's activations along the (i, j) hyperplane normal, ReLU(a - n_ij * offset), finishes the " +
+      "forward pass from the layer and reports the mean softmax per offset: does p(j) rise? Pairs are sampled " +
+      "as the reference does (per run: i drawn --draws times, j --others times each, in 1..K-1).",
+    {
+      ...CONTRAST_TEST_FLAGS,
+      offsets: {
+        type: "string",
+        default: "0,-0.5,-1,-2,-10,-15,-20,-35,-50,-200",
+        help: "offsets along the normal, starting with 0 (the reference's list)",
+      },
+      region: {
+        type: "string",
+        default: "all",
+        help: "where to shift: all (every position, Table 3) | attribution (not yet available)",
+      },
+    },
+  );
+  const test = shiftingTest(
+    parseOffsets(a.offsets as string),
+    choiceArg("region", a.region, ["all", "attribution"]),
+  );
+  const report = await runContrastTest(test, await contrastOptionsFromArgs(a));
+  console.log(report.table);
+  console.log(`records, summary and figures: ${a.out}/shifting_test.json, shifting_run<r>.jpg`);
+});
