@@ -22,7 +22,7 @@ import {
 } from "./contrast_summary.ts";
 import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
 import { SplitModel } from "./split_model.ts";
-import { jobRows, meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
+import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
 
 export interface ContrastRunOptions {
@@ -108,7 +108,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
 
   const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
   try {
-    const [C, h, w] = model.tapShape;
+    const [C] = model.tapShape;
     checkHyperplaneWidth(planes, opts.hyperplanes.source, opts.layer, C);
     if (K !== model.numClasses) {
       throw new UsageError(

@@ -21,14 +21,9 @@ export interface StepJob {
   onRows?(rows: number): void;
 }
 
-/** Rows a job runs: pairs x steps x images. */
-export function jobRows(job: Pick<StepJob, "tos" | "steps" | "images">): number {
-  return job.tos.length * job.steps * job.images;
-}
-
 export async function meanSoftmaxPerStep(job: StepJob): Promise<PairRecord[]> {
   const { steps, images: n, numClasses: K, rowSize } = job;
-  const total = jobRows(job);
+  const total = job.tos.length * steps * n;
   const batch = Math.max(1, Math.min(job.batchRows, total));
   const input = new Float32Array(batch * rowSize);
   const records: PairRecord[] = job.tos.map((to) => ({
