@@ -4,7 +4,7 @@
 // reference's own torch.save files `<i>.pt`, `bias_<i>.pt`, `accuracy_<i>.pt`.
 import { join } from "node:path";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { readNpy, writeNpy } from "../../io/npy.ts";
+import { parseNpyHeader, readNpy, writeNpy } from "../../io/npy.ts";
 import { readTorchTensor } from "../../io/torch_pt.ts";
 
 export const HYPERPLANES_INDEX = "hyperplanes.json";
@@ -23,8 +23,12 @@ export interface HyperplanesIndex {
   settings: Record<string, unknown>;
   /** Per-pair counts: ordered pairs trained, derived by negation (`--init zeros`), skipped. */
   pairs: { trained: number; derived: number; skipped: number };
-  /** Content hash of the vectors trained on (the resume key together with the settings). */
+  /** Content hash of the vectors trained on. */
   vectorsSha256?: string;
+  /** Hash of the vectors' content, the classes and the settings: rows written under another key are not reused. */
+  resumeKey?: string;
+  /** False while rows are still being written. */
+  complete?: boolean;
 }
 
 export function hyperplaneRowPaths(dir: string, i: number, ext: "npy" | "pt" = "npy") {
@@ -58,6 +62,47 @@ export async function writeHyperplaneRow(
 
 export function writeHyperplanesIndex(dir: string, index: HyperplanesIndex): Promise<void> {
   return writeJsonAtomic(join(dir, HYPERPLANES_INDEX), index);
+}
+
+/**
+ * Entries (j, i) for each i of `is` from row j's files, reading only those normals (C floats each) from
+ * `<j>.npy`: what `--init zeros` negates instead of training (j, i) again.
+ */
+export async function readHyperplaneEntries(
+  dir: string,
+  j: number,
+  is: readonly number[],
+  channels: number,
+): Promise<{ normals: Float32Array[]; bias: number[]; accuracy: number[] }> {
+  const p = hyperplaneRowPaths(dir, j);
+  const file = await Deno.open(p.normals, { read: true });
+  try {
+    const head = new Uint8Array(4096);
+    const got = await file.read(head);
+    const layout = parseNpyHeader(head.subarray(0, got ?? 0), p.normals);
+    if (layout.dtype !== "<f4" || layout.shape.length !== 2 || layout.shape[1] !== channels) {
+      throw new Error(
+        `${p.normals}: expected K x ${channels} float32, found ${layout.dtype} [${layout.shape}]`,
+      );
+    }
+    const normals: Float32Array[] = [];
+    for (const i of is) {
+      const bytes = new Uint8Array(channels * 4);
+      await file.seek(layout.offset + i * channels * 4, Deno.SeekMode.Start);
+      let off = 0;
+      while (off < bytes.length) {
+        const n = await file.read(bytes.subarray(off));
+        if (n === null) throw new Error(`${p.normals}: truncated (row ${i} missing)`);
+        off += n;
+      }
+      normals.push(new Float32Array(bytes.buffer));
+    }
+    const bias = (await readNpy(p.bias)).data as Float32Array;
+    const accuracy = (await readNpy(p.accuracy)).data as Float32Array;
+    return { normals, bias: is.map((i) => bias[i]), accuracy: is.map((i) => accuracy[i]) };
+  } finally {
+    file.close();
+  }
 }
 
 /** One class's row of hyperplanes. */

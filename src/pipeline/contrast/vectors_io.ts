@@ -88,6 +88,22 @@ async function listClassFiles(dir: string): Promise<number[]> {
   return classes.sort((a, b) => a - b);
 }
 
+/** What V holds without reading its rows: K, the classes that have a file, and their names where known. */
+export async function contrastVectorsInfo(
+  dir: string,
+): Promise<{ numClasses: number; present: number[]; names?: string[]; index?: ContrastVectorsIndex }> {
+  const index = await readJsonIfExists<ContrastVectorsIndex>(join(dir, VECTORS_INDEX));
+  const present = await listClassFiles(dir);
+  const numClasses = index?.numClasses ??
+    Math.max(-1, ...present, ...(index?.classes.map((e) => e.class) ?? [])) + 1;
+  let names: string[] | undefined;
+  if (index?.classes.some((e) => e.name)) {
+    names = Array.from({ length: numClasses }, (_, c) => String(c));
+    for (const e of index.classes) if (e.name && e.class < numClasses) names[e.class] = e.name;
+  }
+  return { numClasses, present, names, index };
+}
+
 /**
  * Reads V (all classes, or `classes`). Vectors of different widths are an error that names both files; a
  * class with zero rows is listed in `empty`, not used.

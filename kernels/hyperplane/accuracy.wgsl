@@ -1,0 +1,27 @@
+// Train accuracy of every pair of a tile from the last epoch's logits (before the last step, as the
+// reference reports it): hits of A's rows in column b and of B's rows in column a, over n_a + n_b.
+@group(0) @binding(1) var<storage, read> slots_a: array<ClassSlot>;
+@group(0) @binding(2) var<storage, read> slots_b: array<ClassSlot>;
+@group(0) @binding(3) var<storage, read> hits_a: array<u32>;
+@group(0) @binding(4) var<storage, read> hits_b: array<u32>;
+@group(0) @binding(5) var<storage, read_write> accuracy: array<f32>;
+
+@compute @workgroup_size(64)
+fn pair_accuracy(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let pair = gid.x;
+  if (pair >= params.n_a * params.n_b) {
+    return;
+  }
+  let ia = pair / params.n_b;
+  let ib = pair % params.n_b;
+  let a = slots_a[ia];
+  let b = slots_b[ib];
+  var count = 0u;
+  for (var r = a.start; r < a.start + a.count; r++) {
+    count += hits_a[r * params.n_b + ib];
+  }
+  for (var r = b.start; r < b.start + b.count; r++) {
+    count += hits_b[r * params.n_a + ia];
+  }
+  accuracy[pair] = f32(count) / f32(a.count + b.count);
+}

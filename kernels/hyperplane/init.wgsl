@@ -1,0 +1,31 @@
+// Starting weights of every pair of a tile: zero, or nn.Linear's U(-bound, bound) drawn from a hash of
+// (seed, i, j, k), the same arithmetic as settings.ts's initUniform, so the CPU twin starts identically.
+@group(0) @binding(1) var<storage, read> slots_a: array<ClassSlot>;
+@group(0) @binding(2) var<storage, read> slots_b: array<ClassSlot>;
+@group(0) @binding(3) var<storage, read_write> weights: array<f32>;
+
+fn mix(x: u32) -> u32 {
+  var h = x;
+  h = (h ^ (h >> 16u)) * 0x7feb352du;
+  h = (h ^ (h >> 15u)) * 0x846ca68bu;
+  return h ^ (h >> 16u);
+}
+
+@compute @workgroup_size(256)
+fn init_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let e = gid.x + gid.y * groups.x * 256u;
+  if (e >= params.n_a * params.n_b * params.width) {
+    return;
+  }
+  if (params.zero_init == 1u) {
+    weights[e] = 0.0;
+    return;
+  }
+  let pair = e / params.width;
+  let k = e % params.width;
+  let i = slots_a[pair / params.n_b].class_index;
+  let j = slots_b[pair % params.n_b].class_index;
+  let h = mix(mix(mix(mix(params.seed) ^ i) + j) ^ k);
+  let u = f32(h >> 8u) / 16777216.0;
+  weights[e] = (u * 2.0 - 1.0) * params.bound;
+}

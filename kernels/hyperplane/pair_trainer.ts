@@ -1,0 +1,342 @@
+// Trains every class pair's hyperplane on the GPU. Each class's rows go to the GPU once, packed into blocks of
+// classes (each block one storage buffer within the device's binding limit); a tile is a block A against a
+// block B and trains all their pairs together. A tile's epochs are encoded back to back and submitted without
+// waiting; a row of tiles (one A block against the B blocks asked for) is read back once at its end.
+import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
+import { compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
+import { trainPairCpu } from "./reference.ts";
+import { type HyperplaneTraining, initBound } from "./settings.ts";
+
+/** Rows of a class start at a multiple of this (the kernels' TILE in common.wgsl). */
+const TILE = 16;
+
+/** Classes with their rows (rows x channels float32, row-major), as read from a vectors folder. */
+export interface PairTrainingInput {
+  channels: number;
+  /** Classes with at least one row. */
+  classes: readonly number[];
+  rows: ReadonlyMap<number, Float32Array>;
+}
+
+/** One tile's results: pair (a[ia], b[ib]) at index ia * b.length + ib. */
+export interface TileResult {
+  a: readonly number[];
+  b: readonly number[];
+  /** Pairs x C. */
+  normals: Float32Array;
+  bias: Float32Array;
+  accuracy: Float32Array;
+}
+
+/** What trains the pairs of one block against others: the GPU, or the CPU twin (the same blocks). */
+export interface PairSolver {
+  readonly description: string;
+  /** Classes per block, ascending within and across blocks. */
+  readonly blocks: readonly (readonly number[])[];
+  trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]>;
+  destroy(): void;
+}
+
+export interface BlockLimits {
+  /** Largest buffer a block may need (rows x (C + 1) floats, or rows x classes residuals). */
+  maxBytes: number;
+  /** Classes per block: pairs per tile are at most its square. */
+  maxClasses: number;
+}
+
+/** Packs classes (in order) into blocks whose buffers stay within `limits`; a class too big alone is an error. */
+export function planBlocks(
+  classes: readonly number[],
+  rowCount: (cls: number) => number,
+  channels: number,
+  limits: BlockLimits,
+): number[][] {
+  const width = channels + 1;
+  const blocks: number[][] = [];
+  let current: number[] = [];
+  let rows = 0;
+  const bytes = (r: number) => r * Math.max(width, limits.maxClasses) * 4;
+  for (const cls of classes) {
+    const padded = Math.ceil(rowCount(cls) / TILE) * TILE;
+    if (bytes(padded) > limits.maxBytes) {
+      throw new Error(
+        `class ${cls}: ${rowCount(cls)} rows of ${channels} channels need ${
+          (bytes(padded) / 2 ** 20).toFixed(0)
+        } MiB, more than the ${(limits.maxBytes / 2 ** 20).toFixed(0)} MiB a GPU buffer may bind here`,
+      );
+    }
+    if (current.length === limits.maxClasses || bytes(rows + padded) > limits.maxBytes) {
+      blocks.push(current);
+      current = [];
+      rows = 0;
+    }
+    current.push(cls);
+    rows += padded;
+  }
+  if (current.length) blocks.push(current);
+  return blocks;
+}
+
+interface GpuBlock {
+  classes: readonly number[];
+  rows: number;
+  x: GPUBuffer;
+  slots: GPUBuffer;
+  tileClass: GPUBuffer;
+}
+
+const source = (name: string) => new URL(`./${name}.wgsl`, import.meta.url);
+const COMMON = source("common");
+
+/** Params (common.wgsl's struct): 12 words. */
+function params(
+  side: 0 | 1,
+  last: boolean,
+  nA: number,
+  nB: number,
+  width: number,
+  rowTiles: number,
+  gridX: number,
+  t: HyperplaneTraining,
+): Uint8Array {
+  const buf = new ArrayBuffer(48);
+  const u = new Uint32Array(buf);
+  const f = new Float32Array(buf);
+  u.set([side, last ? 1 : 0, nA, nB, width, rowTiles, gridX, t.init === "zeros" ? 1 : 0]);
+  f[8] = t.lr;
+  f[9] = initBound(width - 1);
+  u[10] = t.seed >>> 0;
+  return new Uint8Array(buf);
+}
+
+export class GpuPairSolver implements PairSolver {
+  private constructor(
+    private readonly device: GPUDevice,
+    readonly description: string,
+    readonly blocks: readonly (readonly number[])[],
+    private readonly gpuBlocks: GpuBlock[],
+    private readonly channels: number,
+    private readonly training: HyperplaneTraining,
+  ) {}
+
+  /** Uploads every class's rows once. `limits` default to the device's binding limit and 64 classes. */
+  static create(
+    device: GPUDevice,
+    description: string,
+    input: PairTrainingInput,
+    training: HyperplaneTraining,
+    limits: Partial<BlockLimits> = {},
+  ): GpuPairSolver {
+    const c = input.channels;
+    const width = c + 1;
+    const blocks = planBlocks(input.classes, (cls) => input.rows.get(cls)!.length / c, c, {
+      maxBytes: Math.min(limits.maxBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, 2 ** 30),
+      maxClasses: limits.maxClasses ?? 64,
+    });
+    const gpuBlocks = blocks.map((classes): GpuBlock => {
+      const slots = new Uint32Array(classes.length * 4);
+      const tileClass: number[] = [];
+      let rows = 0;
+      classes.forEach((cls, i) => {
+        const n = input.rows.get(cls)!.length / c;
+        slots.set([rows, n, cls, 0], i * 4);
+        const padded = Math.ceil(n / TILE) * TILE;
+        for (let t = 0; t < padded / TILE; t++) tileClass.push(i);
+        rows += padded;
+      });
+      // Rows augmented with a 1 (the bias's input); padding rows stay zero.
+      const x = new Float32Array(rows * width);
+      classes.forEach((cls, i) => {
+        const data = input.rows.get(cls)!;
+        const start = slots[i * 4];
+        for (let r = 0; r < slots[i * 4 + 1]; r++) {
+          x.set(data.subarray(r * c, (r + 1) * c), (start + r) * width);
+          x[(start + r) * width + c] = 1;
+        }
+      });
+      return {
+        classes,
+        rows,
+        x: createStorageBuffer(device, x, 0, "hyperplane rows"),
+        slots: createStorageBuffer(device, slots, 0, "hyperplane class slots"),
+        tileClass: createStorageBuffer(device, Uint32Array.from(tileClass), 0, "hyperplane row tiles"),
+      };
+    });
+    return new GpuPairSolver(device, description, blocks, gpuBlocks, c, training);
+  }
+
+  async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
+    const device = this.device;
+    const label = "hyperplane";
+    const compile = <E extends string>(name: string, entry: E) =>
+      compileProgram(device, {
+        label: `${label} ${name}`,
+        sources: [COMMON, source(name)],
+        entryPoints: [entry],
+      })
+        .then((p) => p[entry]);
+    const [init, logits, gradient, accuracy] = await Promise.all([
+      compile("init", "init_weights"),
+      compile("logits", "logits"),
+      compile("gradient", "gradient"),
+      compile("accuracy", "pair_accuracy"),
+    ]);
+    const width = this.channels + 1;
+    const a = this.gpuBlocks[blockA];
+    const bs = blocksB.map((b) => this.gpuBlocks[b]);
+    const nA = a.classes.length;
+    const maxB = Math.max(...bs.map((b) => b.classes.length));
+    const maxRowsB = Math.max(...bs.map((b) => b.rows));
+    const f32 = (n: number) => createStorageBuffer(device, n * 4, 0, label);
+    const weights = f32(nA * maxB * width);
+    const grad = f32(nA * maxB * width);
+    const residualA = f32(a.rows * maxB);
+    const hitsA = f32(a.rows * maxB);
+    const residualB = f32(maxRowsB * nA);
+    const hitsB = f32(maxRowsB * nA);
+    const acc = f32(nA * maxB);
+    const tileBytes = bs.map((b) => nA * b.classes.length * (width + 1) * 4);
+    const staging = device.createBuffer({
+      size: Math.max(4, tileBytes.reduce((s, n) => s + n, 0)),
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      label: "hyperplane results",
+    });
+    const uniforms: GPUBuffer[] = [];
+    const t = this.training;
+    let offset = 0;
+    for (const b of bs) {
+      const nB = b.classes.length;
+      const gridA = dispatchGrid(a.rows / TILE, device.limits.maxComputeWorkgroupsPerDimension);
+      const gridB = dispatchGrid(b.rows / TILE, device.limits.maxComputeWorkgroupsPerDimension);
+      const uniform = (side: 0 | 1, last: boolean) => {
+        const self = side === 0 ? a : b;
+        const grid = side === 0 ? gridA : gridB;
+        const buf = createUniformBuffer(
+          device,
+          params(side, last, nA, nB, width, self.rows / TILE, grid[0], t),
+        );
+        uniforms.push(buf);
+        return buf;
+      };
+      const u = [[uniform(0, false), uniform(0, true)], [uniform(1, false), uniform(1, true)]];
+      const enc = device.createCommandEncoder({ label });
+      const pass = enc.beginComputePass();
+      encodeDispatch(
+        pass,
+        device,
+        init,
+        [u[0][0], a.slots, b.slots, weights],
+        dispatchGrid(Math.ceil(nA * nB * width / 256)),
+      );
+      for (let epoch = 0; epoch < t.epochs; epoch++) {
+        const last = epoch === t.epochs - 1 ? 1 : 0;
+        for (const side of [0, 1] as const) {
+          const [self, hits, residual, grid, partners] = side === 0
+            ? [a, hitsA, residualA, gridA, nB]
+            : [b, hitsB, residualB, gridB, nA];
+          encodeDispatch(
+            pass,
+            device,
+            logits,
+            [u[side][last], self.x, self.slots, self.tileClass, weights, residual, hits],
+            [grid[0], grid[1], Math.ceil(partners / TILE)],
+          );
+        }
+        for (const side of [0, 1] as const) {
+          const [self, other, residual, partners] = side === 0
+            ? [a, b, residualA, nB]
+            : [b, a, residualB, nA];
+          encodeDispatch(
+            pass,
+            device,
+            gradient,
+            [u[side][0], self.x, self.slots, other.slots, residual, grad, weights],
+            [Math.ceil(width / TILE), Math.ceil(partners / TILE), self.classes.length],
+          );
+        }
+      }
+      encodeDispatch(pass, device, accuracy, [u[0][1], a.slots, b.slots, hitsA, hitsB, acc], [
+        Math.ceil(nA * nB / 64),
+      ]);
+      pass.end();
+      enc.copyBufferToBuffer(weights, 0, staging, offset, nA * nB * width * 4);
+      enc.copyBufferToBuffer(acc, 0, staging, offset + nA * nB * width * 4, nA * nB * 4);
+      device.queue.submit([enc.finish()]);
+      offset += nA * nB * (width + 1) * 4;
+    }
+    await staging.mapAsync(GPUMapMode.READ);
+    const bytes = staging.getMappedRange().slice(0);
+    staging.unmap();
+    for (const buf of [staging, weights, grad, residualA, hitsA, residualB, hitsB, acc, ...uniforms]) {
+      buf.destroy();
+    }
+    offset = 0;
+    return bs.map((b) => {
+      const pairs = nA * b.classes.length;
+      const w = new Float32Array(bytes, offset, pairs * width);
+      const result: TileResult = {
+        a: a.classes,
+        b: b.classes,
+        normals: new Float32Array(pairs * this.channels),
+        bias: new Float32Array(pairs),
+        accuracy: new Float32Array(bytes, offset + pairs * width * 4, pairs).slice(),
+      };
+      for (let p = 0; p < pairs; p++) {
+        result.normals.set(w.subarray(p * width, p * width + this.channels), p * this.channels);
+        result.bias[p] = w[p * width + this.channels];
+      }
+      offset += pairs * (width + 1) * 4;
+      return result;
+    });
+  }
+
+  destroy(): void {
+    for (const b of this.gpuBlocks) for (const buf of [b.x, b.slots, b.tileClass]) buf.destroy();
+  }
+}
+
+/** The CPU twin over the same blocks (tests and `--cpu`): trainPairCpu for each pair of each tile. */
+export class CpuPairSolver implements PairSolver {
+  readonly description = "CPU twin (float64 sums)";
+  readonly blocks: readonly (readonly number[])[];
+  constructor(
+    private readonly input: PairTrainingInput,
+    private readonly training: HyperplaneTraining,
+    maxClasses = 64,
+  ) {
+    const classes = [...input.classes];
+    this.blocks = Array.from(
+      { length: Math.ceil(classes.length / maxClasses) },
+      (_, i) => classes.slice(i * maxClasses, (i + 1) * maxClasses),
+    );
+  }
+
+  trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
+    const c = this.input.channels;
+    const a = this.blocks[blockA];
+    return Promise.resolve(blocksB.map((bi) => {
+      const b = this.blocks[bi];
+      const pairs = a.length * b.length;
+      const out: TileResult = {
+        a,
+        b,
+        normals: new Float32Array(pairs * c),
+        bias: new Float32Array(pairs),
+        accuracy: new Float32Array(pairs),
+      };
+      a.forEach((i, ia) =>
+        b.forEach((j, ib) => {
+          if (i === j) return;
+          const r = trainPairCpu(this.input.rows.get(i)!, this.input.rows.get(j)!, c, i, j, this.training);
+          const p = ia * b.length + ib;
+          out.normals.set(r.normal, p * c);
+          out.bias[p] = r.bias;
+          out.accuracy[p] = r.accuracy;
+        })
+      );
+      return out;
+    }));
+  }
+
+  destroy(): void {}
+}

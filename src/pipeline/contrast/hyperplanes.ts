@@ -1,0 +1,255 @@
+// The hyperplanes stage: every ordered pair (i, j) of classes with contrast vectors gets the reference's
+// logistic hyperplane (class i's rows label 0, class j's label 1), written as the reference's per-class rows.
+// Inputs are checked before any training; rows are written as each block of classes finishes, so an
+// interrupted run resumes at the first unfinished block (when the vectors' content and settings match).
+import { join } from "node:path";
+import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { buildManifest } from "../../io/manifest.ts";
+import { readNpy } from "../../io/npy.ts";
+import { createProgress } from "../../io/progress.ts";
+import { sha256Hex } from "../../onnx/model.ts";
+import { acquireGpu } from "../../runtime/gpu.ts";
+import {
+  type BlockLimits,
+  CpuPairSolver,
+  GpuPairSolver,
+  type PairSolver,
+  type TileResult,
+} from "../../../kernels/hyperplane/pair_trainer.ts";
+import { HYPERPLANE_INITS, type HyperplaneTraining } from "../../../kernels/hyperplane/settings.ts";
+import {
+  hyperplaneRowPaths,
+  HYPERPLANES_INDEX,
+  type HyperplanesIndex,
+  readHyperplaneEntries,
+  writeHyperplaneRow,
+  writeHyperplanesIndex,
+} from "./hyperplanes_io.ts";
+import { readContrastVectors } from "./vectors_io.ts";
+
+export interface HyperplaneJob {
+  vectors: string;
+  out: string;
+  /** Classes to contrast (default: every class file in the vectors folder). */
+  classes?: readonly number[];
+  training: HyperplaneTraining;
+  /** Train with the CPU twin instead of the GPU. */
+  cpu?: boolean;
+  /** Block sizes (tests force several blocks on tiny inputs). */
+  limits?: Partial<BlockLimits>;
+  log?: (line: string) => void;
+}
+
+export interface HyperplaneSummary {
+  out: string;
+  numClasses: number;
+  channels: number;
+  /** Classes with rows that were contrasted. */
+  classes: number;
+  emptyClasses: number[];
+  pairs: { trained: number; derived: number; skipped: number };
+  rowsResumed: number;
+  meanAccuracy: number;
+  minAccuracy: number;
+  minAccuracyPair: [number, number] | null;
+  seconds: number;
+  pairsPerSecond: number;
+  device: string;
+}
+
+/** Settings errors, before anything is read. */
+export function checkTraining(t: HyperplaneTraining): void {
+  if (!Number.isInteger(t.epochs) || t.epochs < 1) {
+    throw new Error(`epochs must be an integer >= 1, got ${t.epochs}`);
+  }
+  if (!(Number.isFinite(t.lr) && t.lr > 0)) throw new Error(`lr must be a number > 0, got ${t.lr}`);
+  if (!HYPERPLANE_INITS.includes(t.init)) {
+    throw new Error(`init must be one of ${HYPERPLANE_INITS.join("|")}, got '${t.init}'`);
+  }
+  if (!Number.isInteger(t.seed) || t.seed < 0 || t.seed > 0xffffffff) {
+    throw new Error(`seed must be an integer in 0..2^32-1, got ${t.seed}`);
+  }
+}
+
+export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSummary> {
+  const log = job.log ?? ((line: string) => console.error(line));
+  const t = job.training;
+  checkTraining(t);
+  const start = performance.now();
+  const vectors = await readContrastVectors(job.vectors, { classes: job.classes });
+  const K = vectors.numClasses;
+  const C = vectors.channels;
+  const outside = (job.classes ?? []).filter((c) => c >= K);
+  if (outside.length) throw new Error(`--classes ${outside.join(",")}: outside the vectors' ${K} classes`);
+  const noRows = [...vectors.empty, ...vectors.missing].sort((a, b) => a - b);
+  for (const c of vectors.empty) {
+    log(`hyperplanes: class ${c} has zero rows; its pairs get zero rows, accuracy 0`);
+  }
+  for (const c of vectors.missing) {
+    log(`hyperplanes: class ${c} has no vectors file; its pairs get zero rows, accuracy 0`);
+  }
+  if (vectors.classes.length < 2) {
+    throw new Error(
+      `${job.vectors}: hyperplanes need at least 2 classes with rows, found ${vectors.classes.length}` +
+        (noRows.length ? ` (without rows: ${noRows.join(", ")})` : ""),
+    );
+  }
+  // Every class asked for (or present) gets a row file, as the reference writes one per class.
+  const rowClasses = [...new Set([...vectors.classes, ...noRows])].sort((a, b) => a - b);
+  const resumeKey = await sha256Hex(
+    new TextEncoder().encode(JSON.stringify([vectors.sha256, rowClasses, K, C, t])),
+  );
+  const previous = await readJsonIfExists<HyperplanesIndex>(join(job.out, HYPERPLANES_INDEX));
+  if (previous && previous.resumeKey !== resumeKey) {
+    throw new Error(
+      `${job.out} holds hyperplanes of other vectors, classes or settings: choose another --out or remove it`,
+    );
+  }
+
+  let solver: PairSolver;
+  const gpu = job.cpu ? undefined : await acquireGpu();
+  if (gpu) {
+    solver = GpuPairSolver.create(gpu.device, gpu.description, vectors, t, job.limits);
+  } else {
+    if (!job.cpu) log("hyperplanes: no WebGPU adapter; training on the CPU twin");
+    solver = new CpuPairSolver(vectors, t, job.limits?.maxClasses);
+  }
+  const settings = { ...t, rowFiles: rowClasses.length, vectors: job.vectors, solver: solver.description };
+  const index: HyperplanesIndex = {
+    numClasses: K,
+    channels: C,
+    layer: vectors.layer,
+    classes: vectors.classes,
+    emptyClasses: noRows,
+    settings,
+    pairs: { trained: 0, derived: 0, skipped: 0 },
+    vectorsSha256: vectors.sha256,
+    resumeKey,
+    complete: false,
+  };
+  await writeHyperplanesIndex(job.out, index);
+  await writeJsonAtomic(
+    join(job.out, "manifest.json"),
+    await buildManifest({ task: "hyperplanes", device: solver.description, settings }),
+  );
+
+  const rowDone = async (i: number) => {
+    const p = hyperplaneRowPaths(job.out, i);
+    return (await exists(p.normals)) && (await exists(p.bias)) && (await exists(p.accuracy));
+  };
+  const zeroRow = () => ({
+    normals: new Float32Array(K * C),
+    bias: new Float32Array(K),
+    accuracy: new Float32Array(K),
+  });
+  for (const i of noRows) {
+    if (!(await rowDone(i))) {
+      const r = zeroRow();
+      await writeHyperplaneRow(job.out, i, r.normals, r.bias, r.accuracy);
+    }
+  }
+
+  const n = vectors.classes.length;
+  const progress = createProgress("hyperplanes", n * (n - 1), "pairs");
+  let resumed = 0;
+  let trainedNow = 0;
+  try {
+    for (let blockA = 0; blockA < solver.blocks.length; blockA++) {
+      const a = solver.blocks[blockA];
+      const pairsOfBlock = a.length * (n - 1);
+      if ((await Promise.all(a.map(rowDone))).every(Boolean)) {
+        resumed += a.length;
+        progress.resumeFrom(resumed * (n - 1));
+        continue;
+      }
+      const blocksB = solver.blocks.map((_, b) => b).filter((b) => t.init === "torch" || b >= blockA);
+      const tiles = await solver.trainTiles(blockA, blocksB);
+      for (const [ia, i] of a.entries()) {
+        const row = zeroRow();
+        const set = (j: number, normal: Float32Array, bias: number, accuracy: number, sign: number) => {
+          for (let k = 0; k < C; k++) row.normals[j * C + k] = sign * normal[k];
+          row.bias[j] = sign * bias;
+          row.accuracy[j] = accuracy;
+        };
+        for (const tile of tiles) {
+          for (const [ib, j] of tile.b.entries()) {
+            if (j === i) continue;
+            if (t.init === "zeros" && j < i) {
+              // (i, j) = -(j, i): read (j, i) from the same tile (same block) or j's row already written.
+              if (!tile.a.includes(j)) continue;
+              const p = pairIndex(tile, tile.a.indexOf(j), tile.b.indexOf(i));
+              set(j, tile.normals.subarray(p * C, (p + 1) * C), tile.bias[p], tile.accuracy[p], -1);
+            } else {
+              const p = pairIndex(tile, ia, ib);
+              set(j, tile.normals.subarray(p * C, (p + 1) * C), tile.bias[p], tile.accuracy[p], 1);
+            }
+          }
+        }
+        if (t.init === "zeros") {
+          for (const j of vectors.classes) {
+            if (j >= i || a.includes(j)) continue;
+            const e = await readHyperplaneEntries(job.out, j, [i], C);
+            set(j, e.normals[0], e.bias[0], e.accuracy[0], -1);
+          }
+        }
+        await writeHyperplaneRow(job.out, i, row.normals, row.bias, row.accuracy);
+      }
+      trainedNow += pairsOfBlock;
+      progress.tick(pairsOfBlock);
+    }
+  } finally {
+    progress.stop();
+    solver.destroy();
+  }
+
+  // Statistics over every row (resumed ones included) from the files themselves.
+  const withRows = new Set(vectors.classes);
+  let sum = 0, count = 0, min = Infinity;
+  let minPair: [number, number] | null = null;
+  for (const i of vectors.classes) {
+    const acc = (await readNpy(hyperplaneRowPaths(job.out, i).accuracy)).data as Float32Array;
+    for (const j of vectors.classes) {
+      if (j === i || !withRows.has(j)) continue;
+      sum += acc[j];
+      count++;
+      if (acc[j] < min) [min, minPair] = [acc[j], [i, j]];
+    }
+  }
+  const ordered = n * (n - 1);
+  const derived = t.init === "zeros" ? ordered / 2 : 0;
+  const all = rowClasses.length * (rowClasses.length - 1);
+  index.pairs = { trained: ordered - derived, derived, skipped: all - ordered };
+  index.complete = true;
+  await writeHyperplanesIndex(job.out, index);
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    out: job.out,
+    numClasses: K,
+    channels: C,
+    classes: n,
+    emptyClasses: noRows,
+    pairs: index.pairs,
+    rowsResumed: resumed,
+    meanAccuracy: count ? sum / count : 0,
+    minAccuracy: count ? min : 0,
+    minAccuracyPair: minPair,
+    seconds,
+    pairsPerSecond: trainedNow / seconds,
+    device: solver.description,
+  };
+}
+
+function pairIndex(tile: TileResult, ia: number, ib: number): number {
+  return ia * tile.b.length + ib;
+}
+
+export function formatHyperplaneSummary(s: HyperplaneSummary): string {
+  const pair = s.minAccuracyPair ? ` (pair ${s.minAccuracyPair[0]} -> ${s.minAccuracyPair[1]})` : "";
+  return [
+    `hyperplanes: ${s.classes} classes x ${s.channels} channels (K = ${s.numClasses}) on ${s.device}`,
+    `pairs: ${s.pairs.trained} trained, ${s.pairs.derived} derived by negation, ${s.pairs.skipped} without data` +
+    (s.rowsResumed ? `; ${s.rowsResumed} rows resumed` : ""),
+    `train accuracy: mean ${s.meanAccuracy.toFixed(4)}, min ${s.minAccuracy.toFixed(4)}${pair}`,
+    `${s.seconds.toFixed(1)} s, ${s.pairsPerSecond.toFixed(1)} pairs/s; wrote ${s.out}`,
+  ].join("\n");
+}
