@@ -1,9 +1,12 @@
-// deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60] ...
+// deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60]
+// [--attribution-cache A] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
+  CLASS_ATTRIBUTION_FLAGS,
+  classAttributionFromArgs,
   MODEL_DATA_FLAGS,
   modelDataFromArgs,
   RUN_ENV_FLAGS,
@@ -25,15 +28,10 @@ await runTask(async () => {
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
       ...ATTRIBUTION_FLAGS,
       k: { type: "string", default: "6", help: "prototypes per class (NMF components)" },
-      "max-images": { type: "string", default: "60", help: "images predicted as the class, at most" },
-      batch: { type: "string", default: "4", help: "images per attribution pass" },
+      ...CLASS_ATTRIBUTION_FLAGS,
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
       "max-iter": { type: "string", default: "200", help: "NMF iteration cap" },
       tol: { type: "string", default: "1e-4", help: "NMF stopping tolerance" },
-      predictions: {
-        type: "string",
-        help: "existing predictions folder (default: <out>/predictions, computed if missing)",
-      },
       ...RUN_ENV_FLAGS,
       nmf: {
         type: "string",
@@ -50,12 +48,10 @@ await runTask(async () => {
     out: a.out as string,
     classes: a.classes as string,
     k: intArg("k", a.k),
-    maxImages: intArg("max-images", a["max-images"]),
-    batch: intArg("batch", a.batch),
+    ...classAttributionFromArgs(a),
     nmfBatch: intArg("nmf-batch", a["nmf-batch"]),
     maxIter: intArg("max-iter", a["max-iter"]),
     tol: floatArg("tol", a.tol),
-    predictions: a.predictions as string | undefined,
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
   });
   const done = s.classes.filter((c) => c.status === "done");

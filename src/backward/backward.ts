@@ -58,7 +58,7 @@ import {
 } from "./shapes.ts";
 
 export type AttributionMethod = "gradxact" | "deeplift";
-export type BackwardOutput = "attribution" | "map" | "logits" | "grad";
+export type BackwardOutput = "attribution" | "map" | "mean" | "logits" | "grad";
 
 export interface BackwardOptions {
   method: AttributionMethod;
@@ -115,15 +115,15 @@ export const SUPPORTED_OPS = [
 ] as const;
 
 const RESCALED = new Set(["Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "MaxPool"]);
-const RESERVED = new Set(["x", "x_ref", "seed", "attribution", "map", "logits", "grad"]);
+const RESERVED = new Set(["x", "x_ref", "seed", "attribution", "map", "mean", "logits", "grad"]);
 const FLOAT_LOWEST = -3.4028234663852886e38;
 
 /**
  * A model with inputs `x` [N,C,H,W] (tap activations), `x_ref` [1,C,H,W] (the baseline's tap activations,
  * DeepLift only, broadcast over N) and `seed` [N,K] (dL/dlogits, e.g. one-hot rows of the target classes),
  * and the requested outputs: `attribution` [N,C,H,W] (gradxact: x * dL/dx; deeplift: (x - x_ref) * multiplier),
- * `map` [N,H,W] (mean over channels of ReLU(attribution)), `logits` [N,K] (the head's output for x) and
- * `grad` [N,C,H,W] (dL/dx, or DeepLift's multiplier). With `samplesPerImage` S > 1, `attribution` and `map`
+ * `map` [N,H,W] (mean over channels of ReLU(attribution)), `mean` [N,H,W] (the same without ReLU),
+ * `logits` [N,K] (the head's output for x) and `grad` [N,C,H,W] (dL/dx, or DeepLift's multiplier). With `samplesPerImage` S > 1, `attribution` and `map`
  * have N/S rows (the mean over each image's S copies).
  * `head` is a model whose single runtime input is the tap tensor and whose first output is the logits.
  */
@@ -279,9 +279,9 @@ class BackwardGenerator {
   build(): Model {
     const outputs = this.opts.outputs ?? DEFAULT_BACKWARD_OUTPUTS;
     for (const o of outputs) {
-      if (!DEFAULT_BACKWARD_OUTPUTS.includes(o) && o !== "grad") {
+      if (!DEFAULT_BACKWARD_OUTPUTS.includes(o) && o !== "grad" && o !== "mean") {
         throw new Error(
-          `buildBackwardGraph: unknown output '${o}'; expected attribution, map, logits or grad`,
+          `buildBackwardGraph: unknown output '${o}'; expected attribution, map, mean, logits or grad`,
         );
       }
     }
@@ -332,7 +332,7 @@ class BackwardGenerator {
 
     const x = BACKWARD_INPUTS.x;
     const delta = this.deeplift ? this.op("Sub", [x, BACKWARD_INPUTS.xRef]) : x;
-    const wantAttribution = outputs.includes("attribution") || outputs.includes("map");
+    const wantAttribution = outputs.some((o) => o === "attribution" || o === "map" || o === "mean");
     const samples = this.opts.samplesPerImage ?? 1;
     if (!Number.isInteger(samples) || samples < 1) {
       throw new Error(`buildBackwardGraph: samplesPerImage must be a positive integer, got ${samples}`);
@@ -356,6 +356,11 @@ class BackwardGenerator {
         const positive = this.op("Relu", [attribution]);
         this.reduceMean(positive, [1], false, "map");
         this.b.output("map", [imageDims[0], ...imageDims.slice(2)]);
+      }
+      // The channel mean without ReLU: the contrast vectors' mask, as the reference computes it.
+      if (o === "mean") {
+        this.reduceMean(attribution, [1], false, "mean");
+        this.b.output("mean", [imageDims[0], ...imageDims.slice(2)]);
       }
       if (o === "logits") {
         this.op("Identity", [this.fw(this.logits)], {}, "logits");

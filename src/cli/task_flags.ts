@@ -49,3 +49,30 @@ export function attributionFromArgs(a: Args): AttributionSettings {
     seed: intArg("seed", a.seed, 0)!,
   };
 }
+
+/** Which images a per-class stage attributes, and the attribution-map cache the stages can share. */
+export const CLASS_ATTRIBUTION_FLAGS = {
+  "max-images": { type: "string", default: "60", help: "images predicted as the class, at most" },
+  batch: { type: "string", default: "4", help: "images per attribution pass" },
+  predictions: {
+    type: "string",
+    help: "existing predictions folder (default: <out>/predictions, computed if missing)",
+  },
+  "attribution-cache": {
+    type: "string",
+    help: "folder of per-class attribution maps shared by concepts and contrast-vectors: " +
+      "give both the same one and each class is attributed once",
+  },
+} satisfies Flags;
+
+/** The values of CLASS_ATTRIBUTION_FLAGS. */
+export function classAttributionFromArgs(
+  a: Args,
+): { maxImages?: number; batch?: number; predictions?: string; attributionCache?: string } {
+  return {
+    maxImages: intArg("max-images", a["max-images"]),
+    batch: intArg("batch", a.batch),
+    predictions: a.predictions as string | undefined,
+    attributionCache: a["attribution-cache"] as string | undefined,
+  };
+}

@@ -35,6 +35,8 @@ export const PAPER_ATTRIBUTION: AttributionSettings = {
 export interface AttributionBatch {
   /** n x h x w: channel mean of ReLU(noise-tunnel mean attribution). */
   maps: Float32Array;
+  /** n x h x w: channel mean of the attribution without ReLU, when the Attributor was opened `withMean`. */
+  means?: Float32Array;
   /** n x C x h x w, when requested. */
   attributions?: Float32Array;
   /** n x C x h x w activations of the clean images, when requested (the concepts' NMF input). */
@@ -63,7 +65,7 @@ export class Attributor {
     identity: { path: string; sha256: string },
     layer: string,
     settings: AttributionSettings,
-    opts: { ep?: EpChoice; saveRaw?: boolean } = {},
+    opts: { ep?: EpChoice; saveRaw?: boolean; withMean?: boolean } = {},
   ): Promise<Attributor> {
     const tap = resolveLayer(model, layer);
     const output = model.graph.output[0].name;
@@ -81,7 +83,9 @@ export class Attributor {
       tapsOnGpu: true,
       withLogits: false,
     });
-    const outputs: BackwardOutput[] = opts.saveRaw ? ["map", "attribution"] : ["map"];
+    const outputs: BackwardOutput[] = ["map"];
+    if (opts.withMean) outputs.push("mean");
+    if (opts.saveRaw) outputs.push("attribution");
     const graph = attributionGraphCache.get(
       {
         model: identity.sha256,
@@ -151,6 +155,7 @@ export class Attributor {
       tap.dispose();
     }
     const out: AttributionBatch = { maps: await results.map.getData() as Float32Array };
+    if (this.outputs.includes("mean")) out.means = await results.mean.getData() as Float32Array;
     if (this.outputs.includes("attribution")) {
       out.attributions = await results.attribution.getData() as Float32Array;
     }

@@ -7,14 +7,19 @@ import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
 import { type AttributionSettings, Attributor } from "../attribute/attributor.ts";
-import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
+import {
+  attributeClass,
+  AttributionCache,
+  findOrPredict,
+  predictedMembers,
+} from "../attribute/class_attribution.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
 import type { NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest } from "../../io/manifest.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
 
@@ -41,6 +46,8 @@ export interface ConceptsOptions extends AttributionSettings {
   nmfDevice?: "auto" | "gpu" | "cpu";
   /** An existing predictions folder to use instead of `<out>/predictions`. */
   predictions?: string;
+  /** Shared attribution-map cache folder (see class_attribution.ts), e.g. also given to contrast-vectors. */
+  attributionCache?: string;
 }
 
 export interface ClassConcepts {
@@ -51,6 +58,8 @@ export interface ClassConcepts {
   rows?: number;
   relError?: number;
   iterations?: number;
+  /** The attribution maps came from the shared attribution cache. */
+  attributionCached?: boolean;
 }
 
 export interface ConceptsSummary {
@@ -95,28 +104,12 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
 
-  const predictionsDir = opts.predictions ?? join(opts.out, "predictions");
-  if (!(await exists(join(predictionsDir, "predictions.npy")))) {
-    console.error(`predictions: computing them into ${predictionsDir}`);
-    await predictDataset({
-      model: opts.model,
-      data: opts.data,
-      labels: opts.labels,
-      out: predictionsDir,
-      ep: opts.ep,
-    });
-  }
-  const predicted = await readPredictedClasses(predictionsDir);
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
-  if (predicted.length !== dataset.size) {
-    throw new Error(
-      `${predictionsDir}/predictions.npy has ${predicted.length} entries but --data ${opts.data} has ${dataset.size} ` +
-        "images: the predictions belong to other data",
-    );
-  }
+  const { dir: predictionsDir, predicted } = await findOrPredict({ ...opts, dataset });
   const settings = { method: opts.method, samples: opts.samples, sigma: opts.sigma, seed: opts.seed };
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
+    withMean: true,
   });
   const gpu = await acquireGpu();
   try {
@@ -132,16 +125,26 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
       layer: { name: opts.layer, tensor: attributor.tapTensor },
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
       device: `${attributor.trunk.device}; kernels: ${gpu?.description ?? "CPU"}`,
-      settings: { ...settings, ...nmfSettings, maxImages, batch, predictions: predictionsDir },
+      settings: {
+        ...settings,
+        ...nmfSettings,
+        maxImages,
+        batch,
+        predictions: predictionsDir,
+        attributionCache: opts.attributionCache ?? null,
+      },
     });
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
-    const members = new Map<number, number[]>();
-    predicted.forEach((c, i) => {
-      if (c < 0) return;
-      const list = members.get(c) ?? members.set(c, []).get(c)!;
-      if (list.length < maxImages) list.push(i);
-    });
+    const members = predictedMembers(predicted, maxImages);
+    const cache = opts.attributionCache
+      ? await AttributionCache.open(opts.attributionCache, {
+        modelSha256: sha256,
+        tapTensor: attributor.tapTensor,
+        settings,
+        batch,
+      })
+      : undefined;
 
     const results = new Map<number, ClassConcepts>();
     const pending: number[] = [];
@@ -170,7 +173,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     const group = Math.max(1, opts.nmfBatch ?? 16);
     for (let g = 0; g < pending.length; g += group) {
       const chunk = pending.slice(g, g + group);
-      const problems: { cls: number; images: number[]; v: Float32Array; n: number }[] = [];
+      const problems: { cls: number; images: number[]; v: Float32Array; n: number; cached: boolean }[] = [];
       for (const cls of chunk) {
         const images = members.get(cls) ?? [];
         if (!images.length) {
@@ -188,16 +191,9 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           progress.tick();
           continue;
         }
-        const v = new Float32Array(images.length * hw * channels);
-        for (let s = 0; s < images.length; s += batch) {
-          const ids = images.slice(s, s + batch);
-          const pixels = await readImages(dataset, ids);
-          const r = await attributor.attribute(pixels, ids.length, ids.map(() => cls), ids[0], {
-            activations: true,
-          });
-          v.set(weightedRows(r.activations!, r.maps, ids.length, channels, hw), s * hw * channels);
-        }
-        problems.push({ cls, images, v, n: images.length * hw });
+        const r = await attributeClass(attributor, dataset, cls, images, batch, cache);
+        const v = weightedRows(r.activations, r.maps, images.length, channels, hw);
+        problems.push({ cls, images, v, n: images.length * hw, cached: r.cached });
       }
       if (!problems.length) continue;
       const nmfDevice = opts.nmfDevice === "cpu" || (opts.nmfDevice !== "gpu" && gpu?.software)
@@ -205,7 +201,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
         : gpu?.device;
       const factors: NmfResult[] = await factorize(nmfDevice, problems, channels, nmfSettings);
       for (let i = 0; i < problems.length; i++) {
-        const { cls, images, n } = problems[i];
+        const { cls, images, n, cached } = problems[i];
         const f = factors[i];
         await writeNpy(join(opts.out, String(cls), "basis.npy"), f.h, [k, channels]);
         const entry: ClassFile = {
@@ -216,6 +212,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           rows: n,
           relError: f.relError,
           iterations: f.iterations,
+          attributionCached: cached,
           settingsKey,
           imagePaths: images.map((j) => dataset.entries[j].path),
           imageIndices: images,
@@ -245,18 +242,6 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
 function strip(entry: ClassFile): ClassConcepts {
   const { settingsKey: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
   return rest;
-}
-
-async function readImages(
-  dataset: Awaited<ReturnType<typeof openDataset>>,
-  indices: number[],
-): Promise<Uint8Array> {
-  const size = 224 * 224 * 3;
-  const out = new Uint8Array(indices.length * size);
-  // A class's images are scattered over the dataset: read them concurrently (decode workers in parallel).
-  const reads = await Promise.all(indices.map((i) => dataset.readBatch(i, 1)));
-  reads.forEach((b, i) => out.set(b.images.subarray(0, size), i * size));
-  return out;
 }
 
 /**
