@@ -4,12 +4,11 @@
 // the summary per run and over runs, the table and one p(j)-per-step figure per run.
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
-import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
+import { findOrPredict, predictedMembers, readImages } from "../attribute/class_attribution.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { createProgress } from "../../io/progress.ts";
-import { IMAGE_SIZE } from "../../model/classifier.ts";
 import { UsageError } from "../../cli/cli.ts";
 import { allPairs, type ClassPair, groupBySource, parsePairList, samplePairs } from "./pair_sampling.ts";
 import {
@@ -115,36 +114,13 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         `--hyperplanes ${opts.hyperplanes.source}: ${K} classes, but --model ${opts.model} has ${model.numClasses}`,
       );
     }
-    const predictionsDir = opts.predictions ?? join(opts.out, "predictions");
-    if (!(await exists(join(predictionsDir, "predictions.npy")))) {
-      if (opts.predictions) {
-        throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
-      }
-      console.error(`predictions: computing them into ${predictionsDir}`);
-      await predictDataset({
-        model: opts.model,
-        data: opts.data,
-        labels: opts.labels,
-        out: predictionsDir,
-        ep: opts.ep,
-        limit: opts.limit,
-      });
-    }
-    const predicted = await readPredictedClasses(predictionsDir);
     const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
     try {
-      if (predicted.length !== dataset.size) {
-        throw new Error(
-          `${predictionsDir}/predictions.npy has ${predicted.length} entries but --data ${opts.data} has ` +
-            `${dataset.size} images: the predictions belong to other data`,
-        );
+      if (opts.predictions && !(await exists(join(opts.predictions, "predictions.npy")))) {
+        throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
       }
-      const members = new Map<number, number[]>();
-      predicted.forEach((c, i) => {
-        if (c < 0) return;
-        const list = members.get(c) ?? members.set(c, []).get(c)!;
-        if (list.length < maxImages) list.push(i);
-      });
+      const { dir: predictionsDir, predicted } = await findOrPredict({ ...opts, dataset });
+      const members = predictedMembers(predicted, maxImages);
       const rowClasses = new Set(planes.rowClasses);
       const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
 
@@ -193,7 +169,6 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       );
       const progress = createProgress(`${test.name} test`, totalRows, "rows");
       const records: RunRecord[] = [];
-      const imageBytes = IMAGE_SIZE * IMAGE_SIZE * 3;
       for (let r = 0; r < runs; r++) {
         const { seed, pairs } = plan[r];
         const byPair = new Map<string, PairRecord & Record<string, unknown>>();
@@ -208,9 +183,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
             progress.tick(steps * images.length);
           }
           if (!tos.length) continue;
-          const pixels = new Uint8Array(images.length * imageBytes);
-          const reads = await Promise.all(images.map((i) => dataset.readBatch(i, 1)));
-          reads.forEach((b, i) => pixels.set(b.images.subarray(0, imageBytes), i * imageBytes));
+          const { pixels } = await readImages(dataset, images);
           const acts = await model.activations(pixels, images.length);
           const job = test.job(model, from, tos, { acts, pixels, n: images.length }, planes, batchRows);
           const results = await meanSoftmaxPerStep({ ...job, onRows: (n) => progress.tick(n) });
