@@ -110,7 +110,12 @@ await runTask(async () => {
 
   console.log("8/9 hyperplanes: every ordered class pair, trained as the reference does");
   const hyperplanes = join(out, "hyperplanes");
-  const h = await trainHyperplanes({ vectors, out: hyperplanes, training: REFERENCE_TRAINING, log: () => {} });
+  const h = await trainHyperplanes({
+    vectors,
+    out: hyperplanes,
+    training: REFERENCE_TRAINING,
+    log: () => {},
+  });
   console.log(formatHyperplaneSummary(h).split("\n").map((l) => `    ${l}`).join("\n"));
 
   console.log("9/9 shifting and masking tests on a few pairs (the paper's Table 3)");
@@ -144,7 +149,9 @@ await runTask(async () => {
   console.log(`  prototype figures                      ${figures}/<class>_<name>.jpg`);
   console.log(`  explanation figure                     ${join(figures, explained.jpeg)}`);
   console.log(`  contrast vectors                       ${vectors}/<class>.npy, vectors.json`);
-  console.log(`  hyperplanes                            ${hyperplanes}/<i>.npy, bias_<i>.npy, accuracy_<i>.npy`);
+  console.log(
+    `  hyperplanes                            ${hyperplanes}/<i>.npy, bias_<i>.npy, accuracy_<i>.npy`,
+  );
   console.log(`  shifting test                          ${shifting}/shifting_test.json, shifting_run0.jpg`);
   console.log(`  masking test                           ${masking}/masking_test.json, masking_run0.jpg`);
 });

@@ -1,6 +1,7 @@
 // deno task shifting-test --model M --data D --layer L --hyperplanes H --out S [--offsets 0,-0.5,..] ...:
 // the paper's shifting test (Table 3, Figure 3).
-import { choiceArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
+import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { parseOffsets, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
@@ -21,7 +22,23 @@ await runTask(async () => {
       region: {
         type: "string",
         default: "all",
-        help: "where to shift: all (every position, Table 3) | attribution (not yet available)",
+        help: "where to shift: all (every position, Table 3) | attribution (where class i's attribution " +
+          "mean, without ReLU as the reference, exceeds --cutoff x the image max)",
+      },
+      cutoff: { type: "string", default: "0.25", help: "--region attribution: fraction of the image max" },
+      samples: {
+        type: "string",
+        default: String(PAPER_ATTRIBUTION.samples),
+        help: "--region attribution: DeepLift noise-tunnel samples per image",
+      },
+      sigma: {
+        type: "string",
+        default: String(PAPER_ATTRIBUTION.sigma),
+        help: "--region attribution: noise std (normalized units)",
+      },
+      "attribution-cache": {
+        type: "string",
+        help: "--region attribution: the attribution cache shared with concepts and contrast-vectors",
       },
     },
   );

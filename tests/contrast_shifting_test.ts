@@ -122,6 +122,20 @@ Deno.test({
         }
       }
 
+      // --region attribution: only class i's attributed positions (its motif cells) move; replacing M2 by M1
+      // there still turns c1's images into c0's, while the share of shifted positions is well below 1.
+      const region = await runContrastTest(shiftingTest([...REFERENCE_OFFSETS], "attribution"), {
+        ...common,
+        pairs: "1:0",
+        out: join(work, "region"),
+        attribution: { settings: { method: "deeplift", samples: 2, sigma: 0.25, seed: 0 } },
+      });
+      const rr = region.runs[0].pairs[0];
+      assert.equal(rr.top1[last], 0);
+      assert.ok(rr.pTo[last] > 0.5, `region attribution p(j) at -200: ${rr.pTo[last]}`);
+      const share = rr.shiftedShare as number;
+      assert.ok(share > 0 && share < 0.5, `shifted share ${share}`);
+
       // Masking: level 0 is the whole image, so the same numbers as offset 0.
       const masking = await runContrastTest(maskingTest(0), {
         ...common,

@@ -9,7 +9,12 @@ import {
   samplePairs,
 } from "../src/pipeline/contrast/pair_sampling.ts";
 import { type PairRecord, summarizeRun, summarizeRuns } from "../src/pipeline/contrast/contrast_summary.ts";
-import { parseOffsets, shiftImage, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
+import {
+  attributionMask,
+  parseOffsets,
+  shiftImage,
+  shiftingTest,
+} from "../src/pipeline/contrast/shifting.ts";
 import {
   hyperplaneDistances,
   keptShare,
@@ -98,13 +103,13 @@ Deno.test("summary figures on hand-made records, and the reference's one-step-ea
   near(over.pairs.mean, 2);
 });
 
-Deno.test("offsets must start with 0; --region attribution is refused before any compute", () => {
+Deno.test("offsets must start with 0; a cutoff outside [0, 1) is refused before any compute", () => {
   assert.deepEqual(parseOffsets(undefined), [0, -0.5, -1, -2, -10, -15, -20, -35, -50, -200]);
   assert.deepEqual(parseOffsets("0,-1,-5"), [0, -1, -5]);
   assert.throws(() => parseOffsets("-1,0"), /--offsets must start with 0/);
   assert.throws(() => parseOffsets("0,x"), /--offsets.*'x'/);
   assert.throws(() => parseOffsets("0"), /--offsets needs at least one offset after 0/);
-  assert.throws(() => shiftingTest([0, -1], "attribution"), /--region attribution: not yet available/);
+  assert.throws(() => shiftingTest([0, -1], "attribution", 1.5), /--cutoff 1.5/);
 });
 
 Deno.test("shift: ReLU(a - mask * n * offset) per channel and position", () => {
@@ -116,6 +121,13 @@ Deno.test("shift: ReLU(a - mask * n * offset) per channel and position", () => {
   assert.deepEqual([...out], [2.5, 3.5, 4.5, 1, 2, 3]);
   shiftImage(acts, normal, -3, 3, out, Float32Array.from([1, 0, 1]));
   assert.deepEqual([...out], [4, 2, 6, 0, 5, 0]);
+});
+
+Deno.test("attribution region: the mean (not ReLU'd) above cutoff x each image's maximum, strictly", () => {
+  // Image 0: max 4 -> threshold 1: keeps 4 and 2 (1 is not > 1). Image 1: all negative, max -1 -> threshold
+  // -0.25: nothing is above it, as in the reference.
+  const means = Float32Array.from([4, 1, 2, -3, -1, -2, -4, -1]);
+  assert.deepEqual([...attributionMask(means, 2, 4)], [1, 0, 1, 0, 0, 0, 0, 0]);
 });
 
 Deno.test("masking: distances, torch's float32 quantile indices, levels and nearest upsampling", () => {

@@ -4,7 +4,15 @@
 // the summary per run and over runs, the table and one p(j)-per-step figure per run.
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
-import { findOrPredict, predictedMembers, readImages } from "../attribute/class_attribution.ts";
+import {
+  attributeClass,
+  AttributionCache,
+  findOrPredict,
+  predictedMembers,
+  readImages,
+} from "../attribute/class_attribution.ts";
+import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../attribute/attributor.ts";
+import { readModel } from "../../onnx/model.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
@@ -44,7 +52,12 @@ export interface ContrastRunOptions {
   maxImages?: number;
   /** Model input rows per batch. */
   batch?: number;
+  /** For tests that need attribution: its settings (default: the paper's) and a shared cache folder. */
+  attribution?: { settings?: AttributionSettings; cache?: string };
 }
+
+/** Images per attribution pass: the concepts and contrast-vectors default, so their cache entries serve. */
+const ATTRIBUTION_BATCH = 4;
 
 /** What a test adds to the shared driver: its steps, and the rows of one source class. */
 export interface ContrastTest {
@@ -55,12 +68,15 @@ export interface ContrastTest {
   steps: number[];
   stepLabel: string;
   settings: Record<string, unknown>;
-  /** The rows of class `from` against `tos`; `acts` n x C x h x w, `pixels` n prepared images. */
+  /** The test needs each source class's attribution (its channel mean without ReLU). */
+  needsAttribution?: boolean;
+  /** The rows of class `from` against `tos`; `acts` n x C x h x w, `pixels` n prepared images, and with
+   * needsAttribution `attributionMeans` n x h x w. */
   job(
     model: SplitModel,
     from: number,
     tos: number[],
-    input: { acts: Float32Array; pixels: Uint8Array; n: number },
+    input: { acts: Float32Array; pixels: Uint8Array; n: number; attributionMeans?: Float32Array },
     planes: HyperplaneSet,
     batchRows: number,
   ): Omit<StepJob, "onRows"> & { extra?: (pair: number) => Record<string, unknown> };
@@ -115,6 +131,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       );
     }
     const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+    let attribution: Awaited<ReturnType<typeof openAttribution>> | undefined;
     try {
       if (opts.predictions && !(await exists(join(opts.predictions, "predictions.npy")))) {
         throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
@@ -122,6 +139,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       const { dir: predictionsDir, predicted } = await findOrPredict({ ...opts, dataset });
       const members = predictedMembers(predicted, maxImages);
       const rowClasses = new Set(planes.rowClasses);
+      if (test.needsAttribution) attribution = await openAttribution(opts, model);
       const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
 
       const plan = Array.from({ length: runs }, (_, r) => {
@@ -151,6 +169,9 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         batch: batchRows,
         hyperplanes: opts.hyperplanes.source,
         predictions: predictionsDir,
+        ...(attribution
+          ? { attribution: attribution.settings, attributionCache: opts.attribution?.cache }
+          : {}),
       };
       const manifest = await buildManifest({
         task: `${test.name}-test`,
@@ -184,8 +205,29 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
           }
           if (!tos.length) continue;
           const { pixels } = await readImages(dataset, images);
-          const acts = await model.activations(pixels, images.length);
-          const job = test.job(model, from, tos, { acts, pixels, n: images.length }, planes, batchRows);
+          let acts: Float32Array, attributionMeans: Float32Array | undefined;
+          if (attribution) {
+            const a = await attributeClass(
+              attribution.attributor,
+              dataset,
+              from,
+              images,
+              ATTRIBUTION_BATCH,
+              attribution.cache,
+            );
+            acts = a.activations;
+            attributionMeans = a.means;
+          } else {
+            acts = await model.activations(pixels, images.length);
+          }
+          const job = test.job(
+            model,
+            from,
+            tos,
+            { acts, pixels, n: images.length, attributionMeans },
+            planes,
+            batchRows,
+          );
           const results = await meanSoftmaxPerStep({ ...job, onRows: (n) => progress.tick(n) });
           results.forEach((rec, k) => {
             byPair.set(`${rec.from}:${rec.to}`, {
@@ -239,9 +281,34 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       await writeJsonAtomic(join(opts.out, `${test.name}_test.json`), report);
       return report;
     } finally {
+      await attribution?.attributor.release();
       dataset.close();
     }
   } finally {
     await model.release();
   }
+}
+
+/** The Attributor (with the channel mean output) and the shared cache, for tests that need attribution. */
+async function openAttribution(
+  opts: ContrastRunOptions,
+  model: SplitModel,
+): Promise<{ attributor: Attributor; cache?: AttributionCache; settings: AttributionSettings }> {
+  const settings = opts.attribution?.settings ?? PAPER_ATTRIBUTION;
+  const attributor = await Attributor.open(
+    await readModel(opts.model),
+    { path: opts.model, sha256: model.sha256 },
+    opts.layer,
+    settings,
+    { ep: opts.ep, withMean: true },
+  );
+  const cache = opts.attribution?.cache
+    ? await AttributionCache.open(opts.attribution.cache, {
+      modelSha256: model.sha256,
+      tapTensor: attributor.tapTensor,
+      settings,
+      batch: ATTRIBUTION_BATCH,
+    })
+    : undefined;
+  return { attributor, cache, settings };
 }

@@ -52,24 +52,54 @@ export function shiftImage(
 /** Where the shift applies: every position (Table 3), or the class's attribution cutoff mask. */
 export type ShiftRegion = "all" | "attribution";
 
+/**
+ * The reference's attribution cutoff mask (extract_attribution_cutoff_mask): 1 where the channel mean of the
+ * attribution (without ReLU, as its code ends up computing) exceeds `cutoff` x the image's maximum of it.
+ */
+export function attributionMask(
+  means: Float32Array,
+  images: number,
+  hw: number,
+  cutoff = 0.25,
+): Float32Array {
+  const mask = new Float32Array(images * hw);
+  for (let i = 0; i < images; i++) {
+    const m = means.subarray(i * hw, (i + 1) * hw);
+    const threshold = m.reduce((a, b) => Math.max(a, b), -Infinity) * cutoff;
+    for (let p = 0; p < hw; p++) mask[i * hw + p] = m[p] > threshold ? 1 : 0;
+  }
+  return mask;
+}
+
 /** The shifting test for the shared driver: per pair, every offset applied to every image of class i. */
-export function shiftingTest(offsets: number[], region: ShiftRegion = "all"): ContrastTest {
-  if (region !== "all") {
-    throw new UsageError(
-      "--region attribution: not yet available (it needs the contrast-vectors stage's attribution cutoff " +
-        "masks); use --region all, the paper's Table 3 setting",
-    );
+export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cutoff = 0.25): ContrastTest {
+  if (!(cutoff >= 0 && cutoff < 1)) {
+    throw new UsageError(`--cutoff ${cutoff}: expected a fraction of the image's maximum in [0, 1)`);
   }
   return {
     name: "shifting",
     stepKey: "offsets",
     steps: offsets,
     stepLabel: "offset along the normal",
-    settings: { region, shift: "ReLU(a - n_ij * offset)" },
-    job(model, from, tos, { acts, n }, planes, batchRows) {
+    settings: {
+      region,
+      shift: region === "all" ? "ReLU(a - n_ij * offset)" : "ReLU(a - mask * n_ij * offset)",
+      ...(region === "attribution"
+        ? { cutoff, mask: "attribution mean (no ReLU) > cutoff x image max" }
+        : {}),
+    },
+    needsAttribution: region === "attribution",
+    job(model, from, tos, { acts, n, attributionMeans }, planes, batchRows) {
       const [c, h, w] = model.tapShape;
-      const per = c * h * w;
+      const per = c * h * w, hw = h * w;
       const normals = tos.map((to) => planes.normal(from, to));
+      let mask: Float32Array | undefined;
+      if (region === "attribution") {
+        if (!attributionMeans) {
+          throw new Error("shifting test: --region attribution needs the attribution maps");
+        }
+        mask = attributionMask(attributionMeans, n, hw, cutoff);
+      }
       return {
         from,
         tos,
@@ -79,8 +109,16 @@ export function shiftingTest(offsets: number[], region: ShiftRegion = "all"): Co
         numClasses: model.numClasses,
         batchRows,
         fill: (pair, step, image, out) =>
-          shiftImage(acts.subarray(image * per, (image + 1) * per), normals[pair], offsets[step], h * w, out),
+          shiftImage(
+            acts.subarray(image * per, (image + 1) * per),
+            normals[pair],
+            offsets[step],
+            hw,
+            out,
+            mask?.subarray(image * hw, (image + 1) * hw),
+          ),
         run: (input, rows) => model.headProbabilities(input, rows),
+        extra: mask ? () => ({ shiftedShare: mask!.reduce((a, b) => a + b, 0) / mask!.length }) : undefined,
       };
     },
   };
