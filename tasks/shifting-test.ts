@@ -45,8 +45,17 @@ await runTask(async () => {
   const test = shiftingTest(
     parseOffsets(a.offsets as string),
     choiceArg("region", a.region, ["all", "attribution"]),
+    floatArg("cutoff", a.cutoff)!,
   );
-  const report = await runContrastTest(test, await contrastOptionsFromArgs(a));
+  const attribution = {
+    settings: {
+      ...PAPER_ATTRIBUTION,
+      samples: intArg("samples", a.samples)!,
+      sigma: floatArg("sigma", a.sigma)!,
+    },
+    cache: a["attribution-cache"] as string | undefined,
+  };
+  const report = await runContrastTest(test, { ...(await contrastOptionsFromArgs(a)), attribution });
   console.log(report.table);
   console.log(`records, summary and figures: ${a.out}/shifting_test.json, shifting_run<r>.jpg`);
 });
