@@ -8,6 +8,7 @@ import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { benchSearch } from "../kernels/search/prototype_search.ts";
 import { benchNmf } from "../src/bench/nmf.ts";
 import { benchShifting } from "../src/bench/shifting.ts";
+import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
 import { benchComposites } from "../kernels/composite/crop_composite.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
@@ -162,6 +163,19 @@ const sections: Record<string, Section> = {
       );
     }
     return out;
+  },
+  async hyperplanes(quick) {
+    // C = 1024, 2000 rows per class. A hardware GPU trains one 64-class block (4032 pairs); llvmpipe a few
+    // classes for a few epochs, scaled to 100 (the JSON says so).
+    const gpu = await acquireGpu();
+    const hardware = gpu && !gpu.software;
+    return await benchHyperplanes(gpu, {
+      channels: 1024,
+      rowsPerClass: 2000,
+      gpuClasses: hardware ? (quick ? 16 : 64) : (quick ? 2 : 4),
+      gpuEpochs: hardware ? (quick ? 10 : 100) : (quick ? 1 : 3),
+      cpuEpochs: quick ? 1 : 3,
+    });
   },
   async concepts(quick) {
     // Whole concepts task (predictions given, attribution + NMF + writes) on the ResNet50 topology; the

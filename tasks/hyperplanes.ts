@@ -1,5 +1,5 @@
 // deno task hyperplanes --vectors V --out H [--classes ..] [--epochs 100] [--lr 0.01] [--init torch|zeros]
-//   [--seed S] [--cpu]
+//   [--seed S] [--cpu | --gpu]
 import { choiceArg, floatArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { parseClassList } from "../src/data/class_names.ts";
 import { formatHyperplaneSummary, trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
@@ -30,9 +30,14 @@ await runTask(async () => {
           "(j, i) = -(i, j) and each unordered pair is trained once",
       },
       seed: { type: "string", default: String(REFERENCE_TRAINING.seed), help: "seed of --init torch" },
-      cpu: { type: "boolean", help: "train with the CPU twin (slow; for checks)" },
+      cpu: { type: "boolean", help: "train with the CPU twin" },
+      gpu: {
+        type: "boolean",
+        help: "train on the GPU even on a software adapter (default: the GPU on hardware, else the CPU twin)",
+      },
     },
   );
+  if (a.cpu && a.gpu) throw new UsageError("--cpu and --gpu exclude each other");
   const vectors = a.vectors as string;
   let classes: number[] | undefined;
   if (a.classes !== undefined) {
@@ -53,7 +58,7 @@ await runTask(async () => {
       init: choiceArg("init", a.init, HYPERPLANE_INITS),
       seed: intArg("seed", a.seed, 0)!,
     },
-    cpu: a.cpu === true,
+    solver: a.cpu ? "cpu" : a.gpu ? "gpu" : "auto",
   });
   console.log(formatHyperplaneSummary(summary));
 });

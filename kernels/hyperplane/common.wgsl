@@ -1,10 +1,16 @@
 // Shared by the hyperplane kernels (WGSL has no includes: the dispatcher prepends this file). Every class
 // pair's logistic hyperplane is trained together: one tile is a block A of classes (label 0) against a block B
 // (label 1), all |A| x |B| pairs at once, numbered a * n_b + b. Rows are augmented with a constant 1 so the
-// bias is weight C and every step treats it like a channel. Rows of a class start at a multiple of TILE
+// bias is weight C and every step treats it like a channel. Rows of a class start at a multiple of BLOCK
 // (padding rows are zero), so a row tile never spans two classes.
 
+// Invocations per workgroup side, and the reduction's step.
 const TILE: u32 = 16u;
+// Register blocking: each invocation computes RB x RB outputs, a workgroup BLOCK x BLOCK. Set by the host
+// (pair_trainer.ts): 1 on software adapters (workgroup arrays of 256 floats; larger ones make llvmpipe's
+// compile time explode), 4 on a hardware GPU.
+const RB: u32 = 1u;
+const BLOCK: u32 = TILE * RB;
 
 struct Params {
   // 0: the block A side (label 0), 1: the block B side (label 1).

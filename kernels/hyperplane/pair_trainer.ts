@@ -7,7 +7,7 @@ import { compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
 import { trainPairCpu } from "./reference.ts";
 import { type HyperplaneTraining, initBound } from "./settings.ts";
 
-/** Rows of a class start at a multiple of this (the kernels' TILE in common.wgsl). */
+/** Invocations per workgroup side (common.wgsl's TILE); a workgroup covers TILE * RB outputs per side. */
 const TILE = 16;
 
 /** Classes with their rows (rows x channels float32, row-major), as read from a vectors folder. */
@@ -42,6 +42,13 @@ export interface BlockLimits {
   maxBytes: number;
   /** Classes per block: pairs per tile are at most its square. */
   maxClasses: number;
+  /** Rows of a class start at a multiple of this (a workgroup's rows). */
+  rowAlign: number;
+}
+
+export interface GpuSolverOptions extends Partial<BlockLimits> {
+  /** Outputs per invocation per side (common.wgsl's RB): default 1 on software adapters, 4 on hardware. */
+  registerBlock?: number;
 }
 
 /** Packs classes (in order) into blocks whose buffers stay within `limits`; a class too big alone is an error. */
@@ -57,7 +64,7 @@ export function planBlocks(
   let rows = 0;
   const bytes = (r: number) => r * Math.max(width, limits.maxClasses) * 4;
   for (const cls of classes) {
-    const padded = Math.ceil(rowCount(cls) / TILE) * TILE;
+    const padded = Math.ceil(rowCount(cls) / limits.rowAlign) * limits.rowAlign;
     if (bytes(padded) > limits.maxBytes) {
       throw new Error(
         `class ${cls}: ${rowCount(cls)} rows of ${channels} channels need ${
@@ -117,21 +124,28 @@ export class GpuPairSolver implements PairSolver {
     private readonly gpuBlocks: GpuBlock[],
     private readonly channels: number,
     private readonly training: HyperplaneTraining,
+    private readonly rb: number,
   ) {}
 
-  /** Uploads every class's rows once. `limits` default to the device's binding limit and 64 classes. */
+  /**
+   * Uploads every class's rows once. Blocks default to the device's binding limit (at most 1 GiB) and 64
+   * classes.
+   */
   static create(
-    device: GPUDevice,
-    description: string,
+    gpu: { device: GPUDevice; description: string; software: boolean },
     input: PairTrainingInput,
     training: HyperplaneTraining,
-    limits: Partial<BlockLimits> = {},
+    options: GpuSolverOptions = {},
   ): GpuPairSolver {
+    const device = gpu.device;
+    const rb = options.registerBlock ?? (gpu.software ? 1 : 4);
+    const align = TILE * rb;
     const c = input.channels;
     const width = c + 1;
     const blocks = planBlocks(input.classes, (cls) => input.rows.get(cls)!.length / c, c, {
-      maxBytes: Math.min(limits.maxBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, 2 ** 30),
-      maxClasses: limits.maxClasses ?? 64,
+      maxBytes: Math.min(options.maxBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, 2 ** 30),
+      maxClasses: options.maxClasses ?? 64,
+      rowAlign: align,
     });
     const gpuBlocks = blocks.map((classes): GpuBlock => {
       const slots = new Uint32Array(classes.length * 4);
@@ -140,8 +154,8 @@ export class GpuPairSolver implements PairSolver {
       classes.forEach((cls, i) => {
         const n = input.rows.get(cls)!.length / c;
         slots.set([rows, n, cls, 0], i * 4);
-        const padded = Math.ceil(n / TILE) * TILE;
-        for (let t = 0; t < padded / TILE; t++) tileClass.push(i);
+        const padded = Math.ceil(n / align) * align;
+        for (let t = 0; t < padded / align; t++) tileClass.push(i);
         rows += padded;
       });
       // Rows augmented with a 1 (the bias's input); padding rows stay zero.
@@ -162,19 +176,21 @@ export class GpuPairSolver implements PairSolver {
         tileClass: createStorageBuffer(device, Uint32Array.from(tileClass), 0, "hyperplane row tiles"),
       };
     });
-    return new GpuPairSolver(device, description, blocks, gpuBlocks, c, training);
+    return new GpuPairSolver(device, `${gpu.description} (RB ${rb})`, blocks, gpuBlocks, c, training, rb);
   }
 
   async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
     const device = this.device;
     const label = "hyperplane";
+    const rb = this.rb;
+    const block = TILE * rb;
     const compile = <E extends string>(name: string, entry: E) =>
       compileProgram(device, {
-        label: `${label} ${name}`,
+        label: `${label} ${name} RB=${rb}`,
         sources: [COMMON, source(name)],
         entryPoints: [entry],
-      })
-        .then((p) => p[entry]);
+        constants: { RB: rb },
+      }).then((p) => p[entry]);
     const [init, logits, gradient, accuracy] = await Promise.all([
       compile("init", "init_weights"),
       compile("logits", "logits"),
@@ -206,14 +222,14 @@ export class GpuPairSolver implements PairSolver {
     let offset = 0;
     for (const b of bs) {
       const nB = b.classes.length;
-      const gridA = dispatchGrid(a.rows / TILE, device.limits.maxComputeWorkgroupsPerDimension);
-      const gridB = dispatchGrid(b.rows / TILE, device.limits.maxComputeWorkgroupsPerDimension);
+      const gridA = dispatchGrid(a.rows / block, device.limits.maxComputeWorkgroupsPerDimension);
+      const gridB = dispatchGrid(b.rows / block, device.limits.maxComputeWorkgroupsPerDimension);
       const uniform = (side: 0 | 1, last: boolean) => {
         const self = side === 0 ? a : b;
         const grid = side === 0 ? gridA : gridB;
         const buf = createUniformBuffer(
           device,
-          params(side, last, nA, nB, width, self.rows / TILE, grid[0], t),
+          params(side, last, nA, nB, width, self.rows / block, grid[0], t),
         );
         uniforms.push(buf);
         return buf;
@@ -239,7 +255,7 @@ export class GpuPairSolver implements PairSolver {
             device,
             logits,
             [u[side][last], self.x, self.slots, self.tileClass, weights, residual, hits],
-            [grid[0], grid[1], Math.ceil(partners / TILE)],
+            [grid[0], grid[1], Math.ceil(partners / block)],
           );
         }
         for (const side of [0, 1] as const) {
@@ -251,7 +267,7 @@ export class GpuPairSolver implements PairSolver {
             device,
             gradient,
             [u[side][0], self.x, self.slots, other.slots, residual, grad, weights],
-            [Math.ceil(width / TILE), Math.ceil(partners / TILE), self.classes.length],
+            [Math.ceil(width / block), Math.ceil(partners / block), self.classes.length],
           );
         }
       }

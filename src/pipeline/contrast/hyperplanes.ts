@@ -10,9 +10,9 @@ import { createProgress } from "../../io/progress.ts";
 import { sha256Hex } from "../../onnx/model.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import {
-  type BlockLimits,
   CpuPairSolver,
   GpuPairSolver,
+  type GpuSolverOptions,
   type PairSolver,
   type TileResult,
 } from "../../../kernels/hyperplane/pair_trainer.ts";
@@ -33,10 +33,13 @@ export interface HyperplaneJob {
   /** Classes to contrast (default: every class file in the vectors folder). */
   classes?: readonly number[];
   training: HyperplaneTraining;
-  /** Train with the CPU twin instead of the GPU. */
-  cpu?: boolean;
+  /**
+   * auto (default): the GPU on a hardware adapter, the CPU twin on a software one (llvmpipe trains these
+   * products about 10x slower than the twin: `deno task bench --only hyperplanes`) or without an adapter.
+   */
+  solver?: "auto" | "gpu" | "cpu";
   /** Block sizes (tests force several blocks on tiny inputs). */
-  limits?: Partial<BlockLimits>;
+  limits?: GpuSolverOptions;
   log?: (line: string) => void;
 }
 
@@ -107,11 +110,20 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
   }
 
   let solver: PairSolver;
-  const gpu = job.cpu ? undefined : await acquireGpu();
-  if (gpu) {
-    solver = GpuPairSolver.create(gpu.device, gpu.description, vectors, t, job.limits);
+  const choice = job.solver ?? "auto";
+  const gpu = choice === "cpu" ? undefined : await acquireGpu();
+  if (choice === "gpu" && !gpu) {
+    throw new Error("hyperplanes: the GPU was asked for, but there is no WebGPU adapter");
+  }
+  if (gpu && (choice === "gpu" || !gpu.software)) {
+    solver = GpuPairSolver.create(gpu, vectors, t, job.limits);
   } else {
-    if (!job.cpu) log("hyperplanes: no WebGPU adapter; training on the CPU twin");
+    if (choice === "auto") {
+      log(
+        `hyperplanes: ${gpu ? `${gpu.description} is a software adapter` : "no WebGPU adapter"}; ` +
+          "training on the CPU twin (--gpu forces the GPU)",
+      );
+    }
     solver = new CpuPairSolver(vectors, t, job.limits?.maxClasses);
   }
   const settings = { ...t, rowFiles: rowClasses.length, vectors: job.vectors, solver: solver.description };

@@ -1,0 +1,96 @@
+// Bench hook for `deno task bench`: class-pair hyperplanes per second at the paper's scale (C = 1024, about
+// 2000 rows per class, 100 epochs) on the GPU trainer and on the CPU twin, and the time that projects to for
+// all 1000 x 999 ImageNet pairs. Runs with fewer epochs are scaled linearly to 100 (every epoch does the same
+// work); the JSON says when that happened.
+import {
+  CpuPairSolver,
+  GpuPairSolver,
+  type PairTrainingInput,
+} from "../../kernels/hyperplane/pair_trainer.ts";
+import { type HyperplaneTraining, REFERENCE_TRAINING } from "../../kernels/hyperplane/settings.ts";
+import type { GpuContext } from "../runtime/gpu.ts";
+import { seededRandom } from "../runtime/random.ts";
+
+export interface HyperplaneBenchOptions {
+  channels: number;
+  rowsPerClass: number;
+  /** Classes trained together on the GPU (ordered pairs: classes x (classes - 1)). */
+  gpuClasses: number;
+  gpuEpochs: number;
+  /** The CPU twin trains one pair for this many epochs. */
+  cpuEpochs: number;
+}
+
+const ALL_PAIRS = 1000 * 999;
+
+function syntheticInput(classes: number, rows: number, channels: number): PairTrainingInput {
+  const rnd = seededRandom(7);
+  const map = new Map<number, Float32Array>();
+  for (let c = 0; c < classes; c++) {
+    const x = new Float32Array(rows * channels);
+    for (let i = 0; i < x.length; i++) x[i] = rnd() + (i % channels === c ? 1 : 0);
+    map.set(c, x);
+  }
+  return { channels, classes: [...map.keys()], rows: map };
+}
+
+function rate(pairs: number, seconds: number, epochs: number) {
+  const scale = REFERENCE_TRAINING.epochs / epochs;
+  const pairsPerSecond = pairs / (seconds * scale);
+  return {
+    pairs,
+    epochs,
+    measuredSeconds: seconds,
+    pairsPerSecond,
+    projectedSecondsAllPairs: ALL_PAIRS / pairsPerSecond,
+    ...(scale !== 1 ? { extrapolated: `measured ${epochs} epochs, scaled linearly to 100` } : {}),
+  };
+}
+
+export async function benchHyperplanes(gpu: GpuContext | undefined, opts: HyperplaneBenchOptions) {
+  const training: HyperplaneTraining = REFERENCE_TRAINING;
+  const shape = { channels: opts.channels, rowsPerClass: opts.rowsPerClass };
+  let gpuResult: unknown = { skipped: "no WebGPU adapter" };
+  if (gpu) {
+    // Compile and warm the kernels on a tiny problem so the timing excludes compilation.
+    const warm = GpuPairSolver.create(gpu, syntheticInput(2, 16, 8), {
+      ...training,
+      epochs: 1,
+    });
+    await warm.trainTiles(0, [0]);
+    warm.destroy();
+    const input = syntheticInput(opts.gpuClasses, opts.rowsPerClass, opts.channels);
+    const solver = GpuPairSolver.create(gpu, input, {
+      ...training,
+      epochs: opts.gpuEpochs,
+    });
+    const started = performance.now();
+    for (let a = 0; a < solver.blocks.length; a++) {
+      await solver.trainTiles(a, solver.blocks.map((_, b) => b));
+    }
+    const seconds = (performance.now() - started) / 1000;
+    solver.destroy();
+    const n = opts.gpuClasses;
+    gpuResult = {
+      device: solver.description,
+      classes: n,
+      blocks: solver.blocks.length,
+      ...rate(n * (n - 1), seconds, opts.gpuEpochs),
+      note:
+        "a tile also trains its diagonal (i, i) pairs: with few classes that is waste the full run does not " +
+        "have in the same proportion (1 in 64 per block there)",
+    };
+  }
+  const input = syntheticInput(2, opts.rowsPerClass, opts.channels);
+  const cpu = new CpuPairSolver(input, { ...training, epochs: opts.cpuEpochs });
+  const started = performance.now();
+  // Block [0, 1] against itself: pairs (0, 1) and (1, 0); the diagonal is skipped on the CPU.
+  await cpu.trainTiles(0, [0]);
+  const cpuSeconds = (performance.now() - started) / 1000;
+  return {
+    ...shape,
+    gpu: gpuResult,
+    cpuTwin: { classes: 2, ...rate(2, cpuSeconds, opts.cpuEpochs) },
+    allPairs: ALL_PAIRS,
+  };
+}
