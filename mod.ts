@@ -16,7 +16,7 @@ export {
   PAPER_ATTRIBUTION,
 } from "./src/pipeline/attribute/attributor.ts";
 export { attributeDataset } from "./src/pipeline/attribute/attribute_dataset.ts";
-export { buildBackwardGraph, oneHotSeed } from "./src/backward/backward.ts";
+export { buildBackwardGraph, oneHotSeed } from "./src/backward/mod.ts";
 export { computeConcepts, weightedRows } from "./src/pipeline/concepts/concepts.ts";
 export { nmf, nmfBatched } from "./kernels/nmf/nmf.ts";
 export { nmfReference } from "./kernels/nmf/reference.ts";

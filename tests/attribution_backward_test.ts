@@ -7,7 +7,7 @@ import {
   type BackwardOptions,
   buildBackwardGraph,
   oneHotSeed,
-} from "../src/backward/backward.ts";
+} from "../src/backward/mod.ts";
 import {
   finiteDifferences,
   finiteDifferenceSteps,

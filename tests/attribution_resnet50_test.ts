@@ -3,7 +3,7 @@
 // layer3.5. The ResNet-50 test is the slow one here (~30-60 s on 2 cores): it runs layer4 + fc
 // forward/backward on the wasm EP and finite differences of the head.
 import assert from "node:assert/strict";
-import { type AttributionMethod, buildBackwardGraph, oneHotSeed } from "../src/backward/backward.ts";
+import { type AttributionMethod, buildBackwardGraph, oneHotSeed } from "../src/backward/mod.ts";
 import {
   finiteDifferences,
   finiteDifferenceSteps,

@@ -137,13 +137,20 @@ Deno.test(
 );
 
 Deno.test(
-  "the attribution cache: a rerun and the concepts stage reuse each class's maps",
+  "resume per class; the attribution cache: a rerun and the concepts stage reuse each class's maps",
   ORT_TEST,
   async () => {
     const first = join(work, "vectors");
     if (!(await readJsonIfExists(join(first, "vectors.json")))) {
       await computeContrastVectors({ ...base, out: first, attributionCache: cache });
     }
+    // Resume: a rerun into the same folder keeps finished classes and redoes only a class whose file is gone.
+    const kept = (await Deno.stat(join(first, "0.npy"))).mtime!.getTime();
+    await Deno.remove(join(first, "6.npy"));
+    const resumed = await computeContrastVectors({ ...base, out: first, attributionCache: cache });
+    assert.equal((await Deno.stat(join(first, "0.npy"))).mtime!.getTime(), kept);
+    assert.ok(await Deno.stat(join(first, "6.npy")));
+    assert.deepEqual(resumed.classes.map((c) => [c.class, c.status]), [[0, "done"], [6, "done"]]);
     const again = await computeContrastVectors({
       ...base,
       out: join(work, "vectors-again"),

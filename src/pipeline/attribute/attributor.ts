@@ -14,7 +14,7 @@ import {
   BACKWARD_INPUTS,
   type BackwardOutput,
   oneHotSeed,
-} from "../../backward/backward.ts";
+} from "../../backward/mod.ts";
 
 export interface AttributionSettings {
   method: AttributionMethod;

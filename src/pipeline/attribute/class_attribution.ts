@@ -22,7 +22,29 @@ import type { EpChoice } from "../../runtime/ort.ts";
 import { exists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { encodeNpy, readNpy } from "../../io/npy.ts";
 import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
-import type { Attributor } from "./attributor.ts";
+import type { AttributionSettings, Attributor } from "./attributor.ts";
+
+/** The options of a stage that attributes each class over its predicted images (concepts, contrast). */
+export interface ClassStageOptions extends AttributionSettings {
+  model: string;
+  data: string;
+  layer: string;
+  out: string;
+  labels?: string;
+  /** Use only the first N images of the data. */
+  limit?: number;
+  /** "all", or a list like "0-9,250". */
+  classes?: string;
+  /** Images predicted as the class, at most (default 60). */
+  maxImages?: number;
+  /** Images per attribution pass (part of the cache key: noise rows are numbered per batch). */
+  batch?: number;
+  /** An existing predictions folder to use instead of `<out>/predictions`. */
+  predictions?: string;
+  /** Shared attribution-map cache folder (see this file's header). */
+  attributionCache?: string;
+  ep?: EpChoice;
+}
 
 /**
  * Up to `maxImages` image indices per predicted class, in data order (the reference shuffles and takes the
@@ -102,6 +124,18 @@ interface CacheEntry {
 /** The shared per-class attribution-map cache described in this file's header. */
 export class AttributionCache {
   private constructor(readonly dir: string, readonly key: string) {}
+
+  /** The cache of `attributor`'s run under `root`; undefined when no cache folder was given. */
+  static forRun(
+    root: string | undefined,
+    attributor: Attributor,
+    modelSha256: string,
+    batch: number,
+  ): Promise<AttributionCache | undefined> {
+    if (!root) return Promise.resolve(undefined);
+    const { tapTensor, settings } = attributor;
+    return AttributionCache.open(root, { modelSha256, tapTensor, settings, batch });
+  }
 
   static async open(
     root: string,

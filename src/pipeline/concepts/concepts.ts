@@ -6,14 +6,14 @@ import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
-import { type AttributionSettings, Attributor } from "../attribute/attributor.ts";
+import { Attributor } from "../attribute/attributor.ts";
 import {
   attributeClass,
   AttributionCache,
+  type ClassStageOptions,
   findOrPredict,
   predictedMembers,
 } from "../attribute/class_attribution.ts";
-import type { EpChoice } from "../../runtime/ort.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
@@ -23,31 +23,14 @@ import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
 
-export interface ConceptsOptions extends AttributionSettings {
-  model: string;
-  data: string;
-  layer: string;
-  out: string;
-  labels?: string;
-  /** Use only the first N images of the data. */
-  limit?: number;
-  /** "all", or a list like "0-9,250". */
-  classes?: string;
+export interface ConceptsOptions extends ClassStageOptions {
   k?: number;
-  maxImages?: number;
-  /** Images per attribution pass. */
-  batch?: number;
   /** Classes factorized together in one batched NMF. */
   nmfBatch?: number;
   maxIter?: number;
   tol?: number;
-  ep?: EpChoice;
   /** Where NMF runs: auto = the GPU unless the adapter is a software rasterizer. */
   nmfDevice?: "auto" | "gpu" | "cpu";
-  /** An existing predictions folder to use instead of `<out>/predictions`. */
-  predictions?: string;
-  /** Shared attribution-map cache folder (see class_attribution.ts), e.g. also given to contrast-vectors. */
-  attributionCache?: string;
 }
 
 export interface ClassConcepts {
@@ -137,14 +120,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
     const members = predictedMembers(predicted, maxImages);
-    const cache = opts.attributionCache
-      ? await AttributionCache.open(opts.attributionCache, {
-        modelSha256: sha256,
-        tapTensor: attributor.tapTensor,
-        settings,
-        batch,
-      })
-      : undefined;
+    const cache = await AttributionCache.forRun(opts.attributionCache, attributor, sha256, batch);
 
     const results = new Map<number, ClassConcepts>();
     const pending: number[] = [];

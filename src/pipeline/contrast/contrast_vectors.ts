@@ -12,14 +12,14 @@ import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
-import type { EpChoice } from "../../runtime/ort.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { createProgress } from "../../io/progress.ts";
-import { type AttributionSettings, Attributor } from "../attribute/attributor.ts";
+import { Attributor } from "../attribute/attributor.ts";
 import {
   attributeClass,
   AttributionCache,
+  type ClassStageOptions,
   findOrPredict,
   predictedMembers,
 } from "../attribute/class_attribution.ts";
@@ -35,25 +35,11 @@ import {
 export type ContrastMap = "mean" | "relu-mean";
 export const CONTRAST_MAPS: readonly ContrastMap[] = ["mean", "relu-mean"];
 
-export interface ContrastVectorsOptions extends AttributionSettings {
-  model: string;
-  data: string;
-  layer: string;
-  out: string;
-  labels?: string;
-  limit?: number;
-  /** "all", or a list like "0-9,250". */
-  classes?: string;
-  predictions?: string;
+export interface ContrastVectorsOptions extends ClassStageOptions {
   /** A position is kept where the map exceeds cutoff x the image's maximum (the reference: 0.25). */
   cutoff?: number;
   /** "mean": channel mean without ReLU (the reference); "relu-mean": mean of ReLU (the concepts' map). */
   map?: ContrastMap;
-  maxImages?: number;
-  /** Images per attribution pass (part of the cache key: noise rows are numbered per batch). */
-  batch?: number;
-  attributionCache?: string;
-  ep?: EpChoice;
 }
 
 /** One class in vectors.json: the shared entry plus status, skipped images and the resume key. */
@@ -148,14 +134,7 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
       settings,
       { cutoff, map: mapKind, maxImages, batch },
     ]);
-    const cache = opts.attributionCache
-      ? await AttributionCache.open(opts.attributionCache, {
-        modelSha256: sha256,
-        tapTensor: attributor.tapTensor,
-        settings,
-        batch,
-      })
-      : undefined;
+    const cache = await AttributionCache.forRun(opts.attributionCache, attributor, sha256, batch);
     await Deno.mkdir(opts.out, { recursive: true });
     const runSettings = {
       ...settings,
