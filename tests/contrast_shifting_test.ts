@@ -15,6 +15,11 @@ import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hy
 import { Classifier, softmaxRows } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { writeLabelPredictions } from "./_helpers/planted_concepts.ts";
+import { certainOutcomes } from "../fixtures/contrast_truth.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
+import { readContrastVectors } from "../src/pipeline/contrast/vectors_io.ts";
+import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
+import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 
 const C = STAGE_CHANNELS.layer3;
 const K = CLASSES.length;
@@ -190,5 +195,67 @@ fixtureTest(
     await assert.rejects(runContrastTest(shiftingTest([0, -1]), { ...opts, pairs: "0:9" }), /--pairs 0:9/);
     // Nothing was computed: no predictions, no manifest.
     assert.equal(await Deno.stat(join(work, "out")).then(() => true, () => false), false);
+  },
+);
+
+fixtureTest(
+  "hyperplanes trained on the fixture's contrast vectors turn to j on every pair the construction says must flip",
+  async (fixture, work) => {
+    const predictions = await writeLabelPredictions(join(work, "predictions"), fixture.imageFolder);
+    const vectors = join(work, "vectors");
+    await computeContrastVectors({
+      model: fixture.modelPath,
+      data: fixture.imageFolder,
+      layer: "layer3",
+      out: vectors,
+      method: "deeplift",
+      samples: 2,
+      sigma: 0.25,
+      seed: 0,
+      maxImages: 4,
+      predictions,
+      ep: "wasm",
+    });
+    const v = await readContrastVectors(vectors);
+    // --init zeros: the construction fixes the normals' signs, so the outcomes below hold for any magnitude.
+    const training = { ...REFERENCE_TRAINING, init: "zeros" as const };
+    const rows = new Map(CLASSES.map((i) => {
+      const row = new Float32Array(K * C);
+      for (const j of CLASSES) {
+        if (j.index === i.index) continue;
+        const t = trainPairCpu(v.rows.get(i.index)!, v.rows.get(j.index)!, C, i.index, j.index, training);
+        row.set(t.normal, j.index * C);
+      }
+      return [i.index, row];
+    }));
+    const truth = certainOutcomes();
+    const pairs = [...truth.flips, ...truth.stays];
+    const report = await runContrastTest(shiftingTest([0, -200]), {
+      model: fixture.modelPath,
+      data: fixture.imageFolder,
+      layer: "layer3.1",
+      hyperplanes: { source: "trained (CPU twin)", set: hyperplanesInMemory(K, C, rows) },
+      predictions,
+      pairs: pairs.map(([i, j]) => `${i}:${j}`).join(","),
+      maxImages: 2,
+      batch: 32,
+      ep: "wasm",
+      out: join(work, "shifting"),
+    });
+    const got = report.runs[0].pairs;
+    assert.equal(got.length, pairs.length);
+    const flips = new Set(truth.flips.map(([i, j]) => `${i}:${j}`));
+    for (const r of got) {
+      const key = `${r.from}:${r.to}`;
+      if (flips.has(key)) assert.equal(r.top1[1], r.to, `${key} must flip to ${r.to}: top-1 ${r.top1[1]}`);
+      else assert.notEqual(r.top1[1], r.to, `${key} must not flip: p(j) ${r.pTo[1]}`);
+    }
+    // The table's flip criterion is stricter (p(j) > 0.5): where j's gain is shared with other classes, j
+    // can lead the mean softmax without a majority.
+    const s = report.summary.perRun[0];
+    assert.ok(s.flipPercent > 50 && s.flipPercent <= 100, `flip % ${s.flipPercent}`);
+    console.log(
+      `fixture truth: ${truth.flips.length} pairs flip, ${truth.stays.length} stay; ${report.table}`,
+    );
   },
 );
