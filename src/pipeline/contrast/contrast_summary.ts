@@ -118,7 +118,7 @@ export function formatSummaryTable(title: string, runs: RunSummary[], over: Over
   ]);
   rows.push([
     "all",
-    f(over.pairs.mean, 0),
+    f(over.pairs.mean, 1),
     `${f(over.meanOriginalPTo.mean)} ± ${f(over.meanOriginalPTo.std)}`,
     `${f(over.meanMaxShiftedPTo.mean)} ± ${f(over.meanMaxShiftedPTo.std)}`,
     `${f(over.flipPercent.mean, 1)} ± ${f(over.flipPercent.std, 1)}`,
