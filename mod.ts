@@ -30,6 +30,12 @@ export { CpuPairSolver, GpuPairSolver } from "./kernels/hyperplane/pair_trainer.
 export { trainHyperplanes } from "./src/pipeline/contrast/hyperplanes.ts";
 export { readHyperplanes, writeHyperplaneRow } from "./src/pipeline/contrast/hyperplanes_io.ts";
 export { readContrastVectors, writeClassVectors } from "./src/pipeline/contrast/vectors_io.ts";
+export { runContrastTest } from "./src/pipeline/contrast/contrast_test_run.ts";
+export { parseOffsets, REFERENCE_OFFSETS, shiftingTest } from "./src/pipeline/contrast/shifting.ts";
+export { maskingTest } from "./src/pipeline/contrast/masking.ts";
+export { allPairs, samplePairs } from "./src/pipeline/contrast/pair_sampling.ts";
+export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/contrast_summary.ts";
+export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplane_set.ts";
 export { PrototypeSearch } from "./kernels/search/prototype_search.ts";
 export { CropCompositor } from "./kernels/composite/crop_composite.ts";
 export { readConcepts } from "./src/pipeline/concepts/read_concepts.ts";

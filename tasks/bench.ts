@@ -7,6 +7,7 @@ import { benchAttribution } from "../src/bench/attribution.ts";
 import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { benchSearch } from "../kernels/search/prototype_search.ts";
 import { benchNmf } from "../src/bench/nmf.ts";
+import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
 import { benchComposites } from "../kernels/composite/crop_composite.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
@@ -142,6 +143,24 @@ const sections: Record<string, Section> = {
         size,
         ...(await benchComposites(gpu.device, { classes: 100, k: 6, size })),
       });
+    }
+    return out;
+  },
+  async shifting(quick) {
+    // The shifting test's head passes (layer3.5 -> logits) on the ResNet50 topology: small batches on a CPU.
+    const resnet = await ensureResNet50(".cache/models", "legacy");
+    const gpu = await acquireGpu();
+    const out = [];
+    for (const ep of gpu && !gpu.software ? (["wasm", "webgpu"] as const) : (["wasm"] as const)) {
+      const hardware = ep === "webgpu";
+      out.push(
+        await benchShifting(resnet, "layer3.5", ep, {
+          images: quick ? 1 : hardware ? 8 : 2,
+          pairs: quick ? 1 : 2,
+          batch: quick ? 4 : hardware ? 64 : 8,
+          label: "resnet50-topology",
+        }),
+      );
     }
     return out;
   },

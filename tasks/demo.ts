@@ -11,6 +11,17 @@ import { formatComponentTable, runComponentTest } from "../src/pipeline/componen
 import { runVisualize } from "../src/pipeline/figures/visualize.ts";
 import { runExplain } from "../src/pipeline/figures/explain.ts";
 import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
+import { formatHyperplaneSummary, trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
+import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
+import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
+import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
+import { REFERENCE_OFFSETS, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
+import { maskingTest } from "../src/pipeline/contrast/masking.ts";
+
+/** A few pairs for the contrast tests: classes sharing a motif (2 -> 4, 0 -> 1), none (0 -> 7, 3 -> 5), and
+ * the M5 pair whose weights differ (6 -> 7, 7 -> 6). */
+const DEMO_PAIRS = "2:4,0:1,0:7,3:5,6:7,7:6";
 
 await runTask(async () => {
   const a = parseCli("demo", "Runs protoscope on the generated planted-concept fixture.", {
@@ -20,13 +31,13 @@ await runTask(async () => {
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
-  console.log("1/6 fixture and cache");
+  console.log("1/9 fixture and cache");
   const fixture = await ensureFixture();
   const cache = join(out, "cache");
   const prepared = await prepareCache({ data: fixture.valFolder, out: cache });
   console.log(`    ${prepared.images} images prepared into ${cache}`);
 
-  console.log("2/6 predictions");
+  console.log("2/9 predictions");
   const predictions = join(out, "predictions");
   const p = await predictDataset({ model: fixture.modelPath, data: cache, out: predictions, ep });
   const s = p.summary;
@@ -37,7 +48,7 @@ await runTask(async () => {
       }`,
   );
 
-  console.log("3/6 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
+  console.log("3/9 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
   const attribution = join(out, "attribution");
   const firstClass = join(fixture.imageFolder, fixture.classNames[0]);
   const att = await attributeDataset({
@@ -52,8 +63,10 @@ await runTask(async () => {
   });
   console.log(`    ${att.images} maps at ${att.tapShape.join("x")} on ${att.device}`);
 
-  console.log("4/6 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
+  console.log("4/9 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
   const concepts = join(out, "concepts");
+  // Shared with the contrast vectors (step 7): each class's attribution is computed once.
+  const attributionCache = join(out, "attribution-cache");
   const c = await computeConcepts({
     ...PAPER_ATTRIBUTION,
     model: fixture.modelPath,
@@ -62,23 +75,67 @@ await runTask(async () => {
     out: concepts,
     predictions,
     ep,
+    attributionCache,
   });
   console.log(
     `    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`,
   );
 
-  console.log("5/6 component prediction test (both variants)");
+  console.log("5/9 component prediction test (both variants)");
   const componentOut = join(out, "component-test");
   const run = { model: fixture.modelPath, data: cache, concepts, out: componentOut, predictions, ep };
   const report = await runComponentTest(run);
   console.log(formatComponentTable(report).split("\n").map((l) => `    ${l}`).join("\n"));
 
   console.log(
-    "6/6 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
+    "6/9 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
   );
   const figures = join(out, "figures");
   await runVisualize({ ...run, out: figures });
   const explained = await runExplain({ ...run, out: figures, cls: 7 });
+
+  console.log("7/9 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max");
+  const vectors = join(out, "contrast-vectors");
+  const v = await computeContrastVectors({
+    ...PAPER_ATTRIBUTION,
+    model: fixture.modelPath,
+    data: cache,
+    layer: "layer3",
+    out: vectors,
+    predictions,
+    ep,
+    attributionCache,
+  });
+  console.log(`    ${v.classes.length} classes, ${v.classes.reduce((a, x) => a + (x.rows ?? 0), 0)} vectors`);
+
+  console.log("8/9 hyperplanes: every ordered class pair, trained as the reference does");
+  const hyperplanes = join(out, "hyperplanes");
+  const h = await trainHyperplanes({
+    vectors,
+    out: hyperplanes,
+    training: REFERENCE_TRAINING,
+    log: () => {},
+  });
+  console.log(formatHyperplaneSummary(h).split("\n").map((l) => `    ${l}`).join("\n"));
+
+  console.log("9/9 shifting and masking tests on a few pairs (the paper's Table 3)");
+  const planes = { source: hyperplanes, set: await readHyperplanes(hyperplanes, { classes: [] }) };
+  const contrastRun = {
+    model: fixture.modelPath,
+    data: cache,
+    layer: "layer3",
+    hyperplanes: planes,
+    predictions,
+    ep,
+    pairs: DEMO_PAIRS,
+    maxImages: 10,
+  };
+  const shifting = join(out, "shifting-test");
+  const sh = await runContrastTest(shiftingTest([...REFERENCE_OFFSETS]), { ...contrastRun, out: shifting });
+  console.log(sh.table.split("\n").map((l) => `    ${l}`).join("\n"));
+  const masking = join(out, "masking-test");
+  const ma = await runContrastTest(maskingTest(0), { ...contrastRun, out: masking });
+  console.log(ma.table.split("\n").map((l) => `    ${l}`).join("\n"));
 
   console.log("\nOutputs:");
   console.log(`  fixture (model, images, ground truth)  ${resolve(".cache/fixture")}`);
@@ -91,4 +148,10 @@ await runTask(async () => {
   );
   console.log(`  prototype figures                      ${figures}/<class>_<name>.jpg`);
   console.log(`  explanation figure                     ${join(figures, explained.jpeg)}`);
+  console.log(`  contrast vectors                       ${vectors}/<class>.npy, vectors.json`);
+  console.log(
+    `  hyperplanes                            ${hyperplanes}/<i>.npy, bias_<i>.npy, accuracy_<i>.npy`,
+  );
+  console.log(`  shifting test                          ${shifting}/shifting_test.json, shifting_run0.jpg`);
+  console.log(`  masking test                           ${masking}/masking_test.json, masking_run0.jpg`);
 });

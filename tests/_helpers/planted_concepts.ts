@@ -57,12 +57,18 @@ export async function writePlantedConcepts(dir: string, data?: string): Promise<
     await writeNpy(join(dir, String(c.index), "basis.npy"), plantedBasis(c.index), [PLANTED_K, C]);
     await writeJsonAtomic(join(dir, String(c.index), "concepts.json"), { class: c.index, k: PLANTED_K });
   }
-  if (!data) return dir;
+  if (data) await writeLabelPredictions(join(dir, "predictions"), data);
+  return dir;
+}
+
+/** A predictions folder for a fixture dataset that predicts every image's label (predict_test checks that
+ * the fixture model does exactly this). */
+export async function writeLabelPredictions(dir: string, data: string): Promise<string> {
   const dataset = await openDataset(data);
   try {
     const labels = Int32Array.from(dataset.entries, (e) => e.label ?? -1);
-    await writeNpy(join(dir, "predictions", "predictions.npy"), labels, [labels.length]);
-    await writeJsonAtomic(join(dir, "predictions", "predictions.json"), {
+    await writeNpy(join(dir, "predictions.npy"), labels, [labels.length]);
+    await writeJsonAtomic(join(dir, "predictions.json"), {
       images: dataset.entries.map((e) => ({ path: e.path, predicted: e.label })),
     });
   } finally {

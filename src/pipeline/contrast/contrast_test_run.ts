@@ -1,0 +1,314 @@
+// The driver both contrast tests share: validate everything, choose the pairs of every run, read each source
+// class's images (the first `maxImages` predicted as the class, the concepts stage's selection), take their
+// activations once per run, run the test's rows through the model in full batches, and write the records,
+// the summary per run and over runs, the table and one p(j)-per-step figure per run.
+import { join } from "node:path";
+import { openDataset } from "../../data/dataset.ts";
+import {
+  attributeClass,
+  AttributionCache,
+  findOrPredict,
+  predictedMembers,
+  readImages,
+} from "../attribute/class_attribution.ts";
+import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../attribute/attributor.ts";
+import { readModel } from "../../onnx/model.ts";
+import type { EpChoice } from "../../runtime/ort.ts";
+import { buildManifest } from "../../io/manifest.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { createProgress } from "../../io/progress.ts";
+import { UsageError } from "../../cli/cli.ts";
+import { allPairs, type ClassPair, groupBySource, parsePairList, samplePairs } from "./pair_sampling.ts";
+import {
+  formatSummaryTable,
+  type OverRuns,
+  type PairRecord,
+  type RunSummary,
+  summarizeRun,
+  summarizeRuns,
+} from "./contrast_summary.ts";
+import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
+import { SplitModel } from "./split_model.ts";
+import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
+import { stepFigure } from "./step_figure.ts";
+
+export interface ContrastRunOptions {
+  model: string;
+  data: string;
+  layer: string;
+  /** The folder (for messages and the manifest) and its hyperplanes. */
+  hyperplanes: { source: string; set: HyperplaneSet };
+  out: string;
+  labels?: string;
+  limit?: number;
+  ep?: EpChoice;
+  predictions?: string;
+  runs?: number;
+  draws?: number;
+  others?: number;
+  /** "all", "i:j,..", or undefined for the reference's sampling. */
+  pairs?: string;
+  seed?: number;
+  maxImages?: number;
+  /** Model input rows per batch. */
+  batch?: number;
+  /** For tests that need attribution: its settings (default: the paper's) and a shared cache folder. */
+  attribution?: { settings?: AttributionSettings; cache?: string };
+}
+
+/** Images per attribution pass: the concepts and contrast-vectors default, so their cache entries serve. */
+const ATTRIBUTION_BATCH = 4;
+
+/** What a test adds to the shared driver: its steps, and the rows of one source class. */
+export interface ContrastTest {
+  /** "shifting" or "masking": names the task, the JSON file and the figure. */
+  name: string;
+  /** Step values as written to each record (offsets, or mask levels), and the figure's x labels. */
+  stepKey: string;
+  steps: number[];
+  stepLabel: string;
+  settings: Record<string, unknown>;
+  /** The test needs each source class's attribution (its channel mean without ReLU). */
+  needsAttribution?: boolean;
+  /** The rows of class `from` against `tos`; `acts` n x C x h x w, `pixels` n prepared images, and with
+   * needsAttribution `attributionMeans` n x h x w. */
+  job(
+    model: SplitModel,
+    from: number,
+    tos: number[],
+    input: { acts: Float32Array; pixels: Uint8Array; n: number; attributionMeans?: Float32Array },
+    planes: HyperplaneSet,
+    batchRows: number,
+  ): Omit<StepJob, "onRows"> & { extra?: (pair: number) => Record<string, unknown> };
+}
+
+export interface RunRecord {
+  run: number;
+  seed: number | null;
+  pairs: (PairRecord & Record<string, unknown>)[];
+  /** Pairs left out: no row for i, or the (i, j) normal is all zeros (no vectors for j: the reference's
+   * dummies, which it would have run unshifted). */
+  noHyperplane: ClassPair[];
+  summary: RunSummary;
+  figure: string;
+}
+
+export interface ContrastReport {
+  manifest: Record<string, unknown>;
+  settings: Record<string, unknown>;
+  runs: RunRecord[];
+  summary: { perRun: RunSummary[]; overRuns: OverRuns };
+  table: string;
+}
+
+/** A distinct, repeatable seed per run. */
+export function runSeed(seed: number, run: number): number {
+  return (seed ^ Math.imul(run + 1, 0x9e3779b1)) >>> 0;
+}
+
+function isZero(v: Float32Array): boolean {
+  return v.every((x) => x === 0);
+}
+
+export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
+  const planes = opts.hyperplanes.set;
+  const K = planes.numClasses;
+  const explicit = parsePairList(opts.pairs, K);
+  const runs = explicit ? 1 : opts.runs ?? 5;
+  if (explicit && (opts.runs ?? 1) > 1) {
+    console.error(`--pairs ${opts.pairs}: the pairs are fixed, so one run (not ${opts.runs}) is enough`);
+  }
+  const maxImages = opts.maxImages ?? 60;
+  const batchRows = opts.batch ?? 32;
+
+  const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
+  try {
+    const [C] = model.tapShape;
+    checkHyperplaneWidth(planes, opts.hyperplanes.source, opts.layer, C);
+    if (K !== model.numClasses) {
+      throw new UsageError(
+        `--hyperplanes ${opts.hyperplanes.source}: ${K} classes, but --model ${opts.model} has ${model.numClasses}`,
+      );
+    }
+    const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+    let attribution: Awaited<ReturnType<typeof openAttribution>> | undefined;
+    try {
+      if (opts.predictions && !(await exists(join(opts.predictions, "predictions.npy")))) {
+        throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
+      }
+      const { dir: predictionsDir, predicted } = await findOrPredict({ ...opts, dataset });
+      const members = predictedMembers(predicted, maxImages);
+      const rowClasses = new Set(planes.rowClasses);
+      if (test.needsAttribution) attribution = await openAttribution(opts, model);
+      const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
+
+      const plan = Array.from({ length: runs }, (_, r) => {
+        const seed = explicit ? null : runSeed(opts.seed ?? 0, r);
+        const chosen = explicit === "all"
+          ? allPairs(K, hasImages)
+          : explicit
+          ? explicit.filter((p) => hasImages(p.from))
+          : samplePairs(K, { draws: opts.draws ?? 1000, others: opts.others ?? 10, seed: seed!, hasImages });
+        return { seed, pairs: chosen };
+      });
+      if (explicit && explicit !== "all") {
+        const empty = explicit.filter((p) => !hasImages(p.from));
+        if (empty.length) {
+          console.error(`--pairs: no images predicted as ${[...new Set(empty.map((p) => p.from))]}: skipped`);
+        }
+      }
+      const settings = {
+        ...test.settings,
+        [test.stepKey]: test.steps,
+        runs,
+        draws: opts.draws ?? 1000,
+        others: opts.others ?? 10,
+        pairs: opts.pairs ?? "sample",
+        seed: opts.seed ?? 0,
+        maxImages,
+        batch: batchRows,
+        hyperplanes: opts.hyperplanes.source,
+        predictions: predictionsDir,
+        ...(attribution
+          ? { attribution: attribution.settings, attributionCache: opts.attribution?.cache }
+          : {}),
+      };
+      const manifest = await buildManifest({
+        task: `${test.name}-test`,
+        model: { path: opts.model, sha256: model.sha256 },
+        layer: { name: opts.layer, tensor: model.tapTensor },
+        data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
+        device: model.device,
+        settings,
+      });
+      await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+
+      const steps = test.steps.length;
+      const totalRows = plan.reduce(
+        (a, r) => a + r.pairs.reduce((b, p) => b + steps * members.get(p.from)!.length, 0),
+        0,
+      );
+      const progress = createProgress(`${test.name} test`, totalRows, "rows");
+      const records: RunRecord[] = [];
+      for (let r = 0; r < runs; r++) {
+        const { seed, pairs } = plan[r];
+        const byPair = new Map<string, PairRecord & Record<string, unknown>>();
+        const noHyperplane: ClassPair[] = [];
+        for (const [from, drawn] of groupBySource(pairs)) {
+          const images = members.get(from)!;
+          const hasRow = rowClasses.has(from);
+          if (hasRow) await planes.loadRow(from);
+          const tos = hasRow ? drawn.filter((to) => !isZero(planes.normal(from, to))) : [];
+          for (const to of drawn.filter((t) => !tos.includes(t))) {
+            noHyperplane.push({ from, to });
+            progress.tick(steps * images.length);
+          }
+          if (!tos.length) continue;
+          const { pixels } = await readImages(dataset, images);
+          let acts: Float32Array, attributionMeans: Float32Array | undefined;
+          if (attribution) {
+            const a = await attributeClass(
+              attribution.attributor,
+              dataset,
+              from,
+              images,
+              ATTRIBUTION_BATCH,
+              attribution.cache,
+            );
+            acts = a.activations;
+            attributionMeans = a.means;
+          } else {
+            acts = await model.activations(pixels, images.length);
+          }
+          const job = test.job(
+            model,
+            from,
+            tos,
+            { acts, pixels, n: images.length, attributionMeans },
+            planes,
+            batchRows,
+          );
+          const results = await meanSoftmaxPerStep({ ...job, onRows: (n) => progress.tick(n) });
+          results.forEach((rec, k) => {
+            byPair.set(`${rec.from}:${rec.to}`, {
+              from: rec.from,
+              to: rec.to,
+              [test.stepKey]: test.steps,
+              ...job.extra?.(k),
+              images: rec.images,
+              pFrom: rec.pFrom,
+              pTo: rec.pTo,
+              top1: rec.top1,
+            });
+          });
+        }
+        // Records in the order the pairs were drawn, as the reference stores them.
+        const runPairs = pairs.flatMap((p) => byPair.get(`${p.from}:${p.to}`) ?? []);
+        const figure = `${test.name}_run${r}.jpg`;
+        await writeFileAtomic(
+          join(opts.out, figure),
+          await stepFigure({
+            title: `${test.name} test, run ${r}: p(j) over ${runPairs.length} pairs (median, quartiles)`,
+            stepLabel: test.stepLabel,
+            steps: test.steps,
+            series: runPairs.map((p) => p.pTo),
+          }),
+        );
+        records.push({
+          run: r,
+          seed,
+          pairs: runPairs,
+          noHyperplane,
+          summary: summarizeRun(runPairs),
+          figure,
+        });
+      }
+      progress.stop();
+      const perRun = records.map((r) => r.summary);
+      const overRuns = summarizeRuns(perRun);
+      const table = formatSummaryTable(
+        `${test.name} test: ${opts.layer}, ${perRun.map((s) => s.pairs).join("/")} pairs per run`,
+        perRun,
+        overRuns,
+      );
+      const report: ContrastReport = {
+        manifest,
+        settings,
+        runs: records,
+        summary: { perRun, overRuns },
+        table,
+      };
+      await writeJsonAtomic(join(opts.out, `${test.name}_test.json`), report);
+      return report;
+    } finally {
+      await attribution?.attributor.release();
+      dataset.close();
+    }
+  } finally {
+    await model.release();
+  }
+}
+
+/** The Attributor (with the channel mean output) and the shared cache, for tests that need attribution. */
+async function openAttribution(
+  opts: ContrastRunOptions,
+  model: SplitModel,
+): Promise<{ attributor: Attributor; cache?: AttributionCache; settings: AttributionSettings }> {
+  const settings = opts.attribution?.settings ?? PAPER_ATTRIBUTION;
+  const attributor = await Attributor.open(
+    await readModel(opts.model),
+    { path: opts.model, sha256: model.sha256 },
+    opts.layer,
+    settings,
+    { ep: opts.ep, withMean: true },
+  );
+  const cache = opts.attribution?.cache
+    ? await AttributionCache.open(opts.attribution.cache, {
+      modelSha256: model.sha256,
+      tapTensor: attributor.tapTensor,
+      settings,
+      batch: ATTRIBUTION_BATCH,
+    })
+    : undefined;
+  return { attributor, cache, settings };
+}

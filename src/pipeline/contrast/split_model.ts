@@ -1,0 +1,90 @@
+// The classifier cut at the tap for the contrast tests: the trunk gives a class's activations once, the head
+// (everything after the tap) classifies many shifted copies of them, and the whole model classifies masked
+// images. All three are ordinary onnxruntime sessions on one execution provider.
+import { Classifier, IMAGE_SIZE, softmaxRows } from "../../model/classifier.ts";
+import { headFromTap } from "../../model/surgery.ts";
+import { probeShapes } from "../../model/inspect.ts";
+import { resolveLayer } from "../../model/layers.ts";
+import { readModel, sha256File } from "../../onnx/model.ts";
+import { createSession, type EpChoice, ort, type SessionHandle } from "../../runtime/ort.ts";
+
+export class SplitModel {
+  private full?: Classifier;
+
+  private constructor(
+    readonly path: string,
+    readonly sha256: string,
+    readonly tapTensor: string,
+    /** C, h, w of the tap. */
+    readonly tapShape: [number, number, number],
+    readonly numClasses: number,
+    readonly trunk: Classifier,
+    private readonly head: SessionHandle,
+  ) {}
+
+  static async open(path: string, layer: string, ep: EpChoice = "auto"): Promise<SplitModel> {
+    const model = await readModel(path);
+    const sha256 = await sha256File(path);
+    const tap = resolveLayer(model, layer);
+    const output = model.graph.output[0].name;
+    const shapes = await probeShapes(model, [tap.tensor, output]);
+    const tapShape = shapes.get(tap.tensor)!.slice(1);
+    if (tapShape.length !== 3) {
+      throw new Error(
+        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w`,
+      );
+    }
+    const trunk = await Classifier.fromModel(model, path, sha256, { ep, layers: [layer], withLogits: false });
+    const head = await createSession(headFromTap(model, tap.tensor, ["N", ...tapShape]), { ep: trunk.ep });
+    return new SplitModel(
+      path,
+      sha256,
+      tap.tensor,
+      tapShape as [number, number, number],
+      shapes.get(output)!.at(-1)!,
+      trunk,
+      head,
+    );
+  }
+
+  get device(): string {
+    return this.trunk.device;
+  }
+
+  /** Tap activations (n x C x h x w) of `n` prepared images, `batch` at a time. */
+  async activations(pixels: Uint8Array, n: number, batch = 8): Promise<Float32Array> {
+    const per = this.tapShape[0] * this.tapShape[1] * this.tapShape[2];
+    const image = IMAGE_SIZE * IMAGE_SIZE * 3;
+    const out = new Float32Array(n * per);
+    for (let s = 0; s < n; s += batch) {
+      const count = Math.min(batch, n - s);
+      const r = await this.trunk.forward(pixels.subarray(s * image, (s + count) * image), count);
+      const tap = r.taps.values().next().value!;
+      out.set(tap.data!.subarray(0, count * per), s * per);
+      tap.dispose();
+    }
+    return out;
+  }
+
+  /** Softmax of the head on `rows` tap-shaped rows. */
+  async headProbabilities(input: Float32Array, rows: number): Promise<Float32Array> {
+    const session = this.head.session;
+    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [rows, ...this.tapShape]) };
+    const out = await session.run(feeds);
+    const logits = await out[session.outputNames[0]].getData() as Float32Array;
+    return softmaxRows(logits, this.numClasses);
+  }
+
+  /** Softmax of the whole model on `rows` normalized 3 x 224 x 224 images. */
+  async imageProbabilities(input: Float32Array, rows: number): Promise<Float32Array> {
+    this.full ??= await Classifier.open(this.path, { ep: this.trunk.ep });
+    const r = await this.full.forwardNormalized({ data: input, dims: [rows, 3, IMAGE_SIZE, IMAGE_SIZE] });
+    return softmaxRows(r.logits!, this.numClasses);
+  }
+
+  async release(): Promise<void> {
+    await this.full?.release();
+    await this.head.session.release();
+    await this.trunk.release();
+  }
+}
