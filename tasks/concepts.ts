@@ -1,14 +1,8 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
-import {
-  ATTRIBUTION_FLAGS,
-  attributionFromArgs,
-  MODEL_DATA_FLAGS,
-  modelDataFromArgs,
-  RUN_ENV_FLAGS,
-  runEnvFromArgs,
-} from "../src/cli/task_flags.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
+import { ATTRIBUTION_FLAGS, attributionFromArgs } from "../src/pipeline/attribute/attribute_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(

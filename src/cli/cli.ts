@@ -10,6 +10,9 @@ export interface Flag {
 
 export type Flags = Record<string, Flag>;
 
+/** Parsed flag values by name, as parseCli returns them. */
+export type FlagValues = Record<string, string | boolean | undefined>;
+
 export class UsageError extends Error {}
 
 export function parseCli<F extends Flags>(
@@ -32,7 +35,7 @@ export function parseCli<F extends Flags>(
     console.log(usage());
     Deno.exit(0);
   }
-  let values: Record<string, string | boolean | undefined>;
+  let values: FlagValues;
   try {
     const options = Object.fromEntries(
       Object.entries(flags).map((

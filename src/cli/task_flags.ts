@@ -1,9 +1,7 @@
-// Command-line flags that several tasks share, defined once so their names, defaults and help agree.
-import { choiceArg, type Flags, floatArg, intArg } from "./cli.ts";
-import { type AttributionSettings, PAPER_ATTRIBUTION } from "../pipeline/attribute/attributor.ts";
+// Command-line flags that several tasks share, defined once so their names, defaults and help agree. Flags of
+// one stage live with that stage (src/pipeline/attribute/attribute_flags.ts, src/pipeline/search/run_flags.ts).
+import { choiceArg, type Flags, type FlagValues, intArg } from "./cli.ts";
 import { EP_CHOICES, EP_HELP, type EpChoice } from "../runtime/ort.ts";
-
-type Args = Record<string, string | boolean | undefined>;
 
 export const MODEL_DATA_FLAGS = {
   model: { type: "string", required: true, help: "ONNX image classifier (NCHW float input)" },
@@ -16,7 +14,7 @@ export const MODEL_DATA_FLAGS = {
 } satisfies Flags;
 
 /** The values of MODEL_DATA_FLAGS. */
-export function modelDataFromArgs(a: Args): { model: string; data: string; labels?: string } {
+export function modelDataFromArgs(a: FlagValues): { model: string; data: string; labels?: string } {
   return { model: a.model as string, data: a.data as string, labels: a.labels as string | undefined };
 }
 
@@ -26,26 +24,6 @@ export const RUN_ENV_FLAGS = {
 } satisfies Flags;
 
 /** The values of RUN_ENV_FLAGS. */
-export function runEnvFromArgs(a: Args): { limit?: number; ep: EpChoice } {
+export function runEnvFromArgs(a: FlagValues): { limit?: number; ep: EpChoice } {
   return { limit: intArg("limit", a.limit), ep: choiceArg("ep", a.ep, EP_CHOICES) };
-}
-
-export const ATTRIBUTION_FLAGS = {
-  method: { type: "string", default: PAPER_ATTRIBUTION.method, help: "deeplift | gradxact" },
-  samples: {
-    type: "string",
-    default: String(PAPER_ATTRIBUTION.samples),
-    help: "noise-tunnel samples per image",
-  },
-  sigma: { type: "string", default: String(PAPER_ATTRIBUTION.sigma), help: "noise std (normalized units)" },
-  seed: { type: "string", default: "0", help: "noise seed" },
-} satisfies Flags;
-
-export function attributionFromArgs(a: Args): AttributionSettings {
-  return {
-    method: choiceArg("method", a.method, ["deeplift", "gradxact"]),
-    samples: intArg("samples", a.samples)!,
-    sigma: floatArg("sigma", a.sigma)!,
-    seed: intArg("seed", a.seed, 0)!,
-  };
 }
