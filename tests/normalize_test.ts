@@ -5,9 +5,8 @@ import {
   normalizeOnCpu,
   normalizeOnGpu,
 } from "../kernels/normalize/normalize.ts";
-import { acquireGpu, readBuffer } from "../src/runtime/gpu.ts";
-
-const gpu = await acquireGpu();
+import { readBuffer } from "../src/runtime/gpu.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 
 function pixels(n: number, h: number, w: number): Uint8Array {
   return Uint8Array.from({ length: n * h * w * 3 }, (_, i) => (i * 37 + 11) % 256);
@@ -59,7 +58,7 @@ Deno.test("noise tunnel rows: image-major copies with seeded noise of the reques
 
 Deno.test({
   name: "GPU normalization (normalize.wgsl) equals the CPU twin, with and without noise",
-  ignore: !gpu,
+  ignore: noGpu,
   fn: async () => {
     const n = 2, h = 24, w = 20;
     const px = pixels(n, h, w);

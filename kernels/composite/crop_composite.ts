@@ -5,6 +5,7 @@
 // (left on the GPU for ort.Tensor.fromGpuBuffer) or as uint8 RGB for figures.
 import { IMAGENET_MEAN, IMAGENET_STD } from "../normalize/normalize.ts";
 import { createStorageBuffer, createUniformBuffer, readBuffer } from "../../src/runtime/gpu.ts";
+import { seededRandom } from "../../src/runtime/random.ts";
 import { dispatchGrid, loadWgsl } from "../_program.ts";
 
 export const PREPARED_IMAGE_SIZE = 224;
@@ -367,8 +368,7 @@ export async function benchComposites(
   }
   const repeats = opts.repeats ?? 5;
   const imageCount = 64;
-  let seed = 99;
-  const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const random = seededRandom(99);
   const cache = Uint8Array.from(
     { length: imageCount * imageBytes(PREPARED_IMAGE_SIZE) },
     () => random() * 256,
