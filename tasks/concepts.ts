@@ -1,6 +1,7 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import { ATTRIBUTION_FLAGS, attributionFromArgs } from "../src/pipeline/attribute/attribute_flags.ts";
 
@@ -18,12 +19,12 @@ await runTask(async () => {
       out: { type: "string", required: true, help: "output folder (resumable: finished classes are kept)" },
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
       ...ATTRIBUTION_FLAGS,
-      k: { type: "string", default: "6", help: "prototypes per class (NMF components)" },
+      k: { type: "string", default: String(NMF_DEFAULTS.k), help: "prototypes per class (NMF components)" },
       "max-images": { type: "string", default: "60", help: "images predicted as the class, at most" },
       batch: { type: "string", default: "4", help: "images per attribution pass" },
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
-      "max-iter": { type: "string", default: "200", help: "NMF iteration cap" },
-      tol: { type: "string", default: "1e-4", help: "NMF stopping tolerance" },
+      "max-iter": { type: "string", default: String(NMF_DEFAULTS.maxIter), help: "NMF iteration cap" },
+      tol: { type: "string", default: NMF_DEFAULTS.tol.toExponential(), help: "NMF stopping tolerance" },
       predictions: {
         type: "string",
         help: "existing predictions folder (default: <out>/predictions, computed if missing)",

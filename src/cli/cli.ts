@@ -15,22 +15,26 @@ export type FlagValues = Record<string, string | boolean | undefined>;
 
 export class UsageError extends Error {}
 
+/** The `--help` text: the usage line, the summary, then each flag with its help and default. */
+export function usageText(task: string, summary: string, flags: Flags): string {
+  return `usage: deno task ${task} ${
+    Object.entries(flags).map((
+      [k, f],
+    ) => (f.required ? `--${k} ${f.type === "string" ? "X" : ""}` : `[--${k}]`))
+      .join(" ")
+  }\n${summary}\n\n` +
+    Object.entries(flags).map(([k, f]) =>
+      `  --${k.padEnd(14)} ${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ""}`
+    ).join("\n");
+}
+
 export function parseCli<F extends Flags>(
   task: string,
   summary: string,
   flags: F,
   args: string[] = Deno.args,
 ): Record<keyof F, string | boolean | undefined> {
-  const usage = () =>
-    `usage: deno task ${task} ${
-      Object.entries(flags).map((
-        [k, f],
-      ) => (f.required ? `--${k} ${f.type === "string" ? "X" : ""}` : `[--${k}]`))
-        .join(" ")
-    }\n${summary}\n\n` +
-    Object.entries(flags).map(([k, f]) =>
-      `  --${k.padEnd(14)} ${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ""}`
-    ).join("\n");
+  const usage = () => usageText(task, summary, flags);
   if (args.includes("--help") || args.includes("-h")) {
     console.log(usage());
     Deno.exit(0);
@@ -47,10 +51,19 @@ export function parseCli<F extends Flags>(
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${usage()}`);
   }
-  for (const [k, f] of Object.entries(flags)) {
-    if (f.required && (values[k] === undefined || values[k] === "")) {
-      throw new UsageError(`--${k} is required: ${f.help}\n\n${usage()}`);
-    }
+  const required = Object.keys(flags).filter((k) => flags[k].required);
+  const missing = required.filter((k) => values[k] === undefined || values[k] === "");
+  if (missing.length === 1 && required.length === 1) {
+    throw new UsageError(`--${missing[0]} is required: ${flags[missing[0]].help}\n\n${usage()}`);
+  }
+  if (missing.length) {
+    // Name every required flag, so one run shows all that a command needs.
+    const names = required.map((k) => `--${k}`);
+    throw new UsageError(
+      `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are required; missing ${
+        missing.map((k) => `--${k} (${flags[k].help})`).join(", ")
+      }\n\n${usage()}`,
+    );
   }
   return values as Record<keyof F, string | boolean | undefined>;
 }
@@ -84,8 +97,11 @@ export function choiceArg<const T extends string>(
   return value as T;
 }
 
-/** Runs a task's main; usage and input errors print one clear message and exit 2 instead of a stack trace. */
-export async function runTask(main: () => Promise<void>): Promise<void> {
+/**
+ * Runs a task's main; usage errors print their message and exit 2, other errors one line (`<prefix>: message`,
+ * the prefix "error" unless the task names itself) and exit 1, instead of a stack trace.
+ */
+export async function runTask(main: () => Promise<void>, prefix = "error"): Promise<void> {
   try {
     await main();
     Deno.exit(0);
@@ -93,7 +109,7 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
     const err = e as Error;
     if (e instanceof UsageError) console.error(err.message);
     else if (Deno.env.get("PROTOSCOPE_DEBUG")) console.error(err);
-    else console.error(`error: ${err.message}`);
+    else console.error(`${prefix}: ${err.message}`);
     Deno.exit(e instanceof UsageError ? 2 : 1);
   }
 }
