@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  normalizeOnCpu,
-  normalizeOnGpu,
-} from "../kernels/normalize/normalize.ts";
+import { normalizeOnCpu, normalizeOnGpu } from "../kernels/normalize/normalize.ts";
+import { IMAGENET_MEAN, IMAGENET_STD } from "../src/data/input_spec.ts";
 import { readBuffer } from "../src/runtime/gpu.ts";
 import { gpu, noGpu } from "./_helpers/gpu.ts";
 

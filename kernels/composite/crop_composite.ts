@@ -3,12 +3,10 @@
 // width) (32 px at layer3.5's 7x7, 74 px at layer4.2's 3x3). One class's k crops stacked vertically make a
 // composite; many composites are assembled on the GPU at once, either as the model's normalized NCHW input
 // (left on the GPU for ort.Tensor.fromGpuBuffer) or as uint8 RGB for figures.
-import { IMAGENET_MEAN, IMAGENET_STD } from "../normalize/normalize.ts";
+import { IMAGENET_MEAN, IMAGENET_STD, PREPARED_IMAGE_SIZE } from "../../src/data/input_spec.ts";
 import { createStorageBuffer, createUniformBuffer, readBuffer } from "../../src/runtime/gpu.ts";
 import { seededRandom } from "../../src/runtime/random.ts";
 import { dispatchGrid, loadWgsl } from "../_program.ts";
-
-export const PREPARED_IMAGE_SIZE = 224;
 
 /** One pooled-grid cell of one dataset image. */
 export interface CropCell {

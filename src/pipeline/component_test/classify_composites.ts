@@ -1,12 +1,8 @@
 // Stacked crop composites through the model: assembled and normalized on the GPU with the webgpu EP.
 import { type Classifier, softmaxRows } from "../../model/classifier.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
-import {
-  compositeRgbCpu,
-  type CropCell,
-  CropCompositor,
-  PREPARED_IMAGE_SIZE,
-} from "../../../kernels/composite/crop_composite.ts";
+import { compositeRgbCpu, type CropCell, CropCompositor } from "../../../kernels/composite/crop_composite.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import { normalizeOnCpu } from "../../../kernels/normalize/normalize.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 

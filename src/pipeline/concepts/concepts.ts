@@ -13,6 +13,7 @@ import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
 import { NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
@@ -256,7 +257,7 @@ async function readImages(
   dataset: Awaited<ReturnType<typeof openDataset>>,
   indices: number[],
 ): Promise<Uint8Array> {
-  const size = 224 * 224 * 3;
+  const size = PREPARED_IMAGE_SIZE * PREPARED_IMAGE_SIZE * 3;
   const out = new Uint8Array(indices.length * size);
   // A class's images are scattered over the dataset: read them concurrently (decode workers in parallel).
   const reads = await Promise.all(indices.map((i) => dataset.readBatch(i, 1)));
