@@ -11,7 +11,7 @@ export const ATTRIBUTION_FLAGS = {
     help: "noise-tunnel samples per image",
   },
   sigma: { type: "string", default: String(PAPER_ATTRIBUTION.sigma), help: "noise std (normalized units)" },
-  seed: { type: "string", default: "0", help: "noise seed" },
+  seed: { type: "string", default: String(PAPER_ATTRIBUTION.seed), help: "noise seed" },
 } satisfies Flags;
 
 /** The values of ATTRIBUTION_FLAGS. */
