@@ -4,8 +4,8 @@
 //  1. A stage under src/pipeline/<stage>/ imports only itself, earlier stages (STAGES is the run order),
 //     the support folders and kernels/; never a later stage.
 //  2. A support folder (src/<SUPPORT>/) imports no pipeline stage. The one exception is src/bench/: it
-//     measures the stages, so it may import any of them (nothing in the library imports src/bench/ but the
-//     bench task).
+//     measures the stages, so it may import any of them; in turn only the bench task (BENCH_USERS) and
+//     src/bench/ itself import src/bench/, so no stage depends on it.
 //  3. kernels/ never imports src/pipeline/ (it may use the support folders: buffers, the input spec).
 //  4. The library never imports tests/. src/, kernels/ and mod.ts never import fixtures/ (or tasks/);
 //     of the tasks only FIXTURE_TASKS may import fixtures/: they generate the fixture or run on it.
@@ -30,6 +30,8 @@ const STAGES = [
 const SUPPORT = ["data", "model", "onnx", "runtime", "io", "render", "backward", "bench", "cli"];
 /** Support folders that may import stages (rule 2). */
 const STAGE_IMPORTING_SUPPORT = ["bench"];
+/** The only files outside src/bench/ that may import it (rule 2). */
+const BENCH_USERS = ["tasks/bench.ts"];
 /** Tasks that may import fixtures/ (rule 4). */
 const FIXTURE_TASKS = ["tasks/fixtures.ts", "tasks/demo.ts", "tasks/bench.ts"];
 const LIBRARY_ROOTS = ["src", "kernels", "tasks"];
@@ -85,6 +87,9 @@ export function checkImports(edges: ImportEdge[]): string[] {
       broken("src/ and kernels/ never import the entry points (tasks/, mod.ts)");
     }
     if (from.top === "kernels" && to.srcFolder === "pipeline") broken("kernels/ never imports src/pipeline/");
+    if (to.srcFolder === "bench" && from.srcFolder !== "bench" && !BENCH_USERS.includes(file)) {
+      broken(`only ${BENCH_USERS.join(", ")} and src/bench/ import src/bench/`);
+    }
     if (to.stage === undefined) continue;
     if (from.stage !== undefined) {
       const [a, b] = [STAGES.indexOf(from.stage), STAGES.indexOf(to.stage)];
@@ -191,6 +196,7 @@ Deno.test("architecture self-test: the checker catches planted import violations
     [{ file: "tasks/predict.ts", specifier: "../fixtures/ensure.ts" }, /may import fixtures/],
     [{ file: "tasks/demo.ts", specifier: "../tests/_helpers/x.ts" }, /never imports tests/],
     [{ file: "src/io/npy.ts", specifier: "../../tasks/nmf.ts" }, /never import the entry points/],
+    [{ file: "src/pipeline/concepts/concepts.ts", specifier: "../../bench/nmf.ts" }, /import src\/bench\//],
   ];
   for (const [edge, rule] of planted) {
     const problems = checkImports([edge]);
@@ -205,6 +211,7 @@ Deno.test("architecture self-test: the checker catches planted import violations
     { file: "src/bench/attribution.ts", specifier: "../pipeline/attribute/attributor.ts" },
     { file: "kernels/normalize/normalize.ts", specifier: "../../src/data/input_spec.ts" },
     { file: "tasks/fixtures.ts", specifier: "../fixtures/ensure.ts" },
+    { file: "tasks/bench.ts", specifier: "../src/bench/nmf.ts" },
     { file: "tasks/concepts.ts", specifier: "../src/pipeline/concepts/concepts.ts" },
     { file: "mod.ts", specifier: "./src/pipeline/figures/explain.ts" },
   ];
