@@ -15,31 +15,27 @@ export type FlagValues = Record<string, string | boolean | undefined>;
 
 export class UsageError extends Error {}
 
-/** The `--help` text: the usage line, the summary, then each flag with its help and default. */
-export function usageText(task: string, summary: string, flags: Flags): string {
-  return `usage: deno task ${task} ${
-    Object.entries(flags).map((
-      [k, f],
-    ) => (f.required ? `--${k} ${f.type === "string" ? "X" : ""}` : `[--${k}]`))
-      .join(" ")
-  }\n${summary}\n\n` +
-    Object.entries(flags).map(([k, f]) =>
-      `  --${k.padEnd(14)} ${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ""}`
-    ).join("\n");
-}
-
 export function parseCli<F extends Flags>(
   task: string,
   summary: string,
   flags: F,
   args: string[] = Deno.args,
 ): Record<keyof F, string | boolean | undefined> {
-  const usage = () => usageText(task, summary, flags);
+  const usage = () =>
+    `usage: deno task ${task} ${
+      Object.entries(flags).map((
+        [k, f],
+      ) => (f.required ? `--${k} ${f.type === "string" ? "X" : ""}` : `[--${k}]`))
+        .join(" ")
+    }\n${summary}\n\n` +
+    Object.entries(flags).map(([k, f]) =>
+      `  --${k.padEnd(14)} ${f.help}${f.default !== undefined ? ` (default: ${f.default})` : ""}`
+    ).join("\n");
   if (args.includes("--help") || args.includes("-h")) {
     console.log(usage());
     Deno.exit(0);
   }
-  let values: FlagValues;
+  let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(
       Object.entries(flags).map((
