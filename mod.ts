@@ -1,12 +1,69 @@
-// protoscope's library API: the tasks in tasks/ are thin command-line wrappers over these.
-export * from "./src/onnx/model.ts";
+/**
+ * protoscope's library API: concept-based explanations of image classifiers (ONNX models run through
+ * onnxruntime-web, protoscope's own math in WGSL kernels). The tasks in tasks/ are thin command lines over
+ * these functions; the kernels alone are `@protoscope/protoscope/kernels`.
+ *
+ * The pipeline runs in stages: predict, attribute, concepts (per-class prototypes by NMF), then the
+ * prototype search behind the component test and the figures.
+ *
+ * @example Predictions, then the concepts of ten classes
+ * ```ts
+ * import { computeConcepts, PAPER_ATTRIBUTION, predictDataset } from "@protoscope/protoscope";
+ *
+ * const [model, data] = ["resnet50.onnx", "imagenet/val"];
+ * await predictDataset({ model, data, out: "out/predictions" });
+ * const concepts = await computeConcepts({
+ *   ...PAPER_ATTRIBUTION,
+ *   model,
+ *   data,
+ *   layer: "layer3.5",
+ *   classes: "0-9",
+ *   out: "out/concepts",
+ *   predictions: "out/predictions",
+ * });
+ * console.log(`${concepts.k} prototypes per class at ${concepts.layer}`);
+ * ```
+ *
+ * @module
+ */
+export {
+  attr,
+  attrFloat,
+  type Attribute,
+  AttributeType,
+  attrInt,
+  attrInts,
+  attrString,
+  cloneModel,
+  DataType,
+  declaredShape,
+  decodeModel,
+  type Dimension,
+  encodeModel,
+  floatTensor,
+  type Graph,
+  int64Tensor,
+  type KeyValue,
+  type Model,
+  type Node,
+  readModel,
+  runtimeInputs,
+  sha256File,
+  sha256Hex,
+  type Tensor,
+  tensorValues,
+  type TypeProto,
+  type ValueInfo,
+  valueInfo,
+} from "./src/onnx/model.ts";
 export { GraphBuilder } from "./src/onnx/builder.ts";
 export { acquireGpu, type GpuContext } from "./src/runtime/gpu.ts";
 export { createSession, type Ep, ort } from "./src/runtime/ort.ts";
 export { layerCandidates, resolveLayer, type Tap } from "./src/model/layers.ts";
 export { headFromTap, imageInput, trunkWithTaps, withDynamicInput } from "./src/model/surgery.ts";
 export { listLayers, probeShapes } from "./src/model/inspect.ts";
-export { Classifier, IMAGE_SIZE, softmaxRows, topK } from "./src/model/classifier.ts";
+export { Classifier, softmaxRows, topK } from "./src/model/classifier.ts";
+export { BLANK_RGB, IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD } from "./src/data/input_spec.ts";
 export { normalizeOnCpu, normalizeOnGpu } from "./kernels/normalize/normalize.ts";
 export { predictDataset, readPredictedClasses } from "./src/pipeline/predict/predict.ts";
 export { decodeNpy, encodeNpy, readNpy, writeNpy } from "./src/io/npy.ts";

@@ -1,39 +1,29 @@
 /**
- * protoscope's hand-written WebGPU kernels, one family per folder, each with the TypeScript that dispatches
- * it and its CPU twin: `normalize` (uint8 images -> the model's normalized input, with SmoothGrad noise),
- * `nmf` (batched non-negative matrix factorization, scikit-learn's defaults), `search` (streaming prototype
- * search) and `composite` (crop composites). Every family compiles its WGSL through `_program.ts`, which
- * caches pipelines per device and reports compile errors with the file and line.
+ * protoscope's WGSL kernels as a library: each family's GPU dispatcher with its CPU twin, the same formula
+ * on both, so a caller can check one against the other. Normalization of prepared images, batched NMF
+ * (scikit-learn's algorithm), the streaming prototype search and crop composites.
  *
- * @example
+ * @example NMF on the GPU when there is one, else the CPU reference
  * ```ts
- * import { acquireGpu } from "../src/runtime/gpu.ts";
- * import { nmf, nmfReference } from "./mod.ts";
+ * import { acquireGpu } from "@protoscope/protoscope";
+ * import { nmf, NMF_DEFAULTS, nmfReference } from "@protoscope/protoscope/kernels";
  *
- * const v = Float32Array.from({ length: 40 * 12 }, (_, i) => (i * 7919) % 13);
+ * const v = Float32Array.from({ length: 600 * 64 }, () => Math.random());
  * const gpu = await acquireGpu();
- * const { w, h, relError } = gpu
- *   ? await nmf(gpu.device, { v, n: 40, c: 12 }, { k: 3 })
- *   : nmfReference(v, 40, 12, { k: 3 });
- * console.log(w.length, h.length, relError); // 120 36 ...
+ * const r = gpu ? await nmf(gpu.device, { v, n: 600, c: 64 }) : nmfReference(v, 600, 64);
+ * console.log(`k=${NMF_DEFAULTS.k}: relative error ${r.relError}`);
  * ```
  *
  * @module
  */
-export {
-  IMAGENET_MEAN,
-  IMAGENET_STD,
-  NO_NOISE,
-  type NoiseOptions,
-  normalizeOnCpu,
-  normalizeOnGpu,
-} from "./normalize/mod.ts";
+export { NO_NOISE, type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "./normalize/mod.ts";
 export {
   checkShape,
   fillSparseRandom,
   firstInvalid,
   MAX_K,
   nmf,
+  NMF_DEFAULTS,
   nmfBatched,
   type NmfOptions,
   type NmfProblem,
@@ -70,5 +60,4 @@ export {
   cropSize,
   type GridOptions,
   type ImageSource,
-  PREPARED_IMAGE_SIZE,
 } from "./composite/mod.ts";

@@ -1,14 +1,8 @@
 // deno task attribute --model M --data D --layer L --class C --out O [--method deeplift|gradxact] ...
 import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { attributeDataset } from "../src/pipeline/attribute/attribute_dataset.ts";
-import {
-  ATTRIBUTION_FLAGS,
-  attributionFromArgs,
-  MODEL_DATA_FLAGS,
-  modelDataFromArgs,
-  RUN_ENV_FLAGS,
-  runEnvFromArgs,
-} from "../src/cli/task_flags.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
+import { ATTRIBUTION_FLAGS, attributionFromArgs } from "../src/pipeline/attribute/attribute_flags.ts";
 
 await runTask(async () => {
   const a = parseCli("attribute", "Layer attribution maps of every image towards one class, with overlays.", {

@@ -2,16 +2,14 @@
 // [--attribution-cache A] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
   CLASS_ATTRIBUTION_FLAGS,
   classAttributionFromArgs,
-  MODEL_DATA_FLAGS,
-  modelDataFromArgs,
-  RUN_ENV_FLAGS,
-  runEnvFromArgs,
-} from "../src/cli/task_flags.ts";
+} from "../src/pipeline/attribute/attribute_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -27,11 +25,11 @@ await runTask(async () => {
       out: { type: "string", required: true, help: "output folder (resumable: finished classes are kept)" },
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
       ...ATTRIBUTION_FLAGS,
-      k: { type: "string", default: "6", help: "prototypes per class (NMF components)" },
+      k: { type: "string", default: String(NMF_DEFAULTS.k), help: "prototypes per class (NMF components)" },
       ...CLASS_ATTRIBUTION_FLAGS,
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
-      "max-iter": { type: "string", default: "200", help: "NMF iteration cap" },
-      tol: { type: "string", default: "1e-4", help: "NMF stopping tolerance" },
+      "max-iter": { type: "string", default: String(NMF_DEFAULTS.maxIter), help: "NMF iteration cap" },
+      tol: { type: "string", default: NMF_DEFAULTS.tol.toExponential(), help: "NMF stopping tolerance" },
       ...RUN_ENV_FLAGS,
       nmf: {
         type: "string",

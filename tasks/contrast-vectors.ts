@@ -2,16 +2,13 @@
 // [--cutoff 0.25] [--samples 20] [--sigma 0.25] [--map mean|relu-mean] [--attribution-cache A] ...
 import { choiceArg, floatArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeContrastVectors, CONTRAST_MAPS } from "../src/pipeline/contrast/contrast_vectors.ts";
+import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
   CLASS_ATTRIBUTION_FLAGS,
   classAttributionFromArgs,
-  MODEL_DATA_FLAGS,
-  modelDataFromArgs,
-  RUN_ENV_FLAGS,
-  runEnvFromArgs,
-} from "../src/cli/task_flags.ts";
+} from "../src/pipeline/attribute/attribute_flags.ts";
 
 await runTask(async () => {
   const a = parseCli(

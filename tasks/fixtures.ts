@@ -1,41 +1,40 @@
 // deno task fixtures [--dir .cache/fixture] [--resnet50 legacy,dynamo] [--force]
 // Generates the planted-truth fixture (model, images, truth.json) and, on request, random ResNet-50s.
-import { parseArgs } from "node:util";
+import { type Flags, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";
 import type { Naming } from "../fixtures/resnet50.ts";
 
-const USAGE = `usage: deno task fixtures [--dir DIR] [--resnet50 legacy,dynamo] [--force]
-  --dir DIR        output folder (default .cache/fixture)
-  --resnet50 LIST  also write resnet50-<naming>.onnx for each naming (legacy, dynamo)
-  --force          regenerate the fixture even if its stamp is current`;
+const NAMINGS: readonly Naming[] = ["legacy", "dynamo"];
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    dir: { type: "string", default: ".cache/fixture" },
-    resnet50: { type: "string" },
-    force: { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false },
+const FIXTURE_FLAGS = {
+  dir: { type: "string", default: ".cache/fixture", help: "output folder" },
+  resnet50: {
+    type: "string",
+    help: `also write resnet50-<naming>.onnx for each naming in this list (${NAMINGS.join(", ")})`,
   },
-});
-if (values.help) {
-  console.log(USAGE);
-  Deno.exit(0);
-}
-const namings = (values.resnet50 ?? "").split(",").map((s) => s.trim()).filter((s) => s);
-for (const n of namings) {
-  if (n !== "legacy" && n !== "dynamo") {
-    console.error(
-      `--resnet50 ${values.resnet50}: '${n}' is not a naming (expected legacy or dynamo)\n${USAGE}`,
-    );
-    Deno.exit(2);
-  }
-}
+  force: { type: "boolean", default: false, help: "regenerate the fixture even if its stamp is current" },
+} satisfies Flags;
 
-const t0 = performance.now();
-const paths = await ensureFixture(values.dir, { force: values.force });
-console.log(`fixture: ${paths.modelPath}`);
-console.log(`  images: ${paths.imageFolder} (ImageFolder), ${paths.valFolder} (ImageNet val layout)`);
-console.log(`  labels: ${paths.labelsCsv}; truth: ${paths.truthPath}; classes: ${paths.classesPath}`);
-for (const n of namings) console.log(`resnet50 (${n}): ${await ensureResNet50(values.dir, n as Naming)}`);
-console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+await runTask(async () => {
+  const values = parseCli(
+    "fixtures",
+    "Generates the planted-truth test fixture and, on request, random ResNet-50s.",
+    FIXTURE_FLAGS,
+  );
+  const dir = values.dir as string;
+  const list = (values.resnet50 as string | undefined) ?? "";
+  const namings = list.split(",").map((s) => s.trim()).filter((s) => s);
+  for (const n of namings) {
+    if (!NAMINGS.includes(n as Naming)) {
+      throw new UsageError(`--resnet50 ${list}: '${n}' is not a naming (expected ${NAMINGS.join(" or ")})`);
+    }
+  }
+
+  const t0 = performance.now();
+  const paths = await ensureFixture(dir, { force: values.force as boolean });
+  console.log(`fixture: ${paths.modelPath}`);
+  console.log(`  images: ${paths.imageFolder} (ImageFolder), ${paths.valFolder} (ImageNet val layout)`);
+  console.log(`  labels: ${paths.labelsCsv}; truth: ${paths.truthPath}; classes: ${paths.classesPath}`);
+  for (const n of namings) console.log(`resnet50 (${n}): ${await ensureResNet50(dir, n as Naming)}`);
+  console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+});

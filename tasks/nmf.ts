@@ -1,18 +1,39 @@
-// deno task nmf --input V.npy --k 6 --out DIR [--max-iter 200] [--tol 1e-4] [--seed 0] [--cpu]
+// deno task nmf --input V.npy --out DIR [--k 6] [--max-iter 200] [--tol 1e-4] [--seed 0] [--cpu]
 // Factorizes a non-negative 2-D float32/float64 matrix V (n x c) as W (n x k) H (k x c) with scikit-learn's
 // NMF defaults (NNDSVDa, coordinate descent), on WebGPU when an adapter exists, else on the CPU reference.
 // Writes DIR/W.npy, DIR/H.npy and DIR/nmf.json.
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { type Flags, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
 import { nmf } from "../kernels/nmf/nmf.ts";
 import { nmfReference } from "../kernels/nmf/reference.ts";
-import { checkShape, firstInvalid, type NmfResult, resolveSettings } from "../kernels/nmf/settings.ts";
+import {
+  checkShape,
+  firstInvalid,
+  NMF_DEFAULTS,
+  type NmfResult,
+  resolveSettings,
+} from "../kernels/nmf/settings.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 
-const USAGE =
-  "usage: deno task nmf --input V.npy --k 6 --out DIR [--max-iter 200] [--tol 1e-4] [--seed 0] [--cpu]";
+const SUMMARY =
+  "Non-negative matrix factorization V = W H of a .npy matrix: DIR/W.npy, DIR/H.npy, DIR/nmf.json.";
+
+const NMF_FLAGS = {
+  input: { type: "string", help: "V: a 2-D float32/float64 .npy of non-negative values", required: true },
+  out: { type: "string", help: "output folder", required: true },
+  k: { type: "string", default: String(NMF_DEFAULTS.k), help: "components (rows of H)" },
+  "max-iter": { type: "string", default: String(NMF_DEFAULTS.maxIter), help: "iteration cap" },
+  tol: { type: "string", default: NMF_DEFAULTS.tol.toExponential(), help: "stopping tolerance" },
+  seed: { type: "string", default: String(NMF_DEFAULTS.seed), help: "seed of the randomized SVD start" },
+  "svd-iterations": {
+    type: "string",
+    default: String(NMF_DEFAULTS.svdIterations),
+    help: "power iterations of the randomized SVD behind NNDSVDa",
+  },
+  cpu: { type: "boolean", default: false, help: "use the CPU reference even when WebGPU is available" },
+} satisfies Flags;
 
 export interface NmfTaskSummary {
   input: string;
@@ -31,11 +52,12 @@ export interface NmfTaskSummary {
   outputs: { w: string; h: string };
 }
 
-function number(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
+/** Any finite number: range checks are resolveSettings', so the library and the task refuse alike. */
+function number(values: Record<string, string | boolean | undefined>, name: keyof typeof NMF_FLAGS): number {
+  const value = String(values[name]);
   const x = Number(value);
   if (value.trim() === "" || !Number.isFinite(x)) {
-    throw new Error(`--${name}: expected a number, got '${value}'`);
+    throw new UsageError(`--${name}: expected a number, got '${value}'`);
   }
   return x;
 }
@@ -45,28 +67,15 @@ export async function nmfTask(
   argv: string[],
   log: (line: string) => void = console.log,
 ): Promise<NmfTaskSummary> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      input: { type: "string" },
-      k: { type: "string" },
-      out: { type: "string" },
-      "max-iter": { type: "string" },
-      tol: { type: "string" },
-      seed: { type: "string" },
-      "svd-iterations": { type: "string" },
-      cpu: { type: "boolean", default: false },
-    },
-    strict: true,
-  });
-  if (!values.input || !values.out) throw new Error(`--input and --out are required\n${USAGE}`);
-  const input = values.input;
+  const values = parseCli("nmf", SUMMARY, NMF_FLAGS, argv);
+  const input = values.input as string;
+  const out = values.out as string;
   const settings = resolveSettings({
-    k: number(values.k, "k", 6),
-    maxIter: number(values["max-iter"], "max-iter", 200),
-    tol: number(values.tol, "tol", 1e-4),
-    seed: number(values.seed, "seed", 0),
-    svdIterations: number(values["svd-iterations"], "svd-iterations", 10),
+    k: number(values, "k"),
+    maxIter: number(values, "max-iter"),
+    tol: number(values, "tol"),
+    seed: number(values, "seed"),
+    svdIterations: number(values, "svd-iterations"),
   });
 
   const array = await readNpy(input);
@@ -104,7 +113,7 @@ export async function nmfTask(
     : nmfReference(v, n, c, settings);
   const seconds = (performance.now() - started) / 1000;
 
-  const outputs = { w: join(values.out, "W.npy"), h: join(values.out, "H.npy") };
+  const outputs = { w: join(out, "W.npy"), h: join(out, "H.npy") };
   await writeNpy(outputs.w, result.w, [n, settings.k]);
   await writeNpy(outputs.h, result.h, [settings.k, c]);
   const summary: NmfTaskSummary = {
@@ -119,23 +128,18 @@ export async function nmfTask(
     adapter: gpu?.description ?? null,
     outputs,
   };
-  await writeJsonAtomic(join(values.out, "nmf.json"), summary);
+  await writeJsonAtomic(join(out, "nmf.json"), summary);
   log(
     `NMF of ${input} (${n} x ${c}, k=${settings.k}) on ${
       gpu ? gpu.description : "CPU"
     }: ${result.iterations} ` +
-      `iterations, relative error ${result.relError.toPrecision(4)}, ${
-        seconds.toFixed(2)
-      } s -> ${values.out}`,
+      `iterations, relative error ${result.relError.toPrecision(4)}, ${seconds.toFixed(2)} s -> ${out}`,
   );
   return summary;
 }
 
 if (import.meta.main) {
-  try {
+  await runTask(async () => {
     await nmfTask(Deno.args);
-  } catch (e) {
-    console.error(`nmf: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
+  }, "nmf");
 }

@@ -1,22 +1,23 @@
 // deno task prepare --data D [--labels CSV] --out C [--workers N] [--limit N]
 // Decodes and crops every image of D once into the cache C (images.npy + index.json), so later tasks read
 // pixels instead of decoding JPEGs. Interrupted runs resume.
-import { parseArgs } from "node:util";
+import { type Flags, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { prepareCache, type PrepareProgress } from "../src/data/cache.ts";
 import { defaultWorkerCount } from "../src/data/pool.ts";
 import { createProgress, type Progress } from "../src/io/progress.ts";
+import { MODEL_DATA_FLAGS } from "../src/cli/task_flags.ts";
 
-const USAGE = "usage: deno task prepare --data DIR [--labels LOC_val_solution.csv] --out CACHE_DIR " +
-  "[--workers N] [--limit N]";
-
-function positiveInt(name: string, text: string | undefined, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min) {
-    throw new Error(`--${name} must be an integer >= ${min}, got '${text}'`);
-  }
-  return n;
-}
+const PREPARE_FLAGS = {
+  data: {
+    type: "string",
+    required: true,
+    help: "image folder (ImageNet-val, ImageFolder, plain)",
+  },
+  labels: MODEL_DATA_FLAGS.labels,
+  out: { type: "string", required: true, help: "cache folder (images.npy + index.json)" },
+  workers: { type: "string", help: "decode workers (default: CPU cores)" },
+  limit: { type: "string", help: "prepare only the first N images" },
+} satisfies Flags;
 
 function duration(seconds: number): string {
   const s = Math.round(seconds);
@@ -24,34 +25,14 @@ function duration(seconds: number): string {
   return h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-async function main(): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: Deno.args,
-      options: {
-        data: { type: "string" },
-        labels: { type: "string" },
-        out: { type: "string" },
-        workers: { type: "string" },
-        limit: { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    console.log(USAGE);
-    return 0;
-  }
-  if (!values.data || !values.out) {
-    console.error(`--data and --out are required\n${USAGE}`);
-    return 2;
-  }
-  const workers = positiveInt("workers", values.workers, 0) ?? defaultWorkerCount();
-  const limit = positiveInt("limit", values.limit, 1);
+async function main(): Promise<void> {
+  const values = parseCli(
+    "prepare",
+    "Decodes and crops every image once into a cache that later tasks read instead of JPEGs.",
+    PREPARE_FLAGS,
+  );
+  const workers = intArg("workers", values.workers, 0) ?? defaultWorkerCount();
+  const limit = intArg("limit", values.limit, 1);
 
   let progress: Progress | undefined;
   let reported = 0;
@@ -66,9 +47,9 @@ async function main(): Promise<number> {
   };
 
   const summary = await prepareCache({
-    data: values.data,
-    labels: values.labels,
-    out: values.out,
+    data: values.data as string,
+    labels: values.labels as string | undefined,
+    out: values.out as string,
     workers,
     limit,
     onProgress: report,
@@ -96,14 +77,6 @@ async function main(): Promise<number> {
     for (const f of summary.failures.slice(0, 20)) console.error(`  ${f.path}: ${f.reason}`);
     if (summary.failures.length > 20) console.error(`  ... and ${summary.failures.length - 20} more`);
   }
-  return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (e) {
-    console.error(`prepare: ${(e as Error).message}`);
-    Deno.exit(1);
-  }
-}
+if (import.meta.main) await runTask(main, "prepare");

@@ -8,7 +8,7 @@ import { readModel, sha256File } from "../src/onnx/model.ts";
 import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { noGpu } from "./_helpers/gpu.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -16,7 +16,6 @@ const fixture = await ensureFixture();
 const model = await readModel(fixture.modelPath);
 const identity = { path: fixture.modelPath, sha256: await sha256File(fixture.modelPath) };
 const truth = JSON.parse(await Deno.readTextFile(fixture.truthPath)) as FixtureTruth;
-const gpu = await acquireGpu();
 
 /** Grid-aligned images of the ImageFolder copy, with their planted cells on the 7x7 grid. */
 async function alignedImages(count: number) {
@@ -155,7 +154,7 @@ Deno.test(
 
 Deno.test({
   name: "webgpu (GPU-resident trunk -> backward) and wasm give the same maps",
-  ignore: !gpu,
+  ignore: noGpu,
   ...ORT_TEST,
   fn: async () => {
     const { picked, pixels } = await alignedImages(2);

@@ -17,15 +17,14 @@ import {
   runOnce,
 } from "./_helpers/gradcheck.ts";
 import { parsePlacement, webgpuPlacement } from "./_helpers/placement.ts";
-import { opZooHead, seededNormal, seededRandom, toyResNetHead } from "./_helpers/toy_heads.ts";
+import { opZooHead, seededNormal, toyResNetHead } from "./_helpers/toy_heads.ts";
+import { seededRandom } from "../src/runtime/random.ts";
 import { GraphBuilder } from "../src/onnx/builder.ts";
 import { declaredShape, int64Tensor, type Model } from "../src/onnx/model.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { noGpu } from "./_helpers/gpu.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 
 configureWasm(1);
-const gpu = await acquireGpu();
-if (!gpu) console.log("attribution_backward_test: no WebGPU adapter; the WebGPU comparisons are skipped");
 const ORT = { sanitizeResources: false, sanitizeOps: false };
 const BATCH = 3;
 const CLASSES = 5;
@@ -350,7 +349,7 @@ Deno.test({
 
 Deno.test({
   name: "wasm and WebGPU agree on the generated graphs (relative 1e-4)",
-  ignore: !gpu,
+  ignore: noGpu,
   ...ORT,
   fn: async () => {
     for (const [label, head] of [["toy ResNet", toyResNetHead()], ["op zoo", opZooHead()]] as const) {
@@ -373,7 +372,7 @@ Deno.test({
 
 Deno.test({
   name: "every node of the generated graphs is placed on the WebGPU EP (no CPU fallback)",
-  ignore: !gpu,
+  ignore: noGpu,
   fn: async () => {
     for (const [label, head] of [["toy ResNet", toyResNetHead()], ["op zoo", opZooHead()]] as const) {
       const placement = await webgpuPlacement(

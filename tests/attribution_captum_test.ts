@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { encodeModel, sha256Hex } from "../src/onnx/model.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { noGpu } from "./_helpers/gpu.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 import { buildCaptumModel, CAPTUM_CASES, captumPixels } from "../fixtures/captum_cases.ts";
 import { relativeError } from "./_helpers/numeric.ts";
@@ -14,7 +14,6 @@ import { relativeError } from "./_helpers/numeric.ts";
 configureWasm(1);
 const ORT = { sanitizeResources: false, sanitizeOps: false };
 const DIR = new URL("./testdata/captum/", import.meta.url).pathname;
-const gpu = await acquireGpu();
 
 /** The paper's map: channel mean of ReLU(attribution), n x h x w. */
 function channelMeanOfRelu(a: Float32Array, n: number, c: number, hw: number): Float32Array {
@@ -42,7 +41,7 @@ for (const c of CAPTUM_CASES) {
       name: `DeepLift = captum LayerDeepLift${
         c.settings.samples > 1 ? " + noise tunnel" : ""
       }: ${c.name}, ${ep}`,
-      ignore: ep === "webgpu" && !gpu,
+      ignore: ep === "webgpu" && noGpu,
       ...ORT,
       fn: async () => {
         const expected = await readNpy(`${DIR}${c.name}.npy`);

@@ -33,7 +33,7 @@ import { type SearchPassResult, searchPrototypes } from "../src/pipeline/search/
 import type { SearchHit } from "../kernels/search/hits.ts";
 import { writeNpy } from "../src/io/npy.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 import { float64TensorPt } from "./_helpers/torch_pt_files.ts";
 import {
   motifsAt,
@@ -44,7 +44,6 @@ import {
 } from "./_helpers/planted_concepts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
-const gpu = await acquireGpu();
 const fixture = await ensureFixture();
 const truth = await readTruthByPath(fixture.truthPath);
 const truthOf = (path: string | null): TruthImage => {
@@ -280,7 +279,7 @@ function assertSameHits(a: SearchHit[], b: SearchHit[], what: string) {
 Deno.test({
   name: "the pass agrees on every path: GPU-resident taps (webgpu EP), CPU taps, CPU search; skips bad files",
   ...ORT_TEST,
-  ignore: !gpu,
+  ignore: noGpu,
   fn: async () => {
     // 20 val images (mixed classes) with number 7 corrupt: batches of 8 split around it.
     const work = await Deno.makeTempDir();

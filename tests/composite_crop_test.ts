@@ -10,18 +10,17 @@ import {
   cropGrid,
   cropSize,
 } from "../kernels/composite/mod.ts";
-import { acquireGpu, createStorageBuffer, readBuffer } from "../src/runtime/gpu.ts";
+import { createStorageBuffer, readBuffer } from "../src/runtime/gpu.ts";
+import { seededRandom } from "../src/runtime/random.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 
-const gpu = await acquireGpu();
 const device = gpu?.device;
-const noGpu = gpu ? "" : " (skipped: no WebGPU adapter)";
 
 const SIDE = 224;
 const IMAGE_BYTES = SIDE * SIDE * 3;
 const IMAGES = 6;
 
-let seed = 2024;
-const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+const random = seededRandom(2024);
 const cache = Uint8Array.from({ length: IMAGES * IMAGE_BYTES }, () => Math.floor(random() * 256));
 
 /** The source pixel, straight from the definition: cell origin = cell * size. */
@@ -89,8 +88,8 @@ Deno.test("CPU composites and grids hold the named cells", () => {
 });
 
 Deno.test({
-  name: `GPU uint8 composites are pixel-exact for 32 px and 74 px cells, from every image source${noGpu}`,
-  ignore: !gpu,
+  name: "GPU uint8 composites are pixel-exact for 32 px and 74 px cells, from every image source",
+  ignore: noGpu,
   fn: async () => {
     const compositor = await CropCompositor.create(device!);
     const loaded: number[] = [];
@@ -118,8 +117,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `GPU normalized composite tensor equals the CPU normalization formula${noGpu}`,
-  ignore: !gpu,
+  name: "GPU normalized composite tensor equals the CPU normalization formula",
+  ignore: noGpu,
   fn: async () => {
     const compositor = await CropCompositor.create(device!);
     for (const [cells, pooled, size] of [[cells7, 7, 32], [cells3, 3, 74]] as const) {
@@ -145,8 +144,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `benchComposites measures composites per second${noGpu}`,
-  ignore: !gpu,
+  name: "benchComposites measures composites per second",
+  ignore: noGpu,
   fn: async () => {
     const r = await benchComposites(device!, { classes: 4, k: 6, size: 32, repeats: 2 });
     assert.ok(r.compositesPerSecond > 0 && Number.isFinite(r.compositesPerSecond));

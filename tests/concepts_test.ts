@@ -6,7 +6,7 @@ import { CLASSES, MOTIF_CHANNELS, motifById } from "../fixtures/spec.ts";
 import { computeConcepts, weightedRows } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { readNpy } from "../src/io/npy.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { noGpu } from "./_helpers/gpu.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const fixture = await ensureFixture();
@@ -111,7 +111,7 @@ Deno.test("the NMF input: each row is an activation vector scaled by the map at 
 
 Deno.test({
   name: "concepts with NMF on the GPU (WGSL) match the CPU reference's prototypes",
-  ignore: !(await acquireGpu()),
+  ignore: noGpu,
   ...ORT_TEST,
   fn: async () => {
     const bases: Float32Array[] = [];

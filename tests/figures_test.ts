@@ -12,13 +12,12 @@ import { explanationGeometry } from "../src/pipeline/figures/explanation_figure.
 import type { ExplainReport } from "../src/pipeline/figures/explain.ts";
 import { Canvas } from "../src/render/canvas.ts";
 import { textWidth } from "../src/render/font.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { noGpu } from "./_helpers/gpu.ts";
 import { motifsAt, PLANTED_K, readTruthByPath, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const fixture = await ensureFixture();
 const truth = await readTruthByPath(fixture.truthPath);
-const gpu = await acquireGpu();
 
 async function decode(path: string): Promise<Image> {
   return await Image.decode(await Deno.readFile(path));
@@ -146,7 +145,7 @@ Deno.test(
 Deno.test({
   name: "visualize: classes split over several passes (GPU memory budget) give the same figures",
   ...ORT_TEST,
-  ignore: !gpu,
+  ignore: noGpu,
   fn: async () => {
     const work = await Deno.makeTempDir();
     // The first 24 val images hold every class, in shuffled order.

@@ -8,20 +8,17 @@ import { headFromTap, trunkWithTaps } from "../src/model/surgery.ts";
 import { listLayers, probeShapes } from "../src/model/inspect.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { createSession, type Ep, ort } from "../src/runtime/ort.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { seededRandom } from "../src/runtime/random.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 import type { Model } from "../src/onnx/model.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 
-const gpu = await acquireGpu();
 const EPS: Ep[] = gpu ? ["wasm", "webgpu"] : ["wasm"];
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 
 function pixels(n: number, seed: number): Uint8Array {
-  let s = seed >>> 0;
-  return Uint8Array.from({ length: n * 224 * 224 * 3 }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s >>> 24;
-  });
+  const random = seededRandom(seed);
+  return Uint8Array.from({ length: n * 224 * 224 * 3 }, () => Math.floor(random() * 256));
 }
 
 /** Full-model logits vs trunk tap -> head logits, on one EP. */
@@ -142,7 +139,7 @@ Deno.test("the trunk without logits is pruned to what the tap needs", () => {
 
 Deno.test({
   name: "webgpu and wasm agree on the fixture's logits",
-  ignore: !gpu,
+  ignore: noGpu,
   ...ORT_TEST,
   fn: async () => {
     const model = buildFixtureModel();

@@ -5,11 +5,8 @@ import { groupDims, planGroups } from "../kernels/nmf/plan.ts";
 import { matchedCosines, plantedProblem } from "../fixtures/planted_nmf.ts";
 import { nmfReference } from "../kernels/nmf/reference.ts";
 import { solveBatched } from "../kernels/nmf/solver.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 
-const gpu = await acquireGpu();
-const ignore = !gpu;
-if (ignore) console.warn("nmf_gpu_test: no WebGPU adapter; GPU NMF tests skipped");
 const N = 600, C = 64;
 
 function sameBits(a: Float32Array, b: Float32Array): boolean {
@@ -20,7 +17,7 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 }
 
 Deno.test(
-  { name: "GPU NMF recovers planted factors and fits no worse than the CPU reference", ignore },
+  { name: "GPU NMF recovers planted factors and fits no worse than the CPU reference", ignore: noGpu },
   async () => {
     for (const [k, noise] of [[4, 0], [5, 0.01], [6, 0.02]]) {
       const { v, h0 } = plantedProblem(k, N, C, k, { noise });
@@ -38,7 +35,7 @@ Deno.test(
 );
 
 Deno.test(
-  { name: "GPU NMF: batched equals one at a time, mixed shapes, deterministic", ignore },
+  { name: "GPU NMF: batched equals one at a time, mixed shapes, deterministic", ignore: noGpu },
   async () => {
     const k = 5;
     const problems: NmfProblem[] = [
@@ -68,7 +65,7 @@ Deno.test(
 );
 
 Deno.test(
-  { name: "GPU NMF splits a batch too large for one binding into dispatch groups", ignore },
+  { name: "GPU NMF splits a batch too large for one binding into dispatch groups", ignore: noGpu },
   async () => {
     const k = 4;
     const problems = [21, 22, 23].map((s) => ({
@@ -86,7 +83,7 @@ Deno.test(
 );
 
 Deno.test(
-  { name: "GPU NMF reads V from GPU buffers (shared slices and separate buffers)", ignore },
+  { name: "GPU NMF reads V from GPU buffers (shared slices and separate buffers)", ignore: noGpu },
   async () => {
     const device = gpu!.device;
     const k = 4;
@@ -132,7 +129,7 @@ Deno.test(
   },
 );
 
-Deno.test({ name: "GPU NMF refuses bad input with the problem and position", ignore }, async () => {
+Deno.test({ name: "GPU NMF refuses bad input with the problem and position", ignore: noGpu }, async () => {
   const v = new Float32Array(N * C).fill(1);
   v[2 * C + 7] = -3;
   await assert.rejects(

@@ -7,20 +7,19 @@ import { nmf } from "../kernels/nmf/nmf.ts";
 import { matchedCosines } from "../fixtures/planted_nmf.ts";
 import { nmfReference } from "../kernels/nmf/reference.ts";
 import type { NmfResult } from "../kernels/nmf/settings.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 import { SKLEARN_NMF_CASES, sklearnCaseMatrix } from "../fixtures/sklearn_cases.ts";
 
 const DIR = new URL("./testdata/sklearn/", import.meta.url).pathname;
 const expected: Record<string, { n_iter: number; relError: number }> = JSON.parse(
   await Deno.readTextFile(`${DIR}cases.json`),
 );
-const gpu = await acquireGpu();
 
 for (const c of SKLEARN_NMF_CASES) {
   for (const where of ["cpu", "webgpu"] as const) {
     Deno.test({
       name: `NMF = scikit-learn's: ${c.name} (${c.n} x ${c.c}, k ${c.k}), ${where}`,
-      ignore: where === "webgpu" && !gpu,
+      ignore: where === "webgpu" && noGpu,
       fn: async () => {
         const v = sklearnCaseMatrix(c);
         const sk = await readNpy(`${DIR}${c.name}.npy`);

@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
 import { plantedProblem } from "../fixtures/planted_nmf.ts";
-import { acquireGpu } from "../src/runtime/gpu.ts";
+import { gpu } from "./_helpers/gpu.ts";
 import { nmfTask, type NmfTaskSummary } from "../tasks/nmf.ts";
 
 const quiet = () => {};
@@ -14,7 +14,6 @@ Deno.test("nmf task factorizes a float64 .npy on WebGPU (or the CPU) and writes 
     const { v } = plantedProblem(41, 120, 16, 3, { noise: 0.01 });
     const input = join(dir, "v.npy");
     await writeNpy(input, Float64Array.from(v), [120, 16]);
-    const gpu = await acquireGpu();
     const out = join(dir, "out");
     const summary = await nmfTask(["--input", input, "--k", "3", "--out", out, "--seed", "3"], quiet);
     assert.equal(summary.backend, gpu ? "webgpu" : "cpu");

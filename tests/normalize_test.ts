@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { IMAGENET_MEAN, IMAGENET_STD, normalizeOnCpu, normalizeOnGpu } from "../kernels/normalize/mod.ts";
-import { acquireGpu, readBuffer } from "../src/runtime/gpu.ts";
-
-const gpu = await acquireGpu();
+import { normalizeOnCpu, normalizeOnGpu } from "../kernels/normalize/mod.ts";
+import { IMAGENET_MEAN, IMAGENET_STD } from "../src/data/input_spec.ts";
+import { readBuffer } from "../src/runtime/gpu.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 
 function pixels(n: number, h: number, w: number): Uint8Array {
   return Uint8Array.from({ length: n * h * w * 3 }, (_, i) => (i * 37 + 11) % 256);
@@ -54,7 +54,7 @@ Deno.test("noise tunnel rows: image-major copies with seeded noise of the reques
 
 Deno.test({
   name: "GPU normalization (normalize.wgsl) equals the CPU twin, with and without noise",
-  ignore: !gpu,
+  ignore: noGpu,
   fn: async () => {
     const n = 2, h = 24, w = 20;
     const px = pixels(n, h, w);

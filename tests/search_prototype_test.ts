@@ -1,19 +1,14 @@
 // The streaming GPU prototype search must give the same answer as an exhaustive CPU search over the
 // materialized activation bank, however the data is batched and wherever the activations live.
 import assert from "node:assert/strict";
-import { acquireGpu, createStorageBuffer } from "../src/runtime/gpu.ts";
+import { createStorageBuffer } from "../src/runtime/gpu.ts";
+import { seededRandom } from "../src/runtime/random.ts";
+import { gpu, noGpu } from "./_helpers/gpu.ts";
 import { bruteForceSearch, poolImage } from "../kernels/search/brute_force.ts";
 import type { SearchHit, SearchResult } from "../kernels/search/hits.ts";
 import { benchSearch, PrototypeSearch } from "../kernels/search/prototype_search.ts";
 
-const gpu = await acquireGpu();
 const device = gpu?.device;
-const noGpu = gpu ? "" : " (skipped: no WebGPU adapter)";
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296;
-}
 
 interface Dataset {
   images: number;
@@ -32,7 +27,7 @@ interface Dataset {
  * duplicated images (exact ties between images).
  */
 function makeDataset(seed: number, images: number, C: number, h: number, w: number, P: number): Dataset {
-  const random = rng(seed);
+  const random = seededRandom(seed);
   const bank = Float32Array.from({ length: images * C * h * w }, () => {
     const v = random();
     return v < 0.33 ? 0 : v;
@@ -138,10 +133,10 @@ async function streamed(
 }
 
 Deno.test({
-  name: `streaming search 14x14->7x7 from CPU arrays equals brute force${noGpu}`,
-  ignore: !gpu,
+  name: "streaming search 14x14->7x7 from CPU arrays equals brute force",
+  ignore: noGpu,
   fn: async () => {
-    const ds = makeDataset(7, 40, 64, 14, 14, 24);
+    const ds = makeDataset(2, 40, 64, 14, 14, 24);
     const cpu = reference(ds, 8);
     const { result, bytesBefore, bytesAfter } = await streamed(ds, [[0, 16], [16, 16], [32, 8]], "cpu", {
       topK: 8,
@@ -164,10 +159,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: `streaming search from GPU buffers (out of order, split above maxBatch) equals brute force${noGpu}`,
-  ignore: !gpu,
+  name: "streaming search from GPU buffers (out of order, split above maxBatch) equals brute force",
+  ignore: noGpu,
   fn: async () => {
-    const ds = makeDataset(7, 40, 64, 14, 14, 24);
+    const ds = makeDataset(2, 40, 64, 14, 14, 24);
     const cpu = reference(ds, 8);
     // The batch of 20 is split into 12 + 8 at an aligned offset; later images arrive first.
     const { result, bytesBefore, bytesAfter } = await streamed(ds, [[20, 20], [0, 7], [7, 13]], "gpu", {
@@ -180,10 +175,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: `streaming search 7x7->3x3 (odd size, floor pooling), k=5, chunked prototypes${noGpu}`,
-  ignore: !gpu,
+  name: "streaming search 7x7->3x3 (odd size, floor pooling), k=5, chunked prototypes",
+  ignore: noGpu,
   fn: async () => {
-    const ds = makeDataset(12, 24, 48, 7, 7, 150);
+    const ds = makeDataset(4, 24, 48, 7, 7, 150);
     const cpu = reference(ds, 5);
     // 64 prototypes per scores chunk: 150 prototypes take 3 chunks.
     const { result } = await streamed(ds, [[0, 10], [10, 10], [20, 4]], "cpu", {
@@ -197,10 +192,10 @@ Deno.test({
 });
 
 Deno.test({
-  name: `exact ties between a duplicated image go to the lower index even when it arrives later${noGpu}`,
-  ignore: !gpu,
+  name: "exact ties between a duplicated image go to the lower index even when it arrives later",
+  ignore: noGpu,
   fn: async () => {
-    const ds = makeDataset(7, 40, 64, 14, 14, 24);
+    const ds = makeDataset(2, 40, 64, 14, 14, 24);
     // Prototype 0 := the pooled vector of image 9 at cell (2, 3); image 17 is an exact copy of image 9.
     const pooled = poolImage(ds.bank, 9, { channels: 64, height: 14, width: 14 });
     const cell = 2 * 7 + 3;
@@ -215,8 +210,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: `benchSearch reports throughput and memory independent of the number of batches${noGpu}`,
-  ignore: !gpu,
+  name: "benchSearch reports throughput and memory independent of the number of batches",
+  ignore: noGpu,
   fn: async () => {
     const small = await benchSearch(device!, { P: 48, C: 64, h: 14, w: 14, batch: 8, batches: 2 });
     const more = await benchSearch(device!, { P: 48, C: 64, h: 14, w: 14, batch: 8, batches: 4 });

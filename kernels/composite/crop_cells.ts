@@ -2,8 +2,7 @@
 // the crop [y * size, (y + 1) * size) x [x * size, (x + 1) * size) of the prepared image, size =
 // floor(224 / pooled width) (32 px at layer3.5's 7x7, 74 px at layer4.2's 3x3); one class's k crops stacked
 // vertically make a composite.
-
-export const PREPARED_IMAGE_SIZE = 224;
+import { PREPARED_IMAGE_SIZE } from "../../src/data/input_spec.ts";
 
 /** One pooled-grid cell of one dataset image. */
 export interface CropCell {

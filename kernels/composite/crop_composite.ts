@@ -13,8 +13,9 @@ import {
   cropSize,
   imageBytes,
   type ImageSource,
-  PREPARED_IMAGE_SIZE,
 } from "./crop_cells.ts";
+import { PREPARED_IMAGE_SIZE } from "../../src/data/input_spec.ts";
+import { seededRandom } from "../../src/runtime/random.ts";
 
 const PARAMS_BYTES = 64;
 
@@ -175,8 +176,7 @@ export async function benchComposites(
   }
   const repeats = opts.repeats ?? 5;
   const imageCount = 64;
-  let seed = 99;
-  const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296;
+  const random = seededRandom(99);
   const cache = Uint8Array.from(
     { length: imageCount * imageBytes(PREPARED_IMAGE_SIZE) },
     () => random() * 256,

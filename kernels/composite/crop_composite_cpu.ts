@@ -1,13 +1,7 @@
 // The CPU side of crop composites: the twin of crop_composite.wgsl's rgb8 output, and the crop grids of
 // the figures (rows of crops with gaps), both copying whole crop rows out of the prepared images.
-import {
-  checkComposites,
-  type CompositePixels,
-  cpuImage,
-  type CropCell,
-  cropSize,
-  PREPARED_IMAGE_SIZE,
-} from "./crop_cells.ts";
+import { checkComposites, type CompositePixels, cpuImage, type CropCell, cropSize } from "./crop_cells.ts";
+import { PREPARED_IMAGE_SIZE } from "../../src/data/input_spec.ts";
 
 /** A copy target: RGB `pixels` `width` wide, crops of side `size` taken from the prepared `images`. */
 interface CropCanvas {

@@ -6,7 +6,6 @@ export {
   type CropCell,
   cropSize,
   type ImageSource,
-  PREPARED_IMAGE_SIZE,
 } from "./crop_cells.ts";
 export { benchComposites, CropCompositor } from "./crop_composite.ts";
 export { compositeRgbCpu, cropGrid, type GridOptions } from "./crop_composite_cpu.ts";

@@ -7,6 +7,7 @@ export {
   checkShape,
   firstInvalid,
   MAX_K,
+  NMF_DEFAULTS,
   type NmfOptions,
   type NmfResult,
   type NmfSettings,

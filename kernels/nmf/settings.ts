@@ -1,25 +1,33 @@
 // Settings shared by the GPU solver and the CPU reference, so that both run the same algorithm.
 
-export interface NmfOptions {
-  /** Number of components (rows of H). Default 6. */
-  k?: number;
-  /** Iteration cap, as scikit-learn's max_iter. Default 200. */
-  maxIter?: number;
-  /** Stopping tolerance on the relative projected-gradient violation, as scikit-learn's tol. Default 1e-4. */
-  tol?: number;
-  /** Seed of the randomized SVD start block. Default 0. */
-  seed?: number;
-  /** Power (subspace) iterations of the randomized SVD behind NNDSVDa. Default 10. */
-  svdIterations?: number;
-}
+/** Each setting is optional; an unset one takes its value from NMF_DEFAULTS. */
+export type NmfOptions = Partial<NmfSettings>;
 
 export interface NmfSettings {
+  /** Number of components (rows of H). */
   k: number;
+  /** Iteration cap, as scikit-learn's max_iter. */
   maxIter: number;
+  /** Stopping tolerance on the relative projected-gradient violation, as scikit-learn's tol. */
   tol: number;
+  /** Seed of the randomized SVD start block. */
   seed: number;
+  /** Power (subspace) iterations of the randomized SVD behind NNDSVDa. */
   svdIterations: number;
 }
+
+/**
+ * The defaults, written once: the library, the tasks' flags and their help all read them. maxIter and tol
+ * are scikit-learn's NMF defaults (its init is NNDSVDa here, always); k is the paper's 6 prototypes per
+ * class.
+ */
+export const NMF_DEFAULTS: Readonly<NmfSettings> = Object.freeze({
+  k: 6,
+  maxIter: 200,
+  tol: 1e-4,
+  seed: 0,
+  svdIterations: 10,
+});
 
 export interface NmfResult {
   /** n x k, row-major. */
@@ -43,11 +51,11 @@ export const MAX_K = 24;
 
 export function resolveSettings(opts: NmfOptions = {}): NmfSettings {
   const s: NmfSettings = {
-    k: opts.k ?? 6,
-    maxIter: opts.maxIter ?? 200,
-    tol: opts.tol ?? 1e-4,
-    seed: opts.seed ?? 0,
-    svdIterations: opts.svdIterations ?? 10,
+    k: opts.k ?? NMF_DEFAULTS.k,
+    maxIter: opts.maxIter ?? NMF_DEFAULTS.maxIter,
+    tol: opts.tol ?? NMF_DEFAULTS.tol,
+    seed: opts.seed ?? NMF_DEFAULTS.seed,
+    svdIterations: opts.svdIterations ?? NMF_DEFAULTS.svdIterations,
   };
   if (!Number.isInteger(s.k) || s.k < 1 || s.k > MAX_K) {
     throw new Error(`nmf: k must be an integer in 1..${MAX_K}, got ${opts.k}`);

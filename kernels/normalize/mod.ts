@@ -2,4 +2,4 @@
 // SmoothGrad noise, on the GPU (normalize.wgsl) or on the CPU (its twin).
 export { normalizeOnGpu } from "./normalize.ts";
 export { normalizeOnCpu } from "./normalize_cpu.ts";
-export { IMAGENET_MEAN, IMAGENET_STD, NO_NOISE, type NoiseOptions, writeNormalization } from "./params.ts";
+export { NO_NOISE, type NoiseOptions, writeNormalization } from "./params.ts";

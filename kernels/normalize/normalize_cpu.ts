@@ -1,6 +1,7 @@
 // The CPU twin of normalize.wgsl, for the wasm EP and as the tests' reference: the same formula and the same
 // counter-based noise generator, so both paths give the same input to float32 rounding.
-import { IMAGENET_MEAN, IMAGENET_STD, NO_NOISE, type NoiseOptions } from "./params.ts";
+import { NO_NOISE, type NoiseOptions } from "./params.ts";
+import { IMAGENET_MEAN, IMAGENET_STD } from "../../src/data/input_spec.ts";
 
 function pcg(v: number): number {
   const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;

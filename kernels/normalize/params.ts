@@ -1,8 +1,6 @@
 // What normalize.wgsl, its CPU twin and the crop compositor share: ImageNet's channel statistics, the
 // SmoothGrad noise options, and where the statistics sit in the kernels' uniform blocks.
-
-export const IMAGENET_MEAN = [0.485, 0.456, 0.406];
-export const IMAGENET_STD = [0.229, 0.224, 0.225];
+import { IMAGENET_MEAN, IMAGENET_STD } from "../../src/data/input_spec.ts";
 
 export interface NoiseOptions {
   /** Noisy copies per image (1 = plain input when sigma is 0). */

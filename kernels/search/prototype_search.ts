@@ -4,6 +4,7 @@
 // fixed at construction (sized for one batch) and nothing is read back until finish().
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
 import { bindGroup, compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
+import { seededRandom } from "../../src/runtime/random.ts";
 import {
   checkPrototypes,
   pooledSize,
@@ -447,8 +448,7 @@ export interface SearchBenchResult {
 /** Streams `batches` batches of random GPU-resident activations through a search of P random prototypes. */
 export async function benchSearch(device: GPUDevice, opts: SearchBenchOptions): Promise<SearchBenchResult> {
   const { P, C, h, w, batch, batches } = opts;
-  let seed = 12345;
-  const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
+  const random = seededRandom(12345);
   const bases = Float32Array.from({ length: P * C }, random);
   const classes = Int32Array.from({ length: P }, (_, p) => Math.floor(p / 6));
   const predicted = Int32Array.from({ length: batch }, (_, i) => i % Math.max(1, Math.ceil(P / 6)));

@@ -2,7 +2,7 @@
 import { readModel, sha256File } from "../onnx/model.ts";
 import { type AttributionSettings, Attributor } from "../pipeline/attribute/attributor.ts";
 import type { Ep } from "../runtime/ort.ts";
-import { IMAGE_SIZE } from "../model/classifier.ts";
+import { IMAGE_SIZE } from "../data/input_spec.ts";
 
 export interface AttributionBench {
   model: string;

@@ -1,5 +1,6 @@
 // Forward-pass throughput of a classifier, for `deno task bench`.
-import { Classifier, IMAGE_SIZE } from "../model/classifier.ts";
+import { Classifier } from "../model/classifier.ts";
+import { IMAGE_SIZE } from "../data/input_spec.ts";
 import type { Ep } from "../runtime/ort.ts";
 
 export interface ForwardBench {

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { acquireGpu } from "../runtime/gpu.ts";
 import { fillSparseRandom, type RandomFill } from "../../kernels/nmf/bench_input.ts";
 import { type NmfProblem, type NmfTrace, solveBatched } from "../../kernels/nmf/solver.ts";
+import { NMF_DEFAULTS } from "../../kernels/nmf/settings.ts";
 
 export interface NmfBenchOptions {
   n: number;
@@ -46,8 +47,8 @@ const EXTRAPOLATE_TO = 200;
 
 export async function benchNmf(device: GPUDevice, opts: NmfBenchOptions): Promise<NmfBenchResult> {
   const { n, c, batch, iterations } = opts;
-  const k = opts.k ?? 6;
-  const svdIterations = opts.svdIterations ?? 10;
+  const k = opts.k ?? NMF_DEFAULTS.k;
+  const svdIterations = opts.svdIterations ?? NMF_DEFAULTS.svdIterations;
   if (![n, c, batch, iterations].every((x) => Number.isInteger(x) && x > 0)) {
     throw new Error(`benchNmf: n, c, batch and iterations must be positive integers`);
   }
@@ -111,10 +112,10 @@ if (import.meta.main) {
     options: {
       n: { type: "string", default: "2940" },
       c: { type: "string", default: "2048" },
-      k: { type: "string", default: "6" },
+      k: { type: "string", default: String(NMF_DEFAULTS.k) },
       batch: { type: "string", default: "1" },
       iterations: { type: "string", default: "3" },
-      "svd-iterations": { type: "string", default: "10" },
+      "svd-iterations": { type: "string", default: String(NMF_DEFAULTS.svdIterations) },
     },
   });
   const gpu = await acquireGpu();

@@ -5,7 +5,7 @@ import { SplitModel } from "../pipeline/contrast/split_model.ts";
 import { REFERENCE_OFFSETS, shiftingTest } from "../pipeline/contrast/shifting.ts";
 import { hyperplanesInMemory } from "../pipeline/contrast/hyperplane_set.ts";
 import { meanSoftmaxPerStep } from "../pipeline/contrast/step_runner.ts";
-import { IMAGE_SIZE } from "../model/classifier.ts";
+import { IMAGE_SIZE } from "../data/input_spec.ts";
 import type { Ep } from "../runtime/ort.ts";
 import { seededRandom } from "../runtime/random.ts";
 

@@ -10,6 +10,9 @@ export interface Flag {
 
 export type Flags = Record<string, Flag>;
 
+/** Parsed flag values by name, as parseCli returns them. */
+export type FlagValues = Record<string, string | boolean | undefined>;
+
 export class UsageError extends Error {}
 
 export function parseCli<F extends Flags>(
@@ -44,10 +47,19 @@ export function parseCli<F extends Flags>(
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${usage()}`);
   }
-  for (const [k, f] of Object.entries(flags)) {
-    if (f.required && (values[k] === undefined || values[k] === "")) {
-      throw new UsageError(`--${k} is required: ${f.help}\n\n${usage()}`);
-    }
+  const required = Object.keys(flags).filter((k) => flags[k].required);
+  const missing = required.filter((k) => values[k] === undefined || values[k] === "");
+  if (missing.length === 1 && required.length === 1) {
+    throw new UsageError(`--${missing[0]} is required: ${flags[missing[0]].help}\n\n${usage()}`);
+  }
+  if (missing.length) {
+    // Name every required flag, so one run shows all that a command needs.
+    const names = required.map((k) => `--${k}`);
+    throw new UsageError(
+      `${names.slice(0, -1).join(", ")} and ${names.at(-1)} are required; missing ${
+        missing.map((k) => `--${k} (${flags[k].help})`).join(", ")
+      }\n\n${usage()}`,
+    );
   }
   return values as Record<keyof F, string | boolean | undefined>;
 }
@@ -81,8 +93,11 @@ export function choiceArg<const T extends string>(
   return value as T;
 }
 
-/** Runs a task's main; usage and input errors print one clear message and exit 2 instead of a stack trace. */
-export async function runTask(main: () => Promise<void>): Promise<void> {
+/**
+ * Runs a task's main; usage errors print their message and exit 2, other errors one line (`<prefix>: message`,
+ * the prefix "error" unless the task names itself) and exit 1, instead of a stack trace.
+ */
+export async function runTask(main: () => Promise<void>, prefix = "error"): Promise<void> {
   try {
     await main();
     Deno.exit(0);
@@ -90,7 +105,7 @@ export async function runTask(main: () => Promise<void>): Promise<void> {
     const err = e as Error;
     if (e instanceof UsageError) console.error(err.message);
     else if (Deno.env.get("PROTOSCOPE_DEBUG")) console.error(err);
-    else console.error(`error: ${err.message}`);
+    else console.error(`${prefix}: ${err.message}`);
     Deno.exit(e instanceof UsageError ? 2 : 1);
   }
 }

@@ -7,6 +7,8 @@
 // compute only the columns and rows that survive the centre crop: the kept pixels are identical to
 // resizing the whole image and cropping afterwards, for a fraction of the work.
 
+import { PREPARED_IMAGE_SIZE } from "./input_spec.ts";
+
 /** Fixed-point precision of Pillow's 8-bit resampling (32 bits minus 8 for the value, 2 for overflow). */
 const PRECISION_BITS = 22;
 const HALF = 1 << (PRECISION_BITS - 1);
@@ -104,7 +106,11 @@ export interface PreprocessSettings {
   crop: number;
 }
 
-export const DEFAULT_PREPROCESS: PreprocessSettings = { resize: 224, crop: 224 };
+/** Resize(224) + CenterCrop(224): the shorter side resized straight to the model input, then the centre crop. */
+export const DEFAULT_PREPROCESS: PreprocessSettings = {
+  resize: PREPARED_IMAGE_SIZE,
+  crop: PREPARED_IMAGE_SIZE,
+};
 
 const clip8 = (acc: number): number => {
   const v = acc >> PRECISION_BITS;

@@ -13,8 +13,7 @@ import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { resolveLayer, type Tap } from "./layers.ts";
 import { inputNormalizationWarning } from "./inspect.ts";
 import { type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "../../kernels/normalize/mod.ts";
-
-export const IMAGE_SIZE = 224;
+import { IMAGE_SIZE } from "../data/input_spec.ts";
 
 export interface OpenOptions {
   ep?: EpChoice;

@@ -4,11 +4,12 @@ import type { Model } from "../onnx/model.ts";
 import { createSession, ort } from "../runtime/ort.ts";
 import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { layerCandidates, moduleOutputs } from "./layers.ts";
+import { IMAGE_SIZE } from "../data/input_spec.ts";
 
 export async function probeShapes(
   model: Model,
   tensors: string[],
-  size = 224,
+  size = IMAGE_SIZE,
 ): Promise<Map<string, number[]>> {
   const dynamic = withDynamicInput(model);
   const input = imageInput(dynamic);

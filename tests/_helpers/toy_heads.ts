@@ -5,8 +5,6 @@ import { GraphBuilder } from "../../src/onnx/builder.ts";
 import type { Model } from "../../src/onnx/model.ts";
 import { seededRandom } from "../../src/runtime/random.ts";
 
-export { seededRandom };
-
 export function seededNormal(seed: number): () => number {
   const u = seededRandom(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());

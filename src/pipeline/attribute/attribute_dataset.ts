@@ -11,7 +11,7 @@ import { NpyStreamWriter, writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
 import { encodeJpeg } from "../../render/image_file.ts";
 import { overlayMap } from "../../render/overlay.ts";
-import { IMAGE_SIZE } from "../../model/classifier.ts";
+import { IMAGE_SIZE } from "../../data/input_spec.ts";
 
 export interface AttributeOptions extends AttributionSettings {
   model: string;

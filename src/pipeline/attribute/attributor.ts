@@ -2,7 +2,8 @@
 // and the generated backward graph of the head (DeepLift or gradient x activation) with the noise-tunnel mean
 // and the channel-mean map inside it, so nothing returns to the CPU between the trunk and the maps.
 import type { Model } from "../../onnx/model.ts";
-import { Classifier, IMAGE_SIZE } from "../../model/classifier.ts";
+import { Classifier } from "../../model/classifier.ts";
+import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { headFromTap } from "../../model/surgery.ts";
 import { probeShapes } from "../../model/inspect.ts";
 import { resolveLayer } from "../../model/layers.ts";

@@ -1,13 +1,9 @@
 // Stacked crop composites through the model: assembled and normalized on the GPU with the webgpu EP.
 import { type Classifier, softmaxRows } from "../../model/classifier.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
-import {
-  compositeRgbCpu,
-  type CropCell,
-  CropCompositor,
-  PREPARED_IMAGE_SIZE,
-} from "../../../kernels/composite/mod.ts";
+import { compositeRgbCpu, type CropCell, CropCompositor } from "../../../kernels/composite/mod.ts";
 import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 
 export interface CompositeScores {

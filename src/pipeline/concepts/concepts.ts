@@ -17,7 +17,7 @@ import {
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
-import type { NmfResult } from "../../../kernels/nmf/settings.ts";
+import { NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
@@ -81,7 +81,7 @@ export function weightedRows(
 }
 
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
-  const k = opts.k ?? 6;
+  const k = opts.k ?? NMF_DEFAULTS.k;
   const maxImages = opts.maxImages ?? 60;
   const batch = opts.batch ?? 4;
   const model = await readModel(opts.model);
@@ -100,7 +100,12 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     const hw = h * w;
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
     const classes = parseClassList(opts.classes, attributor.numClasses, names);
-    const nmfSettings = { k, maxIter: opts.maxIter ?? 200, tol: opts.tol ?? 1e-4, seed: opts.seed };
+    const nmfSettings = {
+      k,
+      maxIter: opts.maxIter ?? NMF_DEFAULTS.maxIter,
+      tol: opts.tol ?? NMF_DEFAULTS.tol,
+      seed: opts.seed,
+    };
     const settingsKey = JSON.stringify([sha256, attributor.tapTensor, settings, nmfSettings, maxImages]);
     const manifest = await buildManifest({
       task: "concepts",

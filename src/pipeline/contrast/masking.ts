@@ -5,7 +5,7 @@
 // to the input and the pixels outside take a fixed value in normalized space.
 import type { ContrastTest } from "./contrast_test_run.ts";
 import { normalizeOnCpu } from "../../../kernels/normalize/normalize.ts";
-import { IMAGE_SIZE } from "../../model/classifier.ts";
+import { IMAGE_SIZE } from "../../data/input_spec.ts";
 
 /** Mask levels after the all-ones level 0 (the reference's N). */
 export const MASK_STEPS = 10;

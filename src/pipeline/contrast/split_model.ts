@@ -1,7 +1,8 @@
 // The classifier cut at the tap for the contrast tests: the trunk gives a class's activations once, the head
 // (everything after the tap) classifies many shifted copies of them, and the whole model classifies masked
 // images. All three are ordinary onnxruntime sessions on one execution provider.
-import { Classifier, IMAGE_SIZE, softmaxRows } from "../../model/classifier.ts";
+import { Classifier, softmaxRows } from "../../model/classifier.ts";
+import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { headFromTap } from "../../model/surgery.ts";
 import { probeShapes } from "../../model/inspect.ts";
 import { resolveLayer } from "../../model/layers.ts";

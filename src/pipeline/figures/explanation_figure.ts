@@ -2,7 +2,8 @@
 // column 2 the best crop among images not predicted as the class, column 3 the source image of each
 // column-2 crop (crop outlined) with the class the model predicts for it, and below what the model predicts
 // for the stacked crops of columns 1 and 2.
-import { type CropCell, cropSize, PREPARED_IMAGE_SIZE } from "../../../kernels/composite/mod.ts";
+import { type CropCell, cropSize } from "../../../kernels/composite/mod.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 import type { CropRecord, VariantRecord } from "../component_test/component_test_run.ts";
 import { Canvas, GRAY, lineHeight, RED, type RgbImage, textWidth } from "../../render/canvas.ts";

@@ -1,12 +1,10 @@
 // The prepared images that crops are cut from, loaded once after the search has chosen them.
 import type { Dataset } from "../../data/dataset.ts";
 import type { CropCell } from "../../../kernels/composite/mod.ts";
+import { BLANK_RGB } from "../../data/input_spec.ts";
 
 /** A loader of prepared images by dataset index, for CropCompositor / compositeRgbCpu / cropGrid. */
 export type ImageLookup = (image: number) => Uint8Array;
-
-/** RGB of the blank crop put where a prototype has no position: the ImageNet mean (0 after normalization). */
-export const BLANK_RGB = [124, 116, 104] as const;
 
 /**
  * Reads the prepared images of `indices` once (in parallel through the dataset's workers). Index

@@ -13,7 +13,7 @@ import {
   type SearchHit,
   type SearchResult,
 } from "../../../kernels/search/hits.ts";
-import { PREPARED_IMAGE_SIZE } from "../../../kernels/composite/mod.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import { createProgress } from "../../io/progress.ts";
 
 /** Stacked prototypes (P x C) and the class of each. */
