@@ -64,7 +64,6 @@ export { headFromTap, imageInput, trunkWithTaps, withDynamicInput } from "./src/
 export { listLayers, probeShapes } from "./src/model/inspect.ts";
 export { Classifier, softmaxRows, topK } from "./src/model/classifier.ts";
 export { BLANK_RGB, IMAGE_SIZE, IMAGENET_MEAN, IMAGENET_STD } from "./src/data/input_spec.ts";
-export { normalizeOnCpu, normalizeOnGpu } from "./kernels/normalize/normalize.ts";
 export { predictDataset, readPredictedClasses } from "./src/pipeline/predict/predict.ts";
 export { decodeNpy, encodeNpy, readNpy, writeNpy } from "./src/io/npy.ts";
 export {
@@ -80,10 +79,6 @@ export {
   type ContrastVectorsOptions,
   selectContrastRows,
 } from "./src/pipeline/contrast/contrast_vectors.ts";
-export { nmf, nmfBatched } from "./kernels/nmf/nmf.ts";
-export { nmfReference } from "./kernels/nmf/reference.ts";
-export { trainPairCpu } from "./kernels/hyperplane/reference.ts";
-export { CpuPairSolver, GpuPairSolver } from "./kernels/hyperplane/pair_trainer.ts";
 export { trainHyperplanes } from "./src/pipeline/contrast/hyperplanes.ts";
 export { readHyperplanes, writeHyperplaneRow } from "./src/pipeline/contrast/hyperplanes_io.ts";
 export { readContrastVectors, writeClassVectors } from "./src/pipeline/contrast/vectors_io.ts";
@@ -93,8 +88,18 @@ export { maskingTest } from "./src/pipeline/contrast/masking.ts";
 export { allPairs, samplePairs } from "./src/pipeline/contrast/pair_sampling.ts";
 export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/contrast_summary.ts";
 export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplane_set.ts";
-export { PrototypeSearch } from "./kernels/search/prototype_search.ts";
-export { CropCompositor } from "./kernels/composite/crop_composite.ts";
+export {
+  CpuPairSolver,
+  CropCompositor,
+  GpuPairSolver,
+  nmf,
+  nmfBatched,
+  nmfReference,
+  normalizeOnCpu,
+  normalizeOnGpu,
+  PrototypeSearch,
+  trainPairCpu,
+} from "./kernels/mod.ts";
 export { readConcepts } from "./src/pipeline/concepts/read_concepts.ts";
 export { runComponentTest } from "./src/pipeline/component_test/component_test_run.ts";
 export { runVisualize } from "./src/pipeline/figures/visualize.ts";

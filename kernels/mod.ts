@@ -1,7 +1,8 @@
 /**
  * protoscope's WGSL kernels as a library: each family's GPU dispatcher with its CPU twin, the same formula
  * on both, so a caller can check one against the other. Normalization of prepared images, batched NMF
- * (scikit-learn's algorithm), the streaming prototype search and crop composites.
+ * (scikit-learn's algorithm), the streaming prototype search, crop composites and the
+ * class-pair hyperplanes (batched logistic regression).
  *
  * @example NMF on the GPU when there is one, else the CPU reference
  * ```ts
@@ -61,3 +62,13 @@ export {
   type GridOptions,
   type ImageSource,
 } from "./composite/mod.ts";
+export {
+  CpuPairSolver,
+  GpuPairSolver,
+  HYPERPLANE_INITS,
+  type HyperplaneInit,
+  type HyperplaneTraining,
+  type PairHyperplane,
+  REFERENCE_TRAINING,
+  trainPairCpu,
+} from "./hyperplane/mod.ts";

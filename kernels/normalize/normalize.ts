@@ -2,8 +2,6 @@
 // optional SmoothGrad noise; normalize_cpu.ts is its CPU twin for the wasm EP.
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
 import { NO_NOISE, type NoiseOptions, writeNormalization } from "./params.ts";
-// Only for /mod.ts, which imports the CPU twin from here until it takes the kernels from kernels/mod.ts.
-export { normalizeOnCpu } from "./normalize_cpu.ts";
 import { compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
 
 function params(n: number, h: number, w: number, noise: NoiseOptions): ArrayBuffer {
