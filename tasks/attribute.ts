@@ -9,6 +9,7 @@ import {
   RUN_ENV_FLAGS,
   runEnvFromArgs,
 } from "../src/cli/task_flags.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
   const a = parseCli("attribute", "Layer attribution maps of every image towards one class, with overlays.", {
@@ -43,4 +44,6 @@ await runTask(async () => {
     } ` +
       `on ${r.device}: ${a.out}/maps.npy, attribution.json, overlays/`,
   );
+  const skipped = skippedLine(r.skipped, `${a.out}/attribution.json`);
+  if (skipped) console.log(skipped);
 });

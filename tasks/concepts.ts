@@ -1,9 +1,11 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
+  FRESH_FLAG,
   MODEL_DATA_FLAGS,
   modelDataFromArgs,
   RUN_ENV_FLAGS,
@@ -35,6 +37,7 @@ await runTask(async () => {
         help: "existing predictions folder (default: <out>/predictions, computed if missing)",
       },
       ...RUN_ENV_FLAGS,
+      ...FRESH_FLAG,
       nmf: {
         type: "string",
         default: "auto",
@@ -57,6 +60,7 @@ await runTask(async () => {
     tol: floatArg("tol", a.tol),
     predictions: a.predictions as string | undefined,
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
+    fresh: a.fresh as boolean,
   });
   const done = s.classes.filter((c) => c.status === "done");
   const empty = s.classes.filter((c) => c.status === "no-images");
@@ -70,6 +74,8 @@ await runTask(async () => {
       }`,
     );
   }
+  const skipped = skippedLine(s.skipped ?? [], `${a.out}/concepts.json`);
+  if (skipped) console.log(skipped);
   if (done.length) {
     const errs = done.map((c) => c.relError!).sort((x, y) => x - y);
     console.log(

@@ -30,6 +30,15 @@ export function runEnvFromArgs(a: Args): { limit?: number; ep: EpChoice } {
   return { limit: intArg("limit", a.limit), ep: choiceArg("ep", a.ep, EP_CHOICES) };
 }
 
+/** For tasks that resume or reuse earlier work in --out: discard work made from other inputs. */
+export const FRESH_FLAG = {
+  fresh: {
+    type: "boolean",
+    default: false,
+    help: "discard earlier results in --out made from other inputs (otherwise such a folder is refused)",
+  },
+} satisfies Flags;
+
 export const ATTRIBUTION_FLAGS = {
   method: { type: "string", default: PAPER_ATTRIBUTION.method, help: "deeplift | gradxact" },
   samples: {

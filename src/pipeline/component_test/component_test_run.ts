@@ -314,7 +314,7 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
     if (opts.saveComposites ?? true) await saveComposites(opts.out, classes, core, pass.pooledWidth);
     return report;
   } finally {
-    run.close();
+    await run.close();
   }
 }
 

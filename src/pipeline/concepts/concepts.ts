@@ -1,22 +1,33 @@
 // Per-class concepts (the paper's Figure 2): for each class, up to `maxImages` images the model predicts as
 // that class; their tap activations weighted by the channel-mean ReLU attribution map; all (image, y, x)
 // rows factorized by NMF into k prototypes. Classes are factorized in batches on the GPU, results are written
-// per class as they finish, and a rerun skips the classes already done with the same settings.
+// per class as they finish, and a rerun skips the classes already done from the same inputs (model, layer,
+// settings, data: io/run_identity.ts); a folder made from other inputs is refused unless --fresh. The index
+// (concepts.json) lists every finished class on disk, so runs with different --classes add up.
 import { join } from "node:path";
-import { openDataset } from "../../data/dataset.ts";
-import { classNamesFor, parseClassList } from "../../data/class_names.ts";
+import { type Dataset, openDataset } from "../../data/dataset.ts";
+import { classCountNote, classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
 import { type AttributionSettings, Attributor } from "../attribute/attributor.ts";
-import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
+import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
-import type { NmfResult } from "../../../kernels/nmf/settings.ts";
+import { MAX_K, type NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest } from "../../io/manifest.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
+import { claimOutDir } from "../../io/out_dir.ts";
+import {
+  assertSameIdentity,
+  dataIdentity,
+  identityChanges,
+  type RunIdentity,
+} from "../../io/run_identity.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
+import { UsageError } from "../../cli/cli.ts";
 
 export interface ConceptsOptions extends AttributionSettings {
   model: string;
@@ -41,6 +52,8 @@ export interface ConceptsOptions extends AttributionSettings {
   nmfDevice?: "auto" | "gpu" | "cpu";
   /** An existing predictions folder to use instead of `<out>/predictions`. */
   predictions?: string;
+  /** Discard earlier results in `out` made from other inputs instead of refusing. */
+  fresh?: boolean;
 }
 
 export interface ClassConcepts {
@@ -59,10 +72,12 @@ export interface ConceptsSummary {
   channels: number;
   k: number;
   classes: ClassConcepts[];
+  /** Images left out (unreadable); in the index file only. */
+  skipped?: SkippedImage[];
 }
 
 interface ClassFile extends ClassConcepts {
-  settingsKey: string;
+  identity: RunIdentity;
   imagePaths: string[];
   imageIndices: number[];
 }
@@ -90,49 +105,75 @@ export function weightedRows(
 
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
   const k = opts.k ?? 6;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw new UsageError(`--k ${k}: prototypes per class must be an integer in 1..${MAX_K}`);
+  }
+  const outDir = await claimOutDir(opts.out, "concepts");
+  try {
+    return await conceptsIn(opts, k);
+  } finally {
+    await outDir.release();
+  }
+}
+
+async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSummary> {
   const maxImages = opts.maxImages ?? 60;
   const batch = opts.batch ?? 4;
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
-
-  const predictionsDir = opts.predictions ?? join(opts.out, "predictions");
-  if (!(await exists(join(predictionsDir, "predictions.npy")))) {
-    console.error(`predictions: computing them into ${predictionsDir}`);
-    await predictDataset({
-      model: opts.model,
-      data: opts.data,
-      labels: opts.labels,
-      out: predictionsDir,
-      ep: opts.ep,
-    });
-  }
-  const predicted = await readPredictedClasses(predictionsDir);
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
-  if (predicted.length !== dataset.size) {
-    throw new Error(
-      `${predictionsDir}/predictions.npy has ${predicted.length} entries but --data ${opts.data} has ${dataset.size} ` +
-        "images: the predictions belong to other data",
-    );
-  }
   const settings = { method: opts.method, samples: opts.samples, sigma: opts.sigma, seed: opts.seed };
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
+  }).catch((e) => {
+    dataset.close();
+    throw e;
   });
-  const gpu = await acquireGpu();
   try {
     const [channels, h, w] = attributor.tapShape;
     const hw = h * w;
+    // Every argument is checked before the first image is read.
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
-    const classes = parseClassList(opts.classes, attributor.numClasses, names);
+    let classes: number[];
+    try {
+      classes = parseClassList(opts.classes, attributor.numClasses, names);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (k > channels) {
+      throw new UsageError(
+        `--k ${k}: ${opts.layer} has only ${channels} channels, so at most ${channels} prototypes`,
+      );
+    }
+    const note = classCountNote(attributor.numClasses, dataset.classNames);
+    if (note) console.error(`note: ${note}`);
     const nmfSettings = { k, maxIter: opts.maxIter ?? 200, tol: opts.tol ?? 1e-4, seed: opts.seed };
-    const settingsKey = JSON.stringify([sha256, attributor.tapTensor, settings, nmfSettings, maxImages]);
+    const identity: RunIdentity = {
+      model: sha256,
+      layer: attributor.tapTensor,
+      settings: { ...settings, ...nmfSettings, maxImages },
+      data: await dataIdentity(dataset),
+    };
+    await claimFolder(opts.out, identity, !!opts.fresh);
+
+    const found = await findOrComputePredictions({
+      ...opts,
+      modelSha256: sha256,
+      dataset,
+      given: opts.predictions,
+      computeInto: join(opts.out, "predictions"),
+    });
+    const predicted = found.predicted;
+    const skipped = [...found.skipped];
+    const gpu = await acquireGpu();
     const manifest = await buildManifest({
       task: "concepts",
       model: { path: opts.model, sha256 },
       layer: { name: opts.layer, tensor: attributor.tapTensor },
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
       device: `${attributor.trunk.device}; kernels: ${gpu?.description ?? "CPU"}`,
-      settings: { ...settings, ...nmfSettings, maxImages, batch, predictions: predictionsDir },
+      settings: { ...settings, ...nmfSettings, maxImages, batch, predictions: found.from },
+      identity,
     });
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
@@ -146,8 +187,10 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     const results = new Map<number, ClassConcepts>();
     const pending: number[] = [];
     for (const c of classes) {
-      const previous = await readJsonIfExists<ClassFile>(join(opts.out, String(c), "concepts.json"));
-      if (previous?.settingsKey === settingsKey) results.set(c, strip(previous));
+      const where = join(opts.out, String(c), "concepts.json");
+      const previous = await readJsonOrRedo<ClassFile>(where, `class ${c} result`);
+      if (previous && !opts.fresh) assertSameIdentity(previous.identity, identity, where);
+      if (previous && !opts.fresh) results.set(c, strip(previous));
       else pending.push(c);
     }
     if (results.size) {
@@ -155,7 +198,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     }
     const progress = createProgress("concepts", classes.length, "classes");
     progress.resumeFrom(results.size);
-    const writeSummary = () =>
+    const writeSummary = async () =>
       writeJsonAtomic(
         join(opts.out, "concepts.json"),
         {
@@ -163,7 +206,8 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           tensor: attributor.tapTensor,
           channels,
           k,
-          classes: classes.filter((c) => results.has(c)).map((c) => results.get(c)!),
+          classes: await finishedOnDisk(opts.out, identity),
+          skipped,
         } satisfies ConceptsSummary,
       );
 
@@ -172,14 +216,16 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
       const chunk = pending.slice(g, g + group);
       const problems: { cls: number; images: number[]; v: Float32Array; n: number }[] = [];
       for (const cls of chunk) {
-        const images = members.get(cls) ?? [];
+        const read = await readImages(dataset, members.get(cls) ?? []);
+        skipped.push(...read.skipped);
+        const images = read.indices;
         if (!images.length) {
           const entry: ClassFile = {
             class: cls,
             ...(names ? { name: names[cls] } : {}),
             status: "no-images",
             images: 0,
-            settingsKey,
+            identity,
             imagePaths: [],
             imageIndices: [],
           };
@@ -188,10 +234,11 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           progress.tick();
           continue;
         }
+        const size = dataset.imageBytes;
         const v = new Float32Array(images.length * hw * channels);
         for (let s = 0; s < images.length; s += batch) {
           const ids = images.slice(s, s + batch);
-          const pixels = await readImages(dataset, ids);
+          const pixels = read.pixels.subarray(s * size, (s + ids.length) * size);
           const r = await attributor.attribute(pixels, ids.length, ids.map(() => cls), ids[0], {
             activations: true,
           });
@@ -216,7 +263,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           rows: n,
           relError: f.relError,
           iterations: f.iterations,
-          settingsKey,
+          identity,
           imagePaths: images.map((j) => dataset.entries[j].path),
           imageIndices: images,
         };
@@ -235,6 +282,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
       channels,
       k,
       classes: classes.map((c) => results.get(c)!),
+      skipped,
     };
   } finally {
     await attributor.release();
@@ -242,21 +290,69 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
   }
 }
 
+/** Class folders of `out` (numeric names) with a concepts.json. */
+async function classFolders(out: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const e of Deno.readDir(out)) {
+    if (e.isDirectory && /^\d+$/.test(e.name)) found.push(Number(e.name));
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/**
+ * The folder must hold results of these inputs only: refused (naming what changed) when its manifest says
+ * otherwise; with `fresh`, the earlier results are removed first.
+ */
+async function claimFolder(out: string, identity: RunIdentity, fresh: boolean): Promise<void> {
+  const manifest = await readJsonIfExists<{ identity?: RunIdentity }>(join(out, "manifest.json")).catch(() =>
+    undefined
+  );
+  const earlier = manifest ? identityChanges(manifest.identity, identity) : [];
+  if (!earlier.length) return;
+  if (!fresh) assertSameIdentity(manifest!.identity, identity, out);
+  console.error(`concepts: --fresh: removing the results in ${out} (${earlier.join("; ")})`);
+  for (const c of await classFolders(out)) await Deno.remove(join(out, String(c)), { recursive: true });
+  await Deno.remove(join(out, "concepts.json")).catch(() => {});
+}
+
+/** Every finished class in `out` computed from `identity`, in class order: the index of the folder. */
+async function finishedOnDisk(out: string, identity: RunIdentity): Promise<ClassConcepts[]> {
+  const entries: ClassConcepts[] = [];
+  for (const c of await classFolders(out)) {
+    const file = await readJsonIfExists<ClassFile>(join(out, String(c), "concepts.json")).catch(() =>
+      undefined
+    );
+    if (file && !identityChanges(file.identity, identity).length) entries.push(strip(file));
+  }
+  return entries;
+}
+
 function strip(entry: ClassFile): ClassConcepts {
-  const { settingsKey: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
+  const { identity: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
   return rest;
 }
 
+/** The pixels of a class's images, read concurrently; unreadable ones are left out and reported. */
 async function readImages(
-  dataset: Awaited<ReturnType<typeof openDataset>>,
+  dataset: Dataset,
   indices: number[],
-): Promise<Uint8Array> {
-  const size = 224 * 224 * 3;
-  const out = new Uint8Array(indices.length * size);
+): Promise<{ pixels: Uint8Array; indices: number[]; skipped: SkippedImage[] }> {
+  const size = dataset.imageBytes;
   // A class's images are scattered over the dataset: read them concurrently (decode workers in parallel).
   const reads = await Promise.all(indices.map((i) => dataset.readBatch(i, 1)));
-  reads.forEach((b, i) => out.set(b.images.subarray(0, size), i * size));
-  return out;
+  const kept = indices.filter((_, j) => reads[j].ok[0]);
+  const pixels = new Uint8Array(kept.length * size);
+  const skipped: SkippedImage[] = [];
+  let at = 0;
+  reads.forEach((b, j) => {
+    if (b.ok[0]) pixels.set(b.images.subarray(0, size), (at++) * size);
+    else {skipped.push({
+        index: indices[j],
+        path: dataset.entries[indices[j]].path,
+        reason: b.failures[0]?.reason ?? "unreadable",
+      });}
+  });
+  return { pixels, indices: kept, skipped };
 }
 
 /**
