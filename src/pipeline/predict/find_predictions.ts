@@ -54,7 +54,7 @@ export async function predictionsMismatch(
     return [(e as Error).message];
   }
   if (!file?.images) return ["no predictions.json beside predictions.npy"];
-  const model = (file.manifest as { model?: { sha256?: string } }).model?.sha256;
+  const model = (file.manifest as { model?: { sha256?: string } } | undefined)?.model?.sha256;
   const changes: string[] = [];
   if (model !== modelSha256) changes.push(`they are from another model (sha256 ${model?.slice(0, 12)}…)`);
   if (file.images.length < dataset.size) {
