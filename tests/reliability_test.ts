@@ -339,3 +339,18 @@ Deno.test("8. progress with no rate yet shows no ETA", () => {
   assert.ok(lines.length >= 1);
   for (const line of lines) assert.doesNotMatch(line, /NF|NaN|LL|Infinity/);
 });
+
+Deno.test("1. prepare rebuilds a cache whose image files changed (same names and count)", async () => {
+  const { prepareCache } = await import("../src/data/cache.ts");
+  const data = await smallData("prepare", 1);
+  const out = join(work, "prepare-out");
+  const first = await prepareCache({ data, out, workers: 0 });
+  assert.equal(first.images, 2);
+  await Deno.copyFile(join(data, C1, "000.png"), join(data, C0, "000.png"));
+  const second = await prepareCache({ data, out, workers: 0 });
+  assert.ok(!second.upToDate, "a changed file makes the cache stale");
+  const rows = await Deno.readFile(join(out, "images.npy"));
+  const row = 224 * 224 * 3;
+  const body = rows.subarray(rows.length - 2 * row);
+  assert.deepEqual(body.subarray(0, row), body.subarray(row), "image 0 now holds image 1's pixels");
+});

@@ -259,7 +259,7 @@ export interface ComponentTestOptions extends RunOptions {
  * (+ composites as JPEGs). Returns the report.
  */
 export async function runComponentTest(opts: ComponentTestOptions): Promise<ComponentTestReport> {
-  const run = await openRun(opts);
+  const run = await openRun(opts, "component-test");
   try {
     const pass = await componentSearch(run);
     const classes = run.concepts.classes;

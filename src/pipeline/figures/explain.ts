@@ -29,7 +29,7 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
   if (!Number.isInteger(opts.cls) || opts.cls < 0) {
     throw new Error(`--class must be a class index, got ${opts.cls}`);
   }
-  const run = await openRun({ ...opts, classes: [opts.cls] });
+  const run = await openRun({ ...opts, classes: [opts.cls] }, "explain");
   try {
     const pass = await componentSearch(run, "explain");
     const core = await scoreComposites(run, pass, [opts.cls]);

@@ -54,7 +54,7 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
     throw new Error(`--columns must be an integer in 1..64, got ${columns}`);
   }
   const started = performance.now();
-  const run = await openRun(opts);
+  const run = await openRun(opts, "visualize");
   const classifier = await openPassClassifier(opts.model, run.layer, opts.ep);
   try {
     const { dataset, concepts, predicted } = run;

@@ -46,9 +46,12 @@ export interface Run {
   close(): Promise<void>;
 }
 
-/** Opens the dataset, reads the concepts (only `classes` if given) and finds or computes the predictions. */
-export async function openRun(opts: RunOptions): Promise<Run> {
-  const outDir = await claimOutDir(opts.out, "search");
+/**
+ * Locks --out for `task`, opens the dataset, reads the concepts (only `classes` if given) and finds or computes
+ * the predictions. Close the run to release --out.
+ */
+export async function openRun(opts: RunOptions, task = "search"): Promise<Run> {
+  const outDir = await claimOutDir(opts.out, task);
   try {
     return await openRunIn(opts, outDir.release);
   } catch (e) {
