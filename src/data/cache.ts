@@ -16,7 +16,7 @@ import { cropBytes } from "./preprocess.ts";
 import { DEFAULT_PREPROCESS, type PreprocessSettings } from "./resize.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 import { dataStamps } from "../io/run_identity.ts";
-import { claimOutDir } from "../io/out_dir.ts";
+import { withOutDir } from "../io/out_dir.ts";
 
 export const CACHE_INDEX = "index.json";
 export const CACHE_IMAGES = "images.npy";
@@ -154,12 +154,7 @@ export async function readCacheIndex(dir: string): Promise<CacheIndex> {
 
 /** Decodes every listed image once and stores the crops; see the file comment for the on-disk protocol. */
 export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
-  const outDir = await claimOutDir(resolve(options.out), "prepare");
-  try {
-    return await prepareIn(options);
-  } finally {
-    await outDir.release();
-  }
+  return await withOutDir(resolve(options.out), "prepare", () => prepareIn(options));
 }
 
 async function prepareIn(options: PrepareOptions): Promise<PrepareSummary> {

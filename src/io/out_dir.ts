@@ -96,7 +96,14 @@ export async function claimOutDir(out: string, task: string, flag = "--out"): Pr
     host: Deno.hostname(),
     started: new Date().toISOString(),
   };
-  for (let attempt = 0; attempt < 3; attempt++) {
+  const inUse = (owner: LockRecord) =>
+    new UsageError(
+      `${flag} ${out} is in use by '${owner.task}' (PID ${owner.pid} on ${owner.host}, since ${owner.started}); ` +
+        `wait for it or choose another ${flag}. If that process is gone, delete ${path}`,
+    );
+  let tookOver = false;
+  for (let attempt = 0;; attempt++) {
+    if (attempt === 3) throw new Error(`${path}: could not take the lock (other runs keep taking it)`);
     try {
       await Deno.writeTextFile(path, JSON.stringify(record), { createNew: true });
       break;
@@ -107,15 +114,17 @@ export async function claimOutDir(out: string, task: string, flag = "--out"): Pr
     if (!owner) continue;
     const ours = owner.pid === Deno.pid && owner.host === record.host;
     const stale = owner.host === record.host && (ours ? !held.has(path) : !processAlive(owner.pid));
-    if (!stale) {
-      throw new UsageError(
-        `${flag} ${out} is in use by '${owner.task}' (PID ${owner.pid} on ${owner.host}, since ${owner.started}); ` +
-          `wait for it or choose another ${flag}. If that process is gone, delete ${path}`,
-      );
-    }
+    if (!stale) throw inUse(owner);
     console.error(`${out}: taking over the lock of '${owner.task}' (PID ${owner.pid}, no longer running)`);
     await Deno.remove(path).catch(() => {});
-    if (attempt === 2) throw new Error(`${path}: could not take the lock`);
+    tookOver = true;
+  }
+  if (tookOver) {
+    // Two runs that found the same stale lock may both remove it; the one whose lock is not on disk a moment
+    // later yields.
+    await new Promise((r) => setTimeout(r, 100));
+    const owner = await readLock(path);
+    if (owner && (owner.pid !== record.pid || owner.started !== record.started)) throw inUse(owner);
   }
   held.add(path);
   const removed = await removeStrayTemporaries(out);

@@ -17,7 +17,7 @@ export interface RunIdentity {
 export interface DataIdentity {
   /** Images used (after --limit). */
   count: number;
-  /** SHA-256 over every used image's path and stamp. */
+  /** SHA-256 over every used image's path, label and stamp. */
   sha256: string;
 }
 
@@ -25,7 +25,7 @@ export interface DataIdentity {
 export interface IdentifiableData {
   readonly source: "cache" | "raw";
   readonly root: string;
-  readonly entries: readonly { path: string }[];
+  readonly entries: readonly { path: string; label?: number | null }[];
   /** The cache folder (index.json + images.npy), for a prepared cache. */
   readonly cacheDir?: string;
 }
@@ -52,10 +52,10 @@ export async function dataStamps(data: IdentifiableData): Promise<string[]> {
   }));
 }
 
-/** The identity of the images a run uses, from their paths and stamps. */
+/** The identity of the images a run uses, from their paths, labels (a changed label file counts) and stamps. */
 export async function dataIdentity(data: IdentifiableData, stamps?: string[]): Promise<DataIdentity> {
   stamps ??= await dataStamps(data);
-  const lines = data.entries.map((e, i) => `${e.path}\t${stamps![i]}`).join("\n");
+  const lines = data.entries.map((e, i) => `${e.path}\t${e.label ?? ""}\t${stamps![i]}`).join("\n");
   return { count: data.entries.length, sha256: await sha256Hex(new TextEncoder().encode(lines)) };
 }
 

@@ -19,7 +19,7 @@ import { buildManifest } from "../../io/manifest.ts";
 import { readJsonIfExists, readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
-import { claimOutDir } from "../../io/out_dir.ts";
+import { withOutDir } from "../../io/out_dir.ts";
 import {
   assertSameIdentity,
   dataIdentity,
@@ -108,12 +108,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
     throw new UsageError(`--k ${k}: prototypes per class must be an integer in 1..${MAX_K}`);
   }
-  const outDir = await claimOutDir(opts.out, "concepts");
-  try {
-    return await conceptsIn(opts, k);
-  } finally {
-    await outDir.release();
-  }
+  return await withOutDir(opts.out, "concepts", () => conceptsIn(opts, k));
 }
 
 async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSummary> {

@@ -10,7 +10,7 @@ import { readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { readNpy, writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
 import { classCountNote, classNamesFor } from "../../data/class_names.ts";
-import { claimOutDir } from "../../io/out_dir.ts";
+import { withOutDir } from "../../io/out_dir.ts";
 import { assertSameIdentity, dataIdentity, dataStamps, type RunIdentity } from "../../io/run_identity.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 
@@ -72,20 +72,19 @@ interface Checkpoint {
 
 export const CHECKPOINT_FILE = ".predict-checkpoint.json";
 
-export async function predictDataset(opts: PredictOptions): Promise<PredictionsFile> {
+export function predictDataset(opts: PredictOptions): Promise<PredictionsFile> {
+  return withOutDir(opts.out, "predict", () => predictIn(opts));
+}
+
+async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
   const batch = opts.batch ?? 16;
-  const outDir = await claimOutDir(opts.out, "predict");
   const dataset = await openDataset(opts.data, {
     labels: opts.labels,
     workers: opts.workers,
     limit: opts.limit,
-  }).catch(async (e) => {
-    await outDir.release();
-    throw e;
   });
-  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto" }).catch(async (e) => {
+  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto" }).catch((e) => {
     dataset.close();
-    await outDir.release();
     throw e;
   });
   try {
@@ -182,7 +181,6 @@ export async function predictDataset(opts: PredictOptions): Promise<PredictionsF
   } finally {
     await classifier.release();
     dataset.close();
-    await outDir.release();
   }
 }
 
