@@ -3,6 +3,7 @@ import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { attributeDataset } from "../src/pipeline/attribute/attribute_dataset.ts";
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import { ATTRIBUTION_FLAGS, attributionFromArgs } from "../src/pipeline/attribute/attribute_flags.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
   const a = parseCli("attribute", "Layer attribution maps of every image towards one class, with overlays.", {
@@ -37,4 +38,6 @@ await runTask(async () => {
     } ` +
       `on ${r.device}: ${a.out}/maps.npy, attribution.json, overlays/`,
   );
+  const skipped = skippedLine(r.skipped, `${a.out}/attribution.json`);
+  if (skipped) console.log(skipped);
 });

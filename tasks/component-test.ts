@@ -2,6 +2,7 @@
 import { parseCli, runTask } from "../src/cli/cli.ts";
 import { formatComponentTable, runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
 import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -33,8 +34,9 @@ await runTask(async () => {
   const t = report.timing;
   console.log(
     `\nsearch ${t.imagesPerSecond.toFixed(1)} img/s (${t.searchDevice}); ` +
-      `composites ${t.compositesPerSecond.toFixed(1)}/s (${t.modelDevice})` +
-      (report.skipped.length ? `; ${report.skipped.length} images skipped (listed in the JSON)` : ""),
+      `composites ${t.compositesPerSecond.toFixed(1)}/s (${t.modelDevice})`,
   );
+  const skipped = skippedLine(report.skipped, `${a.out}/component_test.json`);
+  if (skipped) console.log(skipped);
   console.log(`wrote ${a.out}/component_test.json`);
 });

@@ -3,7 +3,14 @@
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
+import { skippedLine } from "../src/io/skipped.ts";
+import {
+  FRESH_FLAG,
+  MODEL_DATA_FLAGS,
+  modelDataFromArgs,
+  RUN_ENV_FLAGS,
+  runEnvFromArgs,
+} from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
@@ -31,6 +38,7 @@ await runTask(async () => {
       "max-iter": { type: "string", default: String(NMF_DEFAULTS.maxIter), help: "NMF iteration cap" },
       tol: { type: "string", default: NMF_DEFAULTS.tol.toExponential(), help: "NMF stopping tolerance" },
       ...RUN_ENV_FLAGS,
+      ...FRESH_FLAG,
       nmf: {
         type: "string",
         default: "auto",
@@ -51,6 +59,7 @@ await runTask(async () => {
     maxIter: intArg("max-iter", a["max-iter"]),
     tol: floatArg("tol", a.tol),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
+    fresh: a.fresh as boolean,
   });
   const done = s.classes.filter((c) => c.status === "done");
   const empty = s.classes.filter((c) => c.status === "no-images");
@@ -64,6 +73,8 @@ await runTask(async () => {
       }`,
     );
   }
+  const skipped = skippedLine(s.skipped ?? [], `${a.out}/concepts.json`);
+  if (skipped) console.log(skipped);
   if (done.length) {
     const errs = done.map((c) => c.relError!).sort((x, y) => x - y);
     console.log(

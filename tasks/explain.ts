@@ -5,6 +5,7 @@ import { resolveClassArg } from "../src/data/class_names.ts";
 import { modelClasses } from "../src/model/model_classes.ts";
 import { RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
 import { runExplain } from "../src/pipeline/figures/explain.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -38,5 +39,7 @@ await runTask(async () => {
     `class ${cls}${report.name ? ` (${report.name})` : ""}: ${excluded}; all images: ` +
       `${report.record.allImages.argmaxName ?? report.record.allImages.argmax}`,
   );
+  const skipped = skippedLine(report.skipped, `${a.out}/explain_${cls}.json`);
+  if (skipped) console.log(skipped);
   console.log(`wrote ${a.out}/${report.jpeg} and explain_${cls}.json`);
 });

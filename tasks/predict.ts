@@ -1,7 +1,14 @@
 // deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
 import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
+import {
+  FRESH_FLAG,
+  MODEL_DATA_FLAGS,
+  modelDataFromArgs,
+  RUN_ENV_FLAGS,
+  runEnvFromArgs,
+} from "../src/cli/task_flags.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -13,6 +20,7 @@ await runTask(async () => {
       batch: { type: "string", default: "16", help: "images per forward pass" },
       workers: { type: "string", help: "decode workers (default: CPU cores)" },
       ...RUN_ENV_FLAGS,
+      ...FRESH_FLAG,
     },
   );
   const result = await predictDataset({
@@ -21,6 +29,7 @@ await runTask(async () => {
     out: a.out as string,
     batch: intArg("batch", a.batch),
     workers: intArg("workers", a.workers),
+    fresh: a.fresh as boolean,
   });
   const s = result.summary;
   console.log(
@@ -31,5 +40,9 @@ await runTask(async () => {
         ? `, top-1 ${(100 * s.top1Accuracy).toFixed(2)}%, top-5 ${(100 * s.top5Accuracy!).toFixed(2)}%`
         : ""),
   );
+  const skipped = skippedLine(result.skipped, `${a.out}/predictions.json`);
+  if (skipped) console.log(skipped);
+  const warned = result.images.filter((i) => i.warning).length;
+  if (warned) console.log(`${warned} images with a warning (see "warning" in predictions.json)`);
   console.log(`wrote ${a.out}/predictions.json and ${a.out}/predictions.npy`);
 });

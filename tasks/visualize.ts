@@ -2,6 +2,7 @@
 import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
 import { runVisualize } from "../src/pipeline/figures/visualize.ts";
+import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -27,4 +28,6 @@ await runTask(async () => {
     `wrote ${report.classes.length} figures and visualize.json to ${a.out} ` +
       `(${report.passes} pass${report.passes > 1 ? "es" : ""}, ${report.seconds.toFixed(1)} s)`,
   );
+  const skipped = skippedLine(report.skipped, `${a.out}/visualize.json`);
+  if (skipped) console.log(skipped);
 });

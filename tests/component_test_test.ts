@@ -320,7 +320,7 @@ Deno.test({
         // Composites: assembled on the GPU and fed to ORT as a GPU buffer with the webgpu EP, on the CPU else.
         if (!cpu) scored[name] = await scoreComposites(run, results[name], run.concepts.classes);
       } finally {
-        run.close();
+        await run.close();
       }
     }
     scored.webgpu.records.forEach((r, i) => {

@@ -100,11 +100,9 @@ Deno.test(
     });
     // Leave a checkpoint as a killed run would, with a marker in the part already done.
     const done = full.images.slice(0, 12).map((i) => ({ ...i, top5: [{ class: i.predicted, p: -1 }] }));
-    const manifest = full.manifest as { model: { sha256: string }; data: { listSha256: string } };
-    await writeJsonAtomic(join(out, ".predict-checkpoint.json"), {
-      key: JSON.stringify([manifest.model.sha256, manifest.data.listSha256]),
-      images: done,
-    });
+    // The checkpoint records the run's identity (model hash, image stamps), as the manifest does.
+    const identity = (full.manifest as { identity: unknown }).identity;
+    await writeJsonAtomic(join(out, ".predict-checkpoint.json"), { identity, images: done });
     const resumed = await predictDataset({
       model: fixture.modelPath,
       data: fixture.imageFolder,

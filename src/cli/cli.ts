@@ -35,6 +35,19 @@ export function parseCli<F extends Flags>(
     console.log(usage());
     Deno.exit(0);
   }
+  // A value that starts with "-" (e.g. `--k -1`) would be taken for an option: attach it to its flag, so the
+  // flag's own check says what is wrong with it.
+  args = args.flatMap((arg, i) => {
+    const flag = /^--([^=]+)$/.exec(arg)?.[1];
+    const next = args[i + 1];
+    if (flag && flags[flag]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      return [`${arg}=${next}`];
+    }
+    if (i > 0 && /^-\d/.test(arg) && flags[/^--([^=]+)$/.exec(args[i - 1])?.[1] ?? ""]?.type === "string") {
+      return [];
+    }
+    return [arg];
+  });
   let values: Record<string, string | boolean | undefined>;
   try {
     const options = Object.fromEntries(

@@ -27,3 +27,12 @@ export const RUN_ENV_FLAGS = {
 export function runEnvFromArgs(a: FlagValues): { limit?: number; ep: EpChoice } {
   return { limit: intArg("limit", a.limit), ep: choiceArg("ep", a.ep, EP_CHOICES) };
 }
+
+/** For tasks that resume or reuse earlier work in --out: discard work made from other inputs. */
+export const FRESH_FLAG = {
+  fresh: {
+    type: "boolean",
+    default: false,
+    help: "discard earlier results in --out made from other inputs (otherwise such a folder is refused)",
+  },
+} satisfies Flags;

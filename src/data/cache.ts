@@ -15,6 +15,8 @@ import { defaultWorkerCount, preprocessInOrder, PreprocessPool } from "./pool.ts
 import { cropBytes } from "./preprocess.ts";
 import { DEFAULT_PREPROCESS, type PreprocessSettings } from "./resize.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
+import { dataStamps } from "../io/run_identity.ts";
+import { withOutDir } from "../io/out_dir.ts";
 
 export const CACHE_INDEX = "index.json";
 export const CACHE_IMAGES = "images.npy";
@@ -35,7 +37,10 @@ export interface CacheIndex {
     created: string;
     settings: PreprocessSettings & { data: string; labels: string | null; limit: number | null };
     versions: Record<string, string>;
-    /** SHA-256 of the listing and settings; equal fingerprints mean an identical cache. */
+    /**
+     * SHA-256 of the listing (paths, labels, each file's size and time) and settings; equal fingerprints mean
+     * an identical cache, so a rewritten file makes a new one.
+     */
     fingerprint: string;
     /** Files listed (decoded + failed). */
     listed: number;
@@ -91,11 +96,12 @@ interface Journal {
 }
 
 async function fingerprintOf(listing: Listing, settings: PreprocessSettings): Promise<string> {
+  const stamps = await dataStamps({ source: "raw", root: listing.root, entries: listing.entries });
   const text = JSON.stringify({
     format: FORMAT,
     settings: { resize: settings.resize, crop: settings.crop },
     layout: listing.layout,
-    entries: listing.entries.map((e) => [e.path, e.label]),
+    entries: listing.entries.map((e, i) => [e.path, e.label, stamps[i]]),
   });
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -148,6 +154,10 @@ export async function readCacheIndex(dir: string): Promise<CacheIndex> {
 
 /** Decodes every listed image once and stores the crops; see the file comment for the on-disk protocol. */
 export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
+  return await withOutDir(resolve(options.out), "prepare", () => prepareIn(options));
+}
+
+async function prepareIn(options: PrepareOptions): Promise<PrepareSummary> {
   const settings = options.settings ?? DEFAULT_PREPROCESS;
   const out = resolve(options.out);
   const listing = await listImages(options.data, { labels: options.labels, limit: options.limit });

@@ -11,6 +11,14 @@ export function classNamesFor(numClasses: number, datasetNames?: string[]): stri
   return undefined;
 }
 
+/** A remark when the data's labelled classes are not the model's (labels are then compared by index). */
+export function classCountNote(numClasses: number, datasetNames?: string[]): string | undefined {
+  if (!datasetNames || datasetNames.length === numClasses) return undefined;
+  const shown = datasetNames.slice(0, 4).join(", ") + (datasetNames.length > 4 ? ", ..." : "");
+  return `the data has ${datasetNames.length} classes (${shown}) but the model scores ${numClasses}: ` +
+    "labels are compared with the model's outputs by index, check that they mean the same classes";
+}
+
 /**
  * A `--class` argument as a class index: an index, a class name (exact, case-insensitive, spaces or
  * underscores), or an ImageNet wnid. Fails naming the argument and close matches.
@@ -41,7 +49,10 @@ export function resolveClassArg(arg: string, numClasses: number, names?: string[
 
 /** A `--classes` list: "all", or comma-separated indices, ranges ("0-9") and names. Sorted, unique. */
 export function parseClassList(arg: string | undefined, numClasses: number, names?: string[]): number[] {
-  if (arg === undefined || arg.trim() === "" || arg.trim() === "all") {
+  if (arg !== undefined && arg.trim() === "") {
+    throw new Error(`--classes is empty: pass 'all' or a list like 0-9,250,malamute`);
+  }
+  if (arg === undefined || arg.trim() === "all") {
     return Array.from({ length: numClasses }, (_, i) => i);
   }
   const out = new Set<number>();
@@ -54,7 +65,11 @@ export function parseClassList(arg: string | undefined, numClasses: number, name
       }
       for (let c = a; c <= b; c++) out.add(c);
     } else {
-      out.add(resolveClassArg(part, numClasses, names));
+      try {
+        out.add(resolveClassArg(part, numClasses, names));
+      } catch (e) {
+        throw new Error(`--classes ${arg}: ${(e as Error).message.replace(/^--class [^:]*: /, "")}`);
+      }
     }
   }
   return [...out].sort((a, b) => a - b);

@@ -28,6 +28,8 @@ export interface Batch {
   images: Uint8Array;
   ok: boolean[];
   failures: BatchFailure[];
+  /** Images that decoded but deserve a remark (e.g. 16-bit gray PNGs that PIL turns white). */
+  warnings?: { index: number; path: string; warning: string }[];
 }
 
 export interface Dataset {
@@ -36,6 +38,8 @@ export interface Dataset {
   readonly layout: LayoutKind;
   /** Absolute data folder of the images. */
   readonly root: string;
+  /** The prepared cache's folder (source "cache"). */
+  readonly cacheDir?: string;
   /** Usable images: raw folders count every listed file (failures show up only when read). */
   readonly size: number;
   readonly entries: DatasetEntry[];
@@ -90,6 +94,7 @@ async function openCache(dir: string, options: OpenDatasetOptions): Promise<Data
     source: "cache",
     layout: index.layout,
     root: index.root,
+    cacheDir: resolve(dir),
     size: entries.length,
     entries,
     ...(index.classNames ? { classNames: index.classNames } : {}),
@@ -131,12 +136,15 @@ async function openRaw(dir: string, options: OpenDatasetOptions): Promise<Datase
       const images = new Uint8Array(count * imageBytes);
       const ok: boolean[] = [];
       const failures: BatchFailure[] = [];
+      const warnings: NonNullable<Batch["warnings"]> = [];
       outcomes.forEach((o, i) => {
         ok.push(o.ok);
+        const path = entries[start + i].path;
         if (o.ok) images.set(o.pixels, i * imageBytes);
-        else failures.push({ index: start + i, path: entries[start + i].path, reason: o.reason });
+        else failures.push({ index: start + i, path, reason: o.reason });
+        if (o.ok && o.warning) warnings.push({ index: start + i, path, warning: o.warning });
       });
-      return { images, ok, failures };
+      return { images, ok, failures, warnings };
     },
     close: () => pool?.close(),
   };

@@ -23,7 +23,15 @@ export interface DecodedImage {
   height: number;
   channels: 3 | 4;
   pixels: Uint8Array;
+  /** Something a user should know about this file although it decoded (e.g. PIL's 16-bit gray clipping). */
+  warning?: string;
 }
+
+/**
+ * PIL's decompression-bomb limit (Image.MAX_IMAGE_PIXELS = 1024 * 1024 * 1024 // 4 // 3): above it PIL warns,
+ * above twice it refuses. protoscope refuses above it: decoding needs 4 bytes a pixel per worker.
+ */
+export const MAX_IMAGE_PIXELS = 89_478_485;
 
 /** A file that cannot be turned into an image; `message` names the file and the reason. */
 export class DecodeError extends Error {
@@ -160,7 +168,14 @@ function decodeGray16PngAsPil(bytes: Uint8Array): DecodedImage {
     pixels[i * 4] = pixels[i * 4 + 1] = pixels[i * 4 + 2] = v;
     pixels[i * 4 + 3] = 255;
   }
-  return { width, height, channels: 4, pixels };
+  return {
+    width,
+    height,
+    channels: 4,
+    pixels,
+    warning: '16-bit grayscale PNG: values are clipped to 0..255 as PIL\'s convert("RGB") does, ' +
+      "so the image is mostly white",
+  };
 }
 
 async function decodePng(bytes: Uint8Array, source: string): Promise<DecodedImage> {
@@ -177,11 +192,61 @@ async function decodePng(bytes: Uint8Array, source: string): Promise<DecodedImag
   }
 }
 
+/** Width and height from a PNG's IHDR or a JPEG's SOF marker, without decoding; undefined if not found. */
+export function imageDimensions(
+  bytes: Uint8Array,
+  format: ImageFormat,
+): { width: number; height: number } | undefined {
+  const u16 = (i: number) => (bytes[i] << 8) | bytes[i + 1];
+  if (format === "png") {
+    if (bytes.length < 24) return undefined;
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    return { width: view.getUint32(16), height: view.getUint32(20) };
+  }
+  let i = 2;
+  while (i + 3 < bytes.length) {
+    if (bytes[i] !== 0xff) return undefined;
+    const marker = bytes[i + 1];
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    // Start-of-frame markers C0-CF, except DHT (C4), JPG (C8) and DAC (CC), carry the size.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return i + 8 < bytes.length ? { height: u16(i + 5), width: u16(i + 7) } : undefined;
+    }
+    if (marker === 0xda || marker === 0xd9) return undefined;
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      i += 2;
+      continue;
+    }
+    i += 2 + u16(i + 2);
+  }
+  return undefined;
+}
+
+function checkPixelLimit(bytes: Uint8Array, format: ImageFormat, source: string): void {
+  const size = imageDimensions(bytes, format);
+  if (size && size.width * size.height > MAX_IMAGE_PIXELS) {
+    throw new DecodeError(
+      source,
+      `image is ${size.width}x${size.height} = ${
+        (size.width * size.height / 1e6).toFixed(1)
+      } million pixels, ` +
+        `above the limit of ${
+          (MAX_IMAGE_PIXELS / 1e6).toFixed(1)
+        } million (PIL's decompression-bomb limit); ` +
+        "downscale it first",
+    );
+  }
+}
+
 // --- entry point ----------------------------------------------------------------------------------------
 
 /** Decodes one encoded image. Throws DecodeError (naming `source`) for anything PIL would not open. */
 export async function decodeImage(bytes: Uint8Array, source: string): Promise<DecodedImage> {
   const format = sniffFormat(bytes);
+  if (format) checkPixelLimit(bytes, format, source);
   if (format === "png") return await decodePng(bytes, source);
   if (format !== "jpeg") {
     const kind = bytes.length === 0 ? "empty file" : "not a JPEG or PNG file (unrecognised leading bytes)";

@@ -71,10 +71,10 @@ interface DirContents {
   dirs: string[];
 }
 
+/** Entries of `dir`, sorted; hidden folders are kept, as torchvision's os.scandir / os.walk keep them. */
 async function readDirSorted(dir: string): Promise<DirContents> {
   const files: string[] = [], dirs: string[] = [];
   for await (const entry of Deno.readDir(dir)) {
-    if (entry.name.startsWith(".")) continue;
     let isFile = entry.isFile, isDir = entry.isDirectory;
     if (entry.isSymlink) {
       // Follow links, like torchvision's os.walk(followlinks=True); a dangling link is skipped.
@@ -102,7 +102,8 @@ async function walkImages(dir: string): Promise<string[]> {
     if (seen.has(real)) return; // a link cycle
     seen.add(real);
     const { files, dirs } = await readDirSorted(d);
-    groups.push({ dir: d, files: files.filter(isImageFile).map((f) => join(d, f)) });
+    // torchvision keeps hidden files with an image extension too; unreadable ones are skipped when read.
+    groups.push({ dir: d, files: files.filter((f) => IMAGE_EXTENSION.test(f)).map((f) => join(d, f)) });
     for (const sub of dirs) await visit(join(d, sub), seen);
   };
   await visit(dir, new Set());

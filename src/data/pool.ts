@@ -6,7 +6,10 @@ import { failureReason, preprocessFile } from "./preprocess.ts";
 import { DEFAULT_PREPROCESS, type PreprocessSettings } from "./resize.ts";
 import type { PreprocessReply, PreprocessRequest } from "./preprocess_worker.ts";
 
-export type PreprocessOutcome = { ok: true; pixels: Uint8Array } | { ok: false; reason: string };
+export type PreprocessOutcome = { ok: true; pixels: Uint8Array; warning?: string } | {
+  ok: false;
+  reason: string;
+};
 
 export interface PoolOptions {
   /** Worker count; 0 preprocesses in the calling thread. Default: the number of CPU cores. */
@@ -53,8 +56,9 @@ export class PreprocessPool {
   preprocess(path: string): Promise<PreprocessOutcome> {
     if (this.#closed) return Promise.resolve({ ok: false, reason: "preprocessing pool is closed" });
     if (this.workers === 0) {
-      return preprocessFile(path, this.settings).then(
-        (pixels): PreprocessOutcome => ({ ok: true, pixels }),
+      let warning: string | undefined;
+      return preprocessFile(path, this.settings, undefined, (w) => (warning = w)).then(
+        (pixels): PreprocessOutcome => ({ ok: true, pixels, ...(warning ? { warning } : {}) }),
         (e): PreprocessOutcome => ({ ok: false, reason: failureReason(e) }),
       );
     }
@@ -103,7 +107,13 @@ export class PreprocessPool {
       if (!job) return;
       slot.inFlight.delete(reply.id);
       job.resolve(
-        reply.ok ? { ok: true, pixels: new Uint8Array(reply.pixels) } : { ok: false, reason: reply.reason },
+        reply.ok
+          ? {
+            ok: true,
+            pixels: new Uint8Array(reply.pixels),
+            ...(reply.warning ? { warning: reply.warning } : {}),
+          }
+          : { ok: false, reason: reply.reason },
       );
       this.#pump();
     };

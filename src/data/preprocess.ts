@@ -13,8 +13,10 @@ export async function preprocessBytes(
   source: string,
   settings: PreprocessSettings = DEFAULT_PREPROCESS,
   out?: Uint8Array,
+  onWarning?: (warning: string) => void,
 ): Promise<Uint8Array> {
   const image = await decodeImage(bytes, source);
+  if (image.warning) onWarning?.(image.warning);
   return resizeCenterCrop(image.pixels, image.width, image.height, image.channels, settings, out);
 }
 
@@ -23,6 +25,7 @@ export async function preprocessFile(
   path: string,
   settings: PreprocessSettings = DEFAULT_PREPROCESS,
   out?: Uint8Array,
+  onWarning?: (warning: string) => void,
 ): Promise<Uint8Array> {
   let bytes: Uint8Array;
   try {
@@ -30,7 +33,7 @@ export async function preprocessFile(
   } catch (e) {
     throw new DecodeError(path, `cannot read file (${(e as Error).message})`);
   }
-  return await preprocessBytes(bytes, path, settings, out);
+  return await preprocessBytes(bytes, path, settings, out, onWarning);
 }
 
 /** The reason to record for a failed file: DecodeError's reason, or the message of anything else. */

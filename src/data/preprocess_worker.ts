@@ -11,15 +11,16 @@ export interface PreprocessRequest {
 }
 
 export type PreprocessReply =
-  | { id: number; ok: true; pixels: ArrayBuffer }
+  | { id: number; ok: true; pixels: ArrayBuffer; warning?: string }
   | { id: number; ok: false; reason: string };
 
 self.onmessage = async (event: MessageEvent<PreprocessRequest>) => {
   const { id, path, settings } = event.data;
   let reply: PreprocessReply;
   try {
-    const pixels = await preprocessFile(path, settings);
-    reply = { id, ok: true, pixels: pixels.buffer as ArrayBuffer };
+    let warning: string | undefined;
+    const pixels = await preprocessFile(path, settings, undefined, (w) => (warning = w));
+    reply = { id, ok: true, pixels: pixels.buffer as ArrayBuffer, ...(warning ? { warning } : {}) };
     self.postMessage(reply, [reply.pixels]);
     return;
   } catch (e) {

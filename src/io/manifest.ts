@@ -1,6 +1,7 @@
 // Every output folder gets a manifest: what produced it, from what, with which settings and versions.
 import { sha256Hex } from "../onnx/model.ts";
 import { ort } from "../runtime/ort.ts";
+import type { RunIdentity } from "./run_identity.ts";
 
 export const PROTOSCOPE_VERSION = "0.1.0";
 
@@ -11,6 +12,8 @@ export interface ManifestInput {
   data?: { path: string; count: number; files: string[] };
   device?: string;
   settings: Record<string, unknown>;
+  /** What the outputs were computed from, for resumes and reuse (io/run_identity.ts). */
+  identity?: RunIdentity;
 }
 
 export async function buildManifest(input: ManifestInput): Promise<Record<string, unknown>> {
@@ -31,6 +34,7 @@ export async function buildManifest(input: ManifestInput): Promise<Record<string
     data,
     device: input.device,
     settings: input.settings,
+    ...(input.identity ? { identity: input.identity } : {}),
     versions: {
       protoscope: PROTOSCOPE_VERSION,
       deno: Deno.version.deno,

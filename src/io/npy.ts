@@ -1,5 +1,5 @@
 // NumPy .npy (format 1.0/2.0) reading and writing for the dtypes protoscope exchanges with numpy users.
-import { writeAll, writeFileAtomic } from "./atomic.ts";
+import { temporaryPath, writeAll, writeFileAtomic } from "./atomic.ts";
 import { columnMajorStrides, forEachStrided } from "./strided.ts";
 
 export type NpyDtype = "<f4" | "<f8" | "<i4" | "<i8" | "|u1";
@@ -146,7 +146,7 @@ export class NpyStreamWriter {
 
   static async create(path: string, dtype: NpyDtype, shape: number[]): Promise<NpyStreamWriter> {
     await Deno.mkdir(path.slice(0, Math.max(0, path.lastIndexOf("/"))) || ".", { recursive: true });
-    const tmp = `${path}.partial`;
+    const tmp = temporaryPath(path);
     const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
     const header = npyHeader(dtype, shape);
     await writeAll(file, header);

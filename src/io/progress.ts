@@ -1,7 +1,6 @@
-// Progress for long passes: a live bar with rate and ETA on a terminal, a line every few seconds otherwise.
-import cliProgress from "cli-progress";
-import process from "node:process";
-
+// Progress for long passes: on a terminal a bar redrawn in place (at most 10 times a second) with rate and
+// ETA; elsewhere (CI logs, files) a plain line every `intervalSeconds` and a last one at the end. The ETA is
+// shown only once a rate is known.
 export interface Progress {
   /** Advance by `n` items. */
   tick(n?: number): void;
@@ -10,39 +9,60 @@ export interface Progress {
   stop(): void;
 }
 
-export function createProgress(label: string, total: number, unit = "img"): Progress {
+export interface ProgressSink {
+  write(text: string): void;
+  isTerminal: boolean;
+  /** Seconds between plain lines when not a terminal (default 10). */
+  intervalSeconds?: number;
+}
+
+const encoder = new TextEncoder();
+const stderrSink = (): ProgressSink => ({
+  write: (text) => void Deno.stderr.writeSync(encoder.encode(text)),
+  isTerminal: Deno.stderr.isTerminal(),
+});
+
+function formatSeconds(s: number): string {
+  if (s < 60) return `${Math.round(s)}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+  return `${Math.floor(s / 3600)}h${String(Math.round((s % 3600) / 60)).padStart(2, "0")}m`;
+}
+
+export function createProgress(label: string, total: number, unit = "img", sink?: ProgressSink): Progress {
   const quiet = Deno.env.get("PROTOSCOPE_QUIET") === "1";
+  const out = sink ?? stderrSink();
   const start = performance.now();
   let base = 0;
   let done = 0;
-  const bar = new cliProgress.SingleBar({
-    format: `${label} [{bar}] {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
-    stream: process.stderr,
-    noTTYOutput: true,
-    notTTYSchedule: 5000,
-    etaBuffer: 50,
-    hideCursor: false,
-    barsize: 24,
-  }, cliProgress.Presets.legacy);
-  if (!quiet) bar.start(total, 0, { rate: "-" });
-  const rate = () => {
+  let lastDraw = -Infinity;
+  const line = () => {
     const seconds = (performance.now() - start) / 1000;
-    return seconds > 0 ? ((done - base) / seconds).toFixed(1) : "-";
+    const rate = seconds > 0 && done > base ? (done - base) / seconds : undefined;
+    const filled = total > 0 ? Math.round((24 * Math.min(done, total)) / total) : 24;
+    const eta = rate ? formatSeconds((total - done) / rate) : "-";
+    return `${label} [${"=".repeat(filled)}${"-".repeat(24 - filled)}] ${done}/${total} ${unit} | ` +
+      `${rate ? rate.toFixed(1) : "-"} ${unit}/s | ETA ${done >= total ? "0s" : eta}`;
+  };
+  const draw = (final: boolean) => {
+    if (quiet) return;
+    const now = performance.now();
+    const interval = out.isTerminal ? 100 : (out.intervalSeconds ?? 10) * 1000;
+    if (!final && now - lastDraw < interval) return;
+    lastDraw = now;
+    if (out.isTerminal) out.write(`\r${line()}\x1b[K${final ? "\n" : ""}`);
+    else out.write(`${line()}\n`);
   };
   return {
     tick(n = 1) {
       done += n;
-      if (!quiet) bar.update(done, { rate: rate() });
+      draw(false);
     },
     resumeFrom(count: number) {
       base = done = count;
-      if (!quiet) bar.update(done, { rate: "-" });
+      draw(false);
     },
     stop() {
-      if (!quiet) {
-        bar.update(done, { rate: rate() });
-        bar.stop();
-      }
+      draw(true);
     },
   };
 }

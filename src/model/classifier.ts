@@ -96,6 +96,10 @@ export class Classifier {
       gpuOutputs: opts.tapsOnGpu ? taps.map((t) => t.tensor) : undefined,
     });
     const outDims = model.graph.output[0].type?.tensorType?.shape?.dim ?? [];
+    if (withLogits && outDims.length && outDims.length !== 2) {
+      const declared = original.graph.output[0].type?.tensorType?.shape?.dim ?? outDims;
+      throw new Error(notClassScores(path, outputName, declared.map((d) => d.dimValue ?? d.dimParam ?? "?")));
+    }
     const last = outDims.at(-1);
     let numClasses = last?.dimValue !== undefined ? Number(last.dimValue) : -1;
     const classifier = new Classifier(
@@ -172,6 +176,9 @@ export class Classifier {
       }
     }
     const logitsTensor = results[this.outputName];
+    if (logitsTensor && logitsTensor.dims.length !== 2) {
+      throw new Error(notClassScores(this.path, this.outputName, [...logitsTensor.dims]));
+    }
     const logits = logitsTensor ? await logitsTensor.getData() as Float32Array : undefined;
     return { logits, taps };
   }
@@ -179,6 +186,14 @@ export class Classifier {
   async release(): Promise<void> {
     await this.handle.session.release();
   }
+}
+
+/** The refusal of a model whose first output is not 2-D class scores. */
+function notClassScores(path: string, output: string, dims: unknown[]): string {
+  return `--model ${path}: its output '${output}' has shape [${
+    dims.join(",")
+  }], but protoscope needs an image ` +
+    "classifier whose first output is 2-D class scores [N, K] (one row of K logits per image)";
 }
 
 /** Row-wise softmax, numerically stable. */

@@ -6,6 +6,9 @@ import { dirname, join, resolve } from "node:path";
 import { writeJsonAtomic } from "../../src/io/atomic.ts";
 import { writeNpy } from "../../src/io/npy.ts";
 import { openDataset } from "../../src/data/dataset.ts";
+import { dataStamps } from "../../src/io/run_identity.ts";
+import { sha256File } from "../../src/onnx/model.ts";
+import { ensureFixture } from "../../fixtures/ensure.ts";
 import { type FixtureTruth, plantedBoxesInInput, type TruthImage } from "../../fixtures/fixture_images.ts";
 import {
   CLASSES,
@@ -67,9 +70,13 @@ export async function writeLabelPredictions(dir: string, data: string): Promise<
   const dataset = await openDataset(data);
   try {
     const labels = Int32Array.from(dataset.entries, (e) => e.label ?? -1);
+    // As predict writes them: the model's hash and each file's stamp say which inputs they are for.
+    const stamps = await dataStamps(dataset);
+    const sha256 = await sha256File((await ensureFixture()).modelPath);
     await writeNpy(join(dir, "predictions.npy"), labels, [labels.length]);
     await writeJsonAtomic(join(dir, "predictions.json"), {
-      images: dataset.entries.map((e) => ({ path: e.path, predicted: e.label })),
+      manifest: { task: "predict", model: { sha256 } },
+      images: dataset.entries.map((e, i) => ({ path: e.path, predicted: e.label, stamp: stamps[i] })),
     });
   } finally {
     dataset.close();

@@ -1,7 +1,7 @@
 // `deno task attribute`: attribution maps of every image of a dataset towards one class, with overlays.
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
-import { classNamesFor, resolveClassArg } from "../../data/class_names.ts";
+import { classCountNote, classNamesFor, resolveClassArg } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
 import { type AttributionSettings, Attributor } from "./attributor.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
@@ -12,6 +12,9 @@ import { createProgress } from "../../io/progress.ts";
 import { encodeJpeg } from "../../render/image_file.ts";
 import { overlayMap } from "../../render/overlay.ts";
 import { IMAGE_SIZE } from "../../data/input_spec.ts";
+import { withOutDir } from "../../io/out_dir.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
+import { UsageError } from "../../cli/cli.ts";
 
 export interface AttributeOptions extends AttributionSettings {
   model: string;
@@ -32,13 +35,20 @@ export interface AttributeOptions extends AttributionSettings {
 export interface AttributeResult {
   target: number;
   targetName?: string;
+  /** Maps computed (unreadable images have a zero placeholder row in maps.npy and are not counted). */
   images: number;
+  /** Unreadable images. */
+  skipped: SkippedImage[];
   tapShape: number[];
   maps: Float32Array;
   device: string;
 }
 
-export async function attributeDataset(opts: AttributeOptions): Promise<AttributeResult> {
+export function attributeDataset(opts: AttributeOptions): Promise<AttributeResult> {
+  return withOutDir(opts.out, "attribute", () => attributeIn(opts));
+}
+
+async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
@@ -49,7 +59,14 @@ export async function attributeDataset(opts: AttributeOptions): Promise<Attribut
   });
   try {
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
-    const target = resolveClassArg(opts.target, attributor.numClasses, names);
+    let target: number;
+    try {
+      target = resolveClassArg(opts.target, attributor.numClasses, names);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    const note = classCountNote(attributor.numClasses, dataset.classNames);
+    if (note) console.error(`note: ${note}`);
     const [c, h, w] = attributor.tapShape;
     const n = dataset.size;
     const maps = new Float32Array(n * h * w);
@@ -59,12 +76,12 @@ export async function attributeDataset(opts: AttributeOptions): Promise<Attribut
     const overlays = Math.min(opts.overlays ?? 16, n);
     const batch = opts.batch ?? 4;
     const progress = createProgress("attribute", n);
-    const failures: { path: string; reason: string }[] = [];
+    const skipped: SkippedImage[] = [];
     const overlayFiles: string[] = [];
     for (let start = 0; start < n; start += batch) {
       const count = Math.min(batch, n - start);
       const read = await dataset.readBatch(start, count);
-      for (const f of read.failures) failures.push({ path: f.path, reason: f.reason });
+      for (const f of read.failures) skipped.push({ index: f.index, path: f.path, reason: f.reason });
       const result = await attributor.attribute(read.images, count, new Array(count).fill(target), start);
       for (let i = 0; i < count; i++) {
         if (!read.ok[i]) result.maps.fill(0, i * h * w, (i + 1) * h * w);
@@ -107,18 +124,25 @@ export async function attributeDataset(opts: AttributeOptions): Promise<Attribut
       targetName: names?.[target],
       tapShape: attributor.tapShape,
       maps: "maps.npy (N x h x w float32: channel mean of ReLU(attribution))",
-      failures,
-      images: dataset.entries.map((e, i) => ({
-        path: e.path,
-        label: e.label,
-        mapMax: maps.subarray(i * h * w, (i + 1) * h * w).reduce((a, b) => Math.max(a, b), 0),
-        overlay: overlayFiles.find((f) => f.includes(String(i).padStart(5, "0"))) ?? null,
-      })),
+      skipped,
+      images: dataset.entries.map((e, i) => {
+        const failed = skipped.find((s) => s.index === i);
+        return {
+          path: e.path,
+          label: e.label,
+          mapMax: failed
+            ? null
+            : maps.subarray(i * h * w, (i + 1) * h * w).reduce((a, b) => Math.max(a, b), 0),
+          overlay: overlayFiles.find((f) => f.includes(String(i).padStart(5, "0"))) ?? null,
+          ...(failed ? { error: failed.reason } : {}),
+        };
+      }),
     });
     return {
       target,
       targetName: names?.[target],
-      images: n,
+      images: n - skipped.length,
+      skipped,
       tapShape: attributor.tapShape,
       maps,
       device: attributor.trunk.device,

@@ -19,9 +19,8 @@ import { join } from "node:path";
 import type { Dataset } from "../../data/dataset.ts";
 import { sha256Hex } from "../../onnx/model.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
-import { exists, readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { encodeNpy, readNpy } from "../../io/npy.ts";
-import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
 import type { AttributionSettings, Attributor } from "./attributor.ts";
 
 /** The options of a stage that attributes each class over its predicted images (concepts, contrast). */
@@ -59,34 +58,6 @@ export function predictedMembers(predicted: ArrayLike<number>, maxImages: number
     if (list.length < maxImages) list.push(i);
   }
   return members;
-}
-
-/**
- * The predicted class of every image: `predictions` (or `<out>/predictions`) when it holds predictions.npy,
- * otherwise computed into it. Checked against the data's size before any attribution runs.
- */
-export async function findOrPredict(opts: {
-  model: string;
-  data: string;
-  labels?: string;
-  ep?: EpChoice;
-  predictions?: string;
-  out: string;
-  dataset: Dataset;
-}): Promise<{ dir: string; predicted: Int32Array }> {
-  const dir = opts.predictions ?? join(opts.out, "predictions");
-  if (!(await exists(join(dir, "predictions.npy")))) {
-    console.error(`predictions: computing them into ${dir}`);
-    await predictDataset({ model: opts.model, data: opts.data, labels: opts.labels, out: dir, ep: opts.ep });
-  }
-  const predicted = await readPredictedClasses(dir);
-  if (predicted.length !== opts.dataset.size) {
-    throw new Error(
-      `${dir}/predictions.npy has ${predicted.length} entries but --data ${opts.data} has ` +
-        `${opts.dataset.size} images: the predictions belong to other data`,
-    );
-  }
-  return { dir, predicted };
 }
 
 /** Prepared pixels of scattered dataset images, read concurrently (decode workers in parallel). */

@@ -259,7 +259,7 @@ export interface ComponentTestOptions extends RunOptions {
  * (+ composites as JPEGs). Returns the report.
  */
 export async function runComponentTest(opts: ComponentTestOptions): Promise<ComponentTestReport> {
-  const run = await openRun(opts);
+  const run = await openRun(opts, "component-test");
   try {
     const pass = await componentSearch(run);
     const classes = run.concepts.classes;
@@ -314,7 +314,7 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
     if (opts.saveComposites ?? true) await saveComposites(opts.out, classes, core, pass.pooledWidth);
     return report;
   } finally {
-    run.close();
+    await run.close();
   }
 }
 

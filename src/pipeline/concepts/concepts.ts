@@ -1,27 +1,38 @@
 // Per-class concepts (the paper's Figure 2): for each class, up to `maxImages` images the model predicts as
 // that class; their tap activations weighted by the channel-mean ReLU attribution map; all (image, y, x)
 // rows factorized by NMF into k prototypes. Classes are factorized in batches on the GPU, results are written
-// per class as they finish, and a rerun skips the classes already done with the same settings.
+// per class as they finish, and a rerun skips the classes already done from the same inputs (model, layer,
+// settings, data: io/run_identity.ts); a folder made from other inputs is refused unless --fresh. The index
+// (concepts.json) lists every finished class on disk, so runs with different --classes add up.
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
-import { classNamesFor, parseClassList } from "../../data/class_names.ts";
+import { classCountNote, classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
 import { Attributor } from "../attribute/attributor.ts";
 import {
   attributeClass,
   AttributionCache,
   type ClassStageOptions,
-  findOrPredict,
   predictedMembers,
 } from "../attribute/class_attribution.ts";
+import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
-import { NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
+import { MAX_K, NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest } from "../../io/manifest.ts";
-import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
+import { withOutDir } from "../../io/out_dir.ts";
+import {
+  assertSameIdentity,
+  dataIdentity,
+  identityChanges,
+  type RunIdentity,
+} from "../../io/run_identity.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
+import { UsageError } from "../../cli/cli.ts";
 
 export interface ConceptsOptions extends ClassStageOptions {
   k?: number;
@@ -31,6 +42,8 @@ export interface ConceptsOptions extends ClassStageOptions {
   tol?: number;
   /** Where NMF runs: auto = the GPU unless the adapter is a software rasterizer. */
   nmfDevice?: "auto" | "gpu" | "cpu";
+  /** Discard earlier results in `out` made from other inputs instead of refusing. */
+  fresh?: boolean;
 }
 
 export interface ClassConcepts {
@@ -51,10 +64,12 @@ export interface ConceptsSummary {
   channels: number;
   k: number;
   classes: ClassConcepts[];
+  /** Images left out (unreadable); in the index file only. */
+  skipped?: SkippedImage[];
 }
 
 interface ClassFile extends ClassConcepts {
-  settingsKey: string;
+  identity: RunIdentity;
   imagePaths: string[];
   imageIndices: number[];
 }
@@ -82,31 +97,68 @@ export function weightedRows(
 
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
   const k = opts.k ?? NMF_DEFAULTS.k;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw new UsageError(`--k ${k}: prototypes per class must be an integer in 1..${MAX_K}`);
+  }
+  return await withOutDir(opts.out, "concepts", () => conceptsIn(opts, k));
+}
+
+async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSummary> {
   const maxImages = opts.maxImages ?? 60;
   const batch = opts.batch ?? 4;
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
-
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
-  const { dir: predictionsDir, predicted } = await findOrPredict({ ...opts, dataset });
   const settings = { method: opts.method, samples: opts.samples, sigma: opts.sigma, seed: opts.seed };
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
     withMean: true,
+  }).catch((e) => {
+    dataset.close();
+    throw e;
   });
-  const gpu = await acquireGpu();
   try {
     const [channels, h, w] = attributor.tapShape;
     const hw = h * w;
+    // Every argument is checked before the first image is read.
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
-    const classes = parseClassList(opts.classes, attributor.numClasses, names);
+    let classes: number[];
+    try {
+      classes = parseClassList(opts.classes, attributor.numClasses, names);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    if (k > channels) {
+      throw new UsageError(
+        `--k ${k}: ${opts.layer} has only ${channels} channels, so at most ${channels} prototypes`,
+      );
+    }
+    const note = classCountNote(attributor.numClasses, dataset.classNames);
+    if (note) console.error(`note: ${note}`);
     const nmfSettings = {
       k,
       maxIter: opts.maxIter ?? NMF_DEFAULTS.maxIter,
       tol: opts.tol ?? NMF_DEFAULTS.tol,
       seed: opts.seed,
     };
-    const settingsKey = JSON.stringify([sha256, attributor.tapTensor, settings, nmfSettings, maxImages]);
+    const identity: RunIdentity = {
+      model: sha256,
+      layer: attributor.tapTensor,
+      settings: { ...settings, ...nmfSettings, maxImages },
+      data: await dataIdentity(dataset),
+    };
+    await claimFolder(opts.out, identity, !!opts.fresh);
+
+    const found = await findOrComputePredictions({
+      ...opts,
+      modelSha256: sha256,
+      dataset,
+      given: opts.predictions,
+      computeInto: join(opts.out, "predictions"),
+    });
+    const predicted = found.predicted;
+    const skipped = [...found.skipped];
+    const gpu = await acquireGpu();
     const manifest = await buildManifest({
       task: "concepts",
       model: { path: opts.model, sha256 },
@@ -118,9 +170,10 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
         ...nmfSettings,
         maxImages,
         batch,
-        predictions: predictionsDir,
+        predictions: found.from,
         attributionCache: opts.attributionCache ?? null,
       },
+      identity,
     });
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
@@ -130,8 +183,10 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     const results = new Map<number, ClassConcepts>();
     const pending: number[] = [];
     for (const c of classes) {
-      const previous = await readJsonIfExists<ClassFile>(join(opts.out, String(c), "concepts.json"));
-      if (previous?.settingsKey === settingsKey) results.set(c, strip(previous));
+      const where = join(opts.out, String(c), "concepts.json");
+      const previous = await readJsonOrRedo<ClassFile>(where, `class ${c} result`);
+      if (previous && !opts.fresh) assertSameIdentity(previous.identity, identity, where);
+      if (previous && !opts.fresh) results.set(c, strip(previous));
       else pending.push(c);
     }
     if (results.size) {
@@ -139,7 +194,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
     }
     const progress = createProgress("concepts", classes.length, "classes");
     progress.resumeFrom(results.size);
-    const writeSummary = () =>
+    const writeSummary = async () =>
       writeJsonAtomic(
         join(opts.out, "concepts.json"),
         {
@@ -147,7 +202,8 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           tensor: attributor.tapTensor,
           channels,
           k,
-          classes: classes.filter((c) => results.has(c)).map((c) => results.get(c)!),
+          classes: await finishedOnDisk(opts.out, identity),
+          skipped,
         } satisfies ConceptsSummary,
       );
 
@@ -156,14 +212,20 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
       const chunk = pending.slice(g, g + group);
       const problems: { cls: number; images: number[]; v: Float32Array; n: number; cached: boolean }[] = [];
       for (const cls of chunk) {
-        const images = members.get(cls) ?? [];
+        const wanted = members.get(cls) ?? [];
+        const r = wanted.length
+          ? await attributeClass(attributor, dataset, cls, wanted, batch, cache)
+          : undefined;
+        skipped.push(...(r?.failures ?? []));
+        const failed = new Set(r?.failures.map((f) => f.index));
+        const images = wanted.filter((i) => !failed.has(i));
         if (!images.length) {
           const entry: ClassFile = {
             class: cls,
             ...(names ? { name: names[cls] } : {}),
             status: "no-images",
             images: 0,
-            settingsKey,
+            identity,
             imagePaths: [],
             imageIndices: [],
           };
@@ -172,9 +234,17 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           progress.tick();
           continue;
         }
-        const r = await attributeClass(attributor, dataset, cls, images, batch, cache);
-        const v = weightedRows(r.activations, r.maps, images.length, channels, hw);
-        problems.push({ cls, images, v, n: images.length * hw, cached: r.cached });
+        // Unreadable images (zero pixels in the attribution) leave no rows.
+        const all = weightedRows(r!.activations, r!.maps, wanted.length, channels, hw);
+        const rows = hw * channels;
+        const v = failed.size ? new Float32Array(images.length * rows) : all;
+        if (failed.size) {
+          let at = 0;
+          wanted.forEach((img, i) => {
+            if (!failed.has(img)) v.set(all.subarray(i * rows, (i + 1) * rows), (at++) * rows);
+          });
+        }
+        problems.push({ cls, images, v, n: images.length * hw, cached: r!.cached });
       }
       if (!problems.length) continue;
       const nmfDevice = opts.nmfDevice === "cpu" || (opts.nmfDevice !== "gpu" && gpu?.software)
@@ -194,7 +264,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
           relError: f.relError,
           iterations: f.iterations,
           attributionCached: cached,
-          settingsKey,
+          identity,
           imagePaths: images.map((j) => dataset.entries[j].path),
           imageIndices: images,
         };
@@ -213,6 +283,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
       channels,
       k,
       classes: classes.map((c) => results.get(c)!),
+      skipped,
     };
   } finally {
     await attributor.release();
@@ -220,8 +291,45 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
   }
 }
 
+/** Class folders of `out` (numeric names) with a concepts.json. */
+async function classFolders(out: string): Promise<number[]> {
+  const found: number[] = [];
+  for await (const e of Deno.readDir(out)) {
+    if (e.isDirectory && /^\d+$/.test(e.name)) found.push(Number(e.name));
+  }
+  return found.sort((a, b) => a - b);
+}
+
+/**
+ * The folder must hold results of these inputs only: refused (naming what changed) when its manifest says
+ * otherwise; with `fresh`, the earlier results are removed first.
+ */
+async function claimFolder(out: string, identity: RunIdentity, fresh: boolean): Promise<void> {
+  const manifest = await readJsonIfExists<{ identity?: RunIdentity }>(join(out, "manifest.json")).catch(() =>
+    undefined
+  );
+  const earlier = manifest ? identityChanges(manifest.identity, identity) : [];
+  if (!earlier.length) return;
+  if (!fresh) assertSameIdentity(manifest!.identity, identity, out);
+  console.error(`concepts: --fresh: removing the results in ${out} (${earlier.join("; ")})`);
+  for (const c of await classFolders(out)) await Deno.remove(join(out, String(c)), { recursive: true });
+  await Deno.remove(join(out, "concepts.json")).catch(() => {});
+}
+
+/** Every finished class in `out` computed from `identity`, in class order: the index of the folder. */
+async function finishedOnDisk(out: string, identity: RunIdentity): Promise<ClassConcepts[]> {
+  const entries: ClassConcepts[] = [];
+  for (const c of await classFolders(out)) {
+    const file = await readJsonIfExists<ClassFile>(join(out, String(c), "concepts.json")).catch(() =>
+      undefined
+    );
+    if (file && !identityChanges(file.identity, identity).length) entries.push(strip(file));
+  }
+  return entries;
+}
+
 function strip(entry: ClassFile): ClassConcepts {
-  const { settingsKey: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
+  const { identity: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
   return rest;
 }
 

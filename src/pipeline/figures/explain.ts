@@ -6,6 +6,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { type ClassRecord, componentSearch, scoreComposites } from "../component_test/component_test_run.ts";
 import { openRun, type RunOptions } from "../search/run.ts";
 import { explanationFigure } from "./explanation_figure.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
 
 export interface ExplainOptions extends RunOptions {
   /** The class to explain (an index; resolve names with data/class_names.ts resolveClassArg). */
@@ -20,13 +21,15 @@ export interface ExplainReport {
   /** Both columns' crops and the model's predictions for their stacked composites (column 1 = allImages). */
   record: ClassRecord;
   jpeg: string;
+  /** Images left out of the search (unreadable, or without a prediction). */
+  skipped: SkippedImage[];
 }
 
 export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
   if (!Number.isInteger(opts.cls) || opts.cls < 0) {
     throw new Error(`--class must be a class index, got ${opts.cls}`);
   }
-  const run = await openRun({ ...opts, classes: [opts.cls] });
+  const run = await openRun({ ...opts, classes: [opts.cls] }, "explain");
   try {
     const pass = await componentSearch(run, "explain");
     const core = await scoreComposites(run, pass, [opts.cls]);
@@ -65,10 +68,11 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
       layer: run.layer,
       record,
       jpeg,
+      skipped: pass.skipped,
     };
     await writeJsonAtomic(join(opts.out, `explain_${opts.cls}.json`), report);
     return report;
   } finally {
-    run.close();
+    await run.close();
   }
 }

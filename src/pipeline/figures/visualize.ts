@@ -21,6 +21,7 @@ import { modelClasses } from "../../model/model_classes.ts";
 import { openPassClassifier, openRun, type RunOptions } from "../search/run.ts";
 import { prototypeGridFigure } from "./prototype_grid_figure.ts";
 import { safeName } from "../../render/canvas.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
 
 export interface VisualizeOptions extends RunOptions {
   /** Crops per row (default 8, at most 64). */
@@ -43,6 +44,8 @@ export interface VisualizeReport {
   classes: VisualizeClass[];
   passes: number;
   seconds: number;
+  /** Images left out of the search (unreadable, or without a prediction). */
+  skipped: SkippedImage[];
 }
 
 export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeReport> {
@@ -51,7 +54,7 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
     throw new Error(`--columns must be an integer in 1..64, got ${columns}`);
   }
   const started = performance.now();
-  const run = await openRun(opts);
+  const run = await openRun(opts, "visualize");
   const classifier = await openPassClassifier(opts.model, run.layer, opts.ep);
   try {
     const { dataset, concepts, predicted } = run;
@@ -62,6 +65,7 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
     const classes: VisualizeClass[] = [];
     let passes = 0;
     let searchDevice = "";
+    let skipped: SkippedImage[] = [];
     for (let at = 0; at < concepts.classes.length; at += group) {
       const chunk = concepts.classes.slice(at, at + group);
       const set = prototypesOf(concepts, chunk);
@@ -75,6 +79,7 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
       });
       passes++;
       searchDevice = pass.searchDevice;
+      skipped = pass.skipped;
       for (const cls of chunk) {
         const rowsOf = [...set.prototypeClass.keys()].filter((p) => set.prototypeClass[p] === cls);
         const rows = rowsOf.map((p) => ({ all: pass.topK[p], excluded: pass.excludedTopK![p] }));
@@ -125,11 +130,11 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
         limit: opts.limit ?? null,
       },
     });
-    const report = { manifest, classes, passes, seconds: (performance.now() - started) / 1000 };
+    const report = { manifest, classes, passes, seconds: (performance.now() - started) / 1000, skipped };
     await writeJsonAtomic(join(opts.out, "visualize.json"), report);
     return report;
   } finally {
     await classifier.release();
-    run.close();
+    await run.close();
   }
 }

@@ -1,13 +1,18 @@
 // Predictions over a dataset: top-5 per image, accuracy when labels exist, resumable, written atomically.
+// The checkpoint is keyed on the inputs' identity (model hash, every image's stamp), saved every
+// `checkpointEvery` batches and every `checkpointSeconds`, and a corrupt one is redone.
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { Classifier, softmaxRows, topK } from "../../model/classifier.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { buildManifest } from "../../io/manifest.ts";
-import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { readNpy, writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
-import { classNamesFor } from "../../data/class_names.ts";
+import { classCountNote, classNamesFor } from "../../data/class_names.ts";
+import { withOutDir } from "../../io/out_dir.ts";
+import { assertSameIdentity, dataIdentity, dataStamps, type RunIdentity } from "../../io/run_identity.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
 
 export interface PredictOptions {
   model: string;
@@ -18,8 +23,14 @@ export interface PredictOptions {
   limit?: number;
   ep?: EpChoice;
   workers?: number;
-  /** Checkpoint every this many batches. */
+  /** Checkpoint every this many batches (default 50)... */
   checkpointEvery?: number;
+  /** ...and whenever this many seconds passed since the last one (default 30). */
+  checkpointSeconds?: number;
+  /** Discard a checkpoint made from other inputs instead of refusing. */
+  fresh?: boolean;
+  /** Called after each batch (and its checkpoint) with the images done so far. */
+  onBatch?: (done: number) => void;
 }
 
 export interface ImagePrediction {
@@ -29,6 +40,10 @@ export interface ImagePrediction {
   predicted: number;
   top5: { class: number; name?: string; p: number }[];
   error?: string;
+  /** A remark on an image that was read (e.g. a 16-bit gray PNG that PIL turns white). */
+  warning?: string;
+  /** The file's stamp when predicted (io/run_identity.ts), so later stages can check it is still the same. */
+  stamp: string;
 }
 
 export interface PredictionsFile {
@@ -43,35 +58,59 @@ export interface PredictionsFile {
     classesPredicted: number;
   };
   classNames?: string[];
+  /** Remarks on the data (ignored files, a class count other than the model's). */
+  notes: string[];
+  /** Unreadable images (the same list as summary.failures, in every task's format). */
+  skipped: SkippedImage[];
   images: ImagePrediction[];
 }
 
 interface Checkpoint {
-  key: string;
+  identity: RunIdentity;
   images: ImagePrediction[];
 }
 
-export async function predictDataset(opts: PredictOptions): Promise<PredictionsFile> {
+export const CHECKPOINT_FILE = ".predict-checkpoint.json";
+
+export function predictDataset(opts: PredictOptions): Promise<PredictionsFile> {
+  return withOutDir(opts.out, "predict", () => predictIn(opts));
+}
+
+async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
   const batch = opts.batch ?? 16;
   const dataset = await openDataset(opts.data, {
     labels: opts.labels,
     workers: opts.workers,
     limit: opts.limit,
   });
-  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto" });
+  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto" }).catch((e) => {
+    dataset.close();
+    throw e;
+  });
   try {
     const names = classNamesFor(classifier.numClasses, dataset.classNames);
+    const notes = [...dataset.notes];
+    const classNote = classCountNote(classifier.numClasses, dataset.classNames);
+    if (classNote) notes.push(classNote);
+    for (const note of notes) console.error(`note: ${note}`);
+    const stamps = await dataStamps(dataset);
+    const identity: RunIdentity = {
+      model: classifier.sha256,
+      settings: {},
+      data: await dataIdentity(dataset, stamps),
+    };
     const manifest = await buildManifest({
       task: "predict",
       model: { path: opts.model, sha256: classifier.sha256 },
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
       device: classifier.device,
       settings: { batch, limit: opts.limit ?? null, labels: opts.labels ?? null },
+      identity,
     });
-    const key = JSON.stringify([classifier.sha256, (manifest.data as { listSha256: string }).listSha256]);
-    const checkpointPath = join(opts.out, ".predict-checkpoint.json");
-    const checkpoint = await readJsonIfExists<Checkpoint>(checkpointPath);
-    const images: ImagePrediction[] = checkpoint?.key === key ? checkpoint.images : [];
+    const checkpointPath = join(opts.out, CHECKPOINT_FILE);
+    const checkpoint = await readJsonOrRedo<Checkpoint>(checkpointPath, "predict checkpoint");
+    if (checkpoint && !opts.fresh) assertSameIdentity(checkpoint.identity, identity, checkpointPath);
+    const images: ImagePrediction[] = checkpoint && !opts.fresh ? checkpoint.images : [];
     const progress = createProgress("predict", dataset.size);
     if (images.length) {
       console.error(`resuming after ${images.length} images from ${checkpointPath}`);
@@ -80,6 +119,7 @@ export async function predictDataset(opts: PredictOptions): Promise<PredictionsF
     const started = performance.now();
     const resumedAt = images.length;
     let batches = 0;
+    let lastCheckpoint = performance.now();
     for (let start = images.length; start < dataset.size; start += batch) {
       const count = Math.min(batch, dataset.size - start);
       const read = await dataset.readBatch(start, count);
@@ -88,16 +128,19 @@ export async function predictDataset(opts: PredictOptions): Promise<PredictionsF
       for (let i = 0; i < count; i++) {
         const entry = dataset.entries[start + i];
         const failure = read.failures.find((f) => f.index === start + i);
+        const stamp = stamps[start + i];
         if (!read.ok[i]) {
           images.push({
             path: entry.path,
             label: entry.label,
             predicted: -1,
             top5: [],
-            error: failure?.reason,
+            error: failure?.reason ?? "unreadable",
+            stamp,
           });
           continue;
         }
+        const warning = read.warnings?.find((w) => w.index === start + i)?.warning;
         const row = probs.subarray(i * classifier.numClasses, (i + 1) * classifier.numClasses);
         const top = topK(row, Math.min(5, classifier.numClasses));
         images.push({
@@ -105,12 +148,17 @@ export async function predictDataset(opts: PredictOptions): Promise<PredictionsF
           label: entry.label,
           predicted: top[0],
           top5: top.map((c) => ({ class: c, ...(names ? { name: names[c] } : {}), p: row[c] })),
+          ...(warning ? { warning } : {}),
+          stamp,
         });
       }
       progress.tick(count);
-      if (++batches % (opts.checkpointEvery ?? 50) === 0) {
-        await writeJsonAtomic(checkpointPath, { key, images });
+      const due = performance.now() - lastCheckpoint >= (opts.checkpointSeconds ?? 30) * 1000;
+      if (++batches % (opts.checkpointEvery ?? 50) === 0 || due) {
+        await writeJsonAtomic(checkpointPath, { identity, images } satisfies Checkpoint);
+        lastCheckpoint = performance.now();
       }
+      opts.onBatch?.(images.length);
     }
     progress.stop();
     const seconds = (performance.now() - started) / 1000;
@@ -118,6 +166,10 @@ export async function predictDataset(opts: PredictOptions): Promise<PredictionsF
       manifest,
       summary: summarize(images, (images.length - resumedAt) / Math.max(seconds, 1e-9)),
       ...(names ? { classNames: names } : {}),
+      notes,
+      skipped: images.flatMap((p, index) =>
+        p.predicted < 0 ? [{ index, path: p.path, reason: p.error ?? "unreadable" }] : []
+      ),
       images,
     };
     await writeJsonAtomic(join(opts.out, "predictions.json"), result);

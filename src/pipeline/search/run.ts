@@ -1,13 +1,14 @@
 // The inputs of a run of the search stage and the stages after it (component-test, visualize, explain): the
 // dataset, the concepts, and the predictions that decide which images count as another class's.
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { type Dataset, openDataset } from "../../data/dataset.ts";
 import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
 import { Classifier } from "../../model/classifier.ts";
-import { sha256Hex } from "../../onnx/model.ts";
+import { sha256File } from "../../onnx/model.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
-import { predictDataset, readPredictedClasses } from "../predict/predict.ts";
-import { exists, readJsonIfExists } from "../../io/atomic.ts";
+import { findOrComputePredictions } from "../predict/find_predictions.ts";
+import { claimOutDir } from "../../io/out_dir.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
 import { UsageError } from "../../cli/cli.ts";
 
 /** What the three tasks (component-test, visualize, explain) are given. */
@@ -26,6 +27,8 @@ export interface RunOptions {
   limit?: number;
   ep?: EpChoice;
   workers?: number;
+  /** Recompute <out>/predictions if it holds predictions of other inputs. */
+  fresh?: boolean;
 }
 
 export interface Run {
@@ -37,11 +40,27 @@ export interface Run {
   predicted: Int32Array;
   /** Where the predictions came from. */
   predictionsFrom: string;
-  close(): void;
+  /** Images without a prediction (unreadable): left out of every search. */
+  skipped: SkippedImage[];
+  /** Closes the dataset and releases --out. */
+  close(): Promise<void>;
 }
 
-/** Opens the dataset, reads the concepts (only `classes` if given) and finds or computes the predictions. */
-export async function openRun(opts: RunOptions): Promise<Run> {
+/**
+ * Locks --out for `task`, opens the dataset, reads the concepts (only `classes` if given) and finds or computes
+ * the predictions. Close the run to release --out.
+ */
+export async function openRun(opts: RunOptions, task = "search"): Promise<Run> {
+  const outDir = await claimOutDir(opts.out, task);
+  try {
+    return await openRunIn(opts, outDir.release);
+  } catch (e) {
+    await outDir.release();
+    throw e;
+  }
+}
+
+async function openRunIn(opts: RunOptions, release: () => Promise<void>): Promise<Run> {
   const concepts = await readConcepts(opts.concepts, { classes: opts.classes });
   const layer = opts.layer ?? concepts.layer?.name;
   if (!layer) {
@@ -57,8 +76,8 @@ export async function openRun(opts: RunOptions): Promise<Run> {
         "omit --layer or pass that layer",
     );
   }
+  const sha = await sha256File(opts.model);
   if (concepts.modelSha256) {
-    const sha = await sha256Hex(await Deno.readFile(opts.model));
     if (sha !== concepts.modelSha256) {
       console.error(
         `warning: ${opts.concepts} was computed from another model (sha256 ${
@@ -68,62 +87,36 @@ export async function openRun(opts: RunOptions): Promise<Run> {
       );
     }
   }
-  const { predicted, from } = await resolvePredictions(opts);
   const dataset = await openDataset(opts.data, {
     labels: opts.labels,
     workers: opts.workers,
     limit: opts.limit,
   });
   try {
-    await checkPredictions(from, predicted, dataset);
+    const { predicted, from, skipped } = await findOrComputePredictions({
+      ...opts,
+      modelSha256: sha,
+      dataset,
+      given: opts.predictions,
+      lookIn: [join(opts.concepts, "predictions")],
+      computeInto: join(opts.out, "predictions"),
+    });
+    return {
+      opts,
+      layer,
+      dataset,
+      concepts,
+      predicted,
+      predictionsFrom: from,
+      skipped,
+      close: async () => {
+        dataset.close();
+        await release();
+      },
+    };
   } catch (e) {
     dataset.close();
     throw e;
-  }
-  return { opts, layer, dataset, concepts, predicted, predictionsFrom: from, close: () => dataset.close() };
-}
-
-async function resolvePredictions(opts: RunOptions): Promise<{ predicted: Int32Array; from: string }> {
-  const given = opts.predictions ?? join(opts.concepts, "predictions");
-  if (await exists(join(given, "predictions.npy"))) {
-    return { predicted: await readPredictedClasses(given), from: given };
-  }
-  if (opts.predictions) {
-    throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
-  }
-  const out = join(opts.out, "predictions");
-  if (!(await exists(join(out, "predictions.npy")))) {
-    console.error(`no predictions in ${given}: predicting the dataset into ${out}`);
-    await predictDataset({
-      model: opts.model,
-      data: opts.data,
-      out,
-      labels: opts.labels,
-      limit: opts.limit,
-      ep: opts.ep,
-      workers: opts.workers,
-      batch: opts.batch,
-    });
-  }
-  return { predicted: await readPredictedClasses(out), from: out };
-}
-
-/** The predictions must be for this dataset: as many images, same files in the same order (when recorded). */
-async function checkPredictions(dir: string, predicted: Int32Array, dataset: Dataset): Promise<void> {
-  if (predicted.length < dataset.size) {
-    throw new Error(
-      `${dir}/predictions.npy: ${predicted.length} predictions, but ${dataset.root} has ${dataset.size} images`,
-    );
-  }
-  const json = await readJsonIfExists<{ images?: { path: string }[] }>(join(dir, "predictions.json"));
-  if (!json?.images) return;
-  for (let i = 0; i < dataset.size; i++) {
-    if (resolve(json.images[i]?.path ?? "") !== resolve(dataset.entries[i].path)) {
-      throw new Error(
-        `${dir}: predictions are for other images (image ${i} is ${json.images[i]?.path}, the dataset has ` +
-          `${dataset.entries[i].path}); pass --predictions or delete the folder to predict again`,
-      );
-    }
   }
 }
 

@@ -1,5 +1,11 @@
 // The command line shared by component-test, visualize and explain.
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../../cli/task_flags.ts";
+import {
+  FRESH_FLAG,
+  MODEL_DATA_FLAGS,
+  modelDataFromArgs,
+  RUN_ENV_FLAGS,
+  runEnvFromArgs,
+} from "../../cli/task_flags.ts";
 import { openDataset } from "../../data/dataset.ts";
 import { parseClassList } from "../../data/class_names.ts";
 import { type Flags, intArg, UsageError } from "../../cli/cli.ts";
@@ -23,6 +29,7 @@ export const RUN_FLAGS = {
   batch: { type: "string", default: "16", help: "images per forward pass" },
   workers: { type: "string", help: "decode workers (default: CPU cores)" },
   ...RUN_ENV_FLAGS,
+  ...FRESH_FLAG,
 } satisfies Flags;
 
 /**
@@ -33,7 +40,8 @@ export async function classesArg(
   value: string | boolean | undefined,
   opts: RunOptions,
 ): Promise<number[] | undefined> {
-  if (typeof value !== "string" || value.trim() === "" || value.trim() === "all") return undefined;
+  if (typeof value !== "string" || value.trim() === "all") return undefined;
+  if (value.trim() === "") throw new UsageError("--classes is empty: omit it or pass 'all' for every class");
   const listing = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
   listing.close();
   const { numClasses, names } = await modelClasses(opts.model, listing);
@@ -55,5 +63,6 @@ export function runOptionsFromArgs(a: Record<string, string | boolean | undefine
     predictions: a.predictions as string | undefined,
     batch: intArg("batch", a.batch),
     workers: intArg("workers", a.workers, 0),
+    fresh: a.fresh as boolean,
   };
 }

@@ -1,6 +1,7 @@
 // The one streaming pass that the component test, the prototype figures and the explanation figure share:
 // images -> classifier trunk up to the tap -> prototype search, batch by batch, with the dataset's predicted
 // classes deciding which positions count as "from another class".
+import type { SkippedImage } from "../../io/skipped.ts";
 import type { Dataset } from "../../data/dataset.ts";
 import type { Classifier } from "../../model/classifier.ts";
 import { acquireGpu, createStorageBuffer, type GpuContext } from "../../runtime/gpu.ts";
@@ -41,11 +42,7 @@ export interface SearchPassOptions {
   label?: string;
 }
 
-export interface SkippedImage {
-  index: number;
-  path: string;
-  reason: string;
-}
+export type { SkippedImage };
 
 export interface SearchPassResult extends SearchResult {
   /** Per prototype, best positions among images not predicted as its class (with excludedTopK). */
