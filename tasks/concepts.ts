@@ -4,6 +4,7 @@ import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.t
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { skippedLine } from "../src/io/skipped.ts";
+import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 import {
   FRESH_FLAG,
   MODEL_DATA_FLAGS,
@@ -39,6 +40,7 @@ await runTask(async () => {
       tol: { type: "string", default: NMF_DEFAULTS.tol.toExponential(), help: "NMF stopping tolerance" },
       ...RUN_ENV_FLAGS,
       ...FRESH_FLAG,
+      ...SHARD_FLAG,
       nmf: {
         type: "string",
         default: "auto",
@@ -60,6 +62,7 @@ await runTask(async () => {
     tol: floatArg("tol", a.tol),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
     fresh: a.fresh as boolean,
+    shard: parseShard(a.shard),
   });
   const done = s.classes.filter((c) => c.status === "done");
   const empty = s.classes.filter((c) => c.status === "no-images");

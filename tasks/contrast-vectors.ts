@@ -9,6 +9,7 @@ import {
   CLASS_ATTRIBUTION_FLAGS,
   classAttributionFromArgs,
 } from "../src/pipeline/attribute/attribute_flags.ts";
+import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -36,6 +37,7 @@ await runTask(async () => {
       ...ATTRIBUTION_FLAGS,
       ...CLASS_ATTRIBUTION_FLAGS,
       ...RUN_ENV_FLAGS,
+      ...SHARD_FLAG,
     },
   );
   const s = await computeContrastVectors({
@@ -48,6 +50,7 @@ await runTask(async () => {
     classes: a.classes as string,
     cutoff: floatArg("cutoff", a.cutoff),
     map: choiceArg("map", a.map, CONTRAST_MAPS),
+    shard: parseShard(a.shard),
   });
   const done = s.classes.filter((c) => c.status === "done");
   const rows = done.reduce((t, c) => t + c.rows, 0);

@@ -9,6 +9,7 @@ import {
   runEnvFromArgs,
 } from "../src/cli/task_flags.ts";
 import { skippedLine } from "../src/io/skipped.ts";
+import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -21,6 +22,7 @@ await runTask(async () => {
       workers: { type: "string", help: "decode workers (default: CPU cores)" },
       ...RUN_ENV_FLAGS,
       ...FRESH_FLAG,
+      ...SHARD_FLAG,
     },
   );
   const result = await predictDataset({
@@ -30,6 +32,7 @@ await runTask(async () => {
     batch: intArg("batch", a.batch),
     workers: intArg("workers", a.workers),
     fresh: a.fresh as boolean,
+    shard: parseShard(a.shard),
   });
   const s = result.summary;
   console.log(

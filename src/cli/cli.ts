@@ -6,6 +6,8 @@ export interface Flag {
   help: string;
   default?: string | boolean;
   required?: boolean;
+  /** A string flag given one or more times, or followed by several values (`--parts a b c`): a string[]. */
+  multiple?: boolean;
 }
 
 export type Flags = Record<string, Flag>;
@@ -48,12 +50,24 @@ export function parseCli<F extends Flags>(
     }
     return [arg];
   });
-  let values: Record<string, string | boolean | undefined>;
+  // `--flag a b c` of a multiple flag means `--flag a --flag b --flag c`.
+  args = args.flatMap((arg, i) => {
+    if (arg.startsWith("-") || i === 0) return [arg];
+    let j = i - 1;
+    while (j >= 0 && !args[j].startsWith("-")) j--;
+    const flag = j >= 0 ? /^--([^=]+)$/.exec(args[j])?.[1] : undefined;
+    return flag && flags[flag]?.multiple && j < i - 1 ? [`--${flag}`, arg] : [arg];
+  });
+  let values: Record<string, string | boolean | string[] | undefined>;
   try {
     const options = Object.fromEntries(
       Object.entries(flags).map((
         [k, f],
-      ) => [k, { type: f.type, ...(f.default !== undefined ? { default: f.default } : {}) }]),
+      ) => [k, {
+        type: f.type,
+        ...(f.multiple ? { multiple: true } : {}),
+        ...(f.default !== undefined ? { default: f.default } : {}),
+      }]),
     );
     values = parseArgs({ args, options: options as never, strict: true, allowPositionals: false })
       .values as never;

@@ -14,6 +14,8 @@ export interface ManifestInput {
   settings: Record<string, unknown>;
   /** What the outputs were computed from, for resumes and reuse (io/run_identity.ts). */
   identity?: RunIdentity;
+  /** The part of the work this run did (`--shard`) and its --out, for `deno task merge`. */
+  shard?: { index: number; count: number; out: string };
 }
 
 export async function buildManifest(input: ManifestInput): Promise<Record<string, unknown>> {
@@ -35,6 +37,7 @@ export async function buildManifest(input: ManifestInput): Promise<Record<string
     device: input.device,
     settings: input.settings,
     ...(input.identity ? { identity: input.identity } : {}),
+    ...(input.shard ? { shard: input.shard } : {}),
     versions: {
       protoscope: PROTOSCOPE_VERSION,
       deno: Deno.version.deno,

@@ -33,6 +33,7 @@ import {
 } from "../../io/run_identity.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { UsageError } from "../../cli/cli.ts";
+import { partition, type Shard, shardSetting } from "../../cli/shard.ts";
 
 export interface ConceptsOptions extends ClassStageOptions {
   k?: number;
@@ -44,6 +45,8 @@ export interface ConceptsOptions extends ClassStageOptions {
   nmfDevice?: "auto" | "gpu" | "cpu";
   /** Discard earlier results in `out` made from other inputs instead of refusing. */
   fresh?: boolean;
+  /** Compute only this part of the classes (`deno task merge` joins the parts). */
+  shard?: Shard;
 }
 
 export interface ClassConcepts {
@@ -124,7 +127,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
     let classes: number[];
     try {
-      classes = parseClassList(opts.classes, attributor.numClasses, names);
+      classes = partition(parseClassList(opts.classes, attributor.numClasses, names), opts.shard);
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
@@ -144,7 +147,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     const identity: RunIdentity = {
       model: sha256,
       layer: attributor.tapTensor,
-      settings: { ...settings, ...nmfSettings, maxImages },
+      settings: { ...settings, ...nmfSettings, maxImages, ...shardSetting(opts.shard) },
       data: await dataIdentity(dataset),
     };
     await claimFolder(opts.out, identity, !!opts.fresh);
@@ -172,8 +175,10 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
         batch,
         predictions: found.from,
         attributionCache: opts.attributionCache ?? null,
+        ...shardSetting(opts.shard),
       },
       identity,
+      ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
     });
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
@@ -292,7 +297,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
 }
 
 /** Class folders of `out` (numeric names) with a concepts.json. */
-async function classFolders(out: string): Promise<number[]> {
+export async function classFolders(out: string): Promise<number[]> {
   const found: number[] = [];
   for await (const e of Deno.readDir(out)) {
     if (e.isDirectory && /^\d+$/.test(e.name)) found.push(Number(e.name));

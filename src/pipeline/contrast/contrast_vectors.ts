@@ -31,6 +31,7 @@ import {
   writeClassVectors,
   writeVectorsIndex,
 } from "./vectors_io.ts";
+import { partition, type Shard, shardSetting } from "../../cli/shard.ts";
 
 export type ContrastMap = "mean" | "relu-mean";
 export const CONTRAST_MAPS: readonly ContrastMap[] = ["mean", "relu-mean"];
@@ -40,6 +41,8 @@ export interface ContrastVectorsOptions extends ClassStageOptions {
   cutoff?: number;
   /** "mean": channel mean without ReLU (the reference); "relu-mean": mean of ReLU (the concepts' map). */
   map?: ContrastMap;
+  /** Compute only this part of the classes (`deno task merge` joins the parts). */
+  shard?: Shard;
 }
 
 /** One class in vectors.json: the shared entry plus status, skipped images and the resume key. */
@@ -125,7 +128,7 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
     const [channels, h, w] = attributor.tapShape;
     const hw = h * w;
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
-    const classes = parseClassList(opts.classes, attributor.numClasses, names);
+    const classes = partition(parseClassList(opts.classes, attributor.numClasses, names), opts.shard);
     const found = await findOrComputePredictions({
       ...opts,
       modelSha256: sha256,
@@ -140,6 +143,8 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
       attributor.tapTensor,
       settings,
       { cutoff, map: mapKind, maxImages, batch },
+      // A shard's classes are its own: another shard's entries in the same folder are not taken as done.
+      ...(opts.shard ? [shardSetting(opts.shard)] : []),
     ]);
     const cache = await AttributionCache.forRun(opts.attributionCache, attributor, sha256, batch);
     await Deno.mkdir(opts.out, { recursive: true });
@@ -151,6 +156,7 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
       batch,
       predictions: predictionsDir,
       attributionCache: opts.attributionCache ?? null,
+      ...shardSetting(opts.shard),
     };
     await writeJsonAtomic(
       join(opts.out, "manifest.json"),
@@ -161,6 +167,7 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
         data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
         device: attributor.trunk.device,
         settings: runSettings,
+        ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
       }),
     );
 

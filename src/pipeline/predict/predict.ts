@@ -13,6 +13,7 @@ import { classCountNote, classNamesFor } from "../../data/class_names.ts";
 import { withOutDir } from "../../io/out_dir.ts";
 import { assertSameIdentity, dataIdentity, dataStamps, type RunIdentity } from "../../io/run_identity.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
+import { type Shard, shardRange, shardSetting } from "../../cli/shard.ts";
 
 export interface PredictOptions {
   model: string;
@@ -29,6 +30,8 @@ export interface PredictOptions {
   checkpointSeconds?: number;
   /** Discard a checkpoint made from other inputs instead of refusing. */
   fresh?: boolean;
+  /** Predict only this part of the images (whole batches; `deno task merge` joins the parts). */
+  shard?: Shard;
   /** Called after each batch (and its checkpoint) with the images done so far. */
   onBatch?: (done: number) => void;
 }
@@ -96,7 +99,7 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
     const stamps = await dataStamps(dataset);
     const identity: RunIdentity = {
       model: classifier.sha256,
-      settings: {},
+      settings: shardSetting(opts.shard),
       data: await dataIdentity(dataset, stamps),
     };
     const manifest = await buildManifest({
@@ -104,14 +107,21 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
       model: { path: opts.model, sha256: classifier.sha256 },
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
       device: classifier.device,
-      settings: { batch, limit: opts.limit ?? null, labels: opts.labels ?? null },
+      settings: {
+        batch,
+        limit: opts.limit ?? null,
+        labels: opts.labels ?? null,
+        ...shardSetting(opts.shard),
+      },
       identity,
+      ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
     });
+    const { start: first, end } = shardImages(dataset.size, batch, opts.shard);
     const checkpointPath = join(opts.out, CHECKPOINT_FILE);
     const checkpoint = await readJsonOrRedo<Checkpoint>(checkpointPath, "predict checkpoint");
     if (checkpoint && !opts.fresh) assertSameIdentity(checkpoint.identity, identity, checkpointPath);
     const images: ImagePrediction[] = checkpoint && !opts.fresh ? checkpoint.images : [];
-    const progress = createProgress("predict", dataset.size);
+    const progress = createProgress("predict", end - first);
     if (images.length) {
       console.error(`resuming after ${images.length} images from ${checkpointPath}`);
       progress.resumeFrom(images.length);
@@ -120,8 +130,8 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
     const resumedAt = images.length;
     let batches = 0;
     let lastCheckpoint = performance.now();
-    for (let start = images.length; start < dataset.size; start += batch) {
-      const count = Math.min(batch, dataset.size - start);
+    for (let start = first + images.length; start < end; start += batch) {
+      const count = Math.min(batch, end - start);
       const read = await dataset.readBatch(start, count);
       const { logits } = await classifier.forward(read.images, count);
       const probs = softmaxRows(logits!, classifier.numClasses);
@@ -167,15 +177,10 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
       summary: summarize(images, (images.length - resumedAt) / Math.max(seconds, 1e-9)),
       ...(names ? { classNames: names } : {}),
       notes,
-      skipped: images.flatMap((p, index) =>
-        p.predicted < 0 ? [{ index, path: p.path, reason: p.error ?? "unreadable" }] : []
-      ),
+      skipped: skippedImages(images, first),
       images,
     };
-    await writeJsonAtomic(join(opts.out, "predictions.json"), result);
-    await writeNpy(join(opts.out, "predictions.npy"), Int32Array.from(images.map((p) => p.predicted)), [
-      images.length,
-    ]);
+    await writePredictions(opts.out, result);
     await Deno.remove(checkpointPath).catch(() => {});
     return result;
   } finally {
@@ -184,7 +189,34 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
   }
 }
 
-function summarize(images: ImagePrediction[], imagesPerSecond: number): PredictionsFile["summary"] {
+/**
+ * The images a shard predicts: whole batches of one run, so every image is batched with the same neighbours
+ * as in one run and the shards' outputs join into exactly one run's.
+ */
+export function shardImages(
+  size: number,
+  batch: number,
+  shard: Shard | undefined,
+): { start: number; end: number } {
+  const r = shardRange(Math.ceil(size / batch), shard);
+  return { start: Math.min(size, r.start * batch), end: Math.min(size, r.end * batch) };
+}
+
+/** The unreadable images, indexed in the dataset (`first`: the dataset index of images[0]). */
+export function skippedImages(images: ImagePrediction[], first = 0): SkippedImage[] {
+  return images.flatMap((p, i) =>
+    p.predicted < 0 ? [{ index: first + i, path: p.path, reason: p.error ?? "unreadable" }] : []
+  );
+}
+
+/** Writes a predictions folder: predictions.json and predictions.npy (the predicted class per image). */
+export async function writePredictions(out: string, result: PredictionsFile): Promise<void> {
+  await writeJsonAtomic(join(out, "predictions.json"), result);
+  const predicted = Int32Array.from(result.images.map((p) => p.predicted));
+  await writeNpy(join(out, "predictions.npy"), predicted, [predicted.length]);
+}
+
+export function summarize(images: ImagePrediction[], imagesPerSecond: number): PredictionsFile["summary"] {
   const ok = images.filter((p) => p.predicted >= 0);
   const labelled = ok.filter((p) => p.label !== null);
   const classes = new Set(ok.map((p) => p.predicted));
