@@ -5,6 +5,7 @@ import { parseClassList } from "../src/data/class_names.ts";
 import { formatHyperplaneSummary, trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
 import { contrastVectorsInfo } from "../src/pipeline/contrast/vectors_io.ts";
 import { HYPERPLANE_INITS, REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
+import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -35,6 +36,7 @@ await runTask(async () => {
         type: "boolean",
         help: "train on the GPU even on a software adapter (default: the GPU on hardware, else the CPU twin)",
       },
+      ...SHARD_FLAG,
     },
   );
   if (a.cpu && a.gpu) throw new UsageError("--cpu and --gpu exclude each other");
@@ -59,6 +61,7 @@ await runTask(async () => {
       seed: intArg("seed", a.seed, 0)!,
     },
     solver: a.cpu ? "cpu" : a.gpu ? "gpu" : "auto",
+    shard: parseShard(a.shard),
   });
   console.log(formatHyperplaneSummary(summary));
 });

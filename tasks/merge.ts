@@ -7,12 +7,14 @@ import { join, resolve } from "node:path";
 import { mergePredictions, readPredictPart } from "../src/pipeline/predict/merge_predictions.ts";
 import { mergeConcepts } from "../src/pipeline/concepts/merge_concepts.ts";
 import { mergeContrastVectors } from "../src/pipeline/contrast/merge_vectors.ts";
+import { mergeHyperplanes } from "../src/pipeline/contrast/merge_hyperplanes.ts";
 
 /** The merge of each sharded task, by the task name its manifests carry. */
 const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>> = {
   predict: mergePredictions,
   concepts: mergeConcepts,
   "contrast-vectors": mergeContrastVectors,
+  hyperplanes: mergeHyperplanes,
 };
 
 /** The task that wrote a part: its manifest.json's, or predict's (whose manifest is in predictions.json). */

@@ -11,6 +11,8 @@ import { UsageError } from "../src/cli/cli.ts";
 import { predictDataset, shardImages } from "../src/pipeline/predict/predict.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
+import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
+import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { merge } from "../tasks/merge.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -181,6 +183,35 @@ Deno.test("contrast-vectors: 3 shards merged equal one run", ORT_TEST, async () 
     [2, "done"],
     [3, "done"],
   ]);
+});
+
+// On the merged contrast vectors (classes 0-3 with rows; 4 and 5 asked for without vectors get zero rows): one
+// block per class, so the shards hold 1, 1 and 2 trained rows and 0, 1 and 1 of the zero rows.
+Deno.test("hyperplanes: 3 shards merged equal one run; --init zeros refuses --shard", async () => {
+  const job = {
+    vectors: join(work, "contrast-vectors"),
+    classes: [0, 1, 2, 3, 4, 5],
+    training: { ...REFERENCE_TRAINING, epochs: 20 },
+    solver: "cpu" as const,
+    limits: { maxClasses: 1 },
+    log: () => {},
+  };
+  await shardedEqualsOne("hyperplanes", (out, shard) => trainHyperplanes({ ...job, out, shard }));
+  const rows = [];
+  for (const k of [1, 2, 3]) {
+    rows.push((await filesUnder(join(work, `hyperplanes-s${k}`))).filter((f) => /^\d+\.npy$/.test(f)).length);
+  }
+  assert.deepEqual(rows, [1, 2, 3]);
+  await assert.rejects(
+    () =>
+      trainHyperplanes({
+        ...job,
+        out: join(work, "zeros"),
+        training: { ...job.training, init: "zeros" },
+        shard: SHARDS[0],
+      }),
+    /--shard needs --init torch/,
+  );
 });
 
 Deno.test(

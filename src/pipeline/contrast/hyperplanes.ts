@@ -26,6 +26,8 @@ import {
   writeHyperplanesIndex,
 } from "./hyperplanes_io.ts";
 import { readContrastVectors } from "./vectors_io.ts";
+import { partition, type Shard, shardLabel, shardSetting } from "../../cli/shard.ts";
+import { UsageError } from "../../cli/cli.ts";
 
 export interface HyperplaneJob {
   vectors: string;
@@ -41,6 +43,8 @@ export interface HyperplaneJob {
   /** Block sizes (tests force several blocks on tiny inputs). */
   limits?: GpuSolverOptions;
   log?: (line: string) => void;
+  /** Train only this part of the rows (whole blocks of classes; `deno task merge` joins the parts). */
+  shard?: Shard;
 }
 
 export interface HyperplaneSummary {
@@ -78,6 +82,12 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
   const log = job.log ?? ((line: string) => console.error(line));
   const t = job.training;
   checkTraining(t);
+  if (job.shard && t.init === "zeros") {
+    // Row i of --init zeros copies (j, i) from the rows j < i written before it, which another shard holds.
+    throw new UsageError(
+      "--shard needs --init torch: with --init zeros each row depends on the rows before it",
+    );
+  }
   const start = performance.now();
   const vectors = await readContrastVectors(job.vectors, { classes: job.classes });
   const K = vectors.numClasses;
@@ -103,7 +113,11 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
     new TextEncoder().encode(JSON.stringify([vectors.sha256, rowClasses, K, C, t])),
   );
   const previous = await readJsonIfExists<HyperplanesIndex>(join(job.out, HYPERPLANES_INDEX));
-  if (previous && previous.resumeKey !== resumeKey) {
+  // A shard's rows are its own: rows of another split in the same folder are not taken as done.
+  if (
+    previous &&
+    (previous.resumeKey !== resumeKey || previous.settings.shard !== shardSetting(job.shard).shard)
+  ) {
     throw new Error(
       `${job.out} holds hyperplanes of other vectors, classes or settings: choose another --out or remove it`,
     );
@@ -126,7 +140,13 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
     }
     solver = new CpuPairSolver(vectors, t, job.limits?.maxClasses);
   }
-  const settings = { ...t, rowFiles: rowClasses.length, vectors: job.vectors, solver: solver.description };
+  const settings = {
+    ...t,
+    rowFiles: rowClasses.length,
+    vectors: job.vectors,
+    solver: solver.description,
+    ...shardSetting(job.shard),
+  };
   const index: HyperplanesIndex = {
     numClasses: K,
     channels: C,
@@ -142,7 +162,12 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
   await writeHyperplanesIndex(job.out, index);
   await writeJsonAtomic(
     join(job.out, "manifest.json"),
-    await buildManifest({ task: "hyperplanes", device: solver.description, settings }),
+    await buildManifest({
+      task: "hyperplanes",
+      device: solver.description,
+      settings,
+      ...(job.shard ? { shard: { ...job.shard, out: job.out } } : {}),
+    }),
   );
 
   const rowDone = async (i: number) => {
@@ -154,7 +179,14 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
     bias: new Float32Array(K),
     accuracy: new Float32Array(K),
   });
-  for (const i of noRows) {
+  // A shard trains whole blocks (each row as in one run) and writes its share of the zero rows.
+  const blocks = partition(solver.blocks.map((_, b) => b), job.shard);
+  const zeroRows = partition(noRows, job.shard);
+  const owned = new Set(blocks.flatMap((b) => solver.blocks[b]));
+  if (job.shard) {
+    log(`hyperplanes: shard ${shardLabel(job.shard)}: ${owned.size} rows, ${zeroRows.length} zero rows`);
+  }
+  for (const i of zeroRows) {
     if (!(await rowDone(i))) {
       const r = zeroRow();
       await writeHyperplaneRow(job.out, i, r.normals, r.bias, r.accuracy);
@@ -162,11 +194,11 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
   }
 
   const n = vectors.classes.length;
-  const progress = createProgress("hyperplanes", n * (n - 1), "pairs");
+  const progress = createProgress("hyperplanes", owned.size * (n - 1), "pairs");
   let resumed = 0;
   let trainedNow = 0;
   try {
-    for (let blockA = 0; blockA < solver.blocks.length; blockA++) {
+    for (const blockA of blocks) {
       const a = solver.blocks[blockA];
       const pairsOfBlock = a.length * (n - 1);
       if ((await Promise.all(a.map(rowDone))).every(Boolean)) {
@@ -218,7 +250,7 @@ export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSu
   const withRows = new Set(vectors.classes);
   let sum = 0, count = 0, min = Infinity;
   let minPair: [number, number] | null = null;
-  for (const i of vectors.classes) {
+  for (const i of vectors.classes.filter((c) => owned.has(c))) {
     const acc = (await readNpy(hyperplaneRowPaths(job.out, i).accuracy)).data as Float32Array;
     for (const j of vectors.classes) {
       if (j === i || !withRows.has(j)) continue;

@@ -1,0 +1,37 @@
+// `deno task merge` for hyperplanes: every shard's row files (each row written by exactly one shard), the index
+// and the manifest unsharded. Refuses unfinished shards and rows missing or written twice.
+import { join } from "node:path";
+import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { copyPartFile, readParts, unshard } from "../../io/shard_parts.ts";
+import { HYPERPLANES_INDEX, type HyperplanesIndex, writeHyperplanesIndex } from "./hyperplanes_io.ts";
+
+/** The three files of row i, relative to the folder (as hyperplaneRowPaths names them). */
+const rowFiles = (i: number) => [`${i}.npy`, `bias_${i}.npy`, `accuracy_${i}.npy`];
+
+export async function mergeHyperplanes(dirs: string[], out: string): Promise<HyperplanesIndex> {
+  const parts = await readParts(dirs, "hyperplanes");
+  const indexes: HyperplanesIndex[] = [];
+  for (const p of parts) {
+    const index = await readJsonIfExists<HyperplanesIndex>(join(p.dir, HYPERPLANES_INDEX));
+    if (!index?.complete) throw new Error(`--parts ${p.dir}: ${HYPERPLANES_INDEX} missing or not complete`);
+    indexes.push(unshard(index, p.shard.out, out));
+  }
+  const rows = [...indexes[0].classes, ...(indexes[0].emptyClasses ?? [])].sort((a, b) => a - b);
+  for (const i of rows) {
+    const holders: string[] = [];
+    for (const p of parts) {
+      const copied = await Promise.all(rowFiles(i).map((f) => copyPartFile(p.dir, out, f)));
+      if (copied.some(Boolean)) holders.push(p.dir);
+    }
+    if (holders.length !== 1) {
+      throw new Error(
+        holders.length
+          ? `--parts: row ${i} is in ${holders.join(" and ")} (each row belongs to one shard)`
+          : `--parts: no shard holds row ${i} (${rowFiles(i).join(", ")})`,
+      );
+    }
+  }
+  await writeHyperplanesIndex(out, indexes[0]);
+  await writeJsonAtomic(join(out, "manifest.json"), unshard(parts[0].manifest, parts[0].shard.out, out));
+  return indexes[0];
+}
