@@ -3,6 +3,7 @@ import { parseCli, runTask } from "../src/cli/cli.ts";
 import { formatComponentTable, runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
 import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
 import { skippedLine } from "../src/io/skipped.ts";
+import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -22,6 +23,7 @@ await runTask(async () => {
         help: "save the composites as JPEGs (--no-composites: off)",
       },
       "no-composites": { type: "boolean", help: "do not save the composites" },
+      ...SHARD_FLAG,
     },
   );
   const opts = runOptionsFromArgs(a);
@@ -29,6 +31,7 @@ await runTask(async () => {
     ...opts,
     classes: await classesArg(a.classes, opts),
     saveComposites: !a["no-composites"],
+    shard: parseShard(a.shard),
   });
   console.log(formatComponentTable(report));
   const t = report.timing;

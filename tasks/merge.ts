@@ -8,6 +8,7 @@ import { mergePredictions, readPredictPart } from "../src/pipeline/predict/merge
 import { mergeConcepts } from "../src/pipeline/concepts/merge_concepts.ts";
 import { mergeContrastVectors } from "../src/pipeline/contrast/merge_vectors.ts";
 import { mergeHyperplanes } from "../src/pipeline/contrast/merge_hyperplanes.ts";
+import { mergeComponentTest } from "../src/pipeline/component_test/merge_component_test.ts";
 
 /** The merge of each sharded task, by the task name its manifests carry. */
 const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>> = {
@@ -15,6 +16,7 @@ const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>>
   concepts: mergeConcepts,
   "contrast-vectors": mergeContrastVectors,
   hyperplanes: mergeHyperplanes,
+  "component-test": mergeComponentTest,
 };
 
 /** The task that wrote a part: its manifest.json's, or predict's (whose manifest is in predictions.json). */
@@ -25,8 +27,11 @@ async function partTask(dir: string): Promise<string> {
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`--parts ${dir}: no such folder`);
     throw e;
   }
-  const manifest = await readJsonIfExists<{ task?: string }>(join(dir, "manifest.json"));
-  const task = manifest?.task ?? (await readPredictPart(dir))?.manifest?.task as string | undefined;
+  // predict and component-test keep their manifest inside their one JSON output.
+  const manifest = await readJsonIfExists<{ task?: string }>(join(dir, "manifest.json")) ??
+    (await readPredictPart(dir))?.manifest ??
+    (await readJsonIfExists<{ manifest?: { task?: string } }>(join(dir, "component_test.json")))?.manifest;
+  const task = manifest?.task as string | undefined;
   if (!task) {
     throw new UsageError(`--parts ${dir}: no manifest.json or predictions.json (not a shard's output)`);
   }

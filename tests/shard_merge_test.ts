@@ -1,7 +1,8 @@
 // `--shard k/n` + `deno task merge`: for each sharded task, 3 shards merged equal one run byte for byte, on
 // the fixture (wasm EP, a few images and classes); the shard parser and partition; merge's refusals.
-// JSON is compared after removing exactly two keys that differ between any two runs of the same work:
-// `created` (the manifest's timestamp) and `imagesPerSecond` (predict's throughput, a timing). The one run
+// JSON is compared after removing the keys that differ between any two runs of the same work: `created` (the
+// manifest's timestamp) and timings: `imagesPerSecond` (predict's and the search's throughput) and
+// component-test's `searchSeconds`, `compositeSeconds`, `compositesPerSecond`. The one run
 // is written to the folder the merge later writes to (it is moved aside first), so paths need no rewriting.
 import assert from "node:assert/strict";
 import { join, relative } from "node:path";
@@ -13,6 +14,7 @@ import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
 import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
+import { runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
 import { merge } from "../tasks/merge.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -20,7 +22,14 @@ const fixture = await ensureFixture();
 const work = await Deno.makeTempDir();
 const SHARDS = [1, 2, 3].map((index) => ({ index, count: 3 }));
 /** Keys whose values differ between two runs of the same work (see the file comment). */
-const PER_RUN_KEYS = new Set(["created", "imagesPerSecond"]);
+const PER_RUN_KEYS = new Set([
+  "created",
+  "imagesPerSecond",
+  // component-test's timing block.
+  "searchSeconds",
+  "compositeSeconds",
+  "compositesPerSecond",
+]);
 
 Deno.test("parseShard: k/n, 1-based, clear errors", () => {
   assert.deepEqual(parseShard("2/8"), { index: 2, count: 8 });
@@ -183,6 +192,25 @@ Deno.test("contrast-vectors: 3 shards merged equal one run", ORT_TEST, async () 
     [2, "done"],
     [3, "done"],
   ]);
+});
+
+// On the merged concepts (4 classes): one class in shards 1 and 2, two in shard 3; composites copied.
+Deno.test("component-test: 3 shards merged equal one run", ORT_TEST, async () => {
+  await shardedEqualsOne("component-test", (out, shard) =>
+    runComponentTest({
+      model: fixture.modelPath,
+      data: fixture.valFolder,
+      labels: fixture.labelsCsv,
+      concepts: join(work, "concepts"),
+      predictions,
+      limit: LIMIT,
+      batch: 2,
+      ep: "wasm",
+      out,
+      shard,
+    }));
+  const composites = await filesUnder(join(work, "component-test", "composites"));
+  assert.equal(composites.length, 8);
 });
 
 // On the merged contrast vectors (classes 0-3 with rows; 4 and 5 asked for without vectors get zero rows): one

@@ -22,6 +22,9 @@ import {
   type RunOptions,
 } from "../search/run.ts";
 import { type SearchPassResult, searchPrototypes } from "../search/streaming_search.ts";
+import { partition, type Shard, shardLabel, shardSetting } from "../../cli/shard.ts";
+import { UsageError } from "../../cli/cli.ts";
+import { readConcepts } from "../concepts/read_concepts.ts";
 
 export type Variant = "allImages" | "targetExcluded";
 export const VARIANTS: readonly Variant[] = ["allImages", "targetExcluded"];
@@ -252,6 +255,8 @@ export async function componentSearch(run: Run, label = "component-test"): Promi
 export interface ComponentTestOptions extends RunOptions {
   /** Write O/composites/<class>_all.jpg and _excluded.jpg (default true). */
   saveComposites?: boolean;
+  /** Test only this part of the classes (`deno task merge` joins the parts). */
+  shard?: Shard;
 }
 
 /**
@@ -259,7 +264,15 @@ export interface ComponentTestOptions extends RunOptions {
  * (+ composites as JPEGs). Returns the report.
  */
 export async function runComponentTest(opts: ComponentTestOptions): Promise<ComponentTestReport> {
-  const run = await openRun(opts, "component-test");
+  // A shard tests its block of the classes one run would test (ascending, as readConcepts returns them).
+  const all = opts.shard ? (await readConcepts(opts.concepts, { classes: opts.classes })).classes : undefined;
+  const mine = all && partition(all, opts.shard);
+  if (mine && !mine.length) {
+    throw new UsageError(
+      `--shard ${shardLabel(opts.shard!)}: only ${all!.length} classes to test, fewer than shards`,
+    );
+  }
+  const run = await openRun(mine ? { ...opts, classes: mine } : opts, "component-test");
   try {
     const pass = await componentSearch(run);
     const classes = run.concepts.classes;
@@ -276,11 +289,14 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
         concepts: opts.concepts,
         conceptsSource: run.concepts.source,
         k: run.concepts.k,
-        classes: classes.length,
+        // All the run's classes, the same in every shard (a shard's own are its records).
+        classes: (all ?? classes).length,
         predictions: run.predictionsFrom,
         batch: opts.batch ?? 16,
         limit: opts.limit ?? null,
+        ...shardSetting(opts.shard),
       },
+      ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
     });
     const report: ComponentTestReport = {
       manifest,
