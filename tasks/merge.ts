@@ -1,5 +1,6 @@
 // deno task merge --parts DIR... --out DIR: joins the outputs of one run's shards (`--shard k/n` on predict,
-// concepts, contrast-vectors) into exactly what one run would have written.
+// concepts, contrast-vectors, hyperplanes, component-test, shifting-test) into exactly what one run would have
+// written. Each stage's merge lives with the stage; the checks they share are in src/io/shard_parts.ts.
 import { parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { withOutDir } from "../src/io/out_dir.ts";
 import { readJsonIfExists } from "../src/io/atomic.ts";
@@ -9,6 +10,7 @@ import { mergeConcepts } from "../src/pipeline/concepts/merge_concepts.ts";
 import { mergeContrastVectors } from "../src/pipeline/contrast/merge_vectors.ts";
 import { mergeHyperplanes } from "../src/pipeline/contrast/merge_hyperplanes.ts";
 import { mergeComponentTest } from "../src/pipeline/component_test/merge_component_test.ts";
+import { mergeContrastTest } from "../src/pipeline/contrast/merge_contrast_test.ts";
 
 /** The merge of each sharded task, by the task name its manifests carry. */
 const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>> = {
@@ -17,6 +19,7 @@ const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>>
   "contrast-vectors": mergeContrastVectors,
   hyperplanes: mergeHyperplanes,
   "component-test": mergeComponentTest,
+  "shifting-test": (parts, out) => mergeContrastTest(parts, out, "shifting-test"),
 };
 
 /** The task that wrote a part: its manifest.json's, or predict's (whose manifest is in predictions.json). */
@@ -65,7 +68,7 @@ export async function merge(parts: string[], out: string): Promise<string> {
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "merge",
-    "Joins shard outputs (`--shard k/n` runs of predict, concepts or contrast-vectors) into what one run " +
+    "Joins shard outputs (`--shard k/n` runs of " + Object.keys(MERGES).join(", ") + ") into what one run " +
       "writes.\nChecks that every shard 1..n is there once, all from the same model, layer, settings and data.",
     {
       parts: { type: "string", required: true, multiple: true, help: "the shards' output folders" },

@@ -5,6 +5,7 @@ import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { parseOffsets, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
+import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
 await runTask(async () => {
   const a = parseCli(
@@ -40,6 +41,7 @@ await runTask(async () => {
         type: "string",
         help: "--region attribution: the attribution cache shared with concepts and contrast-vectors",
       },
+      ...SHARD_FLAG,
     },
   );
   const test = shiftingTest(
@@ -55,7 +57,11 @@ await runTask(async () => {
     },
     cache: a["attribution-cache"] as string | undefined,
   };
-  const report = await runContrastTest(test, { ...(await contrastOptionsFromArgs(a)), attribution });
+  const report = await runContrastTest(test, {
+    ...(await contrastOptionsFromArgs(a)),
+    attribution,
+    shard: parseShard(a.shard),
+  });
   console.log(report.table);
   console.log(`records, summary and figures: ${a.out}/shifting_test.json, shifting_run<r>.jpg`);
 });

@@ -15,6 +15,9 @@ import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vector
 import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
+import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
+import { shiftingTest } from "../src/pipeline/contrast/shifting.ts";
+import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
 import { merge } from "../tasks/merge.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -240,6 +243,45 @@ Deno.test("hyperplanes: 3 shards merged equal one run; --init zeros refuses --sh
       }),
     /--shard needs --init torch/,
   );
+});
+
+// On the merged hyperplanes: 2 runs of sampled pairs over the 8 classes (those towards classes without
+// vectors are left out: noHyperplane); each run's pairs split in 3, figures redrawn by the merge.
+Deno.test("shifting-test: 3 shards merged equal one run", ORT_TEST, async () => {
+  const dir = join(work, "hyperplanes");
+  const parts = await shardedEqualsOne(
+    "shifting-test",
+    async (out, shard) =>
+      runContrastTest(shiftingTest([0, -1, -10]), {
+        model: fixture.modelPath,
+        data: fixture.valFolder,
+        labels: fixture.labelsCsv,
+        layer: "layer3",
+        hyperplanes: { source: dir, set: await readHyperplanes(dir, { classes: [] }) },
+        predictions,
+        limit: LIMIT,
+        runs: 2,
+        draws: 16,
+        others: 3,
+        maxImages: 2,
+        batch: 8,
+        ep: "wasm",
+        out,
+        shard,
+      }),
+  );
+  const report = JSON.parse(await Deno.readTextFile(join(work, "shifting-test", "shifting_test.json")));
+  for (const run of report.runs) {
+    assert.ok(run.pairs.length >= 3, `run ${run.run}: ${run.pairs.length} pairs`);
+    assert.ok(run.noHyperplane.length >= 1, `run ${run.run}: no pair without a hyperplane`);
+  }
+  const sizes = [];
+  for (const p of parts) {
+    const r = JSON.parse(await Deno.readTextFile(join(p, "shifting_test.json")));
+    sizes.push(r.runs[0].pairs.length + r.runs[0].noHyperplane.length);
+  }
+  const all = report.runs[0].pairs.length + report.runs[0].noHyperplane.length;
+  assert.deepEqual(sizes, SHARDS.map((s) => shardRange(all, s)).map((r) => r.end - r.start));
 });
 
 Deno.test(

@@ -31,6 +31,7 @@ import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
 import { SplitModel } from "./split_model.ts";
 import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
+import { partition, type Shard, shardSetting } from "../../cli/shard.ts";
 
 export interface ContrastRunOptions {
   model: string;
@@ -54,6 +55,11 @@ export interface ContrastRunOptions {
   batch?: number;
   /** For tests that need attribution: its settings (default: the paper's) and a shared cache folder. */
   attribution?: { settings?: AttributionSettings; cache?: string };
+  /**
+   * Run only this part of every run's pairs: the pairs are chosen as in one run, then each run's list is split
+   * into contiguous blocks (`deno task merge` joins the parts).
+   */
+  shard?: Shard;
 }
 
 /** Images per attribution pass: the concepts and contrast-vectors default, so their cache entries serve. */
@@ -155,7 +161,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
           : explicit
           ? explicit.filter((p) => hasImages(p.from))
           : samplePairs(K, { draws: opts.draws ?? 1000, others: opts.others ?? 10, seed: seed!, hasImages });
-        return { seed, pairs: chosen };
+        return { seed, pairs: partition(chosen, opts.shard) };
       });
       if (explicit && explicit !== "all") {
         const empty = explicit.filter((p) => !hasImages(p.from));
@@ -178,6 +184,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         ...(attribution
           ? { attribution: attribution.settings, attributionCache: opts.attribution?.cache }
           : {}),
+        ...shardSetting(opts.shard),
       };
       const manifest = await buildManifest({
         task: `${test.name}-test`,
@@ -186,6 +193,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
         data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
         device: model.device,
         settings,
+        ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
       });
       await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
 
@@ -199,14 +207,14 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       for (let r = 0; r < runs; r++) {
         const { seed, pairs } = plan[r];
         const byPair = new Map<string, PairRecord & Record<string, unknown>>();
-        const noHyperplane: ClassPair[] = [];
+        const without = new Set<string>();
         for (const [from, drawn] of groupBySource(pairs)) {
           const images = members.get(from)!;
           const hasRow = rowClasses.has(from);
           if (hasRow) await planes.loadRow(from);
           const tos = hasRow ? drawn.filter((to) => !isZero(planes.normal(from, to))) : [];
           for (const to of drawn.filter((t) => !tos.includes(t))) {
-            noHyperplane.push({ from, to });
+            without.add(`${from}:${to}`);
             progress.tick(steps * images.length);
           }
           if (!tos.length) continue;
@@ -248,18 +256,10 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
             });
           });
         }
-        // Records in the order the pairs were drawn, as the reference stores them.
+        // Records (and pairs left out) in the order the pairs were drawn, as the reference stores them.
         const runPairs = pairs.flatMap((p) => byPair.get(`${p.from}:${p.to}`) ?? []);
-        const figure = `${test.name}_run${r}.jpg`;
-        await writeFileAtomic(
-          join(opts.out, figure),
-          await stepFigure({
-            title: `${test.name} test, run ${r}: p(j) over ${runPairs.length} pairs (median, quartiles)`,
-            stepLabel: test.stepLabel,
-            steps: test.steps,
-            series: runPairs.map((p) => p.pTo),
-          }),
-        );
+        const noHyperplane = pairs.filter((p) => without.has(`${p.from}:${p.to}`));
+        const figure = await writeRunFigure(opts.out, test, r, runPairs);
         records.push({
           run: r,
           seed,
@@ -272,11 +272,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       progress.stop();
       const perRun = records.map((r) => r.summary);
       const overRuns = summarizeRuns(perRun);
-      const table = formatSummaryTable(
-        `${test.name} test: ${opts.layer}, ${perRun.map((s) => s.pairs).join("/")} pairs per run`,
-        perRun,
-        overRuns,
-      );
+      const table = contrastTable(test.name, opts.layer, perRun, overRuns);
       const report: ContrastReport = {
         manifest,
         settings,
@@ -293,6 +289,35 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
   } finally {
     await model.release();
   }
+}
+
+/** Writes run r's p(j)-per-step figure into `out`; returns its file name. */
+export async function writeRunFigure(
+  out: string,
+  test: Pick<ContrastTest, "name" | "stepLabel" | "steps">,
+  r: number,
+  pairs: PairRecord[],
+): Promise<string> {
+  const figure = `${test.name}_run${r}.jpg`;
+  await writeFileAtomic(
+    join(out, figure),
+    await stepFigure({
+      title: `${test.name} test, run ${r}: p(j) over ${pairs.length} pairs (median, quartiles)`,
+      stepLabel: test.stepLabel,
+      steps: test.steps,
+      series: pairs.map((p) => p.pTo),
+    }),
+  );
+  return figure;
+}
+
+/** The summary table of a report. */
+export function contrastTable(name: string, layer: string, perRun: RunSummary[], overRuns: OverRuns): string {
+  return formatSummaryTable(
+    `${name} test: ${layer}, ${perRun.map((s) => s.pairs).join("/")} pairs per run`,
+    perRun,
+    overRuns,
+  );
 }
 
 /** The Attributor (with the channel mean output) and the shared cache, for tests that need attribution. */

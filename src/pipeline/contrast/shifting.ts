@@ -71,6 +71,8 @@ export function attributionMask(
   return mask;
 }
 
+export const SHIFTING_STEP_LABEL = "offset along the normal";
+
 /** The shifting test for the shared driver: per pair, every offset applied to every image of class i. */
 export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cutoff = 0.25): ContrastTest {
   if (!(cutoff >= 0 && cutoff < 1)) {
@@ -80,7 +82,7 @@ export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cut
     name: "shifting",
     stepKey: "offsets",
     steps: offsets,
-    stepLabel: "offset along the normal",
+    stepLabel: SHIFTING_STEP_LABEL,
     settings: {
       region,
       shift: region === "all" ? "ReLU(a - n_ij * offset)" : "ReLU(a - mask * n_ij * offset)",
