@@ -9,8 +9,8 @@ import { mergePredictions, readPredictPart } from "../src/pipeline/predict/merge
 import { mergeConcepts } from "../src/pipeline/concepts/merge_concepts.ts";
 import { mergeContrastVectors } from "../src/pipeline/contrast/merge_vectors.ts";
 import { mergeHyperplanes } from "../src/pipeline/contrast/merge_hyperplanes.ts";
-import { mergeComponentTest } from "../src/pipeline/component_test/merge_component_test.ts";
-import { mergeContrastTest } from "../src/pipeline/contrast/merge_contrast_test.ts";
+import { mergeComponentTest } from "../src/pipeline/component_test/merge_components.ts";
+import { mergeContrastTest } from "../src/pipeline/contrast/merge_contrast_run.ts";
 
 /** The merge of each sharded task, by the task name its manifests carry. */
 const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>> = {

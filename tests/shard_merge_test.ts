@@ -152,6 +152,22 @@ Deno.test("predict: 3 shards merged equal one run", ORT_TEST, async () => {
     sizes.push(JSON.parse(await Deno.readTextFile(join(p, "predictions.json"))).images.length);
   }
   assert.deepEqual(sizes, [4, 4, 6]);
+  // The command line: `--parts a b c` (several values after one flag), then a refusal with exit code 2.
+  const merged = join(work, "predict-cli");
+  const cli = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "tasks/merge.ts", ...args],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const ok = await cli(["--parts", ...parts, "--out", merged]);
+  assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+  assert.match(new TextDecoder().decode(ok.stdout), /merged 3 predict shards into .*predict-cli/);
+  await assertSameOutput(join(work, "predict-one"), merged);
+  const refused = await cli(["--parts", parts[0], parts[2], "--out", join(work, "refused-cli")]);
+  assert.equal(refused.code, 2);
+  assert.match(new TextDecoder().decode(refused.stderr), /--parts: shard 2 of 3 missing/);
   await predict(predictions);
 });
 
@@ -332,5 +348,19 @@ Deno.test(
       shard: { index: 1, count: 4 },
     });
     await refuses([p("predict", 1), four], /predict-four-s1: shard 1\/4, but .* is one of 3 shards/);
+    // The shard is part of the run identity: another split's folder is not resumed.
+    await assert.rejects(
+      () =>
+        computeConcepts({
+          ...attribution,
+          predictions,
+          k: 2,
+          maxIter: 50,
+          nmfDevice: "cpu",
+          out: p("concepts", 1),
+          shard: SHARDS[1],
+        }),
+      /setting shard changed \(1\/3 then, 2\/3 now\)/,
+    );
   },
 );
