@@ -132,7 +132,7 @@ async function shardedEqualsOne(
 
 const LIMIT = 14;
 const predictions = join(work, "predictions");
-const predict = (out: string, shard?: { index: number; count: number }) =>
+const predict = (out: string, shard?: { index: number; count: number }, batch = 2) =>
   predictDataset({
     model: fixture.modelPath,
     data: fixture.valFolder,
@@ -140,7 +140,7 @@ const predict = (out: string, shard?: { index: number; count: number }) =>
     out,
     ep: "wasm",
     limit: LIMIT,
-    batch: 2,
+    batch,
     shard,
   });
 
@@ -321,32 +321,14 @@ Deno.test(
     await refuses([join(work, "nowhere")], /--parts .*nowhere: no such folder/);
     // A shard of another run: other batch size.
     const other = join(work, "predict-other-s2");
-    await predictDataset({
-      model: fixture.modelPath,
-      data: fixture.valFolder,
-      labels: fixture.labelsCsv,
-      out: other,
-      ep: "wasm",
-      limit: LIMIT,
-      batch: 7,
-      shard: { index: 2, count: 3 },
-    });
+    await predict(other, { index: 2, count: 3 }, 7);
     await refuses(
       [p("predict", 1), other, p("predict", 3)],
       /predict-other-s2: not the same run as .*setting batch \(2 vs 7\)/,
     );
     // A shard of another split.
     const four = join(work, "predict-four-s1");
-    await predictDataset({
-      model: fixture.modelPath,
-      data: fixture.valFolder,
-      labels: fixture.labelsCsv,
-      out: four,
-      ep: "wasm",
-      limit: LIMIT,
-      batch: 2,
-      shard: { index: 1, count: 4 },
-    });
+    await predict(four, { index: 1, count: 4 });
     await refuses([p("predict", 1), four], /predict-four-s1: shard 1\/4, but .* is one of 3 shards/);
     // The shard is part of the run identity: another split's folder is not resumed.
     await assert.rejects(

@@ -140,6 +140,20 @@ export async function readParts(dirs: string[], task: string): Promise<Part[]> {
   return checkParts(parts, task);
 }
 
+/**
+ * Each part's `file` (a JSON output, in the parts' order) as one run writing to `out` would have written it
+ * (unshard); refuses a part without it, which has not finished.
+ */
+export async function readPartOutputs<T>(parts: Part[], file: string, out: string): Promise<T[]> {
+  const outputs: T[] = [];
+  for (const p of parts) {
+    const value = await readJsonIfExists<T>(join(p.dir, file));
+    if (!value) throw new Error(`--parts ${p.dir}: no ${file} (did that shard finish?)`);
+    outputs.push(unshard(value, p.shard.out, out));
+  }
+  return outputs;
+}
+
 /** Copies `name` (a path relative to the folders) from `from` to `to`, atomically; false when absent. */
 export async function copyPartFile(from: string, to: string, name: string): Promise<boolean> {
   if (!(await exists(join(from, name)))) return false;

@@ -2,7 +2,7 @@
 // and the shared predictions, the index (concepts.json) rebuilt over all classes, the manifest unsharded.
 import { join } from "node:path";
 import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { copyPartFile, mergeSkipped, readParts, unshard } from "../../io/shard_parts.ts";
+import { copyPartFile, mergeSkipped, readPartOutputs, readParts, unshard } from "../../io/shard_parts.ts";
 import type { ConceptsSummary } from "./concepts.ts";
 import { classFolders } from "./concepts.ts";
 
@@ -23,12 +23,7 @@ export async function mergeSharedPredictions(dirs: string[], out: string): Promi
 
 export async function mergeConcepts(dirs: string[], out: string): Promise<ConceptsSummary> {
   const parts = await readParts(dirs, "concepts");
-  const indexes: ConceptsSummary[] = [];
-  for (const p of parts) {
-    const index = await readJsonIfExists<ConceptsSummary>(join(p.dir, "concepts.json"));
-    if (!index) throw new Error(`--parts ${p.dir}: no concepts.json (did that shard finish?)`);
-    indexes.push(unshard(index, p.shard.out, out));
-  }
+  const indexes = await readPartOutputs<ConceptsSummary>(parts, "concepts.json", out);
   await mergeSharedPredictions(parts.map((p) => p.dir), out);
   const owner = new Map<number, string>();
   for (const p of parts) {

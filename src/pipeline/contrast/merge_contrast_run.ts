@@ -2,8 +2,8 @@
 // is the order they were drawn in (every shard drew the same pairs and kept one contiguous block of each run);
 // per-run and over-run summaries, the table and the figures recomputed; the manifest unsharded.
 import { join } from "node:path";
-import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { readParts, unshard } from "../../io/shard_parts.ts";
+import { writeJsonAtomic } from "../../io/atomic.ts";
+import { readPartOutputs, readParts } from "../../io/shard_parts.ts";
 import { mergeSharedPredictions } from "../concepts/merge_concepts.ts";
 import { summarizeRun, summarizeRuns } from "./contrast_summary.ts";
 import { type ContrastReport, contrastTable, type RunRecord, writeRunFigure } from "./contrast_test_run.ts";
@@ -22,12 +22,7 @@ export async function mergeContrastTest(
   const test = TESTS[task];
   const parts = await readParts(dirs, task);
   const file = `${test.name}_test.json`;
-  const reports: ContrastReport[] = [];
-  for (const p of parts) {
-    const report = await readJsonIfExists<ContrastReport>(join(p.dir, file));
-    if (!report) throw new Error(`--parts ${p.dir}: no ${file} (did that shard finish?)`);
-    reports.push(unshard(report, p.shard.out, out));
-  }
+  const reports = await readPartOutputs<ContrastReport>(parts, file, out);
   await mergeSharedPredictions(parts.map((p) => p.dir), out);
   const first = reports[0];
   const steps = first.settings[test.stepKey] as number[];

@@ -1,8 +1,8 @@
 // `deno task merge` for hyperplanes: every shard's row files (each row written by exactly one shard), the index
 // and the manifest unsharded. Refuses unfinished shards and rows missing or written twice.
 import { join } from "node:path";
-import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { copyPartFile, readParts, unshard } from "../../io/shard_parts.ts";
+import { writeJsonAtomic } from "../../io/atomic.ts";
+import { copyPartFile, readPartOutputs, readParts, unshard } from "../../io/shard_parts.ts";
 import { HYPERPLANES_INDEX, type HyperplanesIndex, writeHyperplanesIndex } from "./hyperplanes_io.ts";
 
 /** The three files of row i, relative to the folder (as hyperplaneRowPaths names them). */
@@ -10,11 +10,10 @@ const rowFiles = (i: number) => [`${i}.npy`, `bias_${i}.npy`, `accuracy_${i}.npy
 
 export async function mergeHyperplanes(dirs: string[], out: string): Promise<HyperplanesIndex> {
   const parts = await readParts(dirs, "hyperplanes");
-  const indexes: HyperplanesIndex[] = [];
-  for (const p of parts) {
-    const index = await readJsonIfExists<HyperplanesIndex>(join(p.dir, HYPERPLANES_INDEX));
-    if (!index?.complete) throw new Error(`--parts ${p.dir}: ${HYPERPLANES_INDEX} missing or not complete`);
-    indexes.push(unshard(index, p.shard.out, out));
+  const indexes = await readPartOutputs<HyperplanesIndex>(parts, HYPERPLANES_INDEX, out);
+  const unfinished = indexes.findIndex((index) => !index.complete);
+  if (unfinished >= 0) {
+    throw new Error(`--parts ${parts[unfinished].dir}: ${HYPERPLANES_INDEX} is not complete`);
   }
   const rows = [...indexes[0].classes, ...(indexes[0].emptyClasses ?? [])].sort((a, b) => a - b);
   for (const i of rows) {

@@ -1,9 +1,9 @@
 // `deno task merge` for contrast-vectors: each shard's `<class>.npy`, vectors.json's classes joined in class
 // order with the shard taken out of their resume keys, the shared predictions and the manifest unsharded.
 import { join } from "node:path";
-import { copyPartFile, readParts, unshard } from "../../io/shard_parts.ts";
+import { copyPartFile, readPartOutputs, readParts, unshard } from "../../io/shard_parts.ts";
 import { mergeSharedPredictions } from "../concepts/merge_concepts.ts";
-import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
+import { writeJsonAtomic } from "../../io/atomic.ts";
 import type { ContrastClassRecord } from "./contrast_vectors.ts";
 import { type ContrastVectorsIndex, VECTORS_INDEX, writeVectorsIndex } from "./vectors_io.ts";
 
@@ -19,12 +19,7 @@ function unshardKey(key: string): string {
 
 export async function mergeContrastVectors(dirs: string[], out: string): Promise<ContrastVectorsIndex> {
   const parts = await readParts(dirs, "contrast-vectors");
-  const indexes: Index[] = [];
-  for (const p of parts) {
-    const index = await readJsonIfExists<Index>(join(p.dir, VECTORS_INDEX));
-    if (!index) throw new Error(`--parts ${p.dir}: no ${VECTORS_INDEX} (did that shard finish?)`);
-    indexes.push(unshard(index, p.shard.out, out));
-  }
+  const indexes = await readPartOutputs<Index>(parts, VECTORS_INDEX, out);
   await mergeSharedPredictions(parts.map((p) => p.dir), out);
   const owner = new Map<number, string>();
   const classes: ContrastClassRecord[] = [];
