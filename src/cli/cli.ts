@@ -27,7 +27,7 @@ export function parseCli<F extends Flags>(
     `usage: deno task ${task} ${
       Object.entries(flags).map((
         [k, f],
-      ) => (f.required ? `--${k} ${f.type === "string" ? "X" : ""}` : `[--${k}]`))
+      ) => (f.required ? `--${k} ${f.type === "string" ? (f.multiple ? "X..." : "X") : ""}` : `[--${k}]`))
         .join(" ")
     }\n${summary}\n\n` +
     Object.entries(flags).map(([k, f]) =>
