@@ -10,6 +10,7 @@ import { ASSET_ROOT_ENV, COMPILE_INCLUDES, MODULE_ROOT } from "../src/runtime/as
 import { writeNpy } from "../src/io/npy.ts";
 import { plantedProblem } from "../fixtures/planted_nmf.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";
+import { FIXTURE_TAP_LAYER3 } from "../fixtures/spec.ts";
 import type { PredictionsFile } from "../src/pipeline/predict/predict.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -80,6 +81,19 @@ Deno.test("`main.ts <task> --help` prints each task's own usage; --help lists th
   const bad = await protoscope(["layers"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--model is required/);
+});
+
+Deno.test("`main.ts layers` on the fixture prints what `tasks/layers.ts` prints", async () => {
+  const fixture = await ensureFixture();
+  const viaMain = await protoscope(["layers", "--model", fixture.modelPath, "--json"]);
+  assert.equal(viaMain.code, 0, viaMain.stderr);
+  const direct = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("tasks/layers.ts", ROOT).pathname, "--model", fixture.modelPath, "--json"],
+    stdout: "piped",
+  }).output();
+  assert.equal(viaMain.stdout, new TextDecoder().decode(direct.stdout));
+  const rows = JSON.parse(viaMain.stdout) as { tensor: string }[];
+  assert.ok(rows.some((r) => r.tensor === FIXTURE_TAP_LAYER3), `${FIXTURE_TAP_LAYER3} is listed`);
 });
 
 Deno.test("a task run through main.ts from the staged binary assets: the GPU NMF reads the staged WGSL", async () => {
