@@ -212,7 +212,7 @@ const sections: Record<string, Section> = {
   },
 };
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli("bench", "Throughput benchmarks; prints one JSON document.", {
     only: { type: "string", help: `comma-separated sections: ${Object.keys(sections).join(",")}` },
     quick: { type: "boolean", default: false, help: "fewer repetitions (smoke run)" },
@@ -220,7 +220,7 @@ await runTask(async () => {
       type: "string",
       help: "also write the JSON here, rewritten after each section (kept if cut short)",
     },
-  });
+  }, argv);
   const chosen = a.only ? (a.only as string).split(",") : Object.keys(sections);
   for (const s of chosen) if (!sections[s]) throw new Error(`--only: unknown section '${s}'`);
   const gpu = await acquireGpu();
@@ -240,4 +240,6 @@ await runTask(async () => {
     if (a.out) await writeJsonAtomic(a.out as string, report);
   }
   console.log(JSON.stringify(report, null, 2));
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -4,7 +4,7 @@ import { formatComponentTable, runComponentTest } from "../src/pipeline/componen
 import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "component-test",
     "Component prediction test: each class's prototype crops stacked into one image and classified, with crops\n" +
@@ -23,6 +23,7 @@ await runTask(async () => {
       },
       "no-composites": { type: "boolean", help: "do not save the composites" },
     },
+    argv,
   );
   const opts = runOptionsFromArgs(a);
   const report = await runComponentTest({
@@ -39,4 +40,6 @@ await runTask(async () => {
   const skipped = skippedLine(report.skipped, `${a.out}/component_test.json`);
   if (skipped) console.log(skipped);
   console.log(`wrote ${a.out}/component_test.json`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -10,7 +10,7 @@ import {
   classAttributionFromArgs,
 } from "../src/pipeline/attribute/attribute_flags.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "contrast-vectors",
     "Per class: the activation vectors at the positions its attribution marks (the input of `hyperplanes`).\n" +
@@ -37,6 +37,7 @@ await runTask(async () => {
       ...CLASS_ATTRIBUTION_FLAGS,
       ...RUN_ENV_FLAGS,
     },
+    argv,
   );
   const s = await computeContrastVectors({
     ...attributionFromArgs(a),
@@ -67,4 +68,6 @@ await runTask(async () => {
   }
   if (skipped) console.log(`${skipped} unreadable images skipped (listed in vectors.json)`);
   if (cached) console.log(`${cached} classes took their attribution maps from the cache`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

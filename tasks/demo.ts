@@ -23,11 +23,11 @@ import { maskingTest } from "../src/pipeline/contrast/masking.ts";
  * the M5 pair whose weights differ (6 -> 7, 7 -> 6). */
 const DEMO_PAIRS = "2:4,0:1,0:7,3:5,6:7,7:6";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli("demo", "Runs protoscope on the generated planted-concept fixture.", {
     out: { type: "string", default: "out/demo", help: "output folder" },
     ep: { type: "string", default: "auto", help: EP_HELP },
-  });
+  }, argv);
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
@@ -154,4 +154,6 @@ await runTask(async () => {
   );
   console.log(`  shifting test                          ${shifting}/shifting_test.json, shifting_run0.jpg`);
   console.log(`  masking test                           ${masking}/masking_test.json, masking_run0.jpg`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

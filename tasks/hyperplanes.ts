@@ -6,7 +6,7 @@ import { formatHyperplaneSummary, trainHyperplanes } from "../src/pipeline/contr
 import { contrastVectorsInfo } from "../src/pipeline/contrast/vectors_io.ts";
 import { HYPERPLANE_INITS, REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "hyperplanes",
     "Every ordered class pair's logistic hyperplane, as the reference trains them (class i's contrast vectors\n" +
@@ -36,6 +36,7 @@ await runTask(async () => {
         help: "train on the GPU even on a software adapter (default: the GPU on hardware, else the CPU twin)",
       },
     },
+    argv,
   );
   if (a.cpu && a.gpu) throw new UsageError("--cpu and --gpu exclude each other");
   const vectors = a.vectors as string;
@@ -61,4 +62,6 @@ await runTask(async () => {
     solver: a.cpu ? "cpu" : a.gpu ? "gpu" : "auto",
   });
   console.log(formatHyperplaneSummary(summary));
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -10,7 +10,7 @@ import {
 } from "../src/cli/task_flags.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "predict",
     "Predicts every image of a dataset: O/predictions.json and O/predictions.npy.",
@@ -22,6 +22,7 @@ await runTask(async () => {
       ...RUN_ENV_FLAGS,
       ...FRESH_FLAG,
     },
+    argv,
   );
   const result = await predictDataset({
     ...modelDataFromArgs(a),
@@ -45,4 +46,6 @@ await runTask(async () => {
   const warned = result.images.filter((i) => i.warning).length;
   if (warned) console.log(`${warned} images with a warning (see "warning" in predictions.json)`);
   console.log(`wrote ${a.out}/predictions.json and ${a.out}/predictions.npy`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -6,7 +6,7 @@ import { parseOffsets, shiftingTest } from "../src/pipeline/contrast/shifting.ts
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "shifting-test",
     "Shifts class i's activations along the (i, j) hyperplane normal, ReLU(a - n_ij * offset), finishes the " +
@@ -41,6 +41,7 @@ await runTask(async () => {
         help: "--region attribution: the attribution cache shared with concepts and contrast-vectors",
       },
     },
+    argv,
   );
   const test = shiftingTest(
     parseOffsets(a.offsets as string),
@@ -58,4 +59,6 @@ await runTask(async () => {
   const report = await runContrastTest(test, { ...(await contrastOptionsFromArgs(a)), attribution });
   console.log(report.table);
   console.log(`records, summary and figures: ${a.out}/shifting_test.json, shifting_run<r>.jpg`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));
