@@ -1,8 +1,8 @@
 // deno task decompose --model M --image X [--images X,Y,..] --concepts O --class A --out O2: explains new images
 // in class A's prototypes (src/pipeline/decompose/decompose.ts).
-import { floatArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
-import { RUN_ENV_FLAGS } from "../src/cli/task_flags.ts";
-import { choiceArg } from "../src/cli/cli.ts";
+import { choiceArg, floatArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
+import { MODEL_DATA_FLAGS, RUN_ENV_FLAGS } from "../src/cli/task_flags.ts";
+import { RUN_FLAGS } from "../src/pipeline/search/run_flags.ts";
 import { EP_CHOICES } from "../src/runtime/ort.ts";
 import { resolveClassArg } from "../src/data/class_names.ts";
 import { modelClasses } from "../src/model/model_classes.ts";
@@ -18,20 +18,16 @@ await runTask(async () => {
       "image a contribution map and overlay per prototype, and O2/decompose.json with totals, peaks,\n" +
       "reconstruction errors and the image's top-5.",
     {
-      model: { type: "string", required: true, help: "ONNX image classifier (NCHW float input)" },
+      model: MODEL_DATA_FLAGS.model,
       image: { type: "string", help: "an image file (JPEG or PNG)" },
       images: { type: "string", help: "several image files, comma-separated" },
-      concepts: {
-        type: "string",
-        required: true,
-        help: "concepts folder (deno task concepts, or the reference's)",
-      },
+      concepts: RUN_FLAGS.concepts,
       class: {
         type: "string",
         required: true,
         help: "class whose prototypes explain the images (index or name)",
       },
-      out: { type: "string", required: true, help: "output folder" },
+      out: RUN_FLAGS.out,
       layer: {
         type: "string",
         help: "layer, only for concepts that do not record theirs (reference layout)",
