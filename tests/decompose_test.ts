@@ -9,13 +9,15 @@ import { readNpy } from "../src/io/npy.ts";
 import { exists } from "../src/io/atomic.ts";
 import { writeNpy } from "../src/io/npy.ts";
 import { runDecompose, validateDecompose } from "../src/pipeline/decompose/decompose.ts";
-import { summarizePrototypes } from "../src/pipeline/decompose/contributions.ts";
+import { summarizeError, summarizePrototypes } from "../src/pipeline/decompose/contributions.ts";
+import { noGpu } from "./_helpers/gpu.ts";
 import { motifsAt, PLANTED_K, readTruthByPath, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
 
 const fixture = await ensureFixture();
 const truth = await readTruthByPath(fixture.truthPath);
 const work = await Deno.makeTempDir({ prefix: "decompose_test_" });
 const concepts = await writePlantedConcepts(join(work, "concepts"));
+globalThis.addEventListener("unload", () => Deno.removeSync(work, { recursive: true }));
 
 /** Grid-aligned ImageFolder images of a class (their planted cells are known on the 7x7 grid). */
 function imagesOf(cls: number, count: number) {
@@ -121,4 +123,50 @@ Deno.test("decompose: bad input is refused before compute, naming the argument",
   await assert.rejects(validateDecompose({ ...base, concepts: wide }), /k = 25 prototypes.*1 to 24/);
   await assert.rejects(validateDecompose({ ...base, layer: "layer2.0" }), /computed at layer3\.1/);
   assert.equal(await exists(out), false, "nothing is written before the input is valid");
+});
+
+Deno.test({
+  name: "decompose: the webgpu path (GPU solver) gives the CPU twin's maps",
+  ignore: noGpu,
+  sanitizeResources: false,
+  async fn() {
+    const image = imagesOf(7, 1)[0][0];
+    const run = (ep: "wasm" | "webgpu") =>
+      runDecompose({ model: fixture.modelPath, images: [image], concepts, cls: 7, out: join(work, ep), ep });
+    const [cpu, gpu] = [await run("wasm"), await run("webgpu")];
+    assert.match(gpu.solver, /^GPU/);
+    assert.match(cpu.solver, /^CPU twin/);
+    const read = async (ep: string, r: typeof cpu) =>
+      (await readNpy(join(work, ep, r.images[0].folder, "contribution.npy"))).data as Float32Array;
+    const [a, b] = [await read("wasm", cpu), await read("webgpu", gpu)];
+    for (let i = 0; i < a.length; i++) {
+      assert.ok(Math.abs(a[i] - b[i]) <= 1e-3 * (1 + Math.abs(a[i])), `value ${i}`);
+    }
+  },
+});
+
+Deno.test("decompose: summaries of hand-made maps and solutions", () => {
+  // k = 2 on a 2 x 2 grid: prototype 0 peaks at (1, 0), prototype 1 is unused.
+  const maps = Float32Array.from([1, 0, 3, 0, 0, 0, 0, 0]);
+  const [p0, p1] = summarizePrototypes(maps, 2, 2);
+  assert.deepEqual(p0, {
+    prototype: 0,
+    totalContribution: 4,
+    share: 1,
+    peak: { row: 1, col: 0, value: 3 },
+    activePositions: 2,
+  });
+  assert.equal(p1.share, 0);
+  const solution = {
+    x: new Float32Array(8),
+    iterations: new Uint32Array(4),
+    converged: Uint8Array.from([1, 1, 0, 1]),
+    error: Float64Array.from([1, 0, 4, 0]),
+    norm: Float64Array.from([4, 1, 16, 0]),
+  };
+  const e = summarizeError(solution, 0, 4);
+  assert.ok(Math.abs(e.relative - Math.sqrt(5 / 21)) < 1e-12);
+  assert.deepEqual(e.perPosition, { min: 0, median: 0.5, mean: 1 / 3, max: 0.5, positions: 3 });
+  assert.equal(e.zeroPositions, 1);
+  assert.equal(e.unconverged, 1);
 });
