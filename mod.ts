@@ -104,6 +104,7 @@ export { readConcepts } from "./src/pipeline/concepts/read_concepts.ts";
 export { runComponentTest } from "./src/pipeline/component_test/component_test_run.ts";
 export { runVisualize } from "./src/pipeline/figures/visualize.ts";
 export { runExplain } from "./src/pipeline/figures/explain.ts";
+export { runDecompose } from "./src/pipeline/decompose/decompose.ts";
 export { readTorchTensor } from "./src/io/torch_pt.ts";
 export { openDataset } from "./src/data/dataset.ts";
 export { prepareCache } from "./src/data/cache.ts";

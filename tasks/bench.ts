@@ -9,6 +9,7 @@ import { benchSearch } from "../kernels/search/prototype_search.ts";
 import { benchNmf } from "../src/bench/nmf.ts";
 import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
+import { benchDecompose } from "../src/bench/decompose.ts";
 import { benchComposites } from "../kernels/composite/crop_composite.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
@@ -175,6 +176,18 @@ const sections: Record<string, Section> = {
       gpuClasses: hardware ? (quick ? 16 : 64) : (quick ? 2 : 4),
       gpuEpochs: hardware ? (quick ? 10 : 100) : (quick ? 1 : 3),
       cpuEpochs: quick ? 1 : 3,
+    });
+  },
+  async decompose(quick) {
+    // Explaining new images (deno task decompose): exact NNLS per position at layer3.5's shape.
+    const gpu = await acquireGpu();
+    return await benchDecompose(gpu, {
+      k: 6,
+      channels: 1024,
+      height: 14,
+      width: 14,
+      batches: quick ? [1, 4] : [1, gpu && !gpu.software ? 64 : 16],
+      repeats: quick ? 1 : 3,
     });
   },
   async concepts(quick) {
