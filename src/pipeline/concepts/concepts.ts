@@ -13,9 +13,9 @@ import {
   attributeClass,
   AttributionCache,
   type ClassStageOptions,
+  classStagePredictions,
   predictedMembers,
 } from "../attribute/class_attribution.ts";
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
 import { nmfReference } from "../../../kernels/nmf/reference.ts";
@@ -149,13 +149,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     };
     await claimFolder(opts.out, identity, !!opts.fresh);
 
-    const found = await findOrComputePredictions({
-      ...opts,
-      modelSha256: sha256,
-      dataset,
-      given: opts.predictions,
-      computeInto: join(opts.out, "predictions"),
-    });
+    const found = await classStagePredictions(opts, sha256, dataset);
     const predicted = found.predicted;
     const skipped = [...found.skipped];
     const gpu = await acquireGpu();

@@ -12,7 +12,6 @@ import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { createProgress } from "../../io/progress.ts";
@@ -21,6 +20,7 @@ import {
   attributeClass,
   AttributionCache,
   type ClassStageOptions,
+  classStagePredictions,
   predictedMembers,
 } from "../attribute/class_attribution.ts";
 import {
@@ -126,13 +126,7 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
     const hw = h * w;
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
     const classes = parseClassList(opts.classes, attributor.numClasses, names);
-    const found = await findOrComputePredictions({
-      ...opts,
-      modelSha256: sha256,
-      dataset,
-      given: opts.predictions,
-      computeInto: join(opts.out, "predictions"),
-    });
+    const found = await classStagePredictions(opts, sha256, dataset);
     const { from: predictionsDir, predicted } = found;
     const members = predictedMembers(predicted, maxImages);
     const settingsKey = JSON.stringify([
