@@ -2,6 +2,7 @@
 // class's images (the first `maxImages` predicted as the class, the concepts stage's selection), take their
 // activations once per run, run the test's rows through the model in full batches, and write the records,
 // the summary per run and over runs, the table and one p(j)-per-step figure per run.
+import { withOutDir } from "../../io/out_dir.ts";
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import {
@@ -110,7 +111,11 @@ function isZero(v: Float32Array): boolean {
   return v.every((x) => x === 0);
 }
 
-export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
+export function runContrastTest(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
+  return withOutDir(opts.out, `${test.name}-test`, () => contrastTestIn(test, opts));
+}
+
+async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
   const planes = opts.hyperplanes.set;
   const K = planes.numClasses;
   const explicit = parsePairList(opts.pairs, K);

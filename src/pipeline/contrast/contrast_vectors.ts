@@ -8,6 +8,7 @@
 // The attribution goes through class_attribution.ts: given the same cache folder as `concepts`, each class's
 // attribution is computed once for both stages. Classes are written one by one (npy, then vectors.json), so a
 // rerun with the same settings skips the finished ones.
+import { withOutDir } from "../../io/out_dir.ts";
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
@@ -100,7 +101,11 @@ export function selectContrastRows(
   return { rows, rowsPerImage: keep.map((k) => k.length) };
 }
 
-export async function computeContrastVectors(opts: ContrastVectorsOptions): Promise<ContrastVectorsSummary> {
+export function computeContrastVectors(opts: ContrastVectorsOptions): ReturnType<typeof contrastVectorsIn> {
+  return withOutDir(opts.out, "contrast-vectors", () => contrastVectorsIn(opts));
+}
+
+async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<ContrastVectorsSummary> {
   const cutoff = opts.cutoff ?? 0.25;
   const mapKind = opts.map ?? "mean";
   const maxImages = opts.maxImages ?? 60;
