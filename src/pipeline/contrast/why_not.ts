@@ -89,6 +89,8 @@ export interface WhyNotDirection {
   toName?: string;
   /** Dataset indices of the images used (predicted as `from`). */
   images: number[];
+  /** Their paths. */
+  imagePaths: string[];
   /** k x C prototypes. */
   basis: Float32Array;
   /** n x h x w masks (ReLU'd `from`-side scores). */
@@ -326,6 +328,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
         ...(nameOf(to) ? { toName: nameOf(to) } : {}),
         images,
+        imagePaths: images.map((i) => dataset!.entries[i].path),
         basis: f.h,
         masks,
         maskShape: [n, h, w],
