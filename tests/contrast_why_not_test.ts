@@ -201,3 +201,30 @@ Deno.test("bad input is refused before compute, naming the argument", ORT_TEST, 
     /--class 3: no image .* is predicted as class 3/,
   );
 });
+
+Deno.test("a mask that keeps no position gives no prototypes, reported, not a crash", ORT_TEST, async () => {
+  // A bias far on B's side: -(n . a + b) < 0 everywhere.
+  const normals = new Map([[0, new Float32Array(K * C)]]);
+  normals.get(0)![3 * C + channelOf("M0")] = -1;
+  const biases = new Map([[0, Float32Array.from({ length: K }, () => 1000)]]);
+  const set = hyperplanesInMemory(K, C, normals, biases);
+  const out = join(work, "empty");
+  const r = await whyNot({ ...base, hyperplanes: { source: "far", set }, classA: 0, classB: 3, out, k: 2 });
+  assert.equal(r.noPositions, true);
+  assert.equal(r.keptShare, 0);
+  assert.ok(r.basis.every((v) => v === 0));
+  assert.deepEqual(r.topCrops, [[], []]);
+  const json = JSON.parse(await Deno.readTextFile(join(out, "contrast.json")));
+  assert.equal(json.noPositions, true);
+  // The reference's sign keeps the bias on A's side: -n . a + 1000 > 0 everywhere.
+  const ref = await whyNot({
+    ...base,
+    hyperplanes: { source: "far", set },
+    classA: 0,
+    classB: 3,
+    out: join(work, "empty-ref"),
+    k: 2,
+    referenceBias: true,
+  });
+  assert.equal(ref.keptShare, 1);
+});
