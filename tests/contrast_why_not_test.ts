@@ -17,9 +17,8 @@ import { ensureFixture } from "../fixtures/ensure.ts";
 import { CLASSES, MOTIF_CHANNELS, motifById, STAGE_CHANNELS } from "../fixtures/spec.ts";
 import { pairTruth } from "../fixtures/contrast_truth.ts";
 import type { FixtureTruth } from "../fixtures/fixture_images.ts";
-import { predictDataset } from "../src/pipeline/predict/predict.ts";
-import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
-import { readContrastVectors } from "../src/pipeline/contrast/vectors_io.ts";
+import { writeLabelPredictions } from "./_helpers/planted_concepts.ts";
+import { fixtureContrastVectors } from "./_helpers/fixture_vectors.ts";
 import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplane_set.ts";
 import { sideMasks, whyNot } from "../src/pipeline/contrast/why_not.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
@@ -35,22 +34,9 @@ const fixture = await ensureFixture();
 const truth: FixtureTruth = JSON.parse(await Deno.readTextFile(fixture.truthPath));
 const work = await Deno.makeTempDir();
 const predictions = join(work, "predictions");
-await predictDataset({ model: fixture.modelPath, data: fixture.imageFolder, out: predictions, ep: "wasm" });
-const vectorsDir = join(work, "vectors");
-await computeContrastVectors({
-  model: fixture.modelPath,
-  data: fixture.imageFolder,
-  layer: "layer3",
-  out: vectorsDir,
-  method: "deeplift",
-  samples: 2,
-  sigma: 0.25,
-  seed: 0,
-  maxImages: 4,
-  predictions,
-  ep: "wasm",
-});
-const vectors = await readContrastVectors(vectorsDir);
+// The fixture model predicts every image's label (predict_test checks): no predict pass needed.
+await writeLabelPredictions(predictions, fixture.imageFolder);
+const vectors = await fixtureContrastVectors(fixture, work, predictions);
 
 const PAIRS: [number, number][] = [[0, 3], [0, 5], [7, 6]];
 const TRAINING = { epochs: 1000, lr: 0.5, init: "zeros" as const, seed: 0 };
