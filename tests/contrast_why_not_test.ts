@@ -11,6 +11,13 @@
 //   (7, 6)        M5 M6        M4 M5        M6 (M5 shared)                   M4
 //
 // The mask keeps (score > 0 on all four tap positions) every planted cell of i's unique motifs in i's images.
+// The shared motif is also j's: asserted <= 0.1 too (measured 0.000 and 0.002), though the construction fixes
+// only the signs of the unique motifs' weights.
+//
+// The hyperplanes are trained to separation (1000 epochs at lr 0.5 from zeros). The reference's budget (100
+// epochs at lr 0.01) leaves them bias-dominated at this scale: from zeros, (0, 3) keeps M1's cells but not
+// M0's (best M0 cosine 0); from the torch start the masks keep ~0% or ~100% of the positions ((0, 5): none,
+// so no prototypes; (7, 6): all, so the "why" prototypes are just c7's concepts, M5 included).
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
