@@ -89,6 +89,14 @@ export { allPairs, samplePairs } from "./src/pipeline/contrast/pair_sampling.ts"
 export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/contrast_summary.ts";
 export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplane_set.ts";
 export {
+  sideMasks,
+  whyNot,
+  type WhyNotCrop,
+  type WhyNotDirection,
+  type WhyNotOptions,
+  type WhyNotResult,
+} from "./src/pipeline/contrast/why_not.ts";
+export {
   CpuPairSolver,
   CropCompositor,
   GpuPairSolver,
