@@ -55,7 +55,7 @@ Deno.test({
       assert.match(classPage.dom, /<tr data-class="1" class="selected">/);
 
       assertCleanPage(searched, "1000 classes, searched");
-      // The first page of the matches rendered, and no class image decoded (only the shifting figure is an <img>).
+      // The first page of the matches rendered, and no class image decoded (there is no <img> until one is asked for).
       const found = [...searched.dom.matchAll(/<tr data-class="(\d+)"/g)].map((m) => Number(m[1]));
       assert.deepEqual(found, [
         1,
@@ -63,7 +63,7 @@ Deno.test({
         ...Array.from({ length: 39 }, (_, i) => 100 + i),
       ]);
       assert.match(searched.dom, /page 1 of 3 \(111 classes\)/);
-      assert.equal(searched.dom.match(/<img\b/g)?.length, 1);
+      assert.doesNotMatch(searched.dom, /<img\b/);
 
       // The screenshot is the page drawn: the right size, and not one flat colour.
       const image = decodePng(await Deno.readFile(png));

@@ -113,7 +113,6 @@ export const PAGE_SCRIPT = `
       var at = all.findIndex(function (r) { return r.c === c; });
       if (at >= 0) page = Math.floor(at / pageSize);
       show(c);
-      detail.scrollIntoView();
     }
   }
 

@@ -3,7 +3,7 @@ import { dirname, resolve } from "node:path";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { checkWritableFolder } from "../../io/out_dir.ts";
 import { buildReportHtml, type ReportOptions } from "./report_page.ts";
-import { readRunFolder } from "./run_folder.ts";
+import { checkRunFolder, readRunFolder } from "./run_folder.ts";
 
 export interface ReportJob extends ReportOptions {
   run: string;
@@ -19,8 +19,9 @@ export interface ReportResult {
 
 export async function writeReport(job: ReportJob): Promise<ReportResult> {
   if (!/\.html?$/i.test(job.out)) throw new Error(`--out ${job.out}: expected an .html file name`);
-  const contents = await readRunFolder(job.run);
+  await checkRunFolder(job.run);
   await checkWritableFolder(dirname(resolve(job.out)), "--out's folder");
+  const contents = await readRunFolder(job.run);
   const html = await buildReportHtml(contents, { ...job, title: job.title ?? job.run });
   const bytes = new TextEncoder().encode(html);
   await writeFileAtomic(job.out, bytes);

@@ -257,7 +257,13 @@ async function contrastSection(
     num(Math.max(...p.pTo.slice(1))),
     num(p.pFrom[0]),
   ]);
-  const figures = (await lazyImages(t.figures, read)).map(imageHtml).join("");
+  // The run's own JPEG of the curves says what the SVG above says: kept, but folded and decoded only on demand.
+  const figures = await lazyDetails(
+    `fig-${n}`,
+    `the run's figure${t.figures.length > 1 ? "s" : ""}`,
+    t.figures,
+    read,
+  );
   return section(
     `contrast-${n}`,
     `${name[0].toUpperCase()}${name.slice(1)} test`,
@@ -267,16 +273,22 @@ async function contrastSection(
       `the quartiles.</p>${htmlTable(head, rows, "summary")}<div class="figure">${chart}</div>` +
       `<details><summary>${pairs.length} pairs</summary>${
         htmlTable(["pair i → j", "images", "p(j) orig", "max p(j)", "p(i) orig"], pairRows)
-      }</details>${figures ? `<div class="images">${figures}</div>` : ""}`,
+      }</details>${figures}`,
   );
 }
 
-function imageHtml(img: LazyImage): string {
-  return `<figure>${
-    img.s
-      ? `<img src="${img.s}" alt="${escapeHtml(img.t)}">`
-      : `<p class="missing">${escapeHtml(img.e ?? "")}</p>`
-  }<figcaption>${escapeHtml(img.t)}</figcaption></figure>`;
+/** A folded list of images whose block the page script turns into <img> when it is opened ("" for none). */
+async function lazyDetails(
+  id: string,
+  label: string,
+  refs: ImageRef[],
+  read: (path: string) => Promise<Uint8Array>,
+): Promise<string> {
+  if (!refs.length) return "";
+  return `<details data-images="${id}"><summary>${escapeHtml(label)}</summary><div class="images"></div>` +
+    `</details><script type="application/json" id="${id}">${
+      scriptJson(await lazyImages(refs, read))
+    }</script>`;
 }
 
 async function genericSection(
@@ -289,16 +301,8 @@ async function genericSection(
     const summaries = g.summaries.map((s) =>
       `<h4>${escapeHtml(s.file)}</h4><pre>${escapeHtml(clip(JSON.stringify(s.summary, null, 2), 4000))}</pre>`
     ).join("");
-    let images = "";
-    if (g.images.length) {
-      images =
-        `<details class="lazy" data-images="gen-${i}"><summary>${g.images.length} images${
-          g.imagesLeftOut ? ` (${g.imagesLeftOut} more in the folder, not inlined)` : ""
-        }</summary><div class="images"></div></details>` +
-        `<script type="application/json" id="gen-${i}">${
-          scriptJson(await lazyImages(g.images, read))
-        }</script>`;
-    }
+    const more = g.imagesLeftOut ? ` (${g.imagesLeftOut} more in the folder, not inlined)` : "";
+    const images = await lazyDetails(`gen-${i}`, `${g.images.length} images${more}`, g.images, read);
     parts.push(
       `<div class="output"><h3>${escapeHtml(g.folder)}${
         g.tasks.length ? ` <small>(${escapeHtml(g.tasks.join(", "))})</small>` : ""
@@ -359,17 +363,18 @@ export async function buildReportHtml(contents: RunContents, opts: ReportOptions
     add(`contrast-${i}`, t.file.replace(/_test\.json$|\.json$/, ""), await contrastSection(t, i, read));
   }
   add("other", "other outputs", await genericSection(contents, read));
-  add("manifests", "manifests", manifestSection(contents.manifests));
   const outputs = htmlTable(
     ["folder", "tasks", "files"],
     contents.outputs.map((o) => [o.folder, o.tasks.join(", "), String(o.files)]),
   );
+  add("outputs", "outputs", section("outputs", "Output folders", outputs));
+  add("manifests", "manifests", manifestSection(contents.manifests));
   const nav = sections.map(([id, label]) => `<a href="#${id}">${escapeHtml(label)}</a>`).join(" · ");
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>protoscope report: ${escapeHtml(title)}</title><style>${PAGE_STYLE}</style></head>
 <body><header><h1>protoscope report</h1><p><code>${escapeHtml(title)}</code></p><nav>${nav}</nav></header>
-<main><section id="outputs"><h2>Outputs</h2>${outputs}</section>
+<main>
 ${sections.map(([, , html]) => html).join("\n")}
 </main><script>${PAGE_SCRIPT}</script></body></html>
 `;

@@ -252,7 +252,8 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
   contents.outputs.push({ folder, tasks: [...tasks], files: entries.filter((e) => e.isFile).length });
 }
 
-export async function readRunFolder(root: string): Promise<RunContents> {
+/** Checks that `root` is a folder, with an error naming --run. */
+export async function checkRunFolder(root: string): Promise<void> {
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(root);
@@ -262,6 +263,10 @@ export async function readRunFolder(root: string): Promise<RunContents> {
     );
   }
   if (!info.isDirectory) throw new Error(`--run ${root} is a file, expected a run folder`);
+}
+
+export async function readRunFolder(root: string): Promise<RunContents> {
+  await checkRunFolder(root);
   const contents: RunContents = {
     root,
     outputs: [],
@@ -275,7 +280,10 @@ export async function readRunFolder(root: string): Promise<RunContents> {
   for (const e of await listFolder(root)) {
     if (e.isDirectory && !e.name.startsWith(".")) await readOutput(contents, join(root, e.name));
   }
-  // Folders without any file the report knows (a cache of .npy files) are listed but not kept as outputs.
-  contents.outputs = contents.outputs.filter((o) => o.files > 0);
+  // The paper's order: shifting before masking, then any other test of that shape.
+  const rank = (t: ContrastTestEntry) => ["shifting_test.json", "masking_test.json"].indexOf(t.file) >>> 0;
+  contents.contrastTests.sort((a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file));
+  // Folders without files are not listed, nor the run folder itself unless it is a task's output.
+  contents.outputs = contents.outputs.filter((o) => o.files > 0 && (o.folder !== "." || o.tasks.length));
   return contents;
 }
