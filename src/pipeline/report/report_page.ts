@@ -4,7 +4,7 @@
 // classes opens without decoding a single image. No URL outside the file is referenced.
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
-import type { RunSummary } from "../contrast/contrast_summary.ts";
+import { summaryTableCells } from "../contrast/contrast_summary.ts";
 import { dataUri, escapeHtml, htmlTable, num, pct, scriptJson } from "./html.ts";
 import {
   contrastSteps,
@@ -196,19 +196,6 @@ function hyperplaneSection(contents: RunContents): string {
   );
 }
 
-function runSummaryRow(label: string, r: RunSummary): string[] {
-  return [
-    label,
-    String(r.pairs),
-    `${num(r.meanOriginalPTo)} ± ${num(r.stdOriginalPTo)}`,
-    `${num(r.meanMaxShiftedPTo)} ± ${num(r.stdMaxShiftedPTo)}`,
-    num(r.flipPercent, 1),
-    num(r.referenceFlipPercent, 1),
-    num(r.meanIncreaseFactor, 2),
-    num(r.ratioOfMeans, 2),
-  ];
-}
-
 async function contrastSection(
   t: ContrastTestEntry,
   n: number,
@@ -235,21 +222,7 @@ async function contrastSection(
       { label: "p(i), source", color: "#c53030", ...pFrom, dashed: true },
     ],
   );
-  const head = ["run", "pairs", "p(j) orig", "max p(j)", "flip %", "ref flip %", "incr. factor", "ratio"];
-  const rows = r.summary.perRun.map((s, i) => runSummaryRow(String(i), s));
-  const over = r.summary.overRuns;
-  if (r.summary.perRun.length > 1) {
-    rows.push([
-      "all",
-      num(over.pairs.mean, 1),
-      `${num(over.meanOriginalPTo.mean)} ± ${num(over.meanOriginalPTo.std)}`,
-      `${num(over.meanMaxShiftedPTo.mean)} ± ${num(over.meanMaxShiftedPTo.std)}`,
-      `${num(over.flipPercent.mean, 1)} ± ${num(over.flipPercent.std, 1)}`,
-      `${num(over.referenceFlipPercent.mean, 1)} ± ${num(over.referenceFlipPercent.std, 1)}`,
-      `${num(over.meanIncreaseFactor.mean, 2)} ± ${num(over.meanIncreaseFactor.std, 2)}`,
-      `${num(over.ratioOfMeans.mean, 2)} ± ${num(over.ratioOfMeans.std, 2)}`,
-    ]);
-  }
+  const { head, rows } = summaryTableCells(r.summary.perRun, r.summary.overRuns);
   const pairRows = pairs.map((p) => [
     `${p.from} → ${p.to}`,
     String(p.images),
