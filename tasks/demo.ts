@@ -95,7 +95,9 @@ await runTask(async () => {
   await runVisualize({ ...run, out: figures });
   const explained = await runExplain({ ...run, out: figures, cls: 7 });
 
-  console.log("7/10 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max");
+  console.log(
+    "7/10 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max",
+  );
   const vectors = join(out, "contrast-vectors");
   const v = await computeContrastVectors({
     ...PAPER_ATTRIBUTION,
