@@ -16,6 +16,11 @@ await runTask(async () => {
         help: "run folder (its subfolders are task outputs, e.g. out/demo)",
       },
       out: { type: "string", default: "report.html", help: "the HTML file to write" },
+      classes: {
+        type: "string",
+        help:
+          "classes whose images are inlined: indices, ranges, names (default all; every class stays listed)",
+      },
       "page-size": { type: "string", default: "50", help: "classes per page of the class list" },
     },
   );
@@ -23,6 +28,7 @@ await runTask(async () => {
     run: a.run as string,
     out: a.out as string,
     pageSize: intArg("page-size", a["page-size"]),
+    ...(a.classes !== undefined ? { classes: a.classes as string } : {}),
   });
   const s = r.sections;
   console.log(

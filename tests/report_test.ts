@@ -121,6 +121,25 @@ Deno.test("report helpers: quartiles as numpy's linear quantile, histogram bins,
   assert.deepEqual(summarizeJson({ manifest: {}, n: 3, rows: [1, 2] }), { n: 3, rows: "[2 items]" });
 });
 
+Deno.test("report --classes: only the listed classes' images are inlined, every class stays listed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-classes-" });
+  try {
+    const run = await writeFakeRun(join(dir, "run"), 8);
+    const out = join(dir, "report.html");
+    await writeReport({ run: run.dir, out, classes: "1,5-6" });
+    const blocks = jsonBlocks(await Deno.readTextFile(out));
+    assert.deepEqual([...blocks.keys()].filter((k) => k.startsWith("img-")).sort(), [
+      "img-1",
+      "img-5",
+      "img-6",
+    ]);
+    assert.equal((JSON.parse(blocks.get("class-index")!) as unknown[]).length, 8);
+    await assert.rejects(() => writeReport({ run: run.dir, out, classes: "9" }), /--classes|--class 9/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("report: a missing run folder or a non-HTML --out is named before anything is written", async () => {
   await assert.rejects(
     () => writeReport({ run: "/nonexistent/run", out: "/tmp/x.html" }),

@@ -87,7 +87,11 @@ export const PAGE_SCRIPT = `
       var r = byClass[c];
       if (!r) return;
       selected = c;
-      detail.replaceChildren(el('h3', {}, 'class ' + c + (r.n ? ': ' + r.n : '')), figures(images('img-' + c)));
+      var list = images('img-' + c);
+      detail.replaceChildren(
+        el('h3', {}, 'class ' + c + (r.n ? ': ' + r.n : '')),
+        list.length ? figures(list) : el('p', {}, 'No images of this class in this report.'),
+      );
       if (location.hash !== '#class=' + c) history.replaceState(null, '', '#class=' + c);
       render();
     };
