@@ -1,7 +1,7 @@
 // The report page's inline style sheet and script. The script pages and filters the class list, and turns a
 // class's (or an output's) image block into <img> elements only when it is shown: the page carries every image
-// as base64 text, but decodes none until asked. It sets body[data-ready] when it has run to the end, which the
-// browser test checks.
+// as base64 text, but decodes none until asked. It sets body[data-ready] when it has run to the end (and
+// data-ready-ms, the time since navigation), which the browser test checks.
 
 export const PAGE_STYLE = `
 body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #1a202c; background: #fff; }
@@ -128,5 +128,7 @@ export const PAGE_SCRIPT = `
     });
   });
   document.body.setAttribute('data-ready', '1');
+  // Milliseconds from navigation to here: how long the page took to open (read by the browser test).
+  document.body.setAttribute('data-ready-ms', String(Math.round(performance.now())));
 })();
 `;
