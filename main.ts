@@ -61,6 +61,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
     "keep only the most j-like positions of i's images, 11 levels",
     () => import("./tasks/masking-test.ts"),
   ),
+  task("report", "one self-contained HTML page of a run folder", () => import("./tasks/report.ts")),
   task("fixtures", "generate the planted-truth test fixture", () => import("./tasks/fixtures.ts")),
   task("demo", "run the pipeline on the generated fixture", () => import("./tasks/demo.ts")),
   task("bench", "throughput benchmarks as one JSON document", () => import("./tasks/bench.ts")),
