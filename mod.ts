@@ -89,6 +89,14 @@ export { allPairs, samplePairs } from "./src/pipeline/contrast/pair_sampling.ts"
 export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/contrast_summary.ts";
 export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplane_set.ts";
 export {
+  sideMasks,
+  whyNot,
+  type WhyNotCrop,
+  type WhyNotDirection,
+  type WhyNotOptions,
+  type WhyNotResult,
+} from "./src/pipeline/contrast/why_not.ts";
+export {
   CpuPairSolver,
   CropCompositor,
   GpuPairSolver,
@@ -104,6 +112,7 @@ export { readConcepts } from "./src/pipeline/concepts/read_concepts.ts";
 export { runComponentTest } from "./src/pipeline/component_test/component_test_run.ts";
 export { runVisualize } from "./src/pipeline/figures/visualize.ts";
 export { runExplain } from "./src/pipeline/figures/explain.ts";
+export { runDecompose } from "./src/pipeline/decompose/decompose.ts";
 export { readTorchTensor } from "./src/io/torch_pt.ts";
 export { openDataset } from "./src/data/dataset.ts";
 export { prepareCache } from "./src/data/cache.ts";

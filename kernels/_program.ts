@@ -7,6 +7,8 @@
 // `const NAME: u32 = <n>u;` line is rewritten (`constants`). Either way the value is written once, in the
 // TypeScript that also sizes the dispatch grid, and passed in, so no shader number is mirrored by hand.
 
+import { readTextAsset } from "../src/runtime/assets.ts";
+
 /** What a family compiles: its sources, the constants that specialize them, and the entry points it needs. */
 export interface ProgramSpec<E extends string = string> {
   /** Label of shaders and pipelines (error messages and GPU captures), e.g. "nmf hals K=6". */
@@ -23,17 +25,12 @@ export interface ProgramSpec<E extends string = string> {
 
 export type Program<E extends string> = Record<E, GPUComputePipeline>;
 
-const sourceCache = new Map<string, Promise<string>>();
-
-/** WGSL source from a file beside the module that dispatches it (`new URL("./x.wgsl", import.meta.url)`). */
+/**
+ * WGSL source from a file beside the module that dispatches it (`new URL("./x.wgsl", import.meta.url)`), read
+ * through the asset loader so that the compiled binary reads its embedded copy.
+ */
 export function loadWgsl(url: URL): Promise<string> {
-  let text = sourceCache.get(url.href);
-  if (!text) {
-    text = url.protocol === "file:" ? Deno.readTextFile(url) : fetch(url).then((r) => r.text());
-    sourceCache.set(url.href, text);
-    text.catch(() => sourceCache.delete(url.href));
-  }
-  return text;
+  return url.protocol === "file:" ? readTextAsset(url) : fetch(url).then((r) => r.text());
 }
 
 /** Rewrites `const NAME: u32 = <n>u;` lines; a constant the source lacks is an error, not a silent no-op. */

@@ -2,7 +2,8 @@
  * protoscope's WGSL kernels as a library: each family's GPU dispatcher with its CPU twin, the same formula
  * on both, so a caller can check one against the other. Normalization of prepared images, batched NMF
  * (scikit-learn's algorithm), the streaming prototype search, crop composites and the
- * class-pair hyperplanes (batched logistic regression).
+ * class-pair hyperplanes (batched logistic regression), and the exact per-position NNLS decomposition of
+ * activations in a class's prototypes.
  *
  * @example NMF on the GPU when there is one, else the CPU reference
  * ```ts
@@ -72,3 +73,12 @@ export {
   REFERENCE_TRAINING,
   trainPairCpu,
 } from "./hyperplane/mod.ts";
+export {
+  checkK,
+  NNLS_MAX_K,
+  nnlsCpu,
+  nnlsGpu,
+  type NnlsProblem,
+  type NnlsSolution,
+  solveNnlsGram,
+} from "./nnls/mod.ts";

@@ -5,7 +5,7 @@ import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } fr
 import { ATTRIBUTION_FLAGS, attributionFromArgs } from "../src/pipeline/attribute/attribute_flags.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli("attribute", "Layer attribution maps of every image towards one class, with overlays.", {
     ...MODEL_DATA_FLAGS,
     layer: {
@@ -20,7 +20,7 @@ await runTask(async () => {
     overlays: { type: "string", default: "16", help: "overlay JPEGs for the first N images" },
     "save-raw": { type: "boolean", default: false, help: "also write attributions.npy (N x C x h x w)" },
     ...RUN_ENV_FLAGS,
-  });
+  }, argv);
   const r = await attributeDataset({
     ...attributionFromArgs(a),
     ...modelDataFromArgs(a),
@@ -40,4 +40,6 @@ await runTask(async () => {
   );
   const skipped = skippedLine(r.skipped, `${a.out}/attribution.json`);
   if (skipped) console.log(skipped);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -9,6 +9,7 @@ import { benchSearch } from "../kernels/search/prototype_search.ts";
 import { benchNmf } from "../src/bench/nmf.ts";
 import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
+import { benchDecompose } from "../src/bench/decompose.ts";
 import { benchComposites } from "../kernels/composite/crop_composite.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
@@ -177,6 +178,18 @@ const sections: Record<string, Section> = {
       cpuEpochs: quick ? 1 : 3,
     });
   },
+  async decompose(quick) {
+    // Explaining new images (deno task decompose): exact NNLS per position at layer3.5's shape.
+    const gpu = await acquireGpu();
+    return await benchDecompose(gpu, {
+      k: 6,
+      channels: 1024,
+      height: 14,
+      width: 14,
+      batches: quick ? [1, 4] : [1, gpu && !gpu.software ? 64 : 16],
+      repeats: quick ? 1 : 3,
+    });
+  },
   async concepts(quick) {
     // Whole concepts task (predictions given, attribution + NMF + writes) on the ResNet50 topology; the
     // settings are cut down (see "settings") so that it finishes on a CPU.
@@ -212,7 +225,7 @@ const sections: Record<string, Section> = {
   },
 };
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli("bench", "Throughput benchmarks; prints one JSON document.", {
     only: { type: "string", help: `comma-separated sections: ${Object.keys(sections).join(",")}` },
     quick: { type: "boolean", default: false, help: "fewer repetitions (smoke run)" },
@@ -220,7 +233,7 @@ await runTask(async () => {
       type: "string",
       help: "also write the JSON here, rewritten after each section (kept if cut short)",
     },
-  });
+  }, argv);
   const chosen = a.only ? (a.only as string).split(",") : Object.keys(sections);
   for (const s of chosen) if (!sections[s]) throw new Error(`--only: unknown section '${s}'`);
   const gpu = await acquireGpu();
@@ -240,4 +253,6 @@ await runTask(async () => {
     if (a.out) await writeJsonAtomic(a.out as string, report);
   }
   console.log(JSON.stringify(report, null, 2));
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

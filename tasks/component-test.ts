@@ -5,7 +5,7 @@ import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/searc
 import { skippedLine } from "../src/io/skipped.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "component-test",
     "Component prediction test: each class's prototype crops stacked into one image and classified, with crops\n" +
@@ -25,6 +25,7 @@ await runTask(async () => {
       "no-composites": { type: "boolean", help: "do not save the composites" },
       ...SHARD_FLAG,
     },
+    argv,
   );
   const opts = runOptionsFromArgs(a);
   const report = await runComponentTest({
@@ -42,4 +43,6 @@ await runTask(async () => {
   const skipped = skippedLine(report.skipped, `${a.out}/component_test.json`);
   if (skipped) console.log(skipped);
   console.log(`wrote ${a.out}/component_test.json`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

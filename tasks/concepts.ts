@@ -19,7 +19,7 @@ import {
   classAttributionFromArgs,
 } from "../src/pipeline/attribute/attribute_flags.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "concepts",
     "Per-class concept prototypes: attribution-weighted activations factorized by NMF.",
@@ -47,6 +47,7 @@ await runTask(async () => {
         help: "where NMF runs: auto (GPU unless software adapter) | gpu | cpu",
       },
     },
+    argv,
   );
   const s = await computeConcepts({
     ...attributionFromArgs(a),
@@ -86,4 +87,6 @@ await runTask(async () => {
       }`,
     );
   }
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -11,7 +11,7 @@ import {
 } from "../src/pipeline/attribute/attribute_flags.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "contrast-vectors",
     "Per class: the activation vectors at the positions its attribution marks (the input of `hyperplanes`).\n" +
@@ -39,6 +39,7 @@ await runTask(async () => {
       ...RUN_ENV_FLAGS,
       ...SHARD_FLAG,
     },
+    argv,
   );
   const s = await computeContrastVectors({
     ...attributionFromArgs(a),
@@ -70,4 +71,6 @@ await runTask(async () => {
   }
   if (skipped) console.log(`${skipped} unreadable images skipped (listed in vectors.json)`);
   if (cached) console.log(`${cached} classes took their attribution maps from the cache`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

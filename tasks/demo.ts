@@ -18,26 +18,29 @@ import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { REFERENCE_OFFSETS, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
 import { maskingTest } from "../src/pipeline/contrast/masking.ts";
+import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
+import { whyNot } from "../src/pipeline/contrast/why_not.ts";
+import { writeReport } from "../src/pipeline/report/report.ts";
 
 /** A few pairs for the contrast tests: classes sharing a motif (2 -> 4, 0 -> 1), none (0 -> 7, 3 -> 5), and
  * the M5 pair whose weights differ (6 -> 7, 7 -> 6). */
 const DEMO_PAIRS = "2:4,0:1,0:7,3:5,6:7,7:6";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli("demo", "Runs protoscope on the generated planted-concept fixture.", {
     out: { type: "string", default: "out/demo", help: "output folder" },
     ep: { type: "string", default: "auto", help: EP_HELP },
-  });
+  }, argv);
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
-  console.log("1/9 fixture and cache");
+  console.log("1/12 fixture and cache");
   const fixture = await ensureFixture();
   const cache = join(out, "cache");
   const prepared = await prepareCache({ data: fixture.valFolder, out: cache });
   console.log(`    ${prepared.images} images prepared into ${cache}`);
 
-  console.log("2/9 predictions");
+  console.log("2/12 predictions");
   const predictions = join(out, "predictions");
   const p = await predictDataset({ model: fixture.modelPath, data: cache, out: predictions, ep });
   const s = p.summary;
@@ -48,7 +51,7 @@ await runTask(async () => {
       }`,
   );
 
-  console.log("3/9 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
+  console.log("3/12 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
   const attribution = join(out, "attribution");
   const firstClass = join(fixture.imageFolder, fixture.classNames[0]);
   const att = await attributeDataset({
@@ -63,7 +66,7 @@ await runTask(async () => {
   });
   console.log(`    ${att.images} maps at ${att.tapShape.join("x")} on ${att.device}`);
 
-  console.log("4/9 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
+  console.log("4/12 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
   const concepts = join(out, "concepts");
   // Shared with the contrast vectors (step 7): each class's attribution is computed once.
   const attributionCache = join(out, "attribution-cache");
@@ -81,20 +84,22 @@ await runTask(async () => {
     `    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`,
   );
 
-  console.log("5/9 component prediction test (both variants)");
+  console.log("5/12 component prediction test (both variants)");
   const componentOut = join(out, "component-test");
   const run = { model: fixture.modelPath, data: cache, concepts, out: componentOut, predictions, ep };
   const report = await runComponentTest(run);
   console.log(formatComponentTable(report).split("\n").map((l) => `    ${l}`).join("\n"));
 
   console.log(
-    "6/9 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
+    "6/12 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
   );
   const figures = join(out, "figures");
   await runVisualize({ ...run, out: figures });
   const explained = await runExplain({ ...run, out: figures, cls: 7 });
 
-  console.log("7/9 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max");
+  console.log(
+    "7/12 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max",
+  );
   const vectors = join(out, "contrast-vectors");
   const v = await computeContrastVectors({
     ...PAPER_ATTRIBUTION,
@@ -108,7 +113,7 @@ await runTask(async () => {
   });
   console.log(`    ${v.classes.length} classes, ${v.classes.reduce((a, x) => a + (x.rows ?? 0), 0)} vectors`);
 
-  console.log("8/9 hyperplanes: every ordered class pair, trained as the reference does");
+  console.log("8/12 hyperplanes: every ordered class pair, trained as the reference does");
   const hyperplanes = join(out, "hyperplanes");
   const h = await trainHyperplanes({
     vectors,
@@ -118,7 +123,7 @@ await runTask(async () => {
   });
   console.log(formatHyperplaneSummary(h).split("\n").map((l) => `    ${l}`).join("\n"));
 
-  console.log("9/9 shifting and masking tests on a few pairs (the paper's Table 3)");
+  console.log("9/12 shifting and masking tests on a few pairs (the paper's Table 3)");
   const planes = { source: hyperplanes, set: await readHyperplanes(hyperplanes, { classes: [] }) };
   const contrastRun = {
     model: fixture.modelPath,
@@ -137,6 +142,59 @@ await runTask(async () => {
   const ma = await runContrastTest(maskingTest(0), { ...contrastRun, out: masking });
   console.log(ma.table.split("\n").map((l) => `    ${l}`).join("\n"));
 
+  console.log("10/12 why c6, not c7 (and why c7, not c6): NMF of the activations on each class's side");
+  const contrastOut = join(out, "contrast-6-not-7");
+  const why = await whyNot({
+    model: fixture.modelPath,
+    data: cache,
+    layer: "layer3",
+    hyperplanes: planes,
+    classA: 6,
+    classB: 7,
+    both: true,
+    k: 3,
+    maxImages: 10,
+    predictions,
+    ep,
+    out: contrastOut,
+  });
+  for (const d of [why, why.reverse!]) {
+    console.log(
+      `    why ${d.from}, not ${d.to}: the mask keeps ${
+        (100 * d.keptShare).toFixed(1)
+      }% of ${d.images.length} ` +
+        `images' positions; best crop per prototype scores ${
+          d.topCrops.map((c) => c[0]?.score.toFixed(2) ?? "-").join(", ")
+        }`,
+    );
+  }
+  console.log(`    figure: ${why.figure}`);
+
+  console.log("11/12 decompose: one image of class 7 explained in its prototypes (exact NNLS per position)");
+  const decomposed = join(out, "decompose");
+  const classFolder = join(fixture.imageFolder, fixture.classNames[7]);
+  const newImage = [...Deno.readDirSync(classFolder)].map((e) => e.name).sort()[0];
+  const dec = await runDecompose({
+    model: fixture.modelPath,
+    images: [join(classFolder, newImage)],
+    concepts,
+    cls: 7,
+    out: decomposed,
+    ep,
+  });
+  const image = dec.images[0];
+  const shares = image.prototypes.map((p) => `${p.prototype}: ${(100 * p.share).toFixed(0)}%`).join(", ");
+  console.log(
+    `    ${newImage}: predicted ${image.top5[0].class} (p ${image.top5[0].probability.toFixed(2)}); ` +
+      `contribution shares ${shares}; relative reconstruction error ${
+        image.reconstruction.relative.toFixed(3)
+      }`,
+  );
+
+  console.log("12/12 report: one self-contained HTML page of everything above");
+  const page = await writeReport({ run: out, out: join(out, "report.html") });
+  console.log(`    ${page.out} (${(page.bytes / 2 ** 20).toFixed(2)} MiB, ${page.classes} classes)`);
+
   console.log("\nOutputs:");
   console.log(`  fixture (model, images, ground truth)  ${resolve(".cache/fixture")}`);
   console.log(`  prepared images                        ${cache}/images.npy, index.json`);
@@ -154,4 +212,13 @@ await runTask(async () => {
   );
   console.log(`  shifting test                          ${shifting}/shifting_test.json, shifting_run0.jpg`);
   console.log(`  masking test                           ${masking}/masking_test.json, masking_run0.jpg`);
-});
+  console.log(
+    `  why c6, not c7 (both directions)       ${contrastOut}/basis.npy, contrast.json, ${why.figure}`,
+  );
+  console.log(
+    `  decomposed image                       ${decomposed}/decompose.json, ${image.folder}/prototype_<j>.jpg`,
+  );
+  console.log(`  report (open in a browser)             ${page.out}`);
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -7,7 +7,7 @@ import { RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/search/run_flags.
 import { runExplain } from "../src/pipeline/figures/explain.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "explain",
     "The explanation figure of one class: (1) its prototypes' best crops over all images, (2) the best crops\n" +
@@ -17,6 +17,7 @@ await runTask(async () => {
       class: { type: "string", required: true, help: "class index, name or ImageNet wnid" },
       ...RUN_FLAGS,
     },
+    argv,
   );
   const opts = runOptionsFromArgs(a);
   const listing = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
@@ -42,4 +43,6 @@ await runTask(async () => {
   const skipped = skippedLine(report.skipped, `${a.out}/explain_${cls}.json`);
   if (skipped) console.log(skipped);
   console.log(`wrote ${a.out}/${report.jpeg} and explain_${cls}.json`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -15,11 +15,12 @@ const FIXTURE_FLAGS = {
   force: { type: "boolean", default: false, help: "regenerate the fixture even if its stamp is current" },
 } satisfies Flags;
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const values = parseCli(
     "fixtures",
     "Generates the planted-truth test fixture and, on request, random ResNet-50s.",
     FIXTURE_FLAGS,
+    argv,
   );
   const dir = values.dir as string;
   const list = (values.resnet50 as string | undefined) ?? "";
@@ -37,4 +38,6 @@ await runTask(async () => {
   console.log(`  labels: ${paths.labelsCsv}; truth: ${paths.truthPath}; classes: ${paths.classesPath}`);
   for (const n of namings) console.log(`resnet50 (${n}): ${await ensureResNet50(dir, n as Naming)}`);
   console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -7,7 +7,7 @@ import { contrastVectorsInfo } from "../src/pipeline/contrast/vectors_io.ts";
 import { HYPERPLANE_INITS, REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "hyperplanes",
     "Every ordered class pair's logistic hyperplane, as the reference trains them (class i's contrast vectors\n" +
@@ -38,6 +38,7 @@ await runTask(async () => {
       },
       ...SHARD_FLAG,
     },
+    argv,
   );
   if (a.cpu && a.gpu) throw new UsageError("--cpu and --gpu exclude each other");
   const vectors = a.vectors as string;
@@ -64,4 +65,6 @@ await runTask(async () => {
     shard: parseShard(a.shard),
   });
   console.log(formatHyperplaneSummary(summary));
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -3,7 +3,7 @@ import { parseCli, runTask } from "../src/cli/cli.ts";
 import { readModel } from "../src/onnx/model.ts";
 import { inputNormalizationWarning, listLayers } from "../src/model/inspect.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "layers",
     "Lists the layers (module outputs) of a model that --layer accepts, with shapes.",
@@ -12,6 +12,7 @@ await runTask(async () => {
       all: { type: "boolean", default: false, help: "also list leaf modules (convs, relus)" },
       json: { type: "boolean", default: false, help: "print JSON instead of a table" },
     },
+    argv,
   );
   const model = await readModel(a.model as string);
   const warning = inputNormalizationWarning(model, a.model as string);
@@ -26,4 +27,6 @@ await runTask(async () => {
   for (const r of rows) {
     console.log(`${r.layer.padEnd(width)}  ${`[${r.shape.join(", ")}]`.padEnd(22)}  ${r.tensor}`);
   }
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

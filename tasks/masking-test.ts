@@ -5,7 +5,7 @@ import { maskingTest } from "../src/pipeline/contrast/masking.ts";
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "masking-test",
     "Per pair (i, j): the distance a . n + b of every position of class i's images to the hyperplane, 10 " +
@@ -17,6 +17,7 @@ await runTask(async () => {
       ...CONTRAST_TEST_FLAGS,
       replacement: { type: "string", default: "0", help: "value of masked pixels in normalized space" },
     },
+    argv,
   );
   const replacement = Number(a.replacement);
   if (!Number.isFinite(replacement)) {
@@ -25,4 +26,6 @@ await runTask(async () => {
   const report = await runContrastTest(maskingTest(replacement), await contrastOptionsFromArgs(a));
   console.log(report.table);
   console.log(`records, summary and figures: ${a.out}/masking_test.json, masking_run<r>.jpg`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

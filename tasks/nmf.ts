@@ -138,8 +138,8 @@ export async function nmfTask(
   return summary;
 }
 
-if (import.meta.main) {
-  await runTask(async () => {
-    await nmfTask(Deno.args);
-  }, "nmf");
+export async function main(argv: string[]): Promise<void> {
+  await nmfTask(argv);
 }
+
+if (import.meta.main) await runTask(() => main(Deno.args), "nmf");

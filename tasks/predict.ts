@@ -11,7 +11,7 @@ import {
 import { skippedLine } from "../src/io/skipped.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "predict",
     "Predicts every image of a dataset: O/predictions.json and O/predictions.npy.",
@@ -24,6 +24,7 @@ await runTask(async () => {
       ...FRESH_FLAG,
       ...SHARD_FLAG,
     },
+    argv,
   );
   const result = await predictDataset({
     ...modelDataFromArgs(a),
@@ -48,4 +49,6 @@ await runTask(async () => {
   const warned = result.images.filter((i) => i.warning).length;
   if (warned) console.log(`${warned} images with a warning (see "warning" in predictions.json)`);
   console.log(`wrote ${a.out}/predictions.json and ${a.out}/predictions.npy`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

@@ -25,11 +25,12 @@ function duration(seconds: number): string {
   return h ? `${h}h${String(m).padStart(2, "0")}m` : m ? `${m}m${String(s % 60).padStart(2, "0")}s` : `${s}s`;
 }
 
-async function main(): Promise<void> {
+export async function main(argv: string[]): Promise<void> {
   const values = parseCli(
     "prepare",
     "Decodes and crops every image once into a cache that later tasks read instead of JPEGs.",
     PREPARE_FLAGS,
+    argv,
   );
   const workers = intArg("workers", values.workers, 0) ?? defaultWorkerCount();
   const limit = intArg("limit", values.limit, 1);
@@ -79,4 +80,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (import.meta.main) await runTask(main, "prepare");
+if (import.meta.main) await runTask(() => main(Deno.args), "prepare");

@@ -7,7 +7,7 @@ import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "shifting-test",
     "Shifts class i's activations along the (i, j) hyperplane normal, ReLU(a - n_ij * offset), finishes the " +
@@ -43,6 +43,7 @@ await runTask(async () => {
       },
       ...SHARD_FLAG,
     },
+    argv,
   );
   const test = shiftingTest(
     parseOffsets(a.offsets as string),
@@ -64,4 +65,6 @@ await runTask(async () => {
   });
   console.log(report.table);
   console.log(`records, summary and figures: ${a.out}/shifting_test.json, shifting_run<r>.jpg`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

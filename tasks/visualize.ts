@@ -4,7 +4,7 @@ import { classesArg, RUN_FLAGS, runOptionsFromArgs } from "../src/pipeline/searc
 import { runVisualize } from "../src/pipeline/figures/visualize.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "visualize",
     "One JPEG per class: k rows (prototypes) of their best crops over all images, and beside them the best\n" +
@@ -17,6 +17,7 @@ await runTask(async () => {
       },
       columns: { type: "string", default: "8", help: "crops per row" },
     },
+    argv,
   );
   const opts = runOptionsFromArgs(a);
   const report = await runVisualize({
@@ -30,4 +31,6 @@ await runTask(async () => {
   );
   const skipped = skippedLine(report.skipped, `${a.out}/visualize.json`);
   if (skipped) console.log(skipped);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));

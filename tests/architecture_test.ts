@@ -24,6 +24,9 @@ const STAGES = [
   "search",
   "component_test",
   "figures",
+  // decompose reads only concepts, but it explains images as figures does, so it comes after figures (free
+  // to reuse their renderers) and before contrast, which never needs it.
+  "decompose",
   "contrast",
   "report",
 ];

@@ -17,6 +17,12 @@ export type FlagValues = Record<string, string | boolean | undefined>;
 
 export class UsageError extends Error {}
 
+// How a task is invoked, for its usage line: `deno task predict`, or `protoscope predict` in the single binary.
+let usagePrefix = "deno task";
+export function setUsagePrefix(prefix: string): void {
+  usagePrefix = prefix;
+}
+
 export function parseCli<F extends Flags>(
   task: string,
   summary: string,
@@ -24,7 +30,7 @@ export function parseCli<F extends Flags>(
   args: string[] = Deno.args,
 ): Record<keyof F, string | boolean | undefined> {
   const usage = () =>
-    `usage: deno task ${task} ${
+    `usage: ${usagePrefix} ${task} ${
       Object.entries(flags).map((
         [k, f],
       ) => (f.required ? `--${k} ${f.type === "string" ? (f.multiple ? "X..." : "X") : ""}` : `[--${k}]`))

@@ -13,6 +13,7 @@ import decodeLibjpeg, { init as initLibjpeg } from "@jsquash/jpeg/decode.js";
 import imagescriptJpeg from "imagescript/wasm/node/jpeg.js";
 import imagescriptPng from "imagescript/wasm/node/png.js";
 import { decode as decodePngSamples } from "fast-png";
+import { readAsset } from "../runtime/assets.ts";
 
 /** Decoder packages, recorded in cache manifests so a cache says what produced it. */
 export const DECODER_VERSIONS = { libjpeg: "@jsquash/jpeg@1.6.0", imagescript: "imagescript@1.3.1" };
@@ -78,7 +79,7 @@ function resetLibjpeg(): Promise<void> {
   libjpegReady = (async () => {
     if (!libjpegModule) {
       const url = new URL(import.meta.resolve("@jsquash/jpeg/codec/dec/mozjpeg_dec.wasm"));
-      libjpegModule = await WebAssembly.compile(await Deno.readFile(url));
+      libjpegModule = await WebAssembly.compile(await readAsset(url));
     }
     const collect = (text: string) => libjpegMessages.push(String(text));
     // The package's typings declare only the options argument; the JS also takes a compiled module first.

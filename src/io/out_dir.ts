@@ -138,12 +138,18 @@ export async function claimOutDir(out: string, task: string, flag = "--out"): Pr
   };
 }
 
-/** Runs `fn` with `out` claimed for `task`, releasing it however `fn` ends. */
+/**
+ * Runs `fn` with `out` claimed for `task`, releasing it however `fn` ends. A folder this run created and left
+ * empty (it failed before writing anything, e.g. on a bad argument) is removed again.
+ */
 export async function withOutDir<T>(out: string, task: string, fn: () => Promise<T>): Promise<T> {
+  const existed = await Deno.stat(out).then(() => true, () => false);
   const dir = await claimOutDir(out, task);
   try {
     return await fn();
   } finally {
     await dir.release();
+    // Deno.remove of a non-empty folder fails: only an empty one goes.
+    if (!existed) await Deno.remove(out).catch(() => {});
   }
 }

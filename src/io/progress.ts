@@ -29,7 +29,8 @@ function formatSeconds(s: number): string {
 }
 
 export function createProgress(label: string, total: number, unit = "img", sink?: ProgressSink): Progress {
-  const quiet = Deno.env.get("PROTOSCOPE_QUIET") === "1";
+  // PROTOSCOPE_QUIET silences the default (stderr) bar only; a caller-given sink always gets its lines.
+  const quiet = !sink && Deno.env.get("PROTOSCOPE_QUIET") === "1";
   const out = sink ?? stderrSink();
   const start = performance.now();
   let base = 0;

@@ -3,6 +3,7 @@ import "./web_worker.ts";
 import * as ort from "onnxruntime-web/webgpu";
 import { acquireGpu, type GpuContext } from "./gpu.ts";
 import { encodeModel, type Model } from "../onnx/model.ts";
+import { readAsset } from "./assets.ts";
 
 export { ort };
 export type Ep = "webgpu" | "wasm";
@@ -32,6 +33,20 @@ URL.createObjectURL = (obj: Blob): string => {
   const origin = obj instanceof Blob ? blobOrigins.get(obj) : undefined;
   return origin ?? plainCreateObjectURL(obj);
 };
+
+// The wasm build that the /webgpu bundle loads (the asyncify one, for both EPs). It is handed to ORT as bytes
+// read through the asset loader rather than fetched by ORT itself, so the compiled binary uses its embedded copy.
+const ORT_WASM = new URL(
+  "./ort-wasm-simd-threaded.asyncify.wasm",
+  import.meta.resolve("onnxruntime-web/webgpu"),
+);
+let wasmBinary: Promise<void> | undefined;
+/** Sets `ort.env.wasm.wasmBinary`; must be done before the first session is created. */
+export function loadOrtWasm(): Promise<void> {
+  return wasmBinary ??= readAsset(ORT_WASM).then((bytes) => {
+    ort.env.wasm.wasmBinary = bytes;
+  });
+}
 
 let threadsConfigured = false;
 /** Threads for the wasm EP; must be set before the first wasm session is created. */
@@ -72,6 +87,7 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
   const { ep, gpu } = await resolveEp(opts.ep, opts.strict);
   const bytes = model instanceof Uint8Array ? model : encodeModel(model);
   configureWasm();
+  await loadOrtWasm();
   const options: ort.InferenceSession.SessionOptions = {
     executionProviders: ep === "webgpu" ? [{ name: "webgpu", device: gpu!.device } as never] : ["wasm"],
     graphOptimizationLevel: "all",

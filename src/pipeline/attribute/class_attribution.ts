@@ -22,6 +22,11 @@ import type { EpChoice } from "../../runtime/ort.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { encodeNpy, readNpy } from "../../io/npy.ts";
 import type { AttributionSettings, Attributor } from "./attributor.ts";
+import {
+  findOrComputePredictions,
+  type FindPredictionsOptions,
+  type FoundPredictions,
+} from "../predict/find_predictions.ts";
 
 /** The options of a stage that attributes each class over its predicted images (concepts, contrast). */
 export interface ClassStageOptions extends AttributionSettings {
@@ -58,6 +63,27 @@ export function predictedMembers(predicted: ArrayLike<number>, maxImages: number
     if (list.length < maxImages) list.push(i);
   }
   return members;
+}
+
+/**
+ * The predictions a per-class stage works from: `--predictions` when given, else `<out>/predictions`, computed
+ * there when missing or made from other inputs (predict/find_predictions.ts decides).
+ */
+export function classStagePredictions(
+  opts: Omit<FindPredictionsOptions, "modelSha256" | "dataset" | "given" | "computeInto"> & {
+    out: string;
+    predictions?: string;
+  },
+  modelSha256: string,
+  dataset: Dataset,
+): Promise<FoundPredictions> {
+  return findOrComputePredictions({
+    ...opts,
+    modelSha256,
+    dataset,
+    given: opts.predictions,
+    computeInto: join(opts.out, "predictions"),
+  });
 }
 
 /** Prepared pixels of scattered dataset images, read concurrently (decode workers in parallel). */

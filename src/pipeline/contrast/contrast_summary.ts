@@ -102,8 +102,8 @@ export function summarizeRuns(runs: RunSummary[]): OverRuns {
   ) as OverRuns;
 }
 
-/** The summary as a text table: one row per run and one over runs (mean ± std). */
-export function formatSummaryTable(title: string, runs: RunSummary[], over: OverRuns): string {
+/** The summary table's cells: a header, one row per run and one over runs (mean ± std). */
+export function summaryTableCells(runs: RunSummary[], over: OverRuns): { head: string[]; rows: string[][] } {
   const head = ["run", "pairs", "p(j) orig", "max p(j)", "flip %", "ref flip %", "incr. factor", "ratio"];
   const f = (x: number, d = 4) => Number.isFinite(x) ? x.toFixed(d) : String(x);
   const rows = runs.map((r, i) => [
@@ -126,6 +126,12 @@ export function formatSummaryTable(title: string, runs: RunSummary[], over: Over
     `${f(over.meanIncreaseFactor.mean, 2)} ± ${f(over.meanIncreaseFactor.std, 2)}`,
     f(over.ratioOfMeans.mean, 2),
   ]);
+  return { head, rows };
+}
+
+/** The summary as a text table: one row per run and one over runs (mean ± std). */
+export function formatSummaryTable(title: string, runs: RunSummary[], over: OverRuns): string {
+  const { head, rows } = summaryTableCells(runs, over);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
   return [

@@ -2,12 +2,13 @@
 // class's images (the first `maxImages` predicted as the class, the concepts stage's selection), take their
 // activations once per run, run the test's rows through the model in full batches, and write the records,
 // the summary per run and over runs, the table and one p(j)-per-step figure per run.
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
+import { withOutDir } from "../../io/out_dir.ts";
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import {
   attributeClass,
   AttributionCache,
+  classStagePredictions,
   predictedMembers,
   readImages,
 } from "../attribute/class_attribution.ts";
@@ -116,7 +117,11 @@ function isZero(v: Float32Array): boolean {
   return v.every((x) => x === 0);
 }
 
-export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
+export function runContrastTest(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
+  return withOutDir(opts.out, `${test.name}-test`, () => contrastTestIn(test, opts));
+}
+
+async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Promise<ContrastReport> {
   const planes = opts.hyperplanes.set;
   const K = planes.numClasses;
   const explicit = parsePairList(opts.pairs, K);
@@ -142,13 +147,7 @@ export async function runContrastTest(test: ContrastTest, opts: ContrastRunOptio
       if (opts.predictions && !(await exists(join(opts.predictions, "predictions.npy")))) {
         throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
       }
-      const { from: predictionsDir, predicted } = await findOrComputePredictions({
-        ...opts,
-        modelSha256: model.sha256,
-        dataset,
-        given: opts.predictions,
-        computeInto: join(opts.out, "predictions"),
-      });
+      const { from: predictionsDir, predicted } = await classStagePredictions(opts, model.sha256, dataset);
       const members = predictedMembers(predicted, maxImages);
       const rowClasses = new Set(planes.rowClasses);
       if (test.needsAttribution) attribution = await openAttribution(opts, model);

@@ -8,11 +8,11 @@
 // The attribution goes through class_attribution.ts: given the same cache folder as `concepts`, each class's
 // attribution is computed once for both stages. Classes are written one by one (npy, then vectors.json), so a
 // rerun with the same settings skips the finished ones.
+import { withOutDir } from "../../io/out_dir.ts";
 import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../data/class_names.ts";
 import { readModel, sha256File } from "../../onnx/model.ts";
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { createProgress } from "../../io/progress.ts";
@@ -21,6 +21,7 @@ import {
   attributeClass,
   AttributionCache,
   type ClassStageOptions,
+  classStagePredictions,
   predictedMembers,
 } from "../attribute/class_attribution.ts";
 import {
@@ -103,7 +104,11 @@ export function selectContrastRows(
   return { rows, rowsPerImage: keep.map((k) => k.length) };
 }
 
-export async function computeContrastVectors(opts: ContrastVectorsOptions): Promise<ContrastVectorsSummary> {
+export function computeContrastVectors(opts: ContrastVectorsOptions): ReturnType<typeof contrastVectorsIn> {
+  return withOutDir(opts.out, "contrast-vectors", () => contrastVectorsIn(opts));
+}
+
+async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<ContrastVectorsSummary> {
   const cutoff = opts.cutoff ?? 0.25;
   const mapKind = opts.map ?? "mean";
   const maxImages = opts.maxImages ?? 60;
@@ -129,13 +134,7 @@ export async function computeContrastVectors(opts: ContrastVectorsOptions): Prom
     const hw = h * w;
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
     const classes = partition(parseClassList(opts.classes, attributor.numClasses, names), opts.shard);
-    const found = await findOrComputePredictions({
-      ...opts,
-      modelSha256: sha256,
-      dataset,
-      given: opts.predictions,
-      computeInto: join(opts.out, "predictions"),
-    });
+    const found = await classStagePredictions(opts, sha256, dataset);
     const { from: predictionsDir, predicted } = found;
     const members = predictedMembers(predicted, maxImages);
     const settingsKey = JSON.stringify([

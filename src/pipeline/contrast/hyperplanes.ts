@@ -2,6 +2,7 @@
 // logistic hyperplane (class i's rows label 0, class j's label 1), written as the reference's per-class rows.
 // Inputs are checked before any training; rows are written as each block of classes finishes, so an
 // interrupted run resumes at the first unfinished block (when the vectors' content and settings match).
+import { withOutDir } from "../../io/out_dir.ts";
 import { join } from "node:path";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
 import { buildManifest } from "../../io/manifest.ts";
@@ -78,7 +79,11 @@ export function checkTraining(t: HyperplaneTraining): void {
   }
 }
 
-export async function trainHyperplanes(job: HyperplaneJob): Promise<HyperplaneSummary> {
+export function trainHyperplanes(job: HyperplaneJob): ReturnType<typeof trainHyperplanesIn> {
+  return withOutDir(job.out, "hyperplanes", () => trainHyperplanesIn(job));
+}
+
+async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary> {
   const log = job.log ?? ((line: string) => console.error(line));
   const t = job.training;
   checkTraining(t);

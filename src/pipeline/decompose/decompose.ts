@@ -1,0 +1,275 @@
+// deno task decompose: one or more new images explained in a class's prototypes (the reference's runtime
+// decomposition, core/runtime.py). The image's activations at the concepts' layer are expressed, position by
+// position, as non-negative combinations of class A's k prototypes. The reference runs 500 Adam steps on
+// that problem; protoscope solves it exactly (kernels/nnls, Lawson-Hanson), on the GPU with the webgpu EP and
+// with the CPU twin otherwise.
+//
+// Outputs (O = --out): O/decompose.json, O/manifest.json, and per image O/<n>_<name>/: image.jpg (the model's
+// input crop), prototype_<j>.jpg (the contribution map of prototype j over it, contributions.ts), and
+// contribution.npy / coefficients.npy (k x h x w float32).
+import { basename, extname, join } from "node:path";
+import { UsageError } from "../../cli/cli.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { buildManifest } from "../../io/manifest.ts";
+import { encodeNpy } from "../../io/npy.ts";
+import { withOutDir } from "../../io/out_dir.ts";
+import { createProgress } from "../../io/progress.ts";
+import type { SkippedImage } from "../../io/skipped.ts";
+import { cropBytes, failureReason, preprocessFile } from "../../data/preprocess.ts";
+import { IMAGE_SIZE } from "../../data/input_spec.ts";
+import { Classifier, softmaxRows, topK } from "../../model/classifier.ts";
+import { namesFor } from "../../model/model_classes.ts";
+import type { EpChoice } from "../../runtime/ort.ts";
+import { encodeJpeg } from "../../render/image_file.ts";
+import { overlayMap } from "../../render/overlay.ts";
+import { checkK, NNLS_TOLERANCE, nnlsCpu, nnlsGpu, type NnlsSolution } from "../../../kernels/nnls/mod.ts";
+import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
+import {
+  coefficientMaps,
+  contributionMaps,
+  type ErrorSummary,
+  prototypeNorms,
+  type PrototypeSummary,
+  summarizeError,
+  summarizePrototypes,
+} from "./contributions.ts";
+
+export interface DecomposeOptions {
+  model: string;
+  /** Image files (any format the data path decodes). */
+  images: string[];
+  concepts: string;
+  /** Class whose prototypes explain the images (an index). */
+  cls: number;
+  out: string;
+  /** The layer, needed only for concepts in the reference layout (which do not record it). */
+  layer?: string;
+  ep?: EpChoice;
+  /** Images per forward pass (default 8). */
+  batch?: number;
+  /** Relative KKT tolerance of the solver (default NNLS_TOLERANCE). */
+  tolerance?: number;
+}
+
+export interface ImageDecomposition {
+  path: string;
+  /** Folder of this image's files under --out. */
+  folder: string;
+  /** The model's five most probable classes for the image. */
+  top5: { class: number; name?: string; probability: number }[];
+  /** Layer grid (h x w) the maps are on. */
+  grid: { height: number; width: number };
+  prototypes: (PrototypeSummary & { overlay: string })[];
+  reconstruction: ErrorSummary;
+}
+
+export interface DecomposeReport {
+  class: number;
+  name?: string;
+  layer: string;
+  k: number;
+  channels: number;
+  solver: string;
+  /** How the maps are defined (contributions.ts). */
+  contribution: string;
+  images: ImageDecomposition[];
+  skipped: SkippedImage[];
+}
+
+const CONTRIBUTION =
+  "x_j(q) * ||H_j||: the length of prototype j's part of the reconstruction at position q; overlays share one " +
+  "scale per image (its largest contribution), so a weak prototype looks weak";
+
+/** Everything that can be checked before compute: images exist, the concepts have class A with a usable k. */
+export async function validateDecompose(
+  opts: DecomposeOptions,
+): Promise<{ concepts: Concepts; layer: string }> {
+  if (opts.images.length === 0) throw new UsageError("--image or --images: no image given");
+  for (const path of opts.images) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(path);
+    } catch {
+      throw new UsageError(`--image ${path}: file not found`);
+    }
+    if (!info.isFile) throw new UsageError(`--image ${path}: expected an image file, got a folder`);
+  }
+  const concepts = await readConcepts(opts.concepts, { classes: [opts.cls] });
+  checkK(concepts.k, `--concepts ${opts.concepts} class ${opts.cls}`);
+  const recorded = concepts.layer?.name;
+  if (recorded && opts.layer && opts.layer !== recorded) {
+    throw new UsageError(
+      `--layer ${opts.layer}: the concepts in ${opts.concepts} were computed at ${recorded}`,
+    );
+  }
+  const layer = recorded ?? opts.layer;
+  if (!layer) {
+    throw new UsageError(
+      `--concepts ${opts.concepts}: this folder (${concepts.source} layout) does not record its layer: pass --layer`,
+    );
+  }
+  return { concepts, layer };
+}
+
+/** A file-system-safe folder name for image `index` of the list. */
+function imageFolder(index: number, path: string): string {
+  const stem = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 60);
+  return `${index}_${stem}`;
+}
+
+export async function runDecompose(opts: DecomposeOptions): Promise<DecomposeReport> {
+  const { concepts, layer } = await validateDecompose(opts);
+  return await withOutDir(opts.out, "decompose", () => decompose(opts, concepts, layer));
+}
+
+async function decompose(
+  opts: DecomposeOptions,
+  concepts: Concepts,
+  layer: string,
+): Promise<DecomposeReport> {
+  const { k, channels } = concepts;
+  const basis = concepts.bases.subarray(0, k * channels);
+  const norms = prototypeNorms(basis, k, channels);
+  const tolerance = opts.tolerance ?? NNLS_TOLERANCE;
+  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto", layers: [layer] });
+  try {
+    if (concepts.modelSha256 && concepts.modelSha256 !== classifier.sha256) {
+      console.error(
+        `warning: --concepts ${opts.concepts} were computed with another model than ${opts.model}`,
+      );
+    }
+    const names = namesFor(classifier.numClasses, {});
+    const device = classifier.handle.gpu?.device;
+    const solver = classifier.ep === "webgpu" && device
+      ? `GPU (kernels/nnls, ${classifier.device})`
+      : "CPU twin (kernels/nnls/nnls_cpu.ts)";
+    const batch = Math.max(1, opts.batch ?? 8);
+    const images: ImageDecomposition[] = [];
+    const skipped: SkippedImage[] = [];
+    const progress = createProgress("decompose", opts.images.length);
+    for (let start = 0; start < opts.images.length; start += batch) {
+      const paths = opts.images.slice(start, start + batch);
+      const size = cropBytes();
+      const pixels = new Uint8Array(paths.length * size);
+      const kept: number[] = [];
+      for (let i = 0; i < paths.length; i++) {
+        try {
+          await preprocessFile(
+            paths[i],
+            undefined,
+            pixels.subarray(kept.length * size, (kept.length + 1) * size),
+          );
+          kept.push(start + i);
+        } catch (e) {
+          skipped.push({ index: start + i, path: paths[i], reason: failureReason(e) });
+        }
+      }
+      if (kept.length) {
+        const result = await classifier.forward(pixels.subarray(0, kept.length * size), kept.length);
+        const tap = result.taps.get(layer)!;
+        try {
+          const [n, c, h, w] = tap.dims;
+          if (c !== channels) {
+            throw new Error(
+              `layer ${layer} of ${opts.model} has ${c} channels, but the prototypes in ${opts.concepts} have ${channels}`,
+            );
+          }
+          const problem = { activations: tap.data!, basis, n, channels, hw: h * w, k, tolerance };
+          const solution = device && classifier.ep === "webgpu"
+            ? await nnlsGpu(device, problem)
+            : nnlsCpu(problem);
+          const probs = softmaxRows(result.logits!, classifier.numClasses);
+          for (let i = 0; i < kept.length; i++) {
+            const index = kept[i];
+            const row = probs.subarray(i * classifier.numClasses, (i + 1) * classifier.numClasses);
+            images.push(
+              await writeImage(opts, index, pixels.subarray(i * size, (i + 1) * size), solution, i, {
+                norms,
+                h,
+                w,
+                top5: topK(row, 5).map((cls) => ({
+                  class: cls,
+                  ...(names?.[cls] ? { name: names[cls] } : {}),
+                  probability: row[cls],
+                })),
+              }),
+            );
+          }
+        } finally {
+          tap.dispose();
+        }
+      }
+      progress.tick(paths.length);
+    }
+    progress.stop();
+    if (images.length === 0) {
+      throw new Error(`no image could be read: ${skipped.map((s) => `${s.path} (${s.reason})`).join("; ")}`);
+    }
+    const report: DecomposeReport = {
+      class: opts.cls,
+      ...(names?.[opts.cls] ? { name: names[opts.cls] } : {}),
+      layer,
+      k,
+      channels,
+      solver,
+      contribution: CONTRIBUTION,
+      images,
+      skipped,
+    };
+    const manifest = await buildManifest({
+      task: "decompose",
+      model: { path: opts.model, sha256: classifier.sha256 },
+      layer: { name: layer, tensor: classifier.taps[0].tensor },
+      data: { path: "--images", count: opts.images.length, files: opts.images },
+      device: classifier.device,
+      settings: { class: opts.cls, concepts: opts.concepts, k, tolerance, solver, batch },
+    });
+    await writeJsonAtomic(join(opts.out, "decompose.json"), report);
+    await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+    return report;
+  } finally {
+    await classifier.release();
+  }
+}
+
+async function writeImage(
+  opts: DecomposeOptions,
+  index: number,
+  rgb: Uint8Array,
+  solution: NnlsSolution,
+  inBatch: number,
+  at: { norms: Float64Array; h: number; w: number; top5: ImageDecomposition["top5"] },
+): Promise<ImageDecomposition> {
+  const { norms, h, w } = at;
+  const k = norms.length;
+  const hw = h * w;
+  const path = opts.images[index];
+  const folder = imageFolder(index, path);
+  const dir = join(opts.out, folder);
+  const maps = contributionMaps(solution, norms, inBatch, hw);
+  const scale = maps.reduce((m, v) => Math.max(m, v), 0);
+  await writeFileAtomic(join(dir, "image.jpg"), await encodeJpeg(rgb, IMAGE_SIZE, IMAGE_SIZE));
+  await writeFileAtomic(join(dir, "contribution.npy"), encodeNpy(maps, [k, h, w]));
+  await writeFileAtomic(
+    join(dir, "coefficients.npy"),
+    encodeNpy(coefficientMaps(solution, k, inBatch, hw), [k, h, w]),
+  );
+  const prototypes = [];
+  for (const summary of summarizePrototypes(maps, k, w)) {
+    const overlay = join(folder, `prototype_${summary.prototype}.jpg`);
+    const map = maps.subarray(summary.prototype * hw, (summary.prototype + 1) * hw);
+    await writeFileAtomic(
+      join(opts.out, overlay),
+      await encodeJpeg(overlayMap(rgb, IMAGE_SIZE, map, h, w, scale), IMAGE_SIZE, IMAGE_SIZE),
+    );
+    prototypes.push({ ...summary, overlay });
+  }
+  return {
+    path,
+    folder,
+    top5: at.top5,
+    grid: { height: h, width: w },
+    prototypes,
+    reconstruction: summarizeError(solution, inBatch, hw),
+  };
+}

@@ -1,0 +1,289 @@
+// Reads what a run folder holds, for the report: the folder itself and each subfolder are task outputs,
+// recognised by their files (component_test.json, visualize.json, explain_<c>.json, hyperplanes.json, a
+// shifting/masking-shaped *_test.json) and named by their manifest's `task`. Anything else is kept generically:
+// its JSON files' summaries and its JPEGs. Only reads; nothing is recomputed.
+import { basename, join, relative } from "node:path";
+import { readNpy } from "../../io/npy.ts";
+import type { ClassRecord, ComponentTestReport } from "../component_test/component_test_run.ts";
+import type { VisualizeReport } from "../figures/visualize.ts";
+import type { ExplainReport } from "../figures/explain.ts";
+import type { ContrastReport } from "../contrast/contrast_test_run.ts";
+import { hyperplaneRowPaths, HYPERPLANES_INDEX, type HyperplanesIndex } from "../contrast/hyperplanes_io.ts";
+
+/** A JPEG of the run, read when the report is built. */
+export interface ImageRef {
+  title: string;
+  path: string;
+}
+
+export interface ClassEntry {
+  class: number;
+  name?: string;
+  component?: ClassRecord;
+  images: ImageRef[];
+}
+
+export interface ManifestEntry {
+  /** Folder relative to the run folder ("." for the run folder itself). */
+  folder: string;
+  /** The file the manifest came from (manifest.json, or a report JSON's `manifest` field). */
+  file: string;
+  manifest: Record<string, unknown>;
+}
+
+export interface HyperplaneAccuracy {
+  folder: string;
+  index: HyperplanesIndex;
+  k: number;
+  /** K x K row-major; NaN where the pair has no hyperplane (i = j, no row file, a class without vectors). */
+  accuracy: Float64Array;
+}
+
+export interface ContrastTestEntry {
+  folder: string;
+  file: string;
+  report: ContrastReport;
+  figures: ImageRef[];
+}
+
+export interface GenericOutput {
+  folder: string;
+  tasks: string[];
+  summaries: { file: string; summary: unknown }[];
+  images: ImageRef[];
+  /** JPEGs beyond the cap, not inlined. */
+  imagesLeftOut: number;
+}
+
+export interface RunContents {
+  root: string;
+  /** Every output folder and the tasks its manifests name. */
+  outputs: { folder: string; tasks: string[]; files: number }[];
+  component?: { folder: string; report: ComponentTestReport };
+  classes: Map<number, ClassEntry>;
+  hyperplanes?: HyperplaneAccuracy;
+  contrastTests: ContrastTestEntry[];
+  generic: GenericOutput[];
+  manifests: ManifestEntry[];
+}
+
+/** JSON files above this size are not read (a predictions list of a large dataset): their name is listed. */
+const MAX_JSON_BYTES = 32 << 20;
+/** JPEGs per unknown output folder that are inlined. */
+export const MAX_GENERIC_IMAGES = 48;
+
+async function listFolder(dir: string): Promise<Deno.DirEntry[]> {
+  const entries: Deno.DirEntry[] = [];
+  for await (const e of Deno.readDir(dir)) entries.push(e);
+  return entries.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
+}
+
+async function readJson(path: string): Promise<unknown> {
+  const info = await Deno.stat(path);
+  if (info.size > MAX_JSON_BYTES) {
+    return { unread: `${(info.size / 2 ** 20).toFixed(0)} MiB, too large to summarize` };
+  }
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (e) {
+    return { unreadable: (e as Error).message };
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Whether a JSON file is a shifting/masking-style contrast test: runs of pairs with p(j) per step. */
+function isContrastReport(v: unknown): v is ContrastReport {
+  if (!isObject(v) || !Array.isArray(v.runs) || !isObject(v.settings)) return false;
+  const pair = (v.runs[0] as { pairs?: unknown[] } | undefined)?.pairs?.[0];
+  return isObject(pair) && Array.isArray(pair.pTo) && Array.isArray(pair.pFrom);
+}
+
+/** The step values of a contrast test: the settings array named by the records' step key, else 0..n-1. */
+export function contrastSteps(report: ContrastReport): { key: string; values: number[] } {
+  const pair = report.runs[0]?.pairs[0];
+  const n = pair?.pTo.length ?? 0;
+  for (const key of ["offsets", "levels", "steps", "maskLevels"]) {
+    const v = report.settings[key];
+    if (Array.isArray(v) && v.length === n && v.every((x) => typeof x === "number")) {
+      return { key, values: v as number[] };
+    }
+    const own = pair?.[key];
+    if (Array.isArray(own) && own.length === n) return { key, values: own as number[] };
+  }
+  return { key: "step", values: [...Array(n).keys()] };
+}
+
+/** What a JSON file says in short: its `summary` if it has one, else its scalar fields and list lengths. */
+export function summarizeJson(value: unknown): unknown {
+  if (!isObject(value)) return Array.isArray(value) ? `[${value.length} items]` : value;
+  if (value.summary !== undefined) return { summary: value.summary };
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "manifest") continue;
+    if (Array.isArray(v)) out[k] = `[${v.length} items]`;
+    else if (isObject(v)) out[k] = JSON.stringify(v).length <= 600 ? v : `{${Object.keys(v).length} fields}`;
+    else out[k] = v;
+  }
+  return out;
+}
+
+function classEntry(classes: Map<number, ClassEntry>, cls: number, name?: string): ClassEntry {
+  let e = classes.get(cls);
+  if (!e) classes.set(cls, e = { class: cls, images: [] });
+  if (name && !e.name) e.name = name;
+  return e;
+}
+
+/** K x K accuracies from the row files accuracy_<i>.npy that exist. */
+async function readAccuracy(dir: string, index: HyperplanesIndex): Promise<Float64Array> {
+  const k = index.numClasses;
+  const accuracy = new Float64Array(k * k).fill(NaN);
+  const trained = new Set(index.classes);
+  for (const i of index.classes) {
+    let row: ArrayLike<number>;
+    try {
+      row = (await readNpy(hyperplaneRowPaths(dir, i).accuracy)).data as Float32Array;
+    } catch {
+      continue;
+    }
+    for (let j = 0; j < Math.min(k, row.length); j++) {
+      if (j !== i && trained.has(j)) accuracy[i * k + j] = row[j];
+    }
+  }
+  return accuracy;
+}
+
+/** The JPEGs in a folder and its subfolders (one level), relative names in order. */
+async function jpegsIn(dir: string, nested: boolean): Promise<string[]> {
+  const found: string[] = [];
+  for (const e of await listFolder(dir)) {
+    if (e.isFile && /\.jpe?g$/i.test(e.name)) found.push(e.name);
+    else if (e.isDirectory && nested) {
+      for (const s of await listFolder(join(dir, e.name))) {
+        if (s.isFile && /\.jpe?g$/i.test(s.name)) found.push(join(e.name, s.name));
+      }
+    }
+  }
+  return found;
+}
+
+/** Reads one output folder into `contents`. */
+async function readOutput(contents: RunContents, dir: string, nested = true): Promise<void> {
+  const folder = relative(contents.root, dir) || ".";
+  const entries = await listFolder(dir);
+  const jsonFiles = entries.filter((e) => e.isFile && e.name.endsWith(".json")).map((e) => e.name);
+  const tasks = new Set<string>();
+  const claimed = new Set<string>();
+  const generic: GenericOutput = { folder, tasks: [], summaries: [], images: [], imagesLeftOut: 0 };
+  const addManifest = (file: string, manifest: unknown) => {
+    if (!isObject(manifest)) return;
+    contents.manifests.push({ folder, file, manifest });
+    if (typeof manifest.task === "string") tasks.add(manifest.task);
+  };
+
+  for (const file of jsonFiles) {
+    const path = join(dir, file);
+    const value = await readJson(path);
+    if (file === "manifest.json") {
+      addManifest(file, value);
+      continue;
+    }
+    if (isObject(value) && isObject(value.manifest)) addManifest(`${file} (manifest field)`, value.manifest);
+    if (file === "component_test.json" && isObject(value) && Array.isArray(value.classes)) {
+      const report = value as unknown as ComponentTestReport;
+      contents.component = { folder, report };
+      for (const r of report.classes) {
+        const e = classEntry(contents.classes, r.class, r.name);
+        e.component = r;
+        for (
+          const [suffix, title] of [["all", "composite, all images"], [
+            "excluded",
+            "composite, target excluded",
+          ]]
+        ) {
+          const jpeg = join("composites", `${r.class}_${suffix}.jpg`);
+          claimed.add(jpeg);
+          e.images.push({ title, path: join(dir, jpeg) });
+        }
+      }
+    } else if (file === "visualize.json" && isObject(value) && Array.isArray(value.classes)) {
+      for (const c of (value as unknown as VisualizeReport).classes) {
+        claimed.add(c.file);
+        classEntry(contents.classes, c.class, c.name).images.unshift({
+          title: "prototype grid",
+          path: join(dir, c.file),
+        });
+      }
+    } else if (/^explain_\d+\.json$/.test(file) && isObject(value) && typeof value.jpeg === "string") {
+      const r = value as unknown as ExplainReport;
+      claimed.add(r.jpeg);
+      classEntry(contents.classes, r.class, r.name).images.push({
+        title: "explanation figure",
+        path: join(dir, r.jpeg),
+      });
+    } else if (file === HYPERPLANES_INDEX && isObject(value) && typeof value.numClasses === "number") {
+      const index = value as unknown as HyperplanesIndex;
+      tasks.add("hyperplanes");
+      contents.hyperplanes = {
+        folder,
+        index,
+        k: index.numClasses,
+        accuracy: await readAccuracy(dir, index),
+      };
+    } else if (isContrastReport(value)) {
+      const figures = value.runs.filter((r) => typeof r.figure === "string").map((r) => {
+        claimed.add(r.figure);
+        return { title: `${basename(file, ".json")}, run ${r.run}`, path: join(dir, r.figure) };
+      });
+      contents.contrastTests.push({ folder, file, report: value, figures });
+    } else {
+      generic.summaries.push({ file, summary: summarizeJson(value) });
+    }
+  }
+
+  const jpegs = (await jpegsIn(dir, nested)).filter((f) => !claimed.has(f));
+  generic.images = jpegs.slice(0, MAX_GENERIC_IMAGES).map((f) => ({ title: f, path: join(dir, f) }));
+  generic.imagesLeftOut = Math.max(0, jpegs.length - MAX_GENERIC_IMAGES);
+  generic.tasks = [...tasks];
+  if (generic.summaries.length || generic.images.length) contents.generic.push(generic);
+  contents.outputs.push({ folder, tasks: [...tasks], files: entries.filter((e) => e.isFile).length });
+}
+
+/** Checks that `root` is a folder, with an error naming --run. */
+export async function checkRunFolder(root: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(root);
+  } catch {
+    throw new Error(
+      `--run ${root}: no such folder (expected a run folder whose subfolders are task outputs)`,
+    );
+  }
+  if (!info.isDirectory) throw new Error(`--run ${root} is a file, expected a run folder`);
+}
+
+export async function readRunFolder(root: string): Promise<RunContents> {
+  await checkRunFolder(root);
+  const contents: RunContents = {
+    root,
+    outputs: [],
+    classes: new Map(),
+    contrastTests: [],
+    generic: [],
+    manifests: [],
+  };
+  // The run folder itself may be one task's output (`--run out/demo/figures`).
+  await readOutput(contents, root, false);
+  for (const e of await listFolder(root)) {
+    if (e.isDirectory && !e.name.startsWith(".")) await readOutput(contents, join(root, e.name));
+  }
+  // The paper's order: shifting before masking, then any other test of that shape.
+  const rank = (t: ContrastTestEntry) => ["shifting_test.json", "masking_test.json"].indexOf(t.file) >>> 0;
+  contents.contrastTests.sort((a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file));
+  // Folders without files are not listed, nor the run folder itself unless it is a task's output.
+  contents.outputs = contents.outputs.filter((o) => o.files > 0 && (o.folder !== "." || o.tasks.length));
+  return contents;
+}

@@ -1,0 +1,149 @@
+// The report's HTML builder: self-contained (no URL outside the file, every JPEG inlined), the numbers of the
+// run's JSON on the page, the chart data right, and 1000 classes kept lazy (no class image is an <img> until
+// shown) at a bounded size.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { writeReport } from "../src/pipeline/report/report.ts";
+import { buildReportHtml, quantile, quartileBands } from "../src/pipeline/report/report_page.ts";
+import { readRunFolder, summarizeJson } from "../src/pipeline/report/run_folder.ts";
+import { encodeBase64 } from "../src/pipeline/report/html.ts";
+import { histogramCounts } from "../src/pipeline/report/svg_charts.ts";
+import { VARIANTS } from "../src/pipeline/component_test/component_test_run.ts";
+import { writeFakeRun } from "./_helpers/report_run.ts";
+
+async function jpegsUnder(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) found.push(...await jpegsUnder(p));
+    else if (e.name.endsWith(".jpg")) found.push(p);
+  }
+  return found;
+}
+
+/** The text of every <script type="application/json"> block, by id. */
+function jsonBlocks(html: string): Map<string, string> {
+  const blocks = new Map<string, string>();
+  for (const m of html.matchAll(/<script type="application\/json" id="([^"]+)"[^>]*>([\s\S]*?)<\/script>/g)) {
+    blocks.set(m[1], m[2]);
+  }
+  return blocks;
+}
+
+Deno.test("report of a small run: self-contained, every image inlined, the run's numbers shown", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-" });
+  try {
+    const run = await writeFakeRun(join(dir, "run"), 8);
+    const out = join(dir, "report.html");
+    const result = await writeReport({ run: run.dir, out });
+    const html = await Deno.readTextFile(out);
+    assert.equal(result.bytes, new TextEncoder().encode(html).length);
+    assert.deepEqual(result.sections, {
+      component: true,
+      hyperplanes: true,
+      contrastTests: 1,
+      otherOutputs: 1,
+    });
+    assert.equal(result.classes, 8);
+
+    // No URL that leaves the file: no http(s), no external script/style, every src a data: URI.
+    assert.doesNotMatch(html, /https?:\/\//);
+    assert.doesNotMatch(html, /<link\b|<script[^>]+src=|@import|url\(/);
+    for (const m of html.matchAll(/\bsrc="([^"]*)"/g)) assert.match(m[1], /^data:image\//);
+
+    // Every JPEG of the run is in the page, as base64.
+    const jpegs = await jpegsUnder(run.dir);
+    assert.equal(jpegs.length, 8 * 2 + 8 + 1 + 1 + 1);
+    for (const p of jpegs) assert.ok(html.includes(encodeBase64(await Deno.readFile(p))), `${p} not inlined`);
+
+    // The component test's summary table shows component_test.json's numbers.
+    for (const v of VARIANTS) {
+      const s = run.component.summary[v];
+      assert.ok(html.includes(`<td>${s.passed}/${s.classes}</td>`), `${v} passed`);
+      assert.ok(html.includes(`<td>${s.meanP.toFixed(4)}</td>`), `${v} mean p`);
+      assert.ok(html.includes(`<td>${s.stdP.toFixed(4)}</td>`), `${v} std p`);
+    }
+    // Class pages carry their images lazily: class 1 has grid, both composites and its explanation figure.
+    const blocks = jsonBlocks(html);
+    const class1 = JSON.parse(blocks.get("img-1")!) as { t: string; s: string }[];
+    assert.deepEqual(class1.map((x) => x.t), [
+      "prototype grid",
+      "composite, all images",
+      "composite, target excluded",
+      "explanation figure",
+    ]);
+    const rows = JSON.parse(blocks.get("class-index")!) as { c: number; pa: number }[];
+    assert.deepEqual(rows.map((r) => r.c), [...Array(8).keys()]);
+    assert.equal(rows[3].pa, run.component.classes[3].allImages.pClass);
+
+    // Heat map: 8 x 8 cells, the diagonal without a pair; the shifting test's summary and the unknown output.
+    const heat = html.slice(html.indexOf('id="hyperplanes"'));
+    assert.equal(heat.slice(0, heat.indexOf("</svg>")).match(/<rect [^>]*><title>/g)?.length, 64);
+    assert.ok(heat.includes("<title>3 → 3: no pair</title>"));
+    assert.ok(html.includes("Shifting test"));
+    assert.ok(html.includes("insert-test") && html.includes("meanGain"));
+    assert.ok(html.includes("ab12cd34ef56"), "model hash from the manifests");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report of 1000 classes: class pages lazy, list paged by the script, size bounded", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-1000-" });
+  try {
+    const run = await writeFakeRun(join(dir, "run"), 1000);
+    const html = await buildReportHtml(await readRunFolder(run.dir));
+    const blocks = jsonBlocks(html);
+    // 1000 classes with images, each in its own JSON block, and no <img> in the page as written.
+    assert.equal([...blocks.keys()].filter((k) => k.startsWith("img-")).length, 1000);
+    assert.doesNotMatch(html, /<img\b/);
+    // The class table's body is empty until the script renders one page of it.
+    assert.match(html, /<tbody id="class-rows"><\/tbody>/);
+    assert.equal((JSON.parse(blocks.get("class-index")!) as unknown[]).length, 1000);
+    // Each class costs its two composites (base64 of ~1 KB each) and a row: a few MB, not more.
+    const composite = (await Deno.stat(join(run.dir, "component-test", "composites", "0_all.jpg"))).size;
+    const perClass = (html.length - 200_000) / 1000;
+    assert.ok(perClass < 2 * composite * 1.4 + 600, `${perClass.toFixed(0)} bytes per class`);
+    assert.ok(html.length < 8 << 20, `${html.length} bytes`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report helpers: quartiles as numpy's linear quantile, histogram bins, JSON summaries", () => {
+  // numpy.quantile([1, 2, 3, 4], [0.25, 0.5, 0.75]) = [1.75, 2.5, 3.25]
+  assert.deepEqual([0.25, 0.5, 0.75].map((q) => quantile([1, 2, 3, 4], q)), [1.75, 2.5, 3.25]);
+  const bands = quartileBands([[0, 1], [0.5, 3], [1, 2]]);
+  assert.deepEqual(bands, { q1: [0.25, 1.5], median: [0.5, 2], q3: [0.75, 2.5] });
+  // 1.0 falls in the last bin, NaN nowhere.
+  assert.deepEqual(histogramCounts([0, 0.05, 0.1, 0.99, 1, NaN], 10), [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]);
+  assert.deepEqual(summarizeJson({ summary: { a: 1 }, rows: [1, 2] }), { summary: { a: 1 } });
+  assert.deepEqual(summarizeJson({ manifest: {}, n: 3, rows: [1, 2] }), { n: 3, rows: "[2 items]" });
+});
+
+Deno.test("report --classes: only the listed classes' images are inlined, every class stays listed", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-classes-" });
+  try {
+    const run = await writeFakeRun(join(dir, "run"), 8);
+    const out = join(dir, "report.html");
+    await writeReport({ run: run.dir, out, classes: "1,5-6" });
+    const blocks = jsonBlocks(await Deno.readTextFile(out));
+    assert.deepEqual([...blocks.keys()].filter((k) => k.startsWith("img-")).sort(), [
+      "img-1",
+      "img-5",
+      "img-6",
+    ]);
+    assert.equal((JSON.parse(blocks.get("class-index")!) as unknown[]).length, 8);
+    await assert.rejects(() => writeReport({ run: run.dir, out, classes: "9" }), /--classes|--class 9/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report: a missing run folder or a non-HTML --out is named before anything is written", async () => {
+  await assert.rejects(
+    () => writeReport({ run: "/nonexistent/run", out: "/tmp/x.html" }),
+    /--run \/nonexistent\/run/,
+  );
+  await assert.rejects(() => writeReport({ run: ".", out: "/tmp/x.txt" }), /expected an \.html file name/);
+});
