@@ -52,6 +52,11 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
     () => import("./tasks/shifting-test.ts"),
   ),
   task(
+    "contrast",
+    "why A, not B: NMF of A's activations on A's side of the (A, B) hyperplane",
+    () => import("./tasks/contrast.ts"),
+  ),
+  task(
     "decompose",
     "explain new images in one class's prototypes (exact NNLS)",
     () => import("./tasks/decompose.ts"),
