@@ -17,8 +17,7 @@ import {
 } from "../attribute/class_attribution.ts";
 import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
-import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
-import { nmfReference } from "../../../kernels/nmf/reference.ts";
+import { factorize, nmfDeviceFor } from "./factorize.ts";
 import { MAX_K, NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { readJsonIfExists, readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
@@ -247,10 +246,12 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
         problems.push({ cls, images, v, n: images.length * hw, cached: r!.cached });
       }
       if (!problems.length) continue;
-      const nmfDevice = opts.nmfDevice === "cpu" || (opts.nmfDevice !== "gpu" && gpu?.software)
-        ? undefined
-        : gpu?.device;
-      const factors: NmfResult[] = await factorize(nmfDevice, problems, channels, nmfSettings);
+      const factors: NmfResult[] = await factorize(
+        nmfDeviceFor(opts.nmfDevice, gpu),
+        problems,
+        channels,
+        nmfSettings,
+      );
       for (let i = 0; i < problems.length; i++) {
         const { cls, images, n, cached } = problems[i];
         const f = factors[i];
@@ -331,30 +332,4 @@ async function finishedOnDisk(out: string, identity: RunIdentity): Promise<Class
 function strip(entry: ClassFile): ClassConcepts {
   const { identity: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
   return rest;
-}
-
-/**
- * Batched NMF on the GPU; the CPU reference (same algorithm, same stopping rule) where no adapter exists or
- * the adapter is a software rasterizer, on which the WGSL kernels run slower than plain TypeScript.
- */
-async function factorize(
-  device: GPUDevice | undefined,
-  problems: { v: Float32Array; n: number }[],
-  c: number,
-  settings: { k: number; maxIter: number; tol: number; seed: number },
-): Promise<NmfResult[]> {
-  if (!device) return problems.map((p) => nmfReference(p.v, p.n, c, settings));
-  // Problems of one shape advance together; classes with fewer images form their own batches.
-  const byShape = new Map<number, number[]>();
-  problems.forEach((p, i) => (byShape.get(p.n) ?? byShape.set(p.n, []).get(p.n)!).push(i));
-  const out = new Array<NmfResult>(problems.length);
-  for (const indices of byShape.values()) {
-    const res = await nmfBatched(
-      device,
-      indices.map((i) => ({ v: problems[i].v, n: problems[i].n, c })),
-      settings,
-    );
-    indices.forEach((i, j) => (out[i] = res[j]));
-  }
-  return out;
 }

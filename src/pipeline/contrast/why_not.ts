@@ -1,0 +1,390 @@
+// "Why A, not B" (the paper's class contrasting, the reference's nmf_decomp_hyperplane_ood_filtered_activations):
+// the images predicted as A (the concepts stage's selection), their activations at the layer, and per position
+// the A-side score of the (A, B) hyperplane, ReLU'd, as a mask on the activations; NMF of the masked rows
+// gives k prototypes of what makes A rather than B. Their best crops come from the prototype search
+// (search/streaming_search.ts) over A's images. `--both` also computes B-not-A.
+//
+// The sign. The (A, B) hyperplane labels A's rows 0 and B's 1, so n . a + b < 0 on A's side and the
+// consistent A-side score is -(n . a + b). The reference negates the normal but keeps the bias's sign,
+// -n . a + b (example_nmf_decomp_contrasting_imagenet.py); `referenceBias` reproduces that.
+import { join } from "node:path";
+import { type Dataset, openDataset } from "../../data/dataset.ts";
+import { datasetSubset } from "../../data/dataset_subset.ts";
+import { predictedMembers, readImages } from "../attribute/class_attribution.ts";
+import { findOrComputePredictions } from "../predict/find_predictions.ts";
+import { weightedRows } from "../concepts/concepts.ts";
+import { factorize, type NmfDeviceChoice, nmfDeviceFor } from "../concepts/factorize.ts";
+import { searchPrototypes } from "../search/streaming_search.ts";
+import { pooledSize } from "../../../kernels/search/hits.ts";
+import { MAX_K, NMF_DEFAULTS } from "../../../kernels/nmf/settings.ts";
+import { acquireGpu } from "../../runtime/gpu.ts";
+import type { EpChoice } from "../../runtime/ort.ts";
+import { namesFor } from "../../model/model_classes.ts";
+import { UsageError } from "../../cli/cli.ts";
+import { buildManifest } from "../../io/manifest.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { writeNpy } from "../../io/npy.ts";
+import { withOutDir } from "../../io/out_dir.ts";
+import { safeName } from "../../render/canvas.ts";
+import { loadImages } from "../search/crop_images.ts";
+import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
+import { readHyperplanes } from "./hyperplanes_io.ts";
+import { SplitModel } from "./split_model.ts";
+import { whyNotFigure } from "./why_not_figure.ts";
+
+export interface WhyNotOptions {
+  model: string;
+  data: string;
+  layer: string;
+  /** A hyperplane folder, or hyperplanes already in memory (tests, the demo) with a name for messages. */
+  hyperplanes: string | { source: string; set: HyperplaneSet };
+  /** Class A: an index, or a class name of the data. */
+  classA: number | string;
+  /** Class B. */
+  classB: number | string;
+  out: string;
+  /** Prototypes (default 6). */
+  k?: number;
+  /** Also B, not A, drawn beside A, not B in one figure. */
+  both?: boolean;
+  /** The reference's score -n . a + b instead of -(n . a + b). */
+  referenceBias?: boolean;
+  /** Images predicted as A, at most (default 60). */
+  maxImages?: number;
+  /** Best crops kept per prototype (default 6). */
+  crops?: number;
+  labels?: string;
+  limit?: number;
+  ep?: EpChoice;
+  predictions?: string;
+  seed?: number;
+  maxIter?: number;
+  tol?: number;
+  nmfDevice?: NmfDeviceChoice;
+  /** Run the prototype search on the CPU even where WebGPU exists. */
+  cpuSearch?: boolean;
+}
+
+/** One crop of a prototype: a cell of the pooled grid of one of A's images. */
+export interface WhyNotCrop {
+  /** Dataset index. */
+  image: number;
+  path: string;
+  /** Cell in the pooled grid. */
+  y: number;
+  x: number;
+  /** Cosine similarity of the prototype and the cell's pooled activation. */
+  score: number;
+  predicted: number;
+  predictedName?: string;
+  /** Mean of the mask over the cell's tap positions. */
+  maskAtCell: number;
+}
+
+/** One direction, "why `from`, not `to`". */
+export interface WhyNotDirection {
+  from: number;
+  to: number;
+  fromName?: string;
+  toName?: string;
+  /** Dataset indices of the images used (predicted as `from`). */
+  images: number[];
+  /** k x C prototypes. */
+  basis: Float32Array;
+  /** n x h x w masks (ReLU'd `from`-side scores). */
+  masks: Float32Array;
+  maskShape: [number, number, number];
+  /** Share of `from`'s positions with a positive mask. */
+  keptShare: number;
+  relError: number;
+  iterations: number;
+  /** Per prototype its best crops among `from`'s images, best first. */
+  topCrops: WhyNotCrop[][];
+}
+
+export interface WhyNotResult extends WhyNotDirection {
+  k: number;
+  channels: number;
+  pooledGrid: [number, number];
+  /** B, not A (with `both`). */
+  reverse?: WhyNotDirection;
+  /** The figure's path. */
+  figure: string;
+  manifest: Record<string, unknown>;
+}
+
+/**
+ * The `from`-side score of every position: per image i and position p, ReLU(-(n . a + b)) (or the
+ * reference's ReLU(-n . a + b)). `acts` n x C x hw.
+ */
+export function sideMasks(
+  acts: Float32Array,
+  n: number,
+  c: number,
+  hw: number,
+  normal: Float32Array,
+  bias: number,
+  referenceBias = false,
+): Float32Array {
+  const masks = new Float32Array(n * hw);
+  const dot = new Float64Array(hw);
+  for (let i = 0; i < n; i++) {
+    dot.fill(0);
+    for (let ch = 0; ch < c; ch++) {
+      const w = normal[ch];
+      if (w === 0) continue;
+      const base = (i * c + ch) * hw;
+      for (let p = 0; p < hw; p++) dot[p] += w * acts[base + p];
+    }
+    for (let p = 0; p < hw; p++) {
+      const s = referenceBias ? -dot[p] + bias : -(dot[p] + bias);
+      masks[i * hw + p] = s > 0 ? s : 0;
+    }
+  }
+  return masks;
+}
+
+/** A class given as an index or a class name, checked against the model's K classes. */
+export function resolveClass(
+  value: number | string,
+  flag: string,
+  numClasses: number,
+  names: readonly string[] | undefined,
+): number {
+  const text = String(value).trim();
+  let cls = /^\d+$/.test(text) ? Number(text) : names ? names.indexOf(text) : -1;
+  if (cls < 0 && names && !/^\d+$/.test(text)) {
+    const lower = text.toLowerCase();
+    cls = names.findIndex((n) => n.toLowerCase() === lower);
+  }
+  if (!Number.isInteger(cls) || cls < 0 || cls >= numClasses) {
+    throw new UsageError(
+      `${flag} ${value}: expected a class index in 0..${numClasses - 1}${names ? " or a class name" : ""}`,
+    );
+  }
+  return cls;
+}
+
+export async function whyNot(opts: WhyNotOptions): Promise<WhyNotResult> {
+  const k = opts.k ?? NMF_DEFAULTS.k;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw new UsageError(`--k ${k}: prototypes must be an integer in 1..${MAX_K}`);
+  }
+  const crops = opts.crops ?? 6;
+  if (!Number.isInteger(crops) || crops < 1 || crops > 64) {
+    throw new UsageError(`--crops ${crops}: crops per prototype must be an integer in 1..64`);
+  }
+  return await withOutDir(opts.out, "contrast", () => whyNotIn(opts, k, crops));
+}
+
+async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<WhyNotResult> {
+  const maxImages = opts.maxImages ?? 60;
+  const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
+  let dataset: Dataset | undefined;
+  try {
+    const [C, h, w] = model.tapShape;
+    const K = model.numClasses;
+    const source = typeof opts.hyperplanes === "string" ? opts.hyperplanes : opts.hyperplanes.source;
+    const planes = typeof opts.hyperplanes === "string"
+      ? await readHyperplanes(opts.hyperplanes, { classes: [] }).catch((e) => {
+        throw new UsageError(`--hyperplanes ${source}: ${(e as Error).message}`);
+      })
+      : opts.hyperplanes.set;
+    checkHyperplaneWidth(planes, source, opts.layer, C);
+    if (planes.numClasses !== K) {
+      throw new UsageError(
+        `--hyperplanes ${source}: ${planes.numClasses} classes, but --model ${opts.model} has ${K}`,
+      );
+    }
+    if (k > C) throw new UsageError(`--k ${k}: ${opts.layer} has only ${C} channels`);
+    dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
+    const names = namesFor(K, dataset);
+    const a = resolveClass(opts.classA, "--class", K, names);
+    const b = resolveClass(opts.classB, "--not", K, names);
+    if (a === b) {
+      throw new UsageError(
+        `--class ${opts.classA} and --not ${opts.classB} name the same class; give two classes`,
+      );
+    }
+    const directions = opts.both ? [[a, b], [b, a]] : [[a, b]];
+    for (const [from, to] of directions) {
+      if (!planes.rowClasses.includes(from)) {
+        throw new UsageError(`--hyperplanes ${source}: no hyperplane row for class ${from}`);
+      }
+      await planes.loadRow(from);
+      if (planes.normal(from, to).every((v) => v === 0)) {
+        throw new UsageError(
+          `--hyperplanes ${source}: the normal of (${from}, ${to}) is all zeros (no contrast vectors for one class)`,
+        );
+      }
+    }
+    const found = await findOrComputePredictions({
+      ...opts,
+      modelSha256: model.sha256,
+      dataset,
+      given: opts.predictions,
+      computeInto: join(opts.out, "predictions"),
+    });
+    const members = predictedMembers(found.predicted, maxImages);
+    for (const [from] of directions) {
+      if (!members.get(from)?.length) {
+        const flag = from === a ? `--class ${opts.classA}` : `--not ${opts.classB}`;
+        throw new UsageError(`${flag}: no image of ${opts.data} is predicted as class ${from}`);
+      }
+    }
+    const gpu = await acquireGpu();
+    const nmfSettings = {
+      k,
+      maxIter: opts.maxIter ?? NMF_DEFAULTS.maxIter,
+      tol: opts.tol ?? NMF_DEFAULTS.tol,
+      seed: opts.seed ?? 0,
+    };
+    const settings = {
+      ...nmfSettings,
+      classA: a,
+      classB: b,
+      both: !!opts.both,
+      score: opts.referenceBias ? "reference: -n.a + b" : "consistent: -(n.a + b)",
+      maxImages,
+      crops,
+      hyperplanes: source,
+      predictions: found.from,
+    };
+    const manifest = await buildManifest({
+      task: "contrast",
+      model: { path: opts.model, sha256: model.sha256 },
+      layer: { name: opts.layer, tensor: model.tapTensor },
+      data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
+      device: `${model.device}; kernels: ${gpu?.description ?? "CPU"}`,
+      settings,
+    });
+    await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+
+    const nameOf = (c: number) => names?.[c];
+    const one = async ([from, to]: number[]): Promise<WhyNotDirection> => {
+      const images = members.get(from)!;
+      const { pixels } = await readImages(dataset!, images);
+      const n = images.length, hw = h * w;
+      const acts = await model.activations(pixels, n);
+      const masks = sideMasks(
+        acts,
+        n,
+        C,
+        hw,
+        planes.normal(from, to),
+        planes.bias(from, to),
+        opts.referenceBias,
+      );
+      const kept = masks.reduce((t, v) => t + (v > 0 ? 1 : 0), 0);
+      const rows = weightedRows(acts, masks, n, C, hw);
+      const [f] = await factorize(
+        nmfDeviceFor(opts.nmfDevice, gpu),
+        [{ v: rows, n: n * hw }],
+        C,
+        nmfSettings,
+      );
+      // The search streams A's images only: the crops must show A's evidence against B, and a pass over the
+      // whole dataset would cost a forward pass of every image for crops mostly from other classes.
+      const view = datasetSubset(dataset!, images);
+      const pass = await searchPrototypes(
+        view,
+        model.trunk,
+        { bases: f.h, prototypeClass: new Int32Array(k).fill(from), channels: C },
+        Int32Array.from(images, (i) => found.predicted[i]),
+        { topK: crops, cpu: opts.cpuSearch, label: `why ${from} not ${to}: search` },
+      );
+      const cellMask = (i: number, y: number, x: number) => {
+        const ys = h / pass.pooledHeight, xs = w / pass.pooledWidth;
+        let s = 0, cnt = 0;
+        for (let yy = Math.floor(y * ys); yy < Math.floor((y + 1) * ys); yy++) {
+          for (let xx = Math.floor(x * xs); xx < Math.floor((x + 1) * xs); xx++) {
+            s += masks[i * hw + yy * w + xx];
+            cnt++;
+          }
+        }
+        return cnt ? s / cnt : 0;
+      };
+      const topCrops = pass.topK.map((hits) =>
+        hits.map((hit): WhyNotCrop => {
+          const image = images[hit.image];
+          const predicted = found.predicted[image];
+          return {
+            image,
+            path: dataset!.entries[image].path,
+            y: hit.y,
+            x: hit.x,
+            score: hit.score,
+            predicted,
+            ...(nameOf(predicted) ? { predictedName: nameOf(predicted) } : {}),
+            maskAtCell: cellMask(hit.image, hit.y, hit.x),
+          };
+        })
+      );
+      return {
+        from,
+        to,
+        ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
+        ...(nameOf(to) ? { toName: nameOf(to) } : {}),
+        images,
+        basis: f.h,
+        masks,
+        maskShape: [n, h, w],
+        keptShare: kept / (n * hw),
+        relError: f.relError,
+        iterations: f.iterations,
+        topCrops,
+      };
+    };
+    const main = await one(directions[0]);
+    const reverse = opts.both ? await one(directions[1]) : undefined;
+    const pooled = pooledSize(h, w);
+    const pooledGrid: [number, number] = [pooled.height, pooled.width];
+
+    await writeNpy(join(opts.out, "basis.npy"), main.basis, [k, C]);
+    await writeNpy(join(opts.out, "masks.npy"), main.masks, main.maskShape);
+    if (reverse) {
+      await writeNpy(join(opts.out, "reverse", "basis.npy"), reverse.basis, [k, C]);
+      await writeNpy(join(opts.out, "reverse", "masks.npy"), reverse.masks, reverse.maskShape);
+    }
+    const label = (c: number) => safeName(nameOf(c) ? `${c}_${nameOf(c)}` : String(c));
+    const figure = `why_${label(a)}_not_${label(b)}.jpg`;
+    const lookup = await loadImages(dataset, [...main.images, ...(reverse?.images ?? [])]);
+    const canvas = whyNotFigure({
+      layer: opts.layer,
+      directions: [main, ...(reverse ? [reverse] : [])],
+      images: lookup,
+      pooledWidth: pooledGrid[1],
+    });
+    await writeFileAtomic(join(opts.out, figure), await canvas.toJpeg());
+    const record = (d: WhyNotDirection, dir: string) => ({
+      from: d.from,
+      to: d.to,
+      fromName: d.fromName,
+      toName: d.toName,
+      basis: join(dir, "basis.npy"),
+      masks: join(dir, "masks.npy"),
+      images: d.images.length,
+      imageIndices: d.images,
+      keptShare: d.keptShare,
+      relError: d.relError,
+      iterations: d.iterations,
+      prototypes: d.topCrops.map((c, p) => ({ prototype: p, crops: c })),
+    });
+    await writeJsonAtomic(join(opts.out, "contrast.json"), {
+      layer: opts.layer,
+      tensor: model.tapTensor,
+      channels: C,
+      k,
+      score: settings.score,
+      search: "the prototype search over the images predicted as the first class (A's images) only",
+      figure,
+      ...record(main, "."),
+      ...(reverse ? { reverse: record(reverse, "reverse") } : {}),
+      skipped: found.skipped,
+    });
+    return { ...main, k, channels: C, pooledGrid, reverse, figure: join(opts.out, figure), manifest };
+  } finally {
+    dataset?.close();
+    await model.release();
+  }
+}

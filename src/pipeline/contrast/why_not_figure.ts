@@ -1,0 +1,103 @@
+// The "why A, not B" figure: per prototype a row of its best crops from A's images, each beside the same cell
+// of the mask overlay (the A-side score drawn over the image), so one sees both what the prototype is and
+// that the mask kept it. With both directions the two panels stand side by side.
+import { cropSize } from "../../../kernels/composite/mod.ts";
+import { Canvas, GRAY, lineHeight, type RgbImage, textWidth } from "../../render/canvas.ts";
+import { overlayMap } from "../../render/overlay.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
+import type { ImageLookup } from "../search/crop_images.ts";
+import type { WhyNotDirection } from "./why_not.ts";
+
+export interface WhyNotFigureInput {
+  layer: string;
+  directions: Pick<
+    WhyNotDirection,
+    "from" | "to" | "fromName" | "toName" | "images" | "masks" | "maskShape" | "topCrops"
+  >[];
+  images: ImageLookup;
+  pooledWidth: number;
+  /** Crops per row (default 4; each takes two cells: crop and mask). */
+  columns?: number;
+}
+
+const MARGIN = 12;
+const GAP = 4;
+const PAIR_GAP = 12;
+const BETWEEN_PANELS = 32;
+
+/** Cell (y, x) of a square RGB image of side `side`, `size` pixels a side. */
+function cell(rgb: Uint8Array, side: number, y: number, x: number, size: number): RgbImage {
+  const pixels = new Uint8Array(size * size * 3);
+  for (let r = 0; r < size; r++) {
+    const from = ((y * size + r) * side + x * size) * 3;
+    pixels.set(rgb.subarray(from, from + size * 3), r * size * 3);
+  }
+  return { pixels, width: size, height: size };
+}
+
+const title = (c: number, name?: string) => (name ? `${c} ${name}` : String(c)).toUpperCase();
+
+export function whyNotFigure(input: WhyNotFigureInput): Canvas {
+  const side = PREPARED_IMAGE_SIZE;
+  const size = cropSize(input.pooledWidth, side);
+  const scale = Math.max(1, Math.round(64 / size));
+  const shown = size * scale;
+  const columns = input.columns ?? 4;
+  const k = Math.max(...input.directions.map((d) => d.topCrops.length));
+  const label = textWidth(`P${k}`, 2) + 10;
+  const pitchX = 2 * shown + GAP + PAIR_GAP;
+  const rowHeight = shown + lineHeight(1) + 10;
+  const panelWidth = Math.max(
+    label + columns * pitchX,
+    ...input.directions.map((d) =>
+      textWidth(`WHY ${title(d.from, d.fromName)}, NOT ${title(d.to, d.toName)}`, 2)
+    ),
+  );
+  const top = MARGIN + lineHeight(2) + 10 + lineHeight(1) + 8;
+  const width = 2 * MARGIN + input.directions.length * panelWidth +
+    (input.directions.length - 1) * BETWEEN_PANELS;
+  const height = top + k * rowHeight + MARGIN;
+  const canvas = new Canvas(width, height);
+  input.directions.forEach((d, panel) => {
+    const x0 = MARGIN + panel * (panelWidth + BETWEEN_PANELS);
+    canvas.text(x0, MARGIN, `WHY ${title(d.from, d.fromName)}, NOT ${title(d.to, d.toName)}`, undefined, 2);
+    canvas.text(
+      x0,
+      MARGIN + lineHeight(2) + 10,
+      `${d.topCrops.length} PROTOTYPES AT ${input.layer}: BEST CROPS FROM ITS IMAGES, EACH BESIDE ITS MASK`,
+      undefined,
+      1,
+    );
+    const [, h, w] = d.maskShape;
+    const maxMask = d.masks.reduce((m, v) => Math.max(m, v), 0);
+    const overlays = new Map<number, Uint8Array>();
+    const overlayOf = (image: number) => {
+      let o = overlays.get(image);
+      if (!o) {
+        const i = d.images.indexOf(image);
+        o = overlayMap(
+          input.images(image),
+          side,
+          d.masks.subarray(i * h * w, (i + 1) * h * w),
+          h,
+          w,
+          maxMask,
+        );
+        overlays.set(image, o);
+      }
+      return o;
+    };
+    d.topCrops.forEach((crops, p) => {
+      const y = top + p * rowHeight;
+      canvas.text(x0, y + Math.round((shown - lineHeight(2)) / 2), `P${p + 1}`, undefined, 2);
+      if (!crops.length) canvas.text(x0 + label, y, "NO CROPS", GRAY, 2);
+      crops.slice(0, columns).forEach((c, j) => {
+        const x = x0 + label + j * pitchX;
+        canvas.blit(cell(input.images(c.image), side, c.y, c.x, size), x, y, shown, shown);
+        canvas.blit(cell(overlayOf(c.image), side, c.y, c.x, size), x + shown + GAP, y, shown, shown);
+        canvas.text(x, y + shown + 4, `${c.score.toFixed(2)} IMG ${c.image}`, undefined, 1);
+      });
+    });
+  });
+  return canvas;
+}
