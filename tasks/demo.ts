@@ -18,6 +18,9 @@ import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { REFERENCE_OFFSETS, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
 import { maskingTest } from "../src/pipeline/contrast/masking.ts";
+import { runInsertTest } from "../src/pipeline/contrast/insert.ts";
+import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
+import type { FixtureTruth } from "../fixtures/fixture_images.ts";
 
 /** A few pairs for the contrast tests: classes sharing a motif (2 -> 4, 0 -> 1), none (0 -> 7, 3 -> 5), and
  * the M5 pair whose weights differ (6 -> 7, 7 -> 6). */
@@ -31,13 +34,13 @@ await runTask(async () => {
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
-  console.log("1/9 fixture and cache");
+  console.log("1/10 fixture and cache");
   const fixture = await ensureFixture();
   const cache = join(out, "cache");
   const prepared = await prepareCache({ data: fixture.valFolder, out: cache });
   console.log(`    ${prepared.images} images prepared into ${cache}`);
 
-  console.log("2/9 predictions");
+  console.log("2/10 predictions");
   const predictions = join(out, "predictions");
   const p = await predictDataset({ model: fixture.modelPath, data: cache, out: predictions, ep });
   const s = p.summary;
@@ -48,7 +51,7 @@ await runTask(async () => {
       }`,
   );
 
-  console.log("3/9 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
+  console.log("3/10 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
   const attribution = join(out, "attribution");
   const firstClass = join(fixture.imageFolder, fixture.classNames[0]);
   const att = await attributeDataset({
@@ -63,7 +66,7 @@ await runTask(async () => {
   });
   console.log(`    ${att.images} maps at ${att.tapShape.join("x")} on ${att.device}`);
 
-  console.log("4/9 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
+  console.log("4/10 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
   const concepts = join(out, "concepts");
   // Shared with the contrast vectors (step 7): each class's attribution is computed once.
   const attributionCache = join(out, "attribution-cache");
@@ -81,20 +84,22 @@ await runTask(async () => {
     `    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`,
   );
 
-  console.log("5/9 component prediction test (both variants)");
+  console.log("5/10 component prediction test (both variants)");
   const componentOut = join(out, "component-test");
   const run = { model: fixture.modelPath, data: cache, concepts, out: componentOut, predictions, ep };
   const report = await runComponentTest(run);
   console.log(formatComponentTable(report).split("\n").map((l) => `    ${l}`).join("\n"));
 
   console.log(
-    "6/9 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
+    "6/10 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
   );
   const figures = join(out, "figures");
   await runVisualize({ ...run, out: figures });
   const explained = await runExplain({ ...run, out: figures, cls: 7 });
 
-  console.log("7/9 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max");
+  console.log(
+    "7/10 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max",
+  );
   const vectors = join(out, "contrast-vectors");
   const v = await computeContrastVectors({
     ...PAPER_ATTRIBUTION,
@@ -108,7 +113,7 @@ await runTask(async () => {
   });
   console.log(`    ${v.classes.length} classes, ${v.classes.reduce((a, x) => a + (x.rows ?? 0), 0)} vectors`);
 
-  console.log("8/9 hyperplanes: every ordered class pair, trained as the reference does");
+  console.log("8/10 hyperplanes: every ordered class pair, trained as the reference does");
   const hyperplanes = join(out, "hyperplanes");
   const h = await trainHyperplanes({
     vectors,
@@ -118,7 +123,7 @@ await runTask(async () => {
   });
   console.log(formatHyperplaneSummary(h).split("\n").map((l) => `    ${l}`).join("\n"));
 
-  console.log("9/9 shifting and masking tests on a few pairs (the paper's Table 3)");
+  console.log("9/10 shifting and masking tests on a few pairs (the paper's Table 3)");
   const planes = { source: hyperplanes, set: await readHyperplanes(hyperplanes, { classes: [] }) };
   const contrastRun = {
     model: fixture.modelPath,
@@ -137,6 +142,36 @@ await runTask(async () => {
   const ma = await runContrastTest(maskingTest(0), { ...contrastRun, out: masking });
   console.log(ma.table.split("\n").map((l) => `    ${l}`).join("\n"));
 
+  console.log("10/10 insert test (Table 4): c7's black motif cell pasted into c0's images; then --auto");
+  const insertOut = join(out, "insert-test");
+  const truth: FixtureTruth = JSON.parse(await Deno.readTextFile(fixture.truthPath));
+  const donor = truth.images.find((t) => t.classIndex === 7 && t.inputCells?.some((c) => c.motif === "M6"))!;
+  const m6 = donor.inputCells!.find((c) => c.motif === "M6")!;
+  const ins = await runInsertTest({
+    model: fixture.modelPath,
+    data: cache,
+    predictions,
+    ep,
+    into: "0",
+    crop: `${join(resolve(".cache/fixture"), donor.imageFolderPath)}:${m6.row * 32},${m6.col * 32},32,32`,
+    maxImages: 10,
+    out: insertOut,
+  });
+  console.log(ins.table.split("\n").map((l) => `    ${l}`).join("\n"));
+  const insertAuto = join(out, "insert-test-auto");
+  const auto = await runInsertAuto({
+    model: fixture.modelPath,
+    data: cache,
+    predictions,
+    ep,
+    layer: "layer3",
+    hyperplanes: planes,
+    auto: 4,
+    maxImages: 10,
+    out: insertAuto,
+  });
+  console.log(auto.table.split("\n").map((l) => `    ${l}`).join("\n"));
+
   console.log("\nOutputs:");
   console.log(`  fixture (model, images, ground truth)  ${resolve(".cache/fixture")}`);
   console.log(`  prepared images                        ${cache}/images.npy, index.json`);
@@ -154,4 +189,8 @@ await runTask(async () => {
   );
   console.log(`  shifting test                          ${shifting}/shifting_test.json, shifting_run0.jpg`);
   console.log(`  masking test                           ${masking}/masking_test.json, masking_run0.jpg`);
+  console.log(
+    `  insert test                            ${insertOut}/insert_test.json, inserted.jpg, control.jpg`,
+  );
+  console.log(`  insert test --auto                     ${insertAuto}/insert_test.json, pairs/*.jpg`);
 });

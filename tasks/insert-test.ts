@@ -5,6 +5,7 @@ import { choiceArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import { CONTROL_KINDS } from "../src/pipeline/contrast/insert_patch.ts";
 import { INSERT_MAX_IMAGES, runInsertTest } from "../src/pipeline/contrast/insert.ts";
+import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
 await runTask(async () => {
@@ -37,7 +38,11 @@ await runTask(async () => {
         help: "control patch: mean (zero in normalized space = the ImageNet mean colour: the reference's " +
           "'black') | black (real black) | noise (seeded uniform noise)",
       },
-      seed: { type: "string", default: "0", help: "seed of the noise control" },
+      seed: {
+        type: "string",
+        default: "0",
+        help: "seed of the noise control, and of --auto's pair sampling and NMF",
+      },
       "max-images": {
         type: "string",
         default: String(INSERT_MAX_IMAGES),
@@ -49,26 +54,59 @@ await runTask(async () => {
         help: "existing predictions folder (default: <out>/predictions, computed if missing)",
       },
       out: { type: "string", required: true, help: "output folder" },
+      auto: {
+        type: "string",
+        help:
+          "beyond the paper: instead of --crop, N seeded pairs (A, B), each pasting the top crop of the " +
+          "'why A, not B' prototypes into B's images; needs --layer and --hyperplanes",
+      },
+      layer: { type: "string", help: "--auto: the tap layer of the hyperplanes, e.g. layer3.5" },
+      hyperplanes: { type: "string", help: "--auto: hyperplane folder (deno task hyperplanes)" },
+      k: { type: "string", default: "6", help: "--auto: 'why A, not B' prototypes per pair" },
       ...RUN_ENV_FLAGS,
     },
   );
   const control = choiceArg("control", a.control, CONTROL_KINDS);
-  for (const flag of ["into", "crop"] as const) {
-    if (a[flag] === undefined) throw new UsageError(`--${flag} is required (see --help)`);
-  }
-  const report = await runInsertTest({
+  const common = {
     ...modelDataFromArgs(a),
     ...runEnvFromArgs(a),
     out: a.out as string,
-    into: a.into as string,
-    crop: a.crop as string,
-    watch: a.watch as string | undefined,
     position: a.position as string,
     control,
     seed: intArg("seed", a.seed, 0),
     maxImages: intArg("max-images", a["max-images"]),
     batch: intArg("batch", a.batch),
     predictions: a.predictions as string | undefined,
+  };
+  if (a.auto !== undefined) {
+    for (const flag of ["crop", "into", "watch"] as const) {
+      if (a[flag] !== undefined) throw new UsageError(`--${flag} and --auto exclude each other`);
+    }
+    for (const flag of ["layer", "hyperplanes"] as const) {
+      if (a[flag] === undefined) throw new UsageError(`--auto needs --${flag} (see --help)`);
+    }
+    const report = await runInsertAuto({
+      ...common,
+      auto: intArg("auto", a.auto)!,
+      layer: a.layer as string,
+      hyperplanes: a.hyperplanes as string,
+      k: intArg("k", a.k),
+    });
+    console.log(report.table);
+    for (const l of report.left) console.error(`pair ${l.from}:${l.to} left out: ${l.reason}`);
+    const skippedAuto = skippedLine(report.skipped, `${a.out}/insert_test.json`);
+    if (skippedAuto) console.error(skippedAuto);
+    console.log(`per pair and summary: ${a.out}/insert_test.json; figures: ${a.out}/pairs/`);
+    return;
+  }
+  for (const flag of ["into", "crop"] as const) {
+    if (a[flag] === undefined) throw new UsageError(`--${flag} is required without --auto (see --help)`);
+  }
+  const report = await runInsertTest({
+    ...common,
+    into: a.into as string,
+    crop: a.crop as string,
+    watch: a.watch as string | undefined,
   });
   console.log(report.table);
   const skipped = skippedLine(report.skipped, `${a.out}/insert_test.json`);
