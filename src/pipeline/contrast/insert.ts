@@ -8,22 +8,17 @@
 // so the same numbers); its images are the first 60 of a shuffled list, ours the first 60 predicted as B in
 // data order (repeatable); it reports means only, we add per-image values, stds and the share predicted A.
 import { join } from "node:path";
-import { type Dataset, openDataset } from "../../data/dataset.ts";
+import type { Dataset } from "../../data/dataset.ts";
 import { preprocessFile } from "../../data/preprocess.ts";
 import { resolveClassArg } from "../../data/class_names.ts";
-import { modelClasses } from "../../model/model_classes.ts";
-import { Classifier, softmaxRows, topK } from "../../model/classifier.ts";
-import type { EpChoice } from "../../runtime/ort.ts";
-import { buildManifest } from "../../io/manifest.ts";
+import { type Classifier, softmaxRows, topK } from "../../model/classifier.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
-import { withOutDir } from "../../io/out_dir.ts";
 import { createProgress } from "../../io/progress.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { rgbToJpeg } from "../../render/canvas.ts";
 import { UsageError } from "../../cli/cli.ts";
 import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
-import { predictedMembers, readImages } from "../attribute/class_attribution.ts";
+import { readImages } from "../attribute/class_attribution.ts";
 import { mean, type MeanStd, std } from "./contrast_summary.ts";
 import {
   type Box,
@@ -37,19 +32,16 @@ import {
   placePatch,
 } from "./insert_patch.ts";
 import { conditionProbabilities } from "./insert_scores.ts";
+import {
+  INSERT_MAX_IMAGES,
+  type InsertClasses,
+  insertSession,
+  type InsertSessionOptions,
+} from "./insert_session.ts";
 
-/** The paper's default: at most 60 images of the receiving class, as the concepts stage. */
-export const INSERT_MAX_IMAGES = 60;
+export { INSERT_MAX_IMAGES };
 
-export interface InsertTestOptions {
-  model: string;
-  data: string;
-  labels?: string;
-  limit?: number;
-  ep?: EpChoice;
-  /** An existing predictions folder (default: `<out>/predictions`, computed if missing). */
-  predictions?: string;
-  out: string;
+export interface InsertTestOptions extends InsertSessionOptions {
   /** Class B, whose images receive the crop: an index or a name. */
   into: string;
   /** `PATH:top,left,height,width` (see parseCropSpec). */
@@ -62,7 +54,6 @@ export interface InsertTestOptions {
   control?: ControlKind;
   /** Seed of the noise control. */
   seed?: number;
-  maxImages?: number;
   /** Images per model call. */
   batch?: number;
 }
@@ -259,10 +250,8 @@ export async function runInsertTest(opts: InsertTestOptions): Promise<InsertRepo
   const { path: cropPath, box } = parseCropSpec(opts.crop);
   const position = opts.position ?? "bottom-right";
   const control = opts.control ?? "mean";
-  const maxImages = opts.maxImages ?? INSERT_MAX_IMAGES;
   const batch = opts.batch ?? 16;
-  const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
-  try {
+  const validate = async (dataset: Dataset, { numClasses, names }: InsertClasses) => {
     const side = dataset.settings.crop;
     // The crop's image goes through the data's own preprocessing, so its pixels are what a data image's are.
     const cropImage = await preprocessFile(cropPath, dataset.settings).catch((e) => {
@@ -270,8 +259,6 @@ export async function runInsertTest(opts: InsertTestOptions): Promise<InsertRepo
     });
     checkBoxInside(box, side, `--crop ${opts.crop}`);
     const at = placePatch(position, box.height, box.width, side);
-    const { numClasses, names } = await modelClasses(opts.model, dataset);
-    if (!numClasses) throw new UsageError(`--model ${opts.model}: its class count is not declared`);
     const into = classArg("into", opts.into, numClasses, names);
     const given = opts.watch === undefined ? undefined : classArg("watch", opts.watch, numClasses, names);
     if (given === into) {
@@ -279,106 +266,85 @@ export async function runInsertTest(opts: InsertTestOptions): Promise<InsertRepo
         `--watch ${opts.watch} and --into ${opts.into} are the same class: A must differ from B`,
       );
     }
-    const crop = cutPatch(cropImage, side, box);
-    const controlP = controlPatch(control, box.height, box.width, opts.seed ?? 0);
-    const patches = { crop, control: controlP, at };
-
-    return await withOutDir(opts.out, "insert-test", async () => {
-      const classifier = await Classifier.open(opts.model, { ep: opts.ep });
-      try {
-        const { from: predictionsDir, predicted } = await findOrComputePredictions({
-          ...opts,
-          modelSha256: classifier.sha256,
-          dataset,
-          given: opts.predictions,
-          computeInto: join(opts.out, "predictions"),
-        });
-        const members = predictedMembers(predicted, maxImages).get(into) ?? [];
-        if (!members.length) {
-          throw new UsageError(
-            `--into ${opts.into}: no image of ${opts.data} is predicted as class ${into}${
-              names ? ` (${names[into]})` : ""
-            }, so there is nothing to paste into`,
-          );
-        }
-        let watch = given;
-        if (watch === undefined) {
-          const { logits } = await classifier.forwardNormalized({
-            data: normalizeOnCpu(cropImage, 1, side, side),
-            dims: [1, 3, side, side],
-          });
-          watch = topK(softmaxRows(logits!, classifier.numClasses), 1)[0];
-          if (watch === into) {
-            throw new UsageError(
-              `--crop ${cropPath} is itself predicted as class ${into}, the --into class: give --watch A`,
-            );
-          }
-          console.error(
-            `--watch defaults to the class the crop's own image is predicted as: ${watch}${
-              names ? ` (${names[watch]})` : ""
-            }`,
-          );
-        }
-        const { pixels, kept, failures } = await readUsable(dataset, members);
-        if (!kept.length) {
-          throw new Error(`--into ${opts.into}: none of its ${members.length} images could be read`);
-        }
-
-        const settings = {
-          into,
-          watch,
-          crop: { path: cropPath, ...box },
-          position: at,
-          control,
-          seed: opts.seed ?? 0,
-          maxImages,
-          batch,
-          predictions: predictionsDir,
-        };
-        const manifest = await buildManifest({
-          task: "insert-test",
-          model: { path: opts.model, sha256: classifier.sha256 },
-          data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
-          device: classifier.device,
-          settings,
-        });
-        await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
-        const progress = createProgress("insert test", 3 * kept.length, "img");
-        const measurement = await measureInsert(
-          classifier,
-          pixels,
-          kept.map((index) => ({ index, path: dataset.entries[index].path })),
-          side,
-          patches,
-          { watch, into },
-          batch,
-          (n) => progress.tick(n),
+    const patches = {
+      crop: cutPatch(cropImage, side, box),
+      control: controlPatch(control, box.height, box.width, opts.seed ?? 0),
+      at,
+    };
+    return { side, cropImage, into, given, patches };
+  };
+  return await insertSession(opts, validate, async (session, { side, cropImage, into, given, patches }) => {
+    const { dataset, classifier, names } = session;
+    const label = (c: number) => `class ${c}${names ? ` (${names[c]})` : ""}`;
+    const members = session.members.get(into) ?? [];
+    if (!members.length) {
+      throw new UsageError(
+        `--into ${opts.into}: no image of ${opts.data} is predicted as ${
+          label(into)
+        }, so there is nothing to ` +
+          "paste into",
+      );
+    }
+    let watch = given;
+    if (watch === undefined) {
+      const { logits } = await classifier.forwardNormalized({
+        data: normalizeOnCpu(cropImage, 1, side, side),
+        dims: [1, 3, side, side],
+      });
+      watch = topK(softmaxRows(logits!, classifier.numClasses), 1)[0];
+      if (watch === into) {
+        throw new UsageError(
+          `--crop ${cropPath} is itself predicted as ${label(into)}, the --into class: give --watch A`,
         );
-        progress.stop();
-        const figures = await writeInsertFigures(
-          opts.out,
-          "",
-          pixels.subarray(0, dataset.imageBytes),
-          side,
-          patches,
-        );
-        const report: InsertReport = {
-          manifest,
-          settings,
-          classes: { A: { index: watch, name: names?.[watch] }, B: { index: into, name: names?.[into] } },
-          watchFrom: given === undefined ? "crop image prediction" : "--watch",
-          measurement,
-          figures,
-          skipped: failures,
-          table: formatInsertTable(measurement, names),
-        };
-        await writeJsonAtomic(join(opts.out, "insert_test.json"), report);
-        return report;
-      } finally {
-        await classifier.release();
       }
-    });
-  } finally {
-    dataset.close();
-  }
+      console.error(`--watch defaults to the class the crop's own image is predicted as: ${label(watch)}`);
+    }
+    const { pixels, kept, failures } = await readUsable(dataset, members);
+    if (!kept.length) {
+      throw new Error(`--into ${opts.into}: none of its ${members.length} images could be read`);
+    }
+    const settings = {
+      into,
+      watch,
+      crop: { path: cropPath, ...box },
+      position: patches.at,
+      control,
+      seed: opts.seed ?? 0,
+      maxImages: opts.maxImages ?? INSERT_MAX_IMAGES,
+      batch,
+      predictions: session.predictions,
+    };
+    const manifest = await session.writeManifest(settings);
+    const progress = createProgress("insert test", 3 * kept.length, "img");
+    const measurement = await measureInsert(
+      classifier,
+      pixels,
+      kept.map((index) => ({ index, path: dataset.entries[index].path })),
+      side,
+      patches,
+      { watch, into },
+      batch,
+      (n) => progress.tick(n),
+    );
+    progress.stop();
+    const figures = await writeInsertFigures(
+      opts.out,
+      "",
+      pixels.subarray(0, dataset.imageBytes),
+      side,
+      patches,
+    );
+    const report: InsertReport = {
+      manifest,
+      settings,
+      classes: { A: { index: watch, name: names?.[watch] }, B: { index: into, name: names?.[into] } },
+      watchFrom: given === undefined ? "crop image prediction" : "--watch",
+      measurement,
+      figures,
+      skipped: failures,
+      table: formatInsertTable(measurement, names),
+    };
+    await writeJsonAtomic(join(opts.out, "insert_test.json"), report);
+    return report;
+  });
 }

@@ -8,22 +8,16 @@
 // crop scores highest by (cosine similarity x the A-side mask at that cell), i.e. a cell that both looks like
 // the prototype and lies where the (A, B) hyperplane says "A, not B" most strongly.
 import { join } from "node:path";
-import { openDataset } from "../../data/dataset.ts";
-import { modelClasses } from "../../model/model_classes.ts";
-import { Classifier } from "../../model/classifier.ts";
+import type { Dataset } from "../../data/dataset.ts";
 import { resolveLayer } from "../../model/layers.ts";
 import { probeShapes } from "../../model/inspect.ts";
 import { readModel } from "../../onnx/model.ts";
-import { buildManifest } from "../../io/manifest.ts";
 import { writeJsonAtomic } from "../../io/atomic.ts";
-import { withOutDir } from "../../io/out_dir.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { seededRandom } from "../../runtime/random.ts";
 import { UsageError } from "../../cli/cli.ts";
 import { cropSize } from "../../../kernels/composite/crop_cells.ts";
 import { pooledSize } from "../../../kernels/search/hits.ts";
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
-import { predictedMembers } from "../attribute/class_attribution.ts";
 import type { NmfDeviceChoice } from "../concepts/factorize.ts";
 import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
 import { readHyperplanes } from "./hyperplanes_io.ts";
@@ -31,8 +25,8 @@ import type { ClassPair } from "./pair_sampling.ts";
 import { mean, median } from "./contrast_summary.ts";
 import { whyNot, type WhyNotCrop } from "./why_not.ts";
 import { type ControlKind, controlPatch, cutPatch, placePatch } from "./insert_patch.ts";
+import { INSERT_MAX_IMAGES, type InsertClasses, insertSession } from "./insert_session.ts";
 import {
-  INSERT_MAX_IMAGES,
   type InsertMeasurement,
   type InsertTestOptions,
   measureInsert,
@@ -188,11 +182,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
   checkHyperplaneWidth(planes, source, opts.layer, tapShape[1]);
   const pooledWidth = pooledSize(tapShape[2], tapShape[3]).width;
 
-  const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
-  try {
-    const side = dataset.settings.crop;
-    const { numClasses, names } = await modelClasses(opts.model, dataset);
-    if (!numClasses) throw new UsageError(`--model ${opts.model}: its class count is not declared`);
+  const validate = (dataset: Dataset, { numClasses }: InsertClasses) => {
     if (planes.numClasses !== numClasses) {
       throw new UsageError(
         `--hyperplanes ${source}: ${planes.numClasses} classes, but --model ${opts.model} has ${numClasses}`,
@@ -201,155 +191,133 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
     for (const p of opts.pairs ?? []) {
       if (p.from === p.to) throw new UsageError(`pair ${p.from}:${p.to}: A must differ from B`);
     }
+    const side = dataset.settings.crop;
     const size = cropSize(pooledWidth, side);
     const at = placePatch(position, size, size, side);
-    const controlP = controlPatch(control, size, size, seed);
+    return { side, size, at, controlP: controlPatch(control, size, size, seed) };
+  };
+  return await insertSession(opts, validate, async (session, { side, size, at, controlP }) => {
+    const { dataset, classifier, members, names, numClasses } = session;
+    const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
+    const chosen = opts.pairs
+      ? opts.pairs.slice(0, opts.auto)
+      : sampleInsertPairs(numClasses, opts.auto, seed, hasImages);
+    if (!chosen.length) {
+      throw new UsageError(`--auto ${opts.auto}: fewer than two classes of ${opts.data} have images`);
+    }
+    const settings = {
+      auto: opts.auto,
+      layer: opts.layer,
+      hyperplanes: source,
+      k: opts.k ?? 6,
+      cropSize: size,
+      position: at,
+      control,
+      seed,
+      maxImages,
+      batch,
+      predictions: session.predictions,
+      topPrototype: "the prototype whose best crop has the largest cosine x A-side mask at the cell",
+    };
+    const manifest = await session.writeManifest(settings, { name: opts.layer, tensor: tap.tensor });
 
-    return await withOutDir(opts.out, "insert-test", async () => {
-      const classifier = await Classifier.open(opts.model, { ep: opts.ep });
-      try {
-        const found = await findOrComputePredictions({
-          ...opts,
-          modelSha256: classifier.sha256,
-          dataset,
-          given: opts.predictions,
-          computeInto: join(opts.out, "predictions"),
-        });
-        const members = predictedMembers(found.predicted, maxImages);
-        const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
-        const chosen = opts.pairs
-          ? opts.pairs.slice(0, opts.auto)
-          : sampleInsertPairs(numClasses, opts.auto, seed, hasImages);
-        if (!chosen.length) {
-          throw new UsageError(`--auto ${opts.auto}: fewer than two classes of ${opts.data} have images`);
-        }
-        const settings = {
-          auto: opts.auto,
-          layer: opts.layer,
-          hyperplanes: source,
-          k: opts.k ?? 6,
-          cropSize: size,
-          position: at,
-          control,
-          seed,
-          maxImages,
-          batch,
-          predictions: found.from,
-          topPrototype: "the prototype whose best crop has the largest cosine x A-side mask at the cell",
-        };
-        const manifest = await buildManifest({
-          task: "insert-test",
-          model: { path: opts.model, sha256: classifier.sha256 },
-          layer: { name: opts.layer, tensor: tap.tensor },
-          data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
-          device: classifier.device,
-          settings,
-        });
-        await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
-
-        const pairs: AutoPairRecord[] = [];
-        const left: InsertAutoReport["left"] = [];
-        const skipped: SkippedImage[] = [];
-        for (const [n, { from: A, to: B }] of chosen.entries()) {
-          const into = members.get(B) ?? [];
-          if (!into.length || !hasImages(A)) {
-            left.push({ from: A, to: B, reason: `no image predicted as ${into.length ? A : B}` });
-            continue;
-          }
-          if (!planes.rowClasses.includes(A)) {
-            left.push({ from: A, to: B, reason: `no hyperplane row for class ${A}` });
-            continue;
-          }
-          await planes.loadRow(A);
-          if (planes.normal(A, B).every((v) => v === 0)) {
-            left.push({ from: A, to: B, reason: `the (${A}, ${B}) normal is all zeros` });
-            continue;
-          }
-          console.error(
-            `pair ${n + 1}/${chosen.length}: why ${A}, not ${B}; its top crop into ${B}'s images`,
-          );
-          const why = await whyNot({
-            model: opts.model,
-            data: opts.data,
-            labels: opts.labels,
-            limit: opts.limit,
-            ep: opts.ep,
-            predictions: found.from,
-            layer: opts.layer,
-            hyperplanes: { source, set: planes },
-            classA: A,
-            classB: B,
-            out: join(opts.out, "why_not", `${A}_not_${B}`),
-            k: opts.k,
-            seed,
-            maxImages,
-            crops: 1,
-            nmfDevice: opts.nmfDevice,
-            cpuSearch: opts.cpuSearch,
-          });
-          const best = topCrop(why.topCrops);
-          if (!best) {
-            left.push({ from: A, to: B, reason: "no prototype has a crop" });
-            continue;
-          }
-          if (why.pooledGrid[1] !== pooledWidth) {
-            throw new Error(`why ${A}, not ${B}: a ${why.pooledGrid[1]}-cell grid, expected ${pooledWidth}`);
-          }
-          const image = await readUsable(dataset, [best.image]);
-          if (!image.kept.length) {
-            left.push({ from: A, to: B, reason: `the crop's image ${best.path} cannot be read` });
-            continue;
-          }
-          const box = { top: best.y * size, left: best.x * size, height: size, width: size };
-          const patches = { crop: cutPatch(image.pixels, side, box), control: controlP, at };
-          const read = await readUsable(dataset, into);
-          skipped.push(...read.failures);
-          const measurement = await measureInsert(
-            classifier,
-            read.pixels,
-            read.kept.map((index) => ({ index, path: dataset.entries[index].path })),
-            side,
-            patches,
-            { watch: A, into: B },
-            batch,
-          );
-          const figures = await writeInsertFigures(
-            join(opts.out, "pairs"),
-            `${A}_into_${B}_`,
-            read.pixels.subarray(0, dataset.imageBytes),
-            side,
-            patches,
-          );
-          pairs.push({
-            A,
-            B,
-            ...(names ? { AName: names[A], BName: names[B] } : {}),
-            crop: { ...best, ...box, size },
-            measurement,
-            figures: {
-              inserted: join("pairs", figures.inserted),
-              control: join("pairs", figures.control),
-              crop: join("pairs", figures.crop),
-            },
-          });
-        }
-        const summary = summarize(pairs);
-        const report: InsertAutoReport = {
-          manifest,
-          settings,
-          pairs,
-          left,
-          summary,
-          skipped,
-          table: formatAutoTable(pairs, summary, opts.layer),
-        };
-        await writeJsonAtomic(join(opts.out, "insert_test.json"), report);
-        return report;
-      } finally {
-        await classifier.release();
+    const pairs: AutoPairRecord[] = [];
+    const left: InsertAutoReport["left"] = [];
+    const skipped: SkippedImage[] = [];
+    for (const [n, { from: A, to: B }] of chosen.entries()) {
+      const into = members.get(B) ?? [];
+      if (!into.length || !hasImages(A)) {
+        left.push({ from: A, to: B, reason: `no image predicted as ${into.length ? A : B}` });
+        continue;
       }
-    });
-  } finally {
-    dataset.close();
-  }
+      if (!planes.rowClasses.includes(A)) {
+        left.push({ from: A, to: B, reason: `no hyperplane row for class ${A}` });
+        continue;
+      }
+      await planes.loadRow(A);
+      if (planes.normal(A, B).every((v) => v === 0)) {
+        left.push({ from: A, to: B, reason: `the (${A}, ${B}) normal is all zeros` });
+        continue;
+      }
+      console.error(
+        `pair ${n + 1}/${chosen.length}: why ${A}, not ${B}; its top crop into ${B}'s images`,
+      );
+      const why = await whyNot({
+        model: opts.model,
+        data: opts.data,
+        labels: opts.labels,
+        limit: opts.limit,
+        ep: opts.ep,
+        predictions: session.predictions,
+        layer: opts.layer,
+        hyperplanes: { source, set: planes },
+        classA: A,
+        classB: B,
+        out: join(opts.out, "why_not", `${A}_not_${B}`),
+        k: opts.k,
+        seed,
+        maxImages,
+        crops: 1,
+        nmfDevice: opts.nmfDevice,
+        cpuSearch: opts.cpuSearch,
+      });
+      const best = topCrop(why.topCrops);
+      if (!best) {
+        left.push({ from: A, to: B, reason: "no prototype has a crop" });
+        continue;
+      }
+      if (why.pooledGrid[1] !== pooledWidth) {
+        throw new Error(`why ${A}, not ${B}: a ${why.pooledGrid[1]}-cell grid, expected ${pooledWidth}`);
+      }
+      const image = await readUsable(dataset, [best.image]);
+      if (!image.kept.length) {
+        left.push({ from: A, to: B, reason: `the crop's image ${best.path} cannot be read` });
+        continue;
+      }
+      const box = { top: best.y * size, left: best.x * size, height: size, width: size };
+      const patches = { crop: cutPatch(image.pixels, side, box), control: controlP, at };
+      const read = await readUsable(dataset, into);
+      skipped.push(...read.failures);
+      const measurement = await measureInsert(
+        classifier,
+        read.pixels,
+        read.kept.map((index) => ({ index, path: dataset.entries[index].path })),
+        side,
+        patches,
+        { watch: A, into: B },
+        batch,
+      );
+      const figures = await writeInsertFigures(
+        join(opts.out, "pairs"),
+        `${A}_into_${B}_`,
+        read.pixels.subarray(0, dataset.imageBytes),
+        side,
+        patches,
+      );
+      pairs.push({
+        A,
+        B,
+        ...(names ? { AName: names[A], BName: names[B] } : {}),
+        crop: { ...best, ...box, size },
+        measurement,
+        figures: {
+          inserted: join("pairs", figures.inserted),
+          control: join("pairs", figures.control),
+          crop: join("pairs", figures.crop),
+        },
+      });
+    }
+    const summary = summarize(pairs);
+    const report: InsertAutoReport = {
+      manifest,
+      settings,
+      pairs,
+      left,
+      summary,
+      skipped,
+      table: formatAutoTable(pairs, summary, opts.layer),
+    };
+    await writeJsonAtomic(join(opts.out, "insert_test.json"), report);
+    return report;
+  });
 }
