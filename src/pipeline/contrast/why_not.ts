@@ -89,6 +89,8 @@ export interface WhyNotDirection {
   toName?: string;
   /** Dataset indices of the images used (predicted as `from`). */
   images: number[];
+  /** Their paths. */
+  imagePaths: string[];
   /** k x C prototypes. */
   basis: Float32Array;
   /** n x h x w masks (ReLU'd `from`-side scores). */
@@ -100,6 +102,8 @@ export interface WhyNotDirection {
   iterations: number;
   /** Per prototype its best crops among `from`'s images, best first. */
   topCrops: WhyNotCrop[][];
+  /** The mask kept no position: the basis is zeros and there are no crops. */
+  noPositions?: true;
 }
 
 export interface WhyNotResult extends WhyNotDirection {
@@ -276,6 +280,29 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         opts.referenceBias,
       );
       const kept = masks.reduce((t, v) => t + (v > 0 ? 1 : 0), 0);
+      if (kept === 0) {
+        // Every position lies on B's side: nothing to factorize (NMF of zeros is undefined). Reported, not fatal.
+        console.error(
+          `why ${from}, not ${to}: the mask keeps no position of ${n} images (all on ${to}'s side of the ` +
+            `hyperplane); no prototypes`,
+        );
+        return {
+          from,
+          to,
+          ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
+          ...(nameOf(to) ? { toName: nameOf(to) } : {}),
+          images,
+          imagePaths: images.map((i) => dataset!.entries[i].path),
+          basis: new Float32Array(k * C),
+          masks,
+          maskShape: [n, h, w],
+          keptShare: 0,
+          relError: 1,
+          iterations: 0,
+          topCrops: Array.from({ length: k }, () => []),
+          noPositions: true,
+        };
+      }
       const rows = weightedRows(acts, masks, n, C, hw);
       const [f] = await factorize(
         nmfDeviceFor(opts.nmfDevice, gpu),
@@ -293,16 +320,10 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         Int32Array.from(images, (i) => found.predicted[i]),
         { topK: crops, cpu: opts.cpuSearch, label: `why ${from} not ${to}: search` },
       );
+      // A pooled cell is the 2 x 2 tap positions the search averaged (an odd last row/column is dropped).
       const cellMask = (i: number, y: number, x: number) => {
-        const ys = h / pass.pooledHeight, xs = w / pass.pooledWidth;
-        let s = 0, cnt = 0;
-        for (let yy = Math.floor(y * ys); yy < Math.floor((y + 1) * ys); yy++) {
-          for (let xx = Math.floor(x * xs); xx < Math.floor((x + 1) * xs); xx++) {
-            s += masks[i * hw + yy * w + xx];
-            cnt++;
-          }
-        }
-        return cnt ? s / cnt : 0;
+        const at = i * hw + 2 * y * w + 2 * x;
+        return (masks[at] + masks[at + 1] + masks[at + w] + masks[at + w + 1]) / 4;
       };
       const topCrops = pass.topK.map((hits) =>
         hits.map((hit): WhyNotCrop => {
@@ -326,6 +347,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
         ...(nameOf(to) ? { toName: nameOf(to) } : {}),
         images,
+        imagePaths: images.map((i) => dataset!.entries[i].path),
         basis: f.h,
         masks,
         maskShape: [n, h, w],
@@ -368,6 +390,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       keptShare: d.keptShare,
       relError: d.relError,
       iterations: d.iterations,
+      ...(d.noPositions ? { noPositions: true } : {}),
       prototypes: d.topCrops.map((c, p) => ({ prototype: p, crops: c })),
     });
     await writeJsonAtomic(join(opts.out, "contrast.json"), {

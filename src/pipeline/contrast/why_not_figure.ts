@@ -1,8 +1,15 @@
-// The "why A, not B" figure: per prototype a row of its best crops from A's images, each beside the same cell
-// of the mask overlay (the A-side score drawn over the image), so one sees both what the prototype is and
-// that the mask kept it. With both directions the two panels stand side by side.
+// The "why A, not B" figure: per prototype a row of its best crops from A's images, each beside its image with
+// the mask drawn over it (the A-side score as a heat map) and the crop's cell framed, so one sees both what the
+// prototype is and where the mask kept it. With both directions the two panels stand side by side.
 import { cropSize } from "../../../kernels/composite/mod.ts";
-import { Canvas, GRAY, lineHeight, type RgbImage, textWidth } from "../../render/canvas.ts";
+import {
+  Canvas,
+  GRAY,
+  lineHeight,
+  OWN_CLASS as CELL_FRAME,
+  type RgbImage,
+  textWidth,
+} from "../../render/canvas.ts";
 import { overlayMap } from "../../render/overlay.ts";
 import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
@@ -64,7 +71,7 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
     canvas.text(
       x0,
       MARGIN + lineHeight(2) + 10,
-      `${d.topCrops.length} PROTOTYPES AT ${input.layer}: BEST CROPS FROM ITS IMAGES, EACH BESIDE ITS MASK`,
+      `${d.topCrops.length} PROTOTYPES AT ${input.layer}: BEST CROPS FROM ITS IMAGES, EACH BESIDE THE MASK OVER ITS IMAGE`,
       undefined,
       1,
     );
@@ -94,7 +101,10 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
       crops.slice(0, columns).forEach((c, j) => {
         const x = x0 + label + j * pitchX;
         canvas.blit(cell(input.images(c.image), side, c.y, c.x, size), x, y, shown, shown);
-        canvas.blit(cell(overlayOf(c.image), side, c.y, c.x, size), x + shown + GAP, y, shown, shown);
+        // The whole image with its mask, shrunk to the crop's size, the crop's cell framed.
+        const ox = x + shown + GAP, f = shown / side;
+        canvas.blit({ pixels: overlayOf(c.image), width: side, height: side }, ox, y, shown, shown);
+        canvas.frame(ox + c.x * size * f, y + c.y * size * f, size * f, size * f, CELL_FRAME, 1);
         canvas.text(x, y + shown + 4, `${c.score.toFixed(2)} IMG ${c.image}`, undefined, 1);
       });
     });
