@@ -263,7 +263,10 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
       });
       const best = topCrop(why.topCrops);
       if (!best) {
-        left.push({ from: A, to: B, reason: "no prototype has a crop" });
+        const reason = why.noPositions
+          ? `the (${A}, ${B}) mask keeps no position of A's images (all on B's side)`
+          : "no prototype has a crop";
+        left.push({ from: A, to: B, reason });
         continue;
       }
       if (why.pooledGrid[1] !== pooledWidth) {
