@@ -28,10 +28,10 @@ import {
 } from "../fixtures/spec.ts";
 import { Classifier, softmaxRows } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
-import { controlPatch, patchOf, placePatch } from "../src/pipeline/contrast/insert_patch.ts";
+import { controlPatch, parseCropSpec, patchOf, placePatch } from "../src/pipeline/contrast/insert_patch.ts";
 import { conditionProbabilities } from "../src/pipeline/contrast/insert_scores.ts";
 import { type InsertReport, runInsertTest } from "../src/pipeline/contrast/insert.ts";
-import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
+import { runInsertAuto, sampleInsertPairs } from "../src/pipeline/contrast/insert_auto.ts";
 import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplane_set.ts";
 import { motifsAt, readTruthByPath, writeLabelPredictions } from "./_helpers/planted_concepts.ts";
 
@@ -401,4 +401,30 @@ Deno.test({
     const badControl = await run(...base, "--into", "0", "--crop", "x.png:0,0,1,1", "--control", "gray");
     assert.match(badControl.text, /--control expects one of mean\|black\|noise, got 'gray'/);
   },
+});
+
+Deno.test("insert arguments: crop spec, positions, controls and the --auto pair sampling", () => {
+  assert.deepEqual(parseCropSpec("C:/data/malamute.jpg:20,135,160,60"), {
+    path: "C:/data/malamute.jpg",
+    box: { top: 20, left: 135, height: 160, width: 60 },
+  });
+  assert.throws(() => parseCropSpec("m.jpg:20,135,0,60"), /--crop m.jpg:20,135,0,60: height and width/);
+  assert.throws(() => parseCropSpec("m.jpg:20,135,160"), /expected PATH:top,left,height,width/);
+  // The reference's person (160 x 60) at the bottom-right of a 224 px image.
+  assert.deepEqual(placePatch("bottom-right", 160, 60, 224), { top: 64, left: 164, height: 160, width: 60 });
+  assert.deepEqual(placePatch("top-left", 160, 60, 224), { top: 0, left: 0, height: 160, width: 60 });
+  assert.deepEqual(placePatch("10,20", 160, 60, 224), { top: 20, left: 10, height: 160, width: 60 });
+  assert.throws(() => placePatch("middle", 1, 1, 224), /--position middle: expected bottom-right/);
+  // mean is exactly zero for the model; black is (0 - mean) / std; noise repeats with its seed.
+  assert.ok(controlPatch("mean", 2, 2).normalized.every((v) => v === 0));
+  assert.ok(Math.abs(controlPatch("black", 1, 1).normalized[0] - -0.485 / 0.229) < 1e-6);
+  assert.deepEqual(controlPatch("noise", 4, 4, 9).rgb, controlPatch("noise", 4, 4, 9).rgb);
+  assert.notDeepEqual(controlPatch("noise", 4, 4, 9).rgb, controlPatch("noise", 4, 4, 10).rgb);
+  const has = (c: number) => c !== 2;
+  const pairs = sampleInsertPairs(5, 6, 1, has, (c) => c !== 4);
+  assert.equal(pairs.length, 6);
+  assert.equal(new Set(pairs.map((p) => `${p.from}:${p.to}`)).size, 6, "distinct");
+  assert.ok(pairs.every((p) => p.from !== p.to && has(p.from) && has(p.to) && p.from !== 4));
+  assert.deepEqual(sampleInsertPairs(5, 6, 1, has, (c) => c !== 4), pairs, "seeded");
+  assert.equal(sampleInsertPairs(5, 99, 1, has).length, 4 * 3, "at most every eligible pair");
 });

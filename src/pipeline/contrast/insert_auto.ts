@@ -84,16 +84,20 @@ export interface InsertAutoReport {
   table: string;
 }
 
-/** N distinct ordered pairs of classes that both have images, in a seeded order. */
+/**
+ * N distinct ordered pairs of classes that both have images, in a seeded order; `hasRow` (default: all) keeps
+ * only sources A with a hyperplane row.
+ */
 export function sampleInsertPairs(
   numClasses: number,
   n: number,
   seed: number,
   hasImages: (c: number) => boolean,
+  hasRow: (c: number) => boolean = () => true,
 ): ClassPair[] {
   const eligible: ClassPair[] = [];
   for (let from = 0; from < numClasses; from++) {
-    if (!hasImages(from)) continue;
+    if (!hasImages(from) || !hasRow(from)) continue;
     for (let to = 0; to < numClasses; to++) if (to !== from && hasImages(to)) eligible.push({ from, to });
   }
   const rand = seededRandom(seed);
@@ -201,7 +205,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
     const hasImages = (c: number) => (members.get(c)?.length ?? 0) > 0;
     const chosen = opts.pairs
       ? opts.pairs.slice(0, opts.auto)
-      : sampleInsertPairs(numClasses, opts.auto, seed, hasImages);
+      : sampleInsertPairs(numClasses, opts.auto, seed, hasImages, (c) => planes.rowClasses.includes(c));
     if (!chosen.length) {
       throw new UsageError(`--auto ${opts.auto}: fewer than two classes of ${opts.data} have images`);
     }
@@ -281,6 +285,10 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
       const patches = { crop: cutPatch(image.pixels, side, box), control: controlP, at };
       const read = await readUsable(dataset, into);
       skipped.push(...read.failures);
+      if (!read.kept.length) {
+        left.push({ from: A, to: B, reason: `none of ${B}'s ${into.length} images could be read` });
+        continue;
+      }
       const measurement = await measureInsert(
         classifier,
         read.pixels,
