@@ -93,7 +93,6 @@ await runTask(async () => {
       k: intArg("k", a.k),
     });
     console.log(report.table);
-    for (const l of report.left) console.error(`pair ${l.from}:${l.to} left out: ${l.reason}`);
     const skippedAuto = skippedLine(report.skipped, `${a.out}/insert_test.json`);
     if (skippedAuto) console.error(skippedAuto);
     console.log(`per pair and summary: ${a.out}/insert_test.json; figures: ${a.out}/pairs/`);

@@ -31,7 +31,7 @@ import { openDataset } from "../src/data/dataset.ts";
 import { controlPatch, parseCropSpec, patchOf, placePatch } from "../src/pipeline/contrast/insert_patch.ts";
 import { conditionProbabilities } from "../src/pipeline/contrast/insert_scores.ts";
 import { type InsertReport, runInsertTest } from "../src/pipeline/contrast/insert.ts";
-import { runInsertAuto, sampleInsertPairs } from "../src/pipeline/contrast/insert_auto.ts";
+import { runInsertAuto, sampleInsertPairs, topCrop } from "../src/pipeline/contrast/insert_auto.ts";
 import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplane_set.ts";
 import { motifsAt, readTruthByPath, writeLabelPredictions } from "./_helpers/planted_concepts.ts";
 
@@ -427,4 +427,18 @@ Deno.test("insert arguments: crop spec, positions, controls and the --auto pair 
   assert.ok(pairs.every((p) => p.from !== p.to && has(p.from) && has(p.to) && p.from !== 4));
   assert.deepEqual(sampleInsertPairs(5, 6, 1, has, (c) => c !== 4), pairs, "seeded");
   assert.equal(sampleInsertPairs(5, 99, 1, has).length, 4 * 3, "at most every eligible pair");
+});
+
+Deno.test("insert --auto: the top crop is the best cell by cosine x A-side mask, never one off A's side", () => {
+  const crop = (score: number, maskAtCell: number, y = 0) => ({
+    image: 0,
+    path: "a.png",
+    y,
+    x: 0,
+    score,
+    predicted: 0,
+    maskAtCell,
+  });
+  assert.deepEqual(topCrop([[crop(0.9, 0.1, 1)], [crop(0.8, 0.5, 2)], []])?.prototype, 1);
+  assert.equal(topCrop([[crop(0, 0)], [crop(0.7, 0)], []]), undefined);
 });

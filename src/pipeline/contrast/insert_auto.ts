@@ -108,13 +108,16 @@ export function sampleInsertPairs(
   return eligible.slice(0, n);
 }
 
-/** The top prototype's best crop (see the file comment), or undefined when no prototype has a crop. */
+/**
+ * The top prototype's best crop (see the file comment), or undefined when no prototype has a crop that both
+ * matches it and lies on A's side (a zero prototype's "best" cell is an arbitrary one with score 0).
+ */
 export function topCrop(topCrops: WhyNotCrop[][]): (WhyNotCrop & { prototype: number }) | undefined {
   let best: (WhyNotCrop & { prototype: number }) | undefined;
   const value = (c: WhyNotCrop) => c.score * c.maskAtCell;
   topCrops.forEach((crops, prototype) => {
     const c = crops[0];
-    if (c && (!best || value(c) > value(best))) best = { ...c, prototype };
+    if (c && value(c) > 0 && (!best || value(c) > value(best))) best = { ...c, prototype };
   });
   return best;
 }
@@ -132,7 +135,12 @@ function summarize(pairs: AutoPairRecord[]): AutoSummary {
   };
 }
 
-function formatAutoTable(pairs: AutoPairRecord[], s: AutoSummary, layer: string): string {
+function formatAutoTable(
+  pairs: AutoPairRecord[],
+  left: InsertAutoReport["left"],
+  s: AutoSummary,
+  layer: string,
+): string {
   const sign = (x: number) => `${x >= 0 ? "+" : ""}${x.toFixed(4)}`;
   const name = (c: number, n?: string) => (n ? `${c} ${n}` : String(c));
   return [
@@ -144,6 +152,7 @@ function formatAutoTable(pairs: AutoPairRecord[], s: AutoSummary, layer: string)
         m.after.pA.mean.toFixed(4)
       } / ${m.control.pA.mean.toFixed(4)}`;
     }),
+    ...left.map((l) => `  ${l.from} -> ${l.to}: left out, ${l.reason}`),
     `  p(A) rises over the control in ${s.risesOverControl}/${s.pairs} pairs`,
     `  p(A) with the crop - with the control: mean ${sign(s.riseOverControl.mean)}, median ${
       sign(s.riseOverControl.median)
@@ -269,7 +278,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
       if (!best) {
         const reason = why.noPositions
           ? `the (${A}, ${B}) mask keeps no position of A's images (all on B's side)`
-          : "no prototype has a crop";
+          : "no prototype's best cell lies on A's side of the hyperplane";
         left.push({ from: A, to: B, reason });
         continue;
       }
@@ -326,7 +335,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
       left,
       summary,
       skipped,
-      table: formatAutoTable(pairs, summary, opts.layer),
+      table: formatAutoTable(pairs, left, summary, opts.layer),
     };
     await writeJsonAtomic(join(opts.out, "insert_test.json"), report);
     return report;
