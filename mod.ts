@@ -92,6 +92,14 @@ export { formatInsertTable, measureInsert, runInsertTest } from "./src/pipeline/
 export { runInsertAuto, sampleInsertPairs } from "./src/pipeline/contrast/insert_auto.ts";
 export { controlPatch, cutPatch, parseCropSpec, placePatch } from "./src/pipeline/contrast/insert_patch.ts";
 export {
+  sideMasks,
+  whyNot,
+  type WhyNotCrop,
+  type WhyNotDirection,
+  type WhyNotOptions,
+  type WhyNotResult,
+} from "./src/pipeline/contrast/why_not.ts";
+export {
   CpuPairSolver,
   CropCompositor,
   GpuPairSolver,

@@ -18,6 +18,7 @@ import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
 import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
 import { REFERENCE_OFFSETS, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
 import { maskingTest } from "../src/pipeline/contrast/masking.ts";
+import { whyNot } from "../src/pipeline/contrast/why_not.ts";
 import { runInsertTest } from "../src/pipeline/contrast/insert.ts";
 import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
 import type { FixtureTruth } from "../fixtures/fixture_images.ts";
@@ -34,13 +35,13 @@ await runTask(async () => {
   const out = resolve(a.out as string);
   const ep = choiceArg("ep", a.ep, EP_CHOICES);
 
-  console.log("1/10 fixture and cache");
+  console.log("1/11 fixture and cache");
   const fixture = await ensureFixture();
   const cache = join(out, "cache");
   const prepared = await prepareCache({ data: fixture.valFolder, out: cache });
   console.log(`    ${prepared.images} images prepared into ${cache}`);
 
-  console.log("2/10 predictions");
+  console.log("2/11 predictions");
   const predictions = join(out, "predictions");
   const p = await predictDataset({ model: fixture.modelPath, data: cache, out: predictions, ep });
   const s = p.summary;
@@ -51,7 +52,7 @@ await runTask(async () => {
       }`,
   );
 
-  console.log("3/10 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
+  console.log("3/11 attribution (DeepLift, 20-sample noise tunnel) of class 0 on its own images");
   const attribution = join(out, "attribution");
   const firstClass = join(fixture.imageFolder, fixture.classNames[0]);
   const att = await attributeDataset({
@@ -66,7 +67,7 @@ await runTask(async () => {
   });
   console.log(`    ${att.images} maps at ${att.tapShape.join("x")} on ${att.device}`);
 
-  console.log("4/10 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
+  console.log("4/11 concepts: 6 NMF prototypes per class from attribution-weighted layer3 activations");
   const concepts = join(out, "concepts");
   // Shared with the contrast vectors (step 7): each class's attribution is computed once.
   const attributionCache = join(out, "attribution-cache");
@@ -84,21 +85,21 @@ await runTask(async () => {
     `    ${c.classes.filter((x) => x.status === "done").length} classes, k = ${c.k}, ${c.channels} channels`,
   );
 
-  console.log("5/10 component prediction test (both variants)");
+  console.log("5/11 component prediction test (both variants)");
   const componentOut = join(out, "component-test");
   const run = { model: fixture.modelPath, data: cache, concepts, out: componentOut, predictions, ep };
   const report = await runComponentTest(run);
   console.log(formatComponentTable(report).split("\n").map((l) => `    ${l}`).join("\n"));
 
   console.log(
-    "6/10 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
+    "6/11 figures: prototype crops per class, and the explanation figure of the class with a unique motif",
   );
   const figures = join(out, "figures");
   await runVisualize({ ...run, out: figures });
   const explained = await runExplain({ ...run, out: figures, cls: 7 });
 
   console.log(
-    "7/10 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max",
+    "7/11 contrast vectors: activations where each class's attribution mean exceeds 0.25 x its max",
   );
   const vectors = join(out, "contrast-vectors");
   const v = await computeContrastVectors({
@@ -113,7 +114,7 @@ await runTask(async () => {
   });
   console.log(`    ${v.classes.length} classes, ${v.classes.reduce((a, x) => a + (x.rows ?? 0), 0)} vectors`);
 
-  console.log("8/10 hyperplanes: every ordered class pair, trained as the reference does");
+  console.log("8/11 hyperplanes: every ordered class pair, trained as the reference does");
   const hyperplanes = join(out, "hyperplanes");
   const h = await trainHyperplanes({
     vectors,
@@ -123,7 +124,7 @@ await runTask(async () => {
   });
   console.log(formatHyperplaneSummary(h).split("\n").map((l) => `    ${l}`).join("\n"));
 
-  console.log("9/10 shifting and masking tests on a few pairs (the paper's Table 3)");
+  console.log("9/11 shifting and masking tests on a few pairs (the paper's Table 3)");
   const planes = { source: hyperplanes, set: await readHyperplanes(hyperplanes, { classes: [] }) };
   const contrastRun = {
     model: fixture.modelPath,
@@ -142,7 +143,34 @@ await runTask(async () => {
   const ma = await runContrastTest(maskingTest(0), { ...contrastRun, out: masking });
   console.log(ma.table.split("\n").map((l) => `    ${l}`).join("\n"));
 
-  console.log("10/10 insert test (Table 4): c7's black motif cell pasted into c0's images; then --auto");
+  console.log("10/11 why c6, not c7 (and why c7, not c6): NMF of the activations on each class's side");
+  const contrastOut = join(out, "contrast-6-not-7");
+  const why = await whyNot({
+    model: fixture.modelPath,
+    data: cache,
+    layer: "layer3",
+    hyperplanes: planes,
+    classA: 6,
+    classB: 7,
+    both: true,
+    k: 3,
+    maxImages: 10,
+    predictions,
+    ep,
+    out: contrastOut,
+  });
+  for (const d of [why, why.reverse!]) {
+    console.log(
+      `    why ${d.from}, not ${d.to}: the mask keeps ${
+        (100 * d.keptShare).toFixed(1)
+      }% of ${d.images.length} ` +
+        `images' positions; best crop per prototype scores ${
+          d.topCrops.map((c) => c[0]?.score.toFixed(2) ?? "-").join(", ")
+        }`,
+    );
+  }
+  console.log(`    figure: ${why.figure}`);
+  console.log("11/11 insert test (Table 4): c7's black motif cell pasted into c0's images; then --auto");
   const insertOut = join(out, "insert-test");
   const truth: FixtureTruth = JSON.parse(await Deno.readTextFile(fixture.truthPath));
   const donor = truth.images.find((t) => t.classIndex === 7 && t.inputCells?.some((c) => c.motif === "M6"))!;
@@ -189,6 +217,9 @@ await runTask(async () => {
   );
   console.log(`  shifting test                          ${shifting}/shifting_test.json, shifting_run0.jpg`);
   console.log(`  masking test                           ${masking}/masking_test.json, masking_run0.jpg`);
+  console.log(
+    `  why c6, not c7 (both directions)       ${contrastOut}/basis.npy, contrast.json, ${why.figure}`,
+  );
   console.log(
     `  insert test                            ${insertOut}/insert_test.json, inserted.jpg, control.jpg`,
   );

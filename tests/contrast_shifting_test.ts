@@ -16,8 +16,7 @@ import { Classifier, softmaxRows } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { writeLabelPredictions } from "./_helpers/planted_concepts.ts";
 import { certainOutcomes } from "../fixtures/contrast_truth.ts";
-import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
-import { readContrastVectors } from "../src/pipeline/contrast/vectors_io.ts";
+import { fixtureContrastVectors } from "./_helpers/fixture_vectors.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 
@@ -202,21 +201,7 @@ fixtureTest(
   "hyperplanes trained on the fixture's contrast vectors turn to j on every pair the construction says must flip",
   async (fixture, work) => {
     const predictions = await writeLabelPredictions(join(work, "predictions"), fixture.imageFolder);
-    const vectors = join(work, "vectors");
-    await computeContrastVectors({
-      model: fixture.modelPath,
-      data: fixture.imageFolder,
-      layer: "layer3",
-      out: vectors,
-      method: "deeplift",
-      samples: 2,
-      sigma: 0.25,
-      seed: 0,
-      maxImages: 4,
-      predictions,
-      ep: "wasm",
-    });
-    const v = await readContrastVectors(vectors);
+    const v = await fixtureContrastVectors(fixture, work, predictions);
     // --init zeros: the construction fixes the normals' signs, so the outcomes below hold for any magnitude.
     const training = { ...REFERENCE_TRAINING, init: "zeros" as const };
     const rows = new Map(CLASSES.map((i) => {

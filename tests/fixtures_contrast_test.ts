@@ -24,8 +24,7 @@ import {
 } from "../fixtures/contrast_truth.ts";
 import { headFromTap } from "../src/model/surgery.ts";
 import { createSession, ort } from "../src/runtime/ort.ts";
-import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
-import { readContrastVectors } from "../src/pipeline/contrast/vectors_io.ts";
+import { fixtureContrastVectors } from "./_helpers/fixture_vectors.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
 import { initialWeights, REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
@@ -127,21 +126,7 @@ Deno.test(
       out: predictions,
       ep: "wasm",
     });
-    const out = join(work, "vectors");
-    await computeContrastVectors({
-      model: fixture.modelPath,
-      data: fixture.imageFolder,
-      layer: "layer3",
-      out,
-      method: "deeplift",
-      samples: 2,
-      sigma: 0.25,
-      seed: 0,
-      maxImages: 4,
-      predictions,
-      ep: "wasm",
-    });
-    const v = await readContrastVectors(out);
+    const v = await fixtureContrastVectors(fixture, work, predictions);
     assert.equal(v.channels, C);
     assert.deepEqual(v.classes, CLASSES.map((c) => c.index));
 

@@ -15,7 +15,7 @@ import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { weightedRows } from "../concepts/concepts.ts";
 import { factorize, type NmfDeviceChoice, nmfDeviceFor } from "../concepts/factorize.ts";
 import { searchPrototypes } from "../search/streaming_search.ts";
-import { pooledSize } from "../../../kernels/search/hits.ts";
+import { type HitSource, hitSource, pooledSize } from "../../../kernels/search/hits.ts";
 import { MAX_K, NMF_DEFAULTS } from "../../../kernels/nmf/settings.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
@@ -65,17 +65,9 @@ export interface WhyNotOptions {
   cpuSearch?: boolean;
 }
 
-/** One crop of a prototype: a cell of the pooled grid of one of A's images. */
-export interface WhyNotCrop {
-  /** Dataset index. */
-  image: number;
-  path: string;
-  /** Cell in the pooled grid. */
-  y: number;
-  x: number;
-  /** Cosine similarity of the prototype and the cell's pooled activation. */
-  score: number;
-  predicted: number;
+/** One crop of a prototype: a cell (y, x) of the pooled grid of one of A's images (dataset index), with the
+ * cosine similarity of the prototype and the cell's pooled activation. */
+export interface WhyNotCrop extends HitSource {
   predictedName?: string;
   /** Mean of the mask over the cell's tap positions. */
   maskAtCell: number;
@@ -280,6 +272,17 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         opts.referenceBias,
       );
       const kept = masks.reduce((t, v) => t + (v > 0 ? 1 : 0), 0);
+      const common = {
+        from,
+        to,
+        ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
+        ...(nameOf(to) ? { toName: nameOf(to) } : {}),
+        images,
+        imagePaths: images.map((i) => dataset!.entries[i].path),
+        masks,
+        maskShape: [n, h, w] as [number, number, number],
+        keptShare: kept / (n * hw),
+      };
       if (kept === 0) {
         // Every position lies on B's side: nothing to factorize (NMF of zeros is undefined). Reported, not fatal.
         console.error(
@@ -287,16 +290,8 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
             `hyperplane); no prototypes`,
         );
         return {
-          from,
-          to,
-          ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
-          ...(nameOf(to) ? { toName: nameOf(to) } : {}),
-          images,
-          imagePaths: images.map((i) => dataset!.entries[i].path),
+          ...common,
           basis: new Float32Array(k * C),
-          masks,
-          maskShape: [n, h, w],
-          keptShare: 0,
           relError: 1,
           iterations: 0,
           topCrops: Array.from({ length: k }, () => []),
@@ -327,31 +322,17 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       };
       const topCrops = pass.topK.map((hits) =>
         hits.map((hit): WhyNotCrop => {
-          const image = images[hit.image];
-          const predicted = found.predicted[image];
+          const source = hitSource({ ...hit, image: images[hit.image] }, dataset!.entries, found.predicted);
           return {
-            image,
-            path: dataset!.entries[image].path,
-            y: hit.y,
-            x: hit.x,
-            score: hit.score,
-            predicted,
-            ...(nameOf(predicted) ? { predictedName: nameOf(predicted) } : {}),
+            ...source,
+            ...(nameOf(source.predicted) ? { predictedName: nameOf(source.predicted) } : {}),
             maskAtCell: cellMask(hit.image, hit.y, hit.x),
           };
         })
       );
       return {
-        from,
-        to,
-        ...(nameOf(from) ? { fromName: nameOf(from) } : {}),
-        ...(nameOf(to) ? { toName: nameOf(to) } : {}),
-        images,
-        imagePaths: images.map((i) => dataset!.entries[i].path),
+        ...common,
         basis: f.h,
-        masks,
-        maskShape: [n, h, w],
-        keptShare: kept / (n * hw),
         relError: f.relError,
         iterations: f.iterations,
         topCrops,

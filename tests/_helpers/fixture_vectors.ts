@@ -1,0 +1,25 @@
+// The fixture's contrast vectors as the contrast tests use them: DeepLift with a small noise tunnel (2 samples)
+// over the first 4 images per class at layer3 on the wasm EP: small and fast, and the rows still carry exactly
+// each class's own motifs (tests/fixtures_contrast_test.ts checks that premise).
+import { join } from "node:path";
+import type { FixturePaths } from "../../fixtures/ensure.ts";
+import { computeContrastVectors } from "../../src/pipeline/contrast/contrast_vectors.ts";
+import { readContrastVectors } from "../../src/pipeline/contrast/vectors_io.ts";
+
+export async function fixtureContrastVectors(fixture: FixturePaths, work: string, predictions: string) {
+  const out = join(work, "vectors");
+  await computeContrastVectors({
+    model: fixture.modelPath,
+    data: fixture.imageFolder,
+    layer: "layer3",
+    out,
+    method: "deeplift",
+    samples: 2,
+    sigma: 0.25,
+    seed: 0,
+    maxImages: 4,
+    predictions,
+    ep: "wasm",
+  });
+  return await readContrastVectors(out);
+}
