@@ -8,7 +8,7 @@ import { INSERT_MAX_IMAGES, runInsertTest } from "../src/pipeline/contrast/inser
 import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "insert-test",
     "Pastes a crop (PATH is an image file, preprocessed like the data: Resize + CenterCrop; the box is in " +
@@ -65,6 +65,7 @@ await runTask(async () => {
       k: { type: "string", default: "6", help: "--auto: 'why A, not B' prototypes per pair" },
       ...RUN_ENV_FLAGS,
     },
+    argv,
   );
   const control = choiceArg("control", a.control, CONTROL_KINDS);
   const common = {
@@ -111,4 +112,6 @@ await runTask(async () => {
   const skipped = skippedLine(report.skipped, `${a.out}/insert_test.json`);
   if (skipped) console.error(skipped);
   console.log(`per image and means: ${a.out}/insert_test.json; Figure 9: ${a.out}/inserted.jpg, control.jpg`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));
