@@ -6,7 +6,7 @@ import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } fr
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { whyNot } from "../src/pipeline/contrast/why_not.ts";
 
-await runTask(async () => {
+export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "contrast",
     "Why A, not B: the images predicted as A (at most --max-images), their activations at --layer masked by " +
@@ -51,6 +51,7 @@ await runTask(async () => {
       },
       ...RUN_ENV_FLAGS,
     },
+    argv,
   );
   const r = await whyNot({
     ...modelDataFromArgs(a),
@@ -79,4 +80,6 @@ await runTask(async () => {
     );
   }
   console.log(`prototypes, masks, contrast.json in ${a.out}; figure ${r.figure}`);
-});
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));
