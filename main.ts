@@ -66,6 +66,11 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
     "keep only the most j-like positions of i's images, 11 levels",
     () => import("./tasks/masking-test.ts"),
   ),
+  task(
+    "insert-test",
+    "paste a crop into B's images and watch p(A) (Table 4)",
+    () => import("./tasks/insert-test.ts"),
+  ),
   task("merge", "join the outputs of --shard k/n runs into one run's", () => import("./tasks/merge.ts")),
   task("report", "one self-contained HTML page of a run folder", () => import("./tasks/report.ts")),
   task("fixtures", "generate the planted-truth test fixture", () => import("./tasks/fixtures.ts")),

@@ -88,6 +88,9 @@ export { maskingTest } from "./src/pipeline/contrast/masking.ts";
 export { allPairs, samplePairs } from "./src/pipeline/contrast/pair_sampling.ts";
 export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/contrast_summary.ts";
 export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplane_set.ts";
+export { formatInsertTable, measureInsert, runInsertTest } from "./src/pipeline/contrast/insert.ts";
+export { runInsertAuto, sampleInsertPairs } from "./src/pipeline/contrast/insert_auto.ts";
+export { controlPatch, cutPatch, parseCropSpec, placePatch } from "./src/pipeline/contrast/insert_patch.ts";
 export {
   sideMasks,
   whyNot,

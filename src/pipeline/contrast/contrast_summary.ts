@@ -46,15 +46,22 @@ export interface MeanStd {
 
 export type OverRuns = { [K in keyof RunSummary]: MeanStd };
 
-function mean(xs: number[]): number {
+export function mean(xs: number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
 }
 
 /** Population standard deviation (numpy's default, as the reference uses). */
-function std(xs: number[]): number {
+export function std(xs: number[]): number {
   if (!xs.length) return NaN;
   const m = mean(xs);
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length);
+}
+
+/** The middle value (mean of the two middle ones for an even count), numpy's median. */
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
 /** Index of the first maximum (numpy's argmax). */
