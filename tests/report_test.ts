@@ -4,7 +4,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeReport } from "../src/pipeline/report/report.ts";
-import { buildReportHtml, quantile, quartileBands } from "../src/pipeline/report/report_page.ts";
+import { buildReportHtml } from "../src/pipeline/report/report_page.ts";
+import { quantile, stepQuartiles } from "../src/pipeline/contrast/step_figure.ts";
 import { readRunFolder, summarizeJson } from "../src/pipeline/report/run_folder.ts";
 import { encodeBase64 } from "../src/pipeline/report/html.ts";
 import { histogramCounts } from "../src/pipeline/report/svg_charts.ts";
@@ -113,7 +114,7 @@ Deno.test("report of 1000 classes: class pages lazy, list paged by the script, s
 Deno.test("report helpers: quartiles as numpy's linear quantile, histogram bins, JSON summaries", () => {
   // numpy.quantile([1, 2, 3, 4], [0.25, 0.5, 0.75]) = [1.75, 2.5, 3.25]
   assert.deepEqual([0.25, 0.5, 0.75].map((q) => quantile([1, 2, 3, 4], q)), [1.75, 2.5, 3.25]);
-  const bands = quartileBands([[0, 1], [0.5, 3], [1, 2]]);
+  const bands = stepQuartiles([[0, 1], [0.5, 3], [1, 2]]);
   assert.deepEqual(bands, { q1: [0.25, 1.5], median: [0.5, 2], q3: [0.75, 2.5] });
   // 1.0 falls in the last bin, NaN nowhere.
   assert.deepEqual(histogramCounts([0, 0.05, 0.1, 0.99, 1, NaN], 10), [2, 1, 0, 0, 0, 0, 0, 0, 0, 2]);

@@ -2,6 +2,7 @@
 // likely the target class j was before (step 0), how likely at best after shifting/masking, how often it then
 // overrules the source class, and by what factor it grew; per run, and mean/std over runs as the reference's
 // printout aggregates them. The reference's own flip figure is kept beside ours (see referenceFlipPercent).
+import { quantile } from "./step_figure.ts";
 
 /** One pair's result: mean softmax over class i's images at every step (an offset, or a mask level). */
 export interface PairRecord {
@@ -59,9 +60,7 @@ export function std(xs: number[]): number {
 
 /** The middle value (mean of the two middle ones for an even count), numpy's median. */
 export function median(xs: number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b), h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+  return quantile(xs, 0.5);
 }
 
 /** Index of the first maximum (numpy's argmax). */

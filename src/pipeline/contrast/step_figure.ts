@@ -22,12 +22,15 @@ export function quantile(xs: number[], q: number): number {
   return s[lo] + (s[hi] - s[lo]) * (pos - lo);
 }
 
-/** Median and quartiles of every step over the pairs. */
+/**
+ * Median and quartiles of every step over the series (one series per pair; the report's curves too). Values
+ * that are not finite are left out, and series may be shorter than `steps`.
+ */
 export function stepQuartiles(
   series: number[][],
-  steps: number,
+  steps = Math.max(0, ...series.map((s) => s.length)),
 ): { q1: number[]; median: number[]; q3: number[] } {
-  const at = (k: number) => series.map((s) => s[k]);
+  const at = (k: number) => series.map((s) => s[k]).filter(Number.isFinite);
   const range = Array.from({ length: steps }, (_, k) => k);
   return {
     q1: range.map((k) => quantile(at(k), 0.25)),

@@ -2,6 +2,7 @@
 // inline SVG charts for the summaries, and the per-class images kept as base64 in <script type="application/json">
 // blocks that the page's small script turns into <img> only when that class is shown, so that a report of 1000
 // classes opens without decoding a single image. No URL outside the file is referenced.
+import { stepQuartiles } from "../contrast/step_figure.ts";
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
 import { summaryTableCells } from "../contrast/contrast_summary.ts";
@@ -57,26 +58,6 @@ async function lazyImages(
     }
   }
   return out;
-}
-
-/** Linear-interpolated quantile (numpy's default) of sorted values. */
-export function quantile(sorted: number[], q: number): number {
-  if (!sorted.length) return NaN;
-  const pos = (sorted.length - 1) * q, lo = Math.floor(pos), hi = Math.ceil(pos);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
-
-/** Median and quartiles per step over the series (one series per pair). */
-export function quartileBands(series: number[][]): { q1: number[]; median: number[]; q3: number[] } {
-  const steps = Math.max(0, ...series.map((s) => s.length));
-  const q1: number[] = [], median: number[] = [], q3: number[] = [];
-  for (let k = 0; k < steps; k++) {
-    const col = series.map((s) => s[k]).filter(Number.isFinite).sort((a, b) => a - b);
-    q1.push(quantile(col, 0.25));
-    median.push(quantile(col, 0.5));
-    q3.push(quantile(col, 0.75));
-  }
-  return { q1, median, q3 };
 }
 
 function section(id: string, title: string, body: string): string {
@@ -204,8 +185,8 @@ async function contrastSection(
   const r = t.report;
   const steps = contrastSteps(r);
   const pairs = r.runs.flatMap((run) => run.pairs);
-  const pTo = quartileBands(pairs.map((p) => p.pTo));
-  const pFrom = quartileBands(pairs.map((p) => p.pFrom));
+  const pTo = stepQuartiles(pairs.map((p) => p.pTo));
+  const pFrom = stepQuartiles(pairs.map((p) => p.pFrom));
   const name = t.file.replace(/_test\.json$|\.json$/, "");
   const xLabel = steps.key === "offsets"
     ? "offset along the normal"
