@@ -78,19 +78,28 @@ export {
   computeContrastVectors,
   type ContrastVectorsOptions,
   selectContrastRows,
-} from "./src/pipeline/contrast/contrast_vectors.ts";
-export { trainHyperplanes } from "./src/pipeline/contrast/hyperplanes.ts";
-export { readHyperplanes, writeHyperplaneRow } from "./src/pipeline/contrast/hyperplanes_io.ts";
-export { readContrastVectors, writeClassVectors } from "./src/pipeline/contrast/vectors_io.ts";
-export { runContrastTest } from "./src/pipeline/contrast/contrast_test_run.ts";
-export { parseOffsets, REFERENCE_OFFSETS, shiftingTest } from "./src/pipeline/contrast/shifting.ts";
-export { maskingTest } from "./src/pipeline/contrast/masking.ts";
-export { allPairs, samplePairs } from "./src/pipeline/contrast/pair_sampling.ts";
-export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/contrast_summary.ts";
-export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplane_set.ts";
-export { formatInsertTable, measureInsert, runInsertTest } from "./src/pipeline/contrast/insert.ts";
-export { runInsertAuto, sampleInsertPairs } from "./src/pipeline/contrast/insert_auto.ts";
-export { controlPatch, cutPatch, parseCropSpec, placePatch } from "./src/pipeline/contrast/insert_patch.ts";
+} from "./src/pipeline/contrast/vectors/contrast_vectors.ts";
+export { trainHyperplanes } from "./src/pipeline/contrast/hyperplanes/hyperplanes.ts";
+export { readHyperplanes, writeHyperplaneRow } from "./src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
+export { readContrastVectors, writeClassVectors } from "./src/pipeline/contrast/vectors/vectors_io.ts";
+export { runContrastTest } from "./src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
+export {
+  parseOffsets,
+  REFERENCE_OFFSETS,
+  shiftingTest,
+} from "./src/pipeline/contrast/sanity_checks/shifting.ts";
+export { maskingTest } from "./src/pipeline/contrast/sanity_checks/masking.ts";
+export { allPairs, samplePairs } from "./src/pipeline/contrast/sanity_checks/pair_sampling.ts";
+export { summarizeRun, summarizeRuns } from "./src/pipeline/contrast/sanity_checks/contrast_summary.ts";
+export { hyperplanesInMemory } from "./src/pipeline/contrast/hyperplanes/hyperplane_set.ts";
+export { formatInsertTable, measureInsert, runInsertTest } from "./src/pipeline/contrast/insert/insert.ts";
+export { runInsertAuto, sampleInsertPairs } from "./src/pipeline/contrast/insert/insert_auto.ts";
+export {
+  controlPatch,
+  cutPatch,
+  parseCropSpec,
+  placePatch,
+} from "./src/pipeline/contrast/insert/insert_patch.ts";
 export {
   sideMasks,
   whyNot,
@@ -98,7 +107,7 @@ export {
   type WhyNotDirection,
   type WhyNotOptions,
   type WhyNotResult,
-} from "./src/pipeline/contrast/why_not.ts";
+} from "./src/pipeline/contrast/why_not/why_not.ts";
 export {
   CpuPairSolver,
   CropCompositor,

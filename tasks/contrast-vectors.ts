@@ -1,7 +1,7 @@
 // deno task contrast-vectors --model M --data D --layer L --out V [--classes ..] [--predictions P]
 // [--cutoff 0.25] [--samples 20] [--sigma 0.25] [--map mean|relu-mean] [--attribution-cache A] ...
 import { choiceArg, floatArg, parseCli, runTask } from "../src/cli/cli.ts";
-import { computeContrastVectors, CONTRAST_MAPS } from "../src/pipeline/contrast/contrast_vectors.ts";
+import { computeContrastVectors, CONTRAST_MAPS } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,

@@ -4,7 +4,7 @@
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
-import { whyNot } from "../src/pipeline/contrast/why_not.ts";
+import { whyNot } from "../src/pipeline/contrast/why_not/why_not.ts";
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(

@@ -11,18 +11,21 @@ import { formatComponentTable, runComponentTest } from "../src/pipeline/componen
 import { runVisualize } from "../src/pipeline/figures/visualize.ts";
 import { runExplain } from "../src/pipeline/figures/explain.ts";
 import { EP_CHOICES, EP_HELP } from "../src/runtime/ort.ts";
-import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
-import { formatHyperplaneSummary, trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import {
+  formatHyperplaneSummary,
+  trainHyperplanes,
+} from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
-import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
-import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
-import { REFERENCE_OFFSETS, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
-import { maskingTest } from "../src/pipeline/contrast/masking.ts";
+import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
+import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
+import { REFERENCE_OFFSETS, shiftingTest } from "../src/pipeline/contrast/sanity_checks/shifting.ts";
+import { maskingTest } from "../src/pipeline/contrast/sanity_checks/masking.ts";
 import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
-import { whyNot } from "../src/pipeline/contrast/why_not.ts";
+import { whyNot } from "../src/pipeline/contrast/why_not/why_not.ts";
 import { writeReport } from "../src/pipeline/report/report.ts";
-import { runInsertTest } from "../src/pipeline/contrast/insert.ts";
-import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
+import { runInsertTest } from "../src/pipeline/contrast/insert/insert.ts";
+import { runInsertAuto } from "../src/pipeline/contrast/insert/insert_auto.ts";
 import type { FixtureTruth } from "../fixtures/fixture_images.ts";
 
 /** A few pairs for the contrast tests: classes sharing a motif (2 -> 4, 0 -> 1), none (0 -> 7, 3 -> 5), and

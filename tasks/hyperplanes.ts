@@ -2,8 +2,11 @@
 //   [--seed S] [--cpu | --gpu]
 import { choiceArg, floatArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { parseClassList } from "../src/data/class_names.ts";
-import { formatHyperplaneSummary, trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
-import { contrastVectorsInfo } from "../src/pipeline/contrast/vectors_io.ts";
+import {
+  formatHyperplaneSummary,
+  trainHyperplanes,
+} from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
+import { contrastVectorsInfo } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { HYPERPLANE_INITS, REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 

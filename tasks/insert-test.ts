@@ -3,9 +3,9 @@
 // more than a plain patch of the same size at the same place?
 import { choiceArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
-import { CONTROL_KINDS } from "../src/pipeline/contrast/insert_patch.ts";
-import { INSERT_MAX_IMAGES, runInsertTest } from "../src/pipeline/contrast/insert.ts";
-import { runInsertAuto } from "../src/pipeline/contrast/insert_auto.ts";
+import { CONTROL_KINDS } from "../src/pipeline/contrast/insert/insert_patch.ts";
+import { INSERT_MAX_IMAGES, runInsertTest } from "../src/pipeline/contrast/insert/insert.ts";
+import { runInsertAuto } from "../src/pipeline/contrast/insert/insert_auto.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
 export async function main(argv: string[]): Promise<void> {

@@ -1,9 +1,12 @@
 // deno task masking-test --model M --data D --layer L --hyperplanes H --out S [--replacement 0] ...: the
 // reference's masking test: keep only the most j-like positions of class i's images, level by level.
 import { parseCli, runTask, UsageError } from "../src/cli/cli.ts";
-import { maskingTest } from "../src/pipeline/contrast/masking.ts";
-import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
-import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
+import { maskingTest } from "../src/pipeline/contrast/sanity_checks/masking.ts";
+import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
+import {
+  CONTRAST_TEST_FLAGS,
+  contrastOptionsFromArgs,
+} from "../src/pipeline/contrast/sanity_checks/contrast_flags.ts";
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(

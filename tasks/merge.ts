@@ -7,10 +7,10 @@ import { readJsonIfExists } from "../src/io/atomic.ts";
 import { join, resolve } from "node:path";
 import { mergePredictions, readPredictPart } from "../src/pipeline/predict/merge_predictions.ts";
 import { mergeConcepts } from "../src/pipeline/concepts/merge_concepts.ts";
-import { mergeContrastVectors } from "../src/pipeline/contrast/merge_vectors.ts";
-import { mergeHyperplanes } from "../src/pipeline/contrast/merge_hyperplanes.ts";
+import { mergeContrastVectors } from "../src/pipeline/contrast/vectors/merge_vectors.ts";
+import { mergeHyperplanes } from "../src/pipeline/contrast/hyperplanes/merge_hyperplanes.ts";
 import { mergeComponentTest } from "../src/pipeline/component_test/merge_components.ts";
-import { mergeContrastTest } from "../src/pipeline/contrast/merge_contrast_run.ts";
+import { mergeContrastTest } from "../src/pipeline/contrast/sanity_checks/merge_contrast_run.ts";
 
 /** The merge of each sharded task, by the task name its manifests carry. */
 const MERGES: Record<string, (parts: string[], out: string) => Promise<unknown>> = {

@@ -2,9 +2,12 @@
 // the paper's shifting test (Table 3, Figure 3).
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
-import { parseOffsets, shiftingTest } from "../src/pipeline/contrast/shifting.ts";
-import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
-import { CONTRAST_TEST_FLAGS, contrastOptionsFromArgs } from "../src/pipeline/contrast/contrast_flags.ts";
+import { parseOffsets, shiftingTest } from "../src/pipeline/contrast/sanity_checks/shifting.ts";
+import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
+import {
+  CONTRAST_TEST_FLAGS,
+  contrastOptionsFromArgs,
+} from "../src/pipeline/contrast/sanity_checks/contrast_flags.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 
 export async function main(argv: string[]): Promise<void> {

@@ -16,6 +16,8 @@
 import assert from "node:assert/strict";
 import { posix } from "node:path";
 
+/** contrast's sub-stages in run order (src/pipeline/contrast/<sub-stage>/). */
+const CONTRAST_SUBSTAGES = ["vectors", "hyperplanes", "sanity_checks", "why_not", "insert"];
 /** Pipeline stages in run order: a stage may import the ones before it. */
 const STAGES = [
   "predict",
@@ -27,7 +29,8 @@ const STAGES = [
   // decompose reads only concepts, but it explains images as figures does, so it comes after figures (free
   // to reuse their renderers) and before contrast, which never needs it.
   "decompose",
-  "contrast",
+  // contrast is one stage made of sub-stages in their own run order; each is placed as a stage of its own.
+  ...CONTRAST_SUBSTAGES.map((s) => `contrast/${s}`),
   "report",
 ];
 const SUPPORT = ["data", "model", "onnx", "runtime", "io", "render", "backward", "bench", "cli"];
@@ -70,7 +73,13 @@ export function readImports(file: string, source: string): ImportEdge[] {
 function place(path: string): { top: string; srcFolder?: string; stage?: string } {
   const parts = path.split("/");
   if (parts[0] !== "src") return { top: parts.length === 1 ? path : parts[0] };
-  if (parts[1] === "pipeline") return { top: "src", srcFolder: "pipeline", stage: parts[2] };
+  if (parts[1] === "pipeline") {
+    // A file right under src/pipeline/contrast/ has no sub-stage and so no stage: rule 5 refuses it.
+    const stage = parts[2] === "contrast"
+      ? (parts.length > 4 ? `contrast/${parts[3]}` : undefined)
+      : parts[2];
+    return { top: "src", srcFolder: "pipeline", stage };
+  }
   return { top: "src", srcFolder: parts.length > 2 ? parts[1] : undefined };
 }
 
@@ -188,6 +197,10 @@ Deno.test("architecture self-test: the checker catches planted import violations
       /later stage concepts/,
     ],
     [{ file: "src/pipeline/search/run.ts", specifier: "../report/r.ts" }, /later stage report/],
+    [
+      { file: "src/pipeline/contrast/vectors/v.ts", specifier: "../hyperplanes/h.ts" },
+      /stage contrast\/vectors imports the later stage contrast\/hyperplanes/,
+    ],
     [{ file: "src/cli/task_flags.ts", specifier: "../pipeline/attribute/a.ts" }, /support folder src\/cli\//],
     [
       { file: "kernels/nmf/nmf.ts", specifier: "../../src/pipeline/concepts/c.ts" },
@@ -217,6 +230,8 @@ Deno.test("architecture self-test: the checker catches planted import violations
     { file: "tasks/bench.ts", specifier: "../src/bench/nmf.ts" },
     { file: "tasks/concepts.ts", specifier: "../src/pipeline/concepts/concepts.ts" },
     { file: "mod.ts", specifier: "./src/pipeline/figures/explain.ts" },
+    { file: "src/pipeline/contrast/insert/insert.ts", specifier: "../sanity_checks/contrast_summary.ts" },
+    { file: "src/pipeline/report/report_page.ts", specifier: "../contrast/why_not/why_not.ts" },
   ];
   assert.deepEqual(checkImports(allowed), []);
 });
@@ -232,8 +247,9 @@ Deno.test("architecture self-test: the file checker catches misplaced WGSL, test
     "src/loose.ts",
     "src/pipeline/rerank/rerank.ts",
     "src/pipeline/contrast/contrast.ts",
+    "src/pipeline/contrast/vectors/vectors_io.ts",
   ]);
-  assert.equal(problems.length, 6, problems.join("\n"));
+  assert.equal(problems.length, 7, problems.join("\n"));
   assert.match(problems[0], /^src\/model\/normalize\.wgsl: a \.wgsl file outside kernels/);
   assert.match(
     problems[1],
@@ -243,4 +259,5 @@ Deno.test("architecture self-test: the file checker catches misplaced WGSL, test
   assert.match(problems[3], /^tasks\/test\.ts: a library file named like a test/);
   assert.match(problems[4], /^src\/loose\.ts: every file under src\/ lies in/);
   assert.match(problems[5], /^src\/pipeline\/rerank\/rerank\.ts: every file under src\/ lies in/);
+  assert.match(problems[6], /^src\/pipeline\/contrast\/contrast\.ts: every file under src\/ lies in/);
 });

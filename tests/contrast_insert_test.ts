@@ -28,11 +28,16 @@ import {
 } from "../fixtures/spec.ts";
 import { Classifier, softmaxRows } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
-import { controlPatch, parseCropSpec, patchOf, placePatch } from "../src/pipeline/contrast/insert_patch.ts";
-import { conditionProbabilities } from "../src/pipeline/contrast/insert_scores.ts";
-import { type InsertReport, runInsertTest } from "../src/pipeline/contrast/insert.ts";
-import { runInsertAuto, sampleInsertPairs, topCrop } from "../src/pipeline/contrast/insert_auto.ts";
-import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplane_set.ts";
+import {
+  controlPatch,
+  parseCropSpec,
+  patchOf,
+  placePatch,
+} from "../src/pipeline/contrast/insert/insert_patch.ts";
+import { conditionProbabilities } from "../src/pipeline/contrast/insert/insert_scores.ts";
+import { type InsertReport, runInsertTest } from "../src/pipeline/contrast/insert/insert.ts";
+import { runInsertAuto, sampleInsertPairs, topCrop } from "../src/pipeline/contrast/insert/insert_auto.ts";
+import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplanes/hyperplane_set.ts";
 import { motifsAt, readTruthByPath, writeLabelPredictions } from "./_helpers/planted_concepts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };

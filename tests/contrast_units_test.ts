@@ -7,22 +7,26 @@ import {
   groupBySource,
   parsePairList,
   samplePairs,
-} from "../src/pipeline/contrast/pair_sampling.ts";
-import { type PairRecord, summarizeRun, summarizeRuns } from "../src/pipeline/contrast/contrast_summary.ts";
+} from "../src/pipeline/contrast/sanity_checks/pair_sampling.ts";
+import {
+  type PairRecord,
+  summarizeRun,
+  summarizeRuns,
+} from "../src/pipeline/contrast/sanity_checks/contrast_summary.ts";
 import {
   attributionMask,
   parseOffsets,
   shiftImage,
   shiftingTest,
-} from "../src/pipeline/contrast/shifting.ts";
+} from "../src/pipeline/contrast/sanity_checks/shifting.ts";
 import {
   hyperplaneDistances,
   keptShare,
   maskImage,
   maskLevel,
   quantileThresholds,
-} from "../src/pipeline/contrast/masking.ts";
-import { stepQuartiles } from "../src/pipeline/contrast/step_figure.ts";
+} from "../src/pipeline/contrast/sanity_checks/masking.ts";
+import { stepQuartiles } from "../src/pipeline/contrast/sanity_checks/step_figure.ts";
 
 Deno.test("pair sampling reproduces the reference's loop on a hand-checked case", () => {
   // seededRandom(3) starts 0.7202 0.0387 0.4562 0.0749 0.7630 0.4812 0.4867 0.1618 0.2633 ...; i = floor(4u),

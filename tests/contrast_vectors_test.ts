@@ -4,8 +4,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
-import { computeContrastVectors, selectContrastRows } from "../src/pipeline/contrast/contrast_vectors.ts";
-import { readContrastVectors } from "../src/pipeline/contrast/vectors_io.ts";
+import {
+  computeContrastVectors,
+  selectContrastRows,
+} from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import { readContrastVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
 import { Attributor } from "../src/pipeline/attribute/attributor.ts";

@@ -10,9 +10,9 @@ import {
   initialWeights,
   REFERENCE_TRAINING,
 } from "../kernels/hyperplane/settings.ts";
-import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
-import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hyperplanes_io.ts";
-import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors_io.ts";
+import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
+import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
+import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { contiguousTensorPickle, torchZip } from "./_helpers/torch_pt_files.ts";

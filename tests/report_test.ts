@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeReport } from "../src/pipeline/report/report.ts";
 import { buildReportHtml } from "../src/pipeline/report/report_page.ts";
-import { quantile, stepQuartiles } from "../src/pipeline/contrast/step_figure.ts";
+import { quantile, stepQuartiles } from "../src/pipeline/contrast/sanity_checks/step_figure.ts";
 import { readRunFolder, summarizeJson } from "../src/pipeline/report/run_folder.ts";
 import { encodeBase64 } from "../src/pipeline/report/html.ts";
 import { histogramCounts } from "../src/pipeline/report/svg_charts.ts";

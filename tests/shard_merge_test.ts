@@ -11,13 +11,13 @@ import { parseShard, partition, shardRange } from "../src/cli/shard.ts";
 import { UsageError } from "../src/cli/cli.ts";
 import { predictDataset, shardImages } from "../src/pipeline/predict/predict.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
-import { computeContrastVectors } from "../src/pipeline/contrast/contrast_vectors.ts";
-import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { runComponentTest } from "../src/pipeline/component_test/component_test_run.ts";
-import { runContrastTest } from "../src/pipeline/contrast/contrast_test_run.ts";
-import { shiftingTest } from "../src/pipeline/contrast/shifting.ts";
-import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes_io.ts";
+import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
+import { shiftingTest } from "../src/pipeline/contrast/sanity_checks/shifting.ts";
+import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { merge } from "../tasks/merge.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };

@@ -1,10 +1,10 @@
 // Head passes per second of the shifting test, for `deno task bench`: class i's activations (computed once)
 // shifted along a few normals at every reference offset and classified by the head after the tap, in full
 // batches, exactly as the shifting-test task runs them. Also how much of the time the CPU shift takes.
-import { SplitModel } from "../pipeline/contrast/split_model.ts";
-import { REFERENCE_OFFSETS, shiftingTest } from "../pipeline/contrast/shifting.ts";
-import { hyperplanesInMemory } from "../pipeline/contrast/hyperplane_set.ts";
-import { meanSoftmaxPerStep } from "../pipeline/contrast/step_runner.ts";
+import { SplitModel } from "../model/split_model.ts";
+import { REFERENCE_OFFSETS, shiftingTest } from "../pipeline/contrast/sanity_checks/shifting.ts";
+import { hyperplanesInMemory } from "../pipeline/contrast/hyperplanes/hyperplane_set.ts";
+import { meanSoftmaxPerStep } from "../pipeline/contrast/sanity_checks/step_runner.ts";
 import { IMAGE_SIZE } from "../data/input_spec.ts";
 import type { Ep } from "../runtime/ort.ts";
 import { seededRandom } from "../runtime/random.ts";

@@ -3,8 +3,8 @@
 // each class's own motifs (tests/fixtures_contrast_test.ts checks that premise).
 import { join } from "node:path";
 import type { FixturePaths } from "../../fixtures/ensure.ts";
-import { computeContrastVectors } from "../../src/pipeline/contrast/contrast_vectors.ts";
-import { readContrastVectors } from "../../src/pipeline/contrast/vectors_io.ts";
+import { computeContrastVectors } from "../../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import { readContrastVectors } from "../../src/pipeline/contrast/vectors/vectors_io.ts";
 
 export async function fixtureContrastVectors(fixture: FixturePaths, work: string, predictions: string) {
   const out = join(work, "vectors");

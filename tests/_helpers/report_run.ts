@@ -9,7 +9,7 @@ import type {
   VariantRecord,
 } from "../../src/pipeline/component_test/component_test_run.ts";
 import { summarizeVariant } from "../../src/pipeline/component_test/component_test_run.ts";
-import { summarizeRun, summarizeRuns } from "../../src/pipeline/contrast/contrast_summary.ts";
+import { summarizeRun, summarizeRuns } from "../../src/pipeline/contrast/sanity_checks/contrast_summary.ts";
 
 export interface FakeRun {
   dir: string;

@@ -2,10 +2,10 @@
 // inline SVG charts for the summaries, and the per-class images kept as base64 in <script type="application/json">
 // blocks that the page's small script turns into <img> only when that class is shown, so that a report of 1000
 // classes opens without decoding a single image. No URL outside the file is referenced.
-import { stepQuartiles } from "../contrast/step_figure.ts";
+import { stepQuartiles } from "../contrast/sanity_checks/step_figure.ts";
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
-import { summaryTableCells } from "../contrast/contrast_summary.ts";
+import { summaryTableCells } from "../contrast/sanity_checks/contrast_summary.ts";
 import { dataUri, escapeHtml, htmlTable, num, pct, scriptJson } from "./html.ts";
 import {
   contrastSteps,

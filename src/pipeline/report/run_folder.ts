@@ -7,8 +7,12 @@ import { readNpy } from "../../io/npy.ts";
 import type { ClassRecord, ComponentTestReport } from "../component_test/component_test_run.ts";
 import type { VisualizeReport } from "../figures/visualize.ts";
 import type { ExplainReport } from "../figures/explain.ts";
-import type { ContrastReport } from "../contrast/contrast_test_run.ts";
-import { hyperplaneRowPaths, HYPERPLANES_INDEX, type HyperplanesIndex } from "../contrast/hyperplanes_io.ts";
+import type { ContrastReport } from "../contrast/sanity_checks/contrast_test_run.ts";
+import {
+  hyperplaneRowPaths,
+  HYPERPLANES_INDEX,
+  type HyperplanesIndex,
+} from "../contrast/hyperplanes/hyperplanes_io.ts";
 
 /** A JPEG of the run, read when the report is built. */
 export interface ImageRef {

@@ -4,8 +4,8 @@
 // each level shows the model less of the image except its most j-like parts. Masks are upsampled (nearest)
 // to the input and the pixels outside take a fixed value in normalized space.
 import type { ContrastTest } from "./contrast_test_run.ts";
-import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
-import { IMAGE_SIZE } from "../../data/input_spec.ts";
+import { normalizeOnCpu } from "../../../../kernels/normalize/mod.ts";
+import { IMAGE_SIZE } from "../../../data/input_spec.ts";
 
 /** Mask levels after the all-ones level 0 (the reference's N). */
 export const MASK_STEPS = 10;

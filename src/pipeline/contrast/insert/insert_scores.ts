@@ -1,8 +1,8 @@
 // The model side of the insert test: a class's prepared images run through the whole classifier unchanged,
 // with the crop pasted and with the control patch pasted, in batches; the softmax of every image in every
 // condition comes back, so one pass answers p(A) and p(B) (and any other class a test wants to look at).
-import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
-import { type Classifier, softmaxRows } from "../../model/classifier.ts";
+import { normalizeOnCpu } from "../../../../kernels/normalize/mod.ts";
+import { type Classifier, softmaxRows } from "../../../model/classifier.ts";
 import { type Box, pasteNormalized, type Patch } from "./insert_patch.ts";
 
 /** One way of showing the images to the model: unchanged (no patch), or with `patch` pasted at `at`. */

@@ -3,9 +3,9 @@
 // `accuracy_<i>.npy` (K); `hyperplanes.json` says what was trained and how. Reading also accepts the
 // reference's own torch.save files `<i>.pt`, `bias_<i>.pt`, `accuracy_<i>.pt`.
 import { join } from "node:path";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { parseNpyHeader, readNpy, writeNpy } from "../../io/npy.ts";
-import { readTorchTensor } from "../../io/torch_pt.ts";
+import { exists, readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
+import { parseNpyHeader, readNpy, writeNpy } from "../../../io/npy.ts";
+import { readTorchTensor } from "../../../io/torch_pt.ts";
 
 export const HYPERPLANES_INDEX = "hyperplanes.json";
 

@@ -1,7 +1,7 @@
 // What the contrast tests need from a folder of pair hyperplanes: the part of hyperplanes_io's reader they
 // use (rows loaded per source class, normal and bias of any (i, j)), so tests can hand in constructed
 // hyperplanes, and the width check that catches a folder of another layer before any compute.
-import { UsageError } from "../../cli/cli.ts";
+import { UsageError } from "../../../cli/cli.ts";
 import type { Hyperplanes } from "./hyperplanes_io.ts";
 
 export type HyperplaneSet = Pick<

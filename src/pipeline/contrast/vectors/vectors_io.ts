@@ -2,9 +2,9 @@
 // (which images and how many rows each gave) and the manifest. The reference's own folders hold just the .npy
 // files (its load_activation_vecs reads `<feature>.npy`), so reading works without vectors.json too.
 import { join } from "node:path";
-import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { decodeNpy, writeNpy } from "../../io/npy.ts";
-import { sha256Hex } from "../../onnx/model.ts";
+import { readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
+import { decodeNpy, writeNpy } from "../../../io/npy.ts";
+import { sha256Hex } from "../../../onnx/model.ts";
 
 export const VECTORS_INDEX = "vectors.json";
 

@@ -2,9 +2,9 @@
 // is the order they were drawn in (every shard drew the same pairs and kept one contiguous block of each run);
 // per-run and over-run summaries, the table and the figures recomputed; the manifest unsharded.
 import { join } from "node:path";
-import { writeJsonAtomic } from "../../io/atomic.ts";
-import { readPartOutputs, readParts } from "../../io/shard_parts.ts";
-import { mergeSharedPredictions } from "../concepts/merge_concepts.ts";
+import { writeJsonAtomic } from "../../../io/atomic.ts";
+import { readPartOutputs, readParts } from "../../../io/shard_parts.ts";
+import { mergeSharedPredictions } from "../../concepts/merge_concepts.ts";
 import { summarizeRun, summarizeRuns } from "./contrast_summary.ts";
 import { type ContrastReport, contrastTable, type RunRecord, writeRunFigure } from "./contrast_test_run.ts";
 import { SHIFTING_STEP_LABEL } from "./shifting.ts";

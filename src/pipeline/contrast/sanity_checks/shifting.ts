@@ -2,7 +2,7 @@
 // the (i, j) hyperplane normal, ReLU(a - mask * n_ij * offset) per offset, and the rest of the network (the
 // head) classifies them; if the normal captures what separates j from i, p(j) rises as |offset| grows. The
 // reference's offsets are negative, so the shift moves towards j (label 1 of the hyperplane's training).
-import { UsageError } from "../../cli/cli.ts";
+import { UsageError } from "../../../cli/cli.ts";
 import type { ContrastTest } from "./contrast_test_run.ts";
 
 /** The reference's offsets (example_sanity_check_imagenet.py). */

@@ -8,22 +8,22 @@
 // The attribution goes through class_attribution.ts: given the same cache folder as `concepts`, each class's
 // attribution is computed once for both stages. Classes are written one by one (npy, then vectors.json), so a
 // rerun with the same settings skips the finished ones.
-import { withOutDir } from "../../io/out_dir.ts";
+import { withOutDir } from "../../../io/out_dir.ts";
 import { join } from "node:path";
-import { openDataset } from "../../data/dataset.ts";
-import { classNamesFor, parseClassList } from "../../data/class_names.ts";
-import { readModel, sha256File } from "../../onnx/model.ts";
-import { buildManifest } from "../../io/manifest.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { createProgress } from "../../io/progress.ts";
-import { Attributor } from "../attribute/attributor.ts";
+import { openDataset } from "../../../data/dataset.ts";
+import { classNamesFor, parseClassList } from "../../../data/class_names.ts";
+import { readModel, sha256File } from "../../../onnx/model.ts";
+import { buildManifest } from "../../../io/manifest.ts";
+import { exists, readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
+import { createProgress } from "../../../io/progress.ts";
+import { Attributor } from "../../attribute/attributor.ts";
 import {
   attributeClass,
   AttributionCache,
   type ClassStageOptions,
   classStagePredictions,
   predictedMembers,
-} from "../attribute/class_attribution.ts";
+} from "../../attribute/class_attribution.ts";
 import {
   classVectorsPath,
   type ContrastClassEntry,
@@ -32,7 +32,7 @@ import {
   writeClassVectors,
   writeVectorsIndex,
 } from "./vectors_io.ts";
-import { partition, type Shard, shardSetting } from "../../cli/shard.ts";
+import { partition, type Shard, shardSetting } from "../../../cli/shard.ts";
 
 export type ContrastMap = "mean" | "relu-mean";
 export const CONTRAST_MAPS: readonly ContrastMap[] = ["mean", "relu-mean"];

@@ -1,7 +1,12 @@
 // The command line shared by shifting-test and masking-test: model, data, layer, hyperplanes, pair sampling.
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../../cli/task_flags.ts";
-import { type Flags, intArg } from "../../cli/cli.ts";
-import { readHyperplanes } from "./hyperplanes_io.ts";
+import {
+  MODEL_DATA_FLAGS,
+  modelDataFromArgs,
+  RUN_ENV_FLAGS,
+  runEnvFromArgs,
+} from "../../../cli/task_flags.ts";
+import { type Flags, intArg } from "../../../cli/cli.ts";
+import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
 import type { ContrastRunOptions } from "./contrast_test_run.ts";
 
 export const CONTRAST_TEST_FLAGS = {

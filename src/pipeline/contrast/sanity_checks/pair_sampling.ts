@@ -2,8 +2,8 @@
 // draws of i, each followed by 10 draws of j, skipping i == j and pairs already seen; we reproduce that loop
 // with our seeded generator (Python's own random stream cannot be reproduced, the structure can). `all` is
 // the full study the reference could not afford; an explicit list serves spot checks.
-import { seededRandom } from "../../runtime/random.ts";
-import { UsageError } from "../../cli/cli.ts";
+import { seededRandom } from "../../../runtime/random.ts";
+import { UsageError } from "../../../cli/cli.ts";
 
 export interface ClassPair {
   from: number;

@@ -1,7 +1,7 @@
 // The "why A, not B" figure: per prototype a row of its best crops from A's images, each beside its image with
 // the mask drawn over it (the A-side score as a heat map) and the crop's cell framed, so one sees both what the
 // prototype is and where the mask kept it. With both directions the two panels stand side by side.
-import { cropSize } from "../../../kernels/composite/mod.ts";
+import { cropSize } from "../../../../kernels/composite/mod.ts";
 import {
   Canvas,
   GRAY,
@@ -9,11 +9,11 @@ import {
   OWN_CLASS as CELL_FRAME,
   type RgbImage,
   textWidth,
-} from "../../render/canvas.ts";
-import { overlayMap } from "../../render/overlay.ts";
-import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
-import type { ImageLookup } from "../search/crop_images.ts";
-import type { WhyNotDirection } from "./why_not.ts";
+} from "../../../render/canvas.ts";
+import { overlayMap } from "../../../render/overlay.ts";
+import { PREPARED_IMAGE_SIZE } from "../../../data/input_spec.ts";
+import type { ImageLookup } from "../../search/crop_images.ts";
+import type { WhyNotDirection } from "./why_not_direction.ts";
 
 export interface WhyNotFigureInput {
   layer: string;

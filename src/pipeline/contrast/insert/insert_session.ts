@@ -3,16 +3,16 @@
 // claim --out, open the classifier, find the predictions and each class's images (the concepts stage's
 // selection), and write the manifest. Resources are released however the run ends.
 import { join } from "node:path";
-import { type Dataset, openDataset } from "../../data/dataset.ts";
-import { modelClasses } from "../../model/model_classes.ts";
-import { Classifier } from "../../model/classifier.ts";
-import type { EpChoice } from "../../runtime/ort.ts";
-import { buildManifest } from "../../io/manifest.ts";
-import { writeJsonAtomic } from "../../io/atomic.ts";
-import { withOutDir } from "../../io/out_dir.ts";
-import { UsageError } from "../../cli/cli.ts";
-import { findOrComputePredictions } from "../predict/find_predictions.ts";
-import { predictedMembers } from "../attribute/class_attribution.ts";
+import { type Dataset, openDataset } from "../../../data/dataset.ts";
+import { modelClasses } from "../../../model/model_classes.ts";
+import { Classifier } from "../../../model/classifier.ts";
+import type { EpChoice } from "../../../runtime/ort.ts";
+import { buildManifest } from "../../../io/manifest.ts";
+import { writeJsonAtomic } from "../../../io/atomic.ts";
+import { withOutDir } from "../../../io/out_dir.ts";
+import { UsageError } from "../../../cli/cli.ts";
+import { findOrComputePredictions } from "../../predict/find_predictions.ts";
+import { predictedMembers } from "../../attribute/class_attribution.ts";
 
 /** The paper's default: at most 60 images of the receiving class, as the concepts stage. */
 export const INSERT_MAX_IMAGES = 60;

@@ -8,27 +8,29 @@
 // consistent A-side score is -(n . a + b). The reference negates the normal but keeps the bias's sign,
 // -n . a + b (example_nmf_decomp_contrasting_imagenet.py); `referenceBias` reproduces that.
 import { join } from "node:path";
-import { type Dataset, openDataset } from "../../data/dataset.ts";
-import { datasetSubset } from "../../data/dataset_subset.ts";
-import { classStagePredictions, predictedMembers, readImages } from "../attribute/class_attribution.ts";
-import { weightedRows } from "../concepts/concepts.ts";
-import { factorize, type NmfDeviceChoice, nmfDeviceFor } from "../concepts/factorize.ts";
-import { searchPrototypes } from "../search/streaming_search.ts";
-import { type HitSource, hitSource, pooledSize } from "../../../kernels/search/hits.ts";
-import { MAX_K, NMF_DEFAULTS } from "../../../kernels/nmf/settings.ts";
-import { acquireGpu } from "../../runtime/gpu.ts";
-import type { EpChoice } from "../../runtime/ort.ts";
-import { namesFor } from "../../model/model_classes.ts";
-import { UsageError } from "../../cli/cli.ts";
-import { buildManifest } from "../../io/manifest.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
-import { writeNpy } from "../../io/npy.ts";
-import { withOutDir } from "../../io/out_dir.ts";
-import { safeName } from "../../render/canvas.ts";
-import { loadImages } from "../search/crop_images.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
-import { readHyperplanes } from "./hyperplanes_io.ts";
-import { SplitModel } from "./split_model.ts";
+import { type Dataset, openDataset } from "../../../data/dataset.ts";
+import { datasetSubset } from "../../../data/dataset_subset.ts";
+import { classStagePredictions, predictedMembers, readImages } from "../../attribute/class_attribution.ts";
+import { weightedRows } from "../../concepts/concepts.ts";
+import { factorize, type NmfDeviceChoice, nmfDeviceFor } from "../../concepts/factorize.ts";
+import { searchPrototypes } from "../../search/streaming_search.ts";
+import { hitSource, pooledSize } from "../../../../kernels/search/hits.ts";
+import type { WhyNotCrop, WhyNotDirection } from "./why_not_direction.ts";
+export type { WhyNotCrop, WhyNotDirection } from "./why_not_direction.ts";
+import { MAX_K, NMF_DEFAULTS } from "../../../../kernels/nmf/settings.ts";
+import { acquireGpu } from "../../../runtime/gpu.ts";
+import type { EpChoice } from "../../../runtime/ort.ts";
+import { namesFor } from "../../../model/model_classes.ts";
+import { UsageError } from "../../../cli/cli.ts";
+import { buildManifest } from "../../../io/manifest.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
+import { writeNpy } from "../../../io/npy.ts";
+import { withOutDir } from "../../../io/out_dir.ts";
+import { safeName } from "../../../render/canvas.ts";
+import { loadImages } from "../../search/crop_images.ts";
+import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
+import { SplitModel } from "../../../model/split_model.ts";
 import { whyNotFigure } from "./why_not_figure.ts";
 
 export interface WhyNotOptions {
@@ -62,39 +64,6 @@ export interface WhyNotOptions {
   nmfDevice?: NmfDeviceChoice;
   /** Run the prototype search on the CPU even where WebGPU exists. */
   cpuSearch?: boolean;
-}
-
-/** One crop of a prototype: a cell (y, x) of the pooled grid of one of A's images (dataset index), with the
- * cosine similarity of the prototype and the cell's pooled activation. */
-export interface WhyNotCrop extends HitSource {
-  predictedName?: string;
-  /** Mean of the mask over the cell's tap positions. */
-  maskAtCell: number;
-}
-
-/** One direction, "why `from`, not `to`". */
-export interface WhyNotDirection {
-  from: number;
-  to: number;
-  fromName?: string;
-  toName?: string;
-  /** Dataset indices of the images used (predicted as `from`). */
-  images: number[];
-  /** Their paths. */
-  imagePaths: string[];
-  /** k x C prototypes. */
-  basis: Float32Array;
-  /** n x h x w masks (ReLU'd `from`-side scores). */
-  masks: Float32Array;
-  maskShape: [number, number, number];
-  /** Share of `from`'s positions with a positive mask. */
-  keptShare: number;
-  relError: number;
-  iterations: number;
-  /** Per prototype its best crops among `from`'s images, best first. */
-  topCrops: WhyNotCrop[][];
-  /** The mask kept no position: the basis is zeros and there are no crops. */
-  noPositions?: true;
 }
 
 export interface WhyNotResult extends WhyNotDirection {

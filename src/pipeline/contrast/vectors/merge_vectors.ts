@@ -1,9 +1,9 @@
 // `deno task merge` for contrast-vectors: each shard's `<class>.npy`, vectors.json's classes joined in class
 // order with the shard taken out of their resume keys, the shared predictions and the manifest unsharded.
 import { join } from "node:path";
-import { copyPartFile, readPartOutputs, readParts, unshard } from "../../io/shard_parts.ts";
-import { mergeSharedPredictions } from "../concepts/merge_concepts.ts";
-import { writeJsonAtomic } from "../../io/atomic.ts";
+import { copyPartFile, readPartOutputs, readParts, unshard } from "../../../io/shard_parts.ts";
+import { mergeSharedPredictions } from "../../concepts/merge_concepts.ts";
+import { writeJsonAtomic } from "../../../io/atomic.ts";
 import type { ContrastClassRecord } from "./contrast_vectors.ts";
 import { type ContrastVectorsIndex, VECTORS_INDEX, writeVectorsIndex } from "./vectors_io.ts";
 

@@ -1,7 +1,7 @@
 // The paper's Figure 3 for one run: p(j) at every step (offset or mask level) over the run's pairs, as the
 // median line inside the band between the first and third quartiles. Steps are evenly spaced and labelled
 // with their values, since the reference's offsets (0 ... -200) are far from evenly spaced.
-import { BLACK, Canvas, GRAY, lineHeight, type Rgb, textWidth } from "../../render/canvas.ts";
+import { BLACK, Canvas, GRAY, lineHeight, type Rgb, textWidth } from "../../../render/canvas.ts";
 
 export interface StepFigureInput {
   title: string;

@@ -8,22 +8,22 @@
 // crop scores highest by (cosine similarity x the A-side mask at that cell), i.e. a cell that both looks like
 // the prototype and lies where the (A, B) hyperplane says "A, not B" most strongly.
 import { join } from "node:path";
-import type { Dataset } from "../../data/dataset.ts";
-import { resolveLayer } from "../../model/layers.ts";
-import { probeShapes } from "../../model/inspect.ts";
-import { readModel } from "../../onnx/model.ts";
-import { writeJsonAtomic } from "../../io/atomic.ts";
-import type { SkippedImage } from "../../io/skipped.ts";
-import { seededRandom } from "../../runtime/random.ts";
-import { UsageError } from "../../cli/cli.ts";
-import { cropSize } from "../../../kernels/composite/crop_cells.ts";
-import { pooledSize } from "../../../kernels/search/hits.ts";
-import type { NmfDeviceChoice } from "../concepts/factorize.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
-import { readHyperplanes } from "./hyperplanes_io.ts";
-import type { ClassPair } from "./pair_sampling.ts";
-import { mean, median } from "./contrast_summary.ts";
-import { whyNot, type WhyNotCrop } from "./why_not.ts";
+import type { Dataset } from "../../../data/dataset.ts";
+import { resolveLayer } from "../../../model/layers.ts";
+import { probeShapes } from "../../../model/inspect.ts";
+import { readModel } from "../../../onnx/model.ts";
+import { writeJsonAtomic } from "../../../io/atomic.ts";
+import type { SkippedImage } from "../../../io/skipped.ts";
+import { seededRandom } from "../../../runtime/random.ts";
+import { UsageError } from "../../../cli/cli.ts";
+import { cropSize } from "../../../../kernels/composite/crop_cells.ts";
+import { pooledSize } from "../../../../kernels/search/hits.ts";
+import type { NmfDeviceChoice } from "../../concepts/factorize.ts";
+import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
+import type { ClassPair } from "../sanity_checks/pair_sampling.ts";
+import { mean, median } from "../sanity_checks/contrast_summary.ts";
+import { whyNot, type WhyNotCrop } from "../why_not/why_not.ts";
 import { type ControlKind, controlPatch, cutPatch, placePatch } from "./insert_patch.ts";
 import { INSERT_MAX_IMAGES, type InsertClasses, insertSession } from "./insert_session.ts";
 import {

@@ -1,13 +1,13 @@
 // The classifier cut at the tap for the contrast tests: the trunk gives a class's activations once, the head
 // (everything after the tap) classifies many shifted copies of them, and the whole model classifies masked
 // images. All three are ordinary onnxruntime sessions on one execution provider.
-import { Classifier, softmaxRows } from "../../model/classifier.ts";
-import { IMAGE_SIZE } from "../../data/input_spec.ts";
-import { headFromTap } from "../../model/surgery.ts";
-import { probeShapes } from "../../model/inspect.ts";
-import { resolveLayer } from "../../model/layers.ts";
-import { readModel, sha256File } from "../../onnx/model.ts";
-import { createSession, type EpChoice, ort, type SessionHandle } from "../../runtime/ort.ts";
+import { Classifier, softmaxRows } from "./classifier.ts";
+import { IMAGE_SIZE } from "../data/input_spec.ts";
+import { headFromTap } from "./surgery.ts";
+import { probeShapes } from "./inspect.ts";
+import { resolveLayer } from "./layers.ts";
+import { readModel, sha256File } from "../onnx/model.ts";
+import { createSession, type EpChoice, ort, type SessionHandle } from "../runtime/ort.ts";
 
 export class SplitModel {
   private full?: Classifier;

@@ -2,23 +2,23 @@
 // class's images (the first `maxImages` predicted as the class, the concepts stage's selection), take their
 // activations once per run, run the test's rows through the model in full batches, and write the records,
 // the summary per run and over runs, the table and one p(j)-per-step figure per run.
-import { withOutDir } from "../../io/out_dir.ts";
+import { withOutDir } from "../../../io/out_dir.ts";
 import { join } from "node:path";
-import { openDataset } from "../../data/dataset.ts";
+import { openDataset } from "../../../data/dataset.ts";
 import {
   attributeClass,
   AttributionCache,
   classStagePredictions,
   predictedMembers,
   readImages,
-} from "../attribute/class_attribution.ts";
-import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../attribute/attributor.ts";
-import { readModel } from "../../onnx/model.ts";
-import type { EpChoice } from "../../runtime/ort.ts";
-import { buildManifest } from "../../io/manifest.ts";
-import { exists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
-import { createProgress } from "../../io/progress.ts";
-import { UsageError } from "../../cli/cli.ts";
+} from "../../attribute/class_attribution.ts";
+import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../../attribute/attributor.ts";
+import { readModel } from "../../../onnx/model.ts";
+import type { EpChoice } from "../../../runtime/ort.ts";
+import { buildManifest } from "../../../io/manifest.ts";
+import { exists, writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
+import { createProgress } from "../../../io/progress.ts";
+import { UsageError } from "../../../cli/cli.ts";
 import { allPairs, type ClassPair, groupBySource, parsePairList, samplePairs } from "./pair_sampling.ts";
 import {
   formatSummaryTable,
@@ -28,11 +28,11 @@ import {
   summarizeRun,
   summarizeRuns,
 } from "./contrast_summary.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "./hyperplane_set.ts";
-import { SplitModel } from "./split_model.ts";
+import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { SplitModel } from "../../../model/split_model.ts";
 import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
-import { partition, type Shard, shardSetting } from "../../cli/shard.ts";
+import { partition, type Shard, shardSetting } from "../../../cli/shard.ts";
 
 export interface ContrastRunOptions {
   model: string;

@@ -8,18 +8,18 @@
 // so the same numbers); its images are the first 60 of a shuffled list, ours the first 60 predicted as B in
 // data order (repeatable); it reports means only, we add per-image values, stds and the share predicted A.
 import { join } from "node:path";
-import type { Dataset } from "../../data/dataset.ts";
-import { preprocessFile } from "../../data/preprocess.ts";
-import { resolveClassArg } from "../../data/class_names.ts";
-import { type Classifier, softmaxRows, topK } from "../../model/classifier.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
-import { createProgress } from "../../io/progress.ts";
-import type { SkippedImage } from "../../io/skipped.ts";
-import { rgbToJpeg } from "../../render/canvas.ts";
-import { UsageError } from "../../cli/cli.ts";
-import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
-import { readImages } from "../attribute/class_attribution.ts";
-import { mean, type MeanStd, std } from "./contrast_summary.ts";
+import type { Dataset } from "../../../data/dataset.ts";
+import { preprocessFile } from "../../../data/preprocess.ts";
+import { resolveClassArg } from "../../../data/class_names.ts";
+import { type Classifier, softmaxRows, topK } from "../../../model/classifier.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
+import { createProgress } from "../../../io/progress.ts";
+import type { SkippedImage } from "../../../io/skipped.ts";
+import { rgbToJpeg } from "../../../render/canvas.ts";
+import { UsageError } from "../../../cli/cli.ts";
+import { normalizeOnCpu } from "../../../../kernels/normalize/mod.ts";
+import { readImages } from "../../attribute/class_attribution.ts";
+import { mean, type MeanStd, std } from "../sanity_checks/contrast_summary.ts";
 import {
   type Box,
   checkBoxInside,

@@ -2,10 +2,10 @@
 // a crop out of a prepared image, the control patches, and pasting a patch into the model's normalized
 // input. The paste happens in normalized space, as the reference does it (it overwrites a slice of the
 // normalized tensor): that is what makes its "black" control exactly zero there, i.e. the ImageNet mean colour.
-import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
-import { BLANK_RGB } from "../../data/input_spec.ts";
-import { seededRandom } from "../../runtime/random.ts";
-import { UsageError } from "../../cli/cli.ts";
+import { normalizeOnCpu } from "../../../../kernels/normalize/mod.ts";
+import { BLANK_RGB } from "../../../data/input_spec.ts";
+import { seededRandom } from "../../../runtime/random.ts";
+import { UsageError } from "../../../cli/cli.ts";
 
 /** A rectangle of a prepared image, in pixels. */
 export interface Box {

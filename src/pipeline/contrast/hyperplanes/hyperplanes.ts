@@ -2,22 +2,22 @@
 // logistic hyperplane (class i's rows label 0, class j's label 1), written as the reference's per-class rows.
 // Inputs are checked before any training; rows are written as each block of classes finishes, so an
 // interrupted run resumes at the first unfinished block (when the vectors' content and settings match).
-import { withOutDir } from "../../io/out_dir.ts";
+import { withOutDir } from "../../../io/out_dir.ts";
 import { join } from "node:path";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { buildManifest } from "../../io/manifest.ts";
-import { readNpy } from "../../io/npy.ts";
-import { createProgress } from "../../io/progress.ts";
-import { sha256Hex } from "../../onnx/model.ts";
-import { acquireGpu } from "../../runtime/gpu.ts";
+import { exists, readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
+import { buildManifest } from "../../../io/manifest.ts";
+import { readNpy } from "../../../io/npy.ts";
+import { createProgress } from "../../../io/progress.ts";
+import { sha256Hex } from "../../../onnx/model.ts";
+import { acquireGpu } from "../../../runtime/gpu.ts";
 import {
   CpuPairSolver,
   GpuPairSolver,
   type GpuSolverOptions,
   type PairSolver,
   type TileResult,
-} from "../../../kernels/hyperplane/pair_trainer.ts";
-import { HYPERPLANE_INITS, type HyperplaneTraining } from "../../../kernels/hyperplane/settings.ts";
+} from "../../../../kernels/hyperplane/pair_trainer.ts";
+import { HYPERPLANE_INITS, type HyperplaneTraining } from "../../../../kernels/hyperplane/settings.ts";
 import {
   hyperplaneRowPaths,
   HYPERPLANES_INDEX,
@@ -26,9 +26,9 @@ import {
   writeHyperplaneRow,
   writeHyperplanesIndex,
 } from "./hyperplanes_io.ts";
-import { readContrastVectors } from "./vectors_io.ts";
-import { partition, type Shard, shardLabel, shardSetting } from "../../cli/shard.ts";
-import { UsageError } from "../../cli/cli.ts";
+import { readContrastVectors } from "../vectors/vectors_io.ts";
+import { partition, type Shard, shardLabel, shardSetting } from "../../../cli/shard.ts";
+import { UsageError } from "../../../cli/cli.ts";
 
 export interface HyperplaneJob {
   vectors: string;
