@@ -164,6 +164,9 @@ export function encodeDispatch(
   else pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
 }
 
+/** The integer hashes every family that draws seeded values compiles ahead of its own sources. */
+export const HASH_WGSL = new URL("./_hash.wgsl", import.meta.url);
+
 /** Invocations per workgroup of the kernels that run one invocation per element (`override WORKGROUP`). */
 export const LINEAR_WORKGROUP = 256;
 
@@ -172,4 +175,182 @@ export function dispatchGrid(workgroups: number, limit = 65535): [number, number
   if (workgroups <= limit) return [Math.max(1, workgroups), 1];
   const y = Math.ceil(workgroups / limit);
   return [Math.ceil(workgroups / y), y];
+}
+
+// Uniform blocks. A block's struct is declared once, in the WGSL the kernels read; the host packs it from
+// that declaration by field name (uniformLayout + packUniforms), so no byte offset is written by hand and the
+// two sides cannot drift: a field the host does not give, or gives with the wrong shape, is an error.
+
+/** A scalar type of a struct member, and how its bytes are written. */
+type ScalarKind = "u32" | "i32" | "f32";
+
+/** One member of a struct, placed by WGSL's alignment rules. */
+export interface StructField {
+  name: string;
+  /** The type as written, e.g. "vec4<f32>". */
+  type: string;
+  offset: number;
+  size: number;
+  align: number;
+  /** Scalar components: 1, 2..4 (vectors), columns x rows (matrices) or the array's flattened length. */
+  components: number;
+  kind: ScalarKind;
+  /** Bytes from one component to the next column / array element (matrices and arrays); 0 otherwise. */
+  stride: number;
+  /** Components per column or array element (matrix rows, vector width of an array element). */
+  perStride: number;
+}
+
+/** A struct's layout in the uniform address space. */
+export interface UniformLayout {
+  name: string;
+  /** Bytes of the struct (WGSL's SizeOf: the end of its last member rounded up to its alignment). */
+  size: number;
+  fields: readonly StructField[];
+}
+
+const roundUp = (align: number, n: number) => Math.ceil(n / align) * align;
+
+/** Size, alignment and scalar shape of a WGSL type in the uniform address space. */
+function typeLayout(type: string, where: string): Omit<StructField, "name" | "type" | "offset"> {
+  const scalar = /^(u32|i32|f32)$/.exec(type);
+  if (scalar) {
+    return { size: 4, align: 4, components: 1, kind: scalar[1] as ScalarKind, stride: 0, perStride: 1 };
+  }
+  const shorthand = /^vec([234])([uif])$/.exec(type);
+  const vec = /^vec([234])<(u32|i32|f32)>$/.exec(type) ??
+    (shorthand && [type, shorthand[1], { u: "u32", i: "i32", f: "f32" }[shorthand[2]]!]);
+  if (vec) {
+    const n = Number(vec[1]);
+    return {
+      size: 4 * n,
+      align: n === 2 ? 8 : 16,
+      components: n,
+      kind: vec[2] as ScalarKind,
+      stride: 0,
+      perStride: n,
+    };
+  }
+  const mat = /^mat([234])x([234])(?:<f32>|f)$/.exec(type);
+  if (mat) {
+    const [cols, rows] = [Number(mat[1]), Number(mat[2])];
+    const column = typeLayout(`vec${rows}<f32>`, where);
+    const stride = roundUp(column.align, column.size);
+    return {
+      size: cols * stride,
+      align: column.align,
+      components: cols * rows,
+      kind: "f32",
+      stride,
+      perStride: rows,
+    };
+  }
+  const array = /^array<(.+),\s*(\d+)u?>$/.exec(type);
+  if (array) {
+    const element = typeLayout(array[1].trim(), where);
+    if (element.stride) throw new Error(`${where}: arrays of arrays or matrices are not supported here`);
+    const stride = roundUp(element.align, element.size);
+    if (stride % 16 !== 0) {
+      // WGSL's uniform address space constraint; the compiler would refuse the block.
+      throw new Error(
+        `${where}: an array in a uniform block needs a 16-byte element stride (vec3 / vec4 elements)`,
+      );
+    }
+    const n = Number(array[2]);
+    return {
+      size: n * stride,
+      align: roundUp(16, element.align),
+      components: n * element.components,
+      kind: element.kind,
+      stride,
+      perStride: element.components,
+    };
+  }
+  throw new Error(
+    `${where}: type ${type} is not supported in a packed uniform block (scalars, vectors, matrices, arrays)`,
+  );
+}
+
+/** The layout of `struct <name> { ... }` as WGSL places it in a uniform buffer. */
+export function parseUniformStruct(source: string, name: string, what = "WGSL"): UniformLayout {
+  const body = new RegExp(`struct\\s+${name}\\s*\\{([^}]*)\\}`).exec(source);
+  if (!body) throw new Error(`${what}: no "struct ${name} { ... }" declaration`);
+  const fields: StructField[] = [];
+  let end = 0;
+  let structAlign = 1;
+  const members = body[1].replace(/\/\/[^\n]*/g, "").split(/,(?![^<]*>)/).map((m) => m.trim()).filter(
+    Boolean,
+  );
+  for (const member of members) {
+    const where = `${what}: ${name}.${member.split(":")[0].trim()}`;
+    if (member.startsWith("@")) throw new Error(`${where}: @align / @size attributes are not supported here`);
+    const m = /^(\w+)\s*:\s*(.+)$/.exec(member);
+    if (!m) throw new Error(`${what}: cannot read member "${member}" of struct ${name}`);
+    const layout = typeLayout(m[2].replace(/\s+/g, ""), where);
+    const offset = roundUp(layout.align, end);
+    fields.push({ name: m[1], type: m[2].replace(/\s+/g, ""), offset, ...layout });
+    end = offset + layout.size;
+    structAlign = Math.max(structAlign, layout.align);
+  }
+  return { name, size: roundUp(structAlign, end), fields };
+}
+
+const layouts = new Map<string, Promise<UniformLayout>>();
+
+/** The layout of struct `name` in the WGSL file `source` (read once per file and struct). */
+export function uniformLayout(source: URL, name: string): Promise<UniformLayout> {
+  const key = `${source.href}#${name}`;
+  let layout = layouts.get(key);
+  if (!layout) {
+    const file = source.pathname.split("/").pop();
+    layout = loadWgsl(source).then((text) => parseUniformStruct(text, name, file));
+    layouts.set(key, layout);
+    layout.catch(() => layouts.delete(key));
+  }
+  return layout;
+}
+
+/** A value for one member: a number (booleans as 1 / 0 for u32 flags) or the components of a vector, matrix or array. */
+export type UniformValue = number | boolean | readonly number[];
+
+/**
+ * The bytes of one uniform block: every member by name, except padding (names starting with `_`, left zero).
+ * A missing or unknown name, a component count that does not match, or a u32 / i32 out of range is an error.
+ */
+export function packUniforms(
+  layout: UniformLayout,
+  values: Readonly<Record<string, UniformValue>>,
+): Uint8Array<ArrayBuffer> {
+  const bytes = new ArrayBuffer(layout.size);
+  const view = new DataView(bytes);
+  const what = `uniform block ${layout.name}`;
+  const known = new Set(layout.fields.map((f) => f.name));
+  for (const name of Object.keys(values)) {
+    if (!known.has(name)) throw new Error(`${what}: it has no member "${name}"`);
+  }
+  for (const field of layout.fields) {
+    const value = values[field.name];
+    if (value === undefined) {
+      if (field.name.startsWith("_")) continue;
+      throw new Error(`${what}: no value given for ${field.name}: ${field.type}`);
+    }
+    const components = typeof value === "object" ? value : [Number(value)];
+    if (components.length !== field.components) {
+      throw new Error(
+        `${what}: ${field.name}: ${field.type} takes ${field.components} values, got ${components.length}`,
+      );
+    }
+    components.forEach((x, i) => {
+      const at = field.offset +
+        (field.stride ? Math.floor(i / field.perStride) * field.stride + (i % field.perStride) * 4 : i * 4);
+      if (field.kind === "f32") return view.setFloat32(at, x, true);
+      const [lo, hi] = field.kind === "u32" ? [0, 2 ** 32 - 1] : [-(2 ** 31), 2 ** 31 - 1];
+      if (!Number.isInteger(x) || x < lo || x > hi) {
+        throw new Error(`${what}: ${field.name} must be a ${field.kind}, got ${x}`);
+      }
+      if (field.kind === "u32") view.setUint32(at, x, true);
+      else view.setInt32(at, x, true);
+    });
+  }
+  return new Uint8Array(bytes);
 }

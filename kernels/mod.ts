@@ -21,7 +21,6 @@
 export { NO_NOISE, type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "./normalize/mod.ts";
 export {
   checkShape,
-  fillSparseRandom,
   firstInvalid,
   MAX_K,
   nmf,
@@ -33,7 +32,6 @@ export {
   type NmfResult,
   type NmfSettings,
   type NmfTrace,
-  type RandomFill,
   resolveSettings,
   type SolveOptions,
 } from "./nmf/mod.ts";

@@ -3,13 +3,13 @@
 import assert from "node:assert/strict";
 import { normalizeOnCpu } from "../kernels/normalize/mod.ts";
 import {
-  benchComposites,
   compositeRgbCpu,
   type CropCell,
   CropCompositor,
   cropGrid,
   cropSize,
 } from "../kernels/composite/mod.ts";
+import { benchComposites } from "../src/bench/composite.ts";
 import { createStorageBuffer, readBuffer } from "../src/runtime/gpu.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { gpu, noGpu } from "./_helpers/gpu.ts";

@@ -1,8 +1,17 @@
 // kernels/_program.ts, the plumbing every kernel family compiles through: compile errors name the label, the
 // file and the line; a `const` the host means to rewrite must exist; one spec compiles once per device; and
-// overrides, rewritten constants, sparse bindings and indirect dispatches reach the GPU.
+// overrides, rewritten constants, sparse bindings and indirect dispatches reach the GPU; and uniform blocks are
+// packed from their WGSL struct by WGSL's alignment rules (checked against hand-computed layouts, against the
+// offsets the families once packed by hand, and against what a kernel reads on the GPU).
 import assert from "node:assert/strict";
-import { compileProgram, encodeDispatch, specializeConstants } from "../kernels/_program.ts";
+import {
+  compileProgram,
+  encodeDispatch,
+  packUniforms,
+  parseUniformStruct,
+  specializeConstants,
+  uniformLayout,
+} from "../kernels/_program.ts";
 import { acquireGpu, readBuffer } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();
@@ -124,6 +133,171 @@ Deno.test({
     pass2.end();
     out.destroy();
     sizes.destroy();
+  },
+});
+
+/** name -> byte offset of each member, and the struct's size. */
+function offsets(source: string, name: string): { size: number; at: Record<string, number> } {
+  const layout = parseUniformStruct(source, name);
+  return { size: layout.size, at: Object.fromEntries(layout.fields.map((f) => [f.name, f.offset])) };
+}
+
+// Every alignment case at once. By hand (WGSL spec, "Alignment and Size"; uniform address space):
+//   a u32 0..4 | b vec3<f32> align 16 -> 16..28 | c f32 28..32 (fills vec3's tail) | d vec2<u32> align 8 ->
+//   32..40 | e mat3x3<f32>: 3 columns of vec3 (stride 16), align 16 -> 48..96 | f array<vec3<f32>, 2>:
+//   stride 16 -> 96..128 | g i32 128..132 | struct align 16 -> size 144.
+const MIXED = `struct Mixed {
+  a: u32,
+  b: vec3<f32>,  // a comment, with a comma
+  c: f32,
+  d: vec2u,
+  e: mat3x3<f32>,
+  f: array<vec3<f32>, 2>,
+  g: i32,
+}`;
+
+Deno.test("uniform layouts follow WGSL's alignment rules (hand-computed)", () => {
+  assert.deepEqual(offsets(MIXED, "Mixed"), {
+    size: 144,
+    at: { a: 0, b: 16, c: 28, d: 32, e: 48, f: 96, g: 128 },
+  });
+  assert.deepEqual(offsets("struct S { x: f32, v: vec2<f32>, }", "S"), { size: 16, at: { x: 0, v: 8 } });
+  assert.deepEqual(offsets("struct T { x: u32 }", "T"), { size: 4, at: { x: 0 } });
+  assert.throws(
+    () => parseUniformStruct("struct U { x: Inner }", "U", "u.wgsl"),
+    /u\.wgsl: U\.x: type Inner/,
+  );
+  assert.throws(() => parseUniformStruct("struct U { @align(16) x: u32 }", "U"), /@align/);
+  // array<f32, n> has a 4-byte stride, which uniform buffers refuse (the compiler would too).
+  assert.throws(() => parseUniformStruct("struct A { x: array<f32, 4> }", "A"), /16-byte element stride/);
+  assert.throws(() => parseUniformStruct("struct V { x: u32 }", "W", "v.wgsl"), /v\.wgsl: no "struct W/);
+});
+
+Deno.test("packUniforms writes every member where WGSL reads it, and refuses a wrong or missing value", () => {
+  const layout = parseUniformStruct(MIXED, "Mixed");
+  const bytes = packUniforms(layout, {
+    a: 7,
+    b: [1, 2, 3],
+    c: 0.5,
+    d: [1, 4294967295],
+    e: [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    f: [10, 11, 12, 13, 14, 15],
+    g: -5,
+  });
+  const view = new DataView(bytes.buffer);
+  assert.equal(bytes.length, 144);
+  assert.equal(view.getUint32(0, true), 7);
+  assert.deepEqual([16, 20, 24, 28].map((o) => view.getFloat32(o, true)), [1, 2, 3, 0.5]);
+  assert.deepEqual([view.getUint32(32, true), view.getUint32(36, true)], [1, 4294967295]);
+  // Matrix columns start every 16 bytes; the 4th float of each column is padding.
+  assert.deepEqual(
+    [48, 52, 56, 64, 68, 72, 80, 84, 88].map((o) => view.getFloat32(o, true)),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+  );
+  assert.deepEqual(
+    [96, 100, 104, 112, 116, 120].map((o) => view.getFloat32(o, true)),
+    [10, 11, 12, 13, 14, 15],
+  );
+  assert.equal(view.getInt32(128, true), -5);
+  const flags = parseUniformStruct("struct F { on: u32, off: u32, _pad: vec2<u32> }", "F");
+  assert.deepEqual([...new Uint32Array(packUniforms(flags, { on: true, off: false }).buffer)], [1, 0, 0, 0]);
+
+  const all = { a: 1, b: [0, 0, 0], c: 0, d: [0, 0], e: new Array(9).fill(0), f: new Array(6).fill(0), g: 0 };
+  const { g: _, ...missing } = all;
+  assert.throws(() => packUniforms(layout, missing), /uniform block Mixed: no value given for g: i32/);
+  assert.throws(() => packUniforms(layout, { ...all, h: 1 }), /uniform block Mixed: it has no member "h"/);
+  assert.throws(() => packUniforms(layout, { ...all, b: [1, 2] }), /b: vec3<f32> takes 3 values, got 2/);
+  assert.throws(() => packUniforms(layout, { ...all, a: -1 }), /a must be a u32, got -1/);
+  assert.throws(() => packUniforms(layout, { ...all, g: 2.5 }), /g must be a i32, got 2.5/);
+});
+
+// The offsets each family packed by hand before its block was packed from the WGSL (c88d2a6): the parsed
+// layouts must put every member where the kernels have always read it.
+const FAMILY_BLOCKS: [string, string, number, Record<string, number>][] = [
+  ["normalize/normalize.wgsl", "Params", 64, {
+    count: 0,
+    sigma: 16,
+    seed: 20,
+    row_offset: 24,
+    mean: 32,
+    inv_std: 48,
+  }],
+  ["composite/crop_composite.wgsl", "Params", 64, { count: 0, image_size: 16, mean: 32, inv_std: 48 }],
+  ["search/common.wgsl", "Params", 48, { batch: 0, columns: 24, prototypes: 28, rows: 36, first_key: 40 }],
+  ["hyperplane/common.wgsl", "Params", 48, { side: 0, zero_init: 28, lr: 32, bound: 36, seed: 40 }],
+  ["nmf/common.wgsl", "Params", 64, { n: 0, max_iter: 24, tol: 28, k: 44, vtf_tiles: 48, vtx_tiles: 52 }],
+  ["nnls/common.wgsl", "Params", 16, { positions: 0, hw: 4, channels: 8, tolerance: 12 }],
+  ["random/fill.wgsl", "Fill", 16, { count: 0, seed: 4, row: 8 }],
+];
+
+Deno.test("every family's uniform block keeps the layout its kernels were written for", async () => {
+  for (const [file, name, size, expected] of FAMILY_BLOCKS) {
+    const layout = await uniformLayout(new URL(`../kernels/${file}`, import.meta.url), name);
+    assert.equal(layout.size, size, file);
+    const at = Object.fromEntries(layout.fields.map((f) => [f.name, f.offset]));
+    for (const [field, offset] of Object.entries(expected)) {
+      assert.equal(at[field], offset, `${file} ${field}`);
+    }
+  }
+});
+
+Deno.test({
+  name: "a kernel reads every member of a packed uniform block as it was given",
+  ignore: !device,
+  fn: async () => {
+    const echo = await wgslFile(
+      "echo.wgsl",
+      `// Copies every member of a Mixed uniform block into a flat array, to check the packing on the GPU.
+${MIXED}
+@group(0) @binding(0) var<uniform> m: Mixed;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@compute @workgroup_size(1)
+fn main() {
+  out[0] = f32(m.a);
+  out[1] = m.b.x; out[2] = m.b.y; out[3] = m.b.z;
+  out[4] = m.c;
+  out[5] = f32(m.d.x); out[6] = f32(m.d.y);
+  for (var i = 0u; i < 3u; i++) {
+    for (var j = 0u; j < 3u; j++) { out[7u + 3u * i + j] = m.e[i][j]; }
+  }
+  for (var i = 0u; i < 2u; i++) {
+    for (var j = 0u; j < 3u; j++) { out[16u + 3u * i + j] = m.f[i][j]; }
+  }
+  out[22] = f32(m.g);
+}`,
+    );
+    const { main } = await compileProgram(device!, { label: "echo", sources: [echo], entryPoints: ["main"] });
+    const values = {
+      a: 3,
+      b: [1, 2, 3],
+      c: 4,
+      d: [5, 6],
+      e: [7, 8, 9, 10, 11, 12, 13, 14, 15],
+      f: [16, 17, 18, 19, 20, 21],
+      g: -22,
+    };
+    const block = packUniforms(await uniformLayout(echo, "Mixed"), values);
+    const uniforms = device!.createBuffer({
+      size: block.length,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device!.queue.writeBuffer(uniforms, 0, block);
+    const out = device!.createBuffer({
+      size: 23 * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC,
+    });
+    const enc = device!.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    encodeDispatch(pass, device!, main, [uniforms, out], [1]);
+    pass.end();
+    device!.queue.submit([enc.finish()]);
+    const got = [...new Float32Array(await readBuffer(device!, out, 23 * 4))];
+    assert.deepEqual(got, [
+      ...[3, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21],
+      -22,
+    ]);
+    uniforms.destroy();
+    out.destroy();
   },
 });
 

@@ -4,9 +4,10 @@ import assert from "node:assert/strict";
 import { createStorageBuffer } from "../src/runtime/gpu.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { gpu, noGpu } from "./_helpers/gpu.ts";
-import { bruteForceSearch, poolImage } from "../kernels/search/brute_force.ts";
+import { bruteForceSearch, poolImage } from "../kernels/search/reference.ts";
 import type { SearchHit, SearchResult } from "../kernels/search/hits.ts";
-import { benchSearch, PrototypeSearch } from "../kernels/search/prototype_search.ts";
+import { PrototypeSearch } from "../kernels/search/prototype_search.ts";
+import { benchSearch } from "../src/bench/search.ts";
 
 const device = gpu?.device;
 

@@ -1,9 +1,17 @@
 // Crop composites assembled on the GPU (crop_composite.wgsl), many at once, either as the model's normalized
 // NCHW input (left on the GPU for ort.Tensor.fromGpuBuffer) or as uint8 RGB for figures. crop_cells.ts says
-// what a crop is; crop_composite_cpu.ts is the CPU twin.
-import { writeNormalization } from "../normalize/params.ts";
+// what a crop is; reference.ts is the CPU twin.
+import { normalizationUniforms } from "../normalize/settings.ts";
 import { createStorageBuffer, createUniformBuffer, readBuffer } from "../../src/runtime/gpu.ts";
-import { compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
+import {
+  compileProgram,
+  dispatchGrid,
+  encodeDispatch,
+  packUniforms,
+  type UniformLayout,
+  uniformLayout,
+} from "../_program.ts";
+import { COMPOSITE_WORKGROUP } from "./settings.ts";
 import {
   checkComposites,
   type CompositePixels,
@@ -15,25 +23,25 @@ import {
   type ImageSource,
 } from "./crop_cells.ts";
 import { PREPARED_IMAGE_SIZE } from "../../src/data/input_spec.ts";
-import { seededRandom } from "../../src/runtime/random.ts";
 
-const PARAMS_BYTES = 64;
+const COMPOSITE_WGSL = new URL("./crop_composite.wgsl", import.meta.url);
 
 export class CropCompositor {
   private constructor(
     private readonly device: GPUDevice,
     private readonly normalizedPipeline: GPUComputePipeline,
     private readonly rgbPipeline: GPUComputePipeline,
+    private readonly params: UniformLayout,
   ) {}
 
   static async create(device: GPUDevice): Promise<CropCompositor> {
     const { normalized, rgb8 } = await compileProgram(device, {
       label: "crop_composite",
-      sources: [new URL("./crop_composite.wgsl", import.meta.url)],
+      sources: [COMPOSITE_WGSL],
       entryPoints: ["normalized", "rgb8"],
-      overrides: { WORKGROUP: LINEAR_WORKGROUP },
+      overrides: { WORKGROUP: COMPOSITE_WORKGROUP },
     });
-    return new CropCompositor(device, normalized, rgb8);
+    return new CropCompositor(device, normalized, rgb8, await uniformLayout(COMPOSITE_WGSL, "Params"));
   }
 
   /**
@@ -101,10 +109,15 @@ export class CropCompositor {
     const cells = new Uint32Array(composites.length * k * 3);
     composites.flat().forEach(({ image, y, x }, i) => cells.set([slotOf(image), y, x], i * 3));
     const cellBuffer = createStorageBuffer(device, cells, 0, "composites.cells");
-    const params = new ArrayBuffer(PARAMS_BYTES);
-    new Uint32Array(params, 0, 5).set([count, composites.length, k, size, imageSize]);
-    writeNormalization(new Float32Array(params));
-    const uniforms = createUniformBuffer(device, new Uint8Array(params), "composites.params");
+    const params = packUniforms(this.params, {
+      count,
+      composites: composites.length,
+      crops: k,
+      size,
+      image_size: imageSize,
+      ...normalizationUniforms(),
+    });
+    const uniforms = createUniformBuffer(device, params, "composites.params");
     const enc = device.createCommandEncoder({ label: "composites" });
     const pass = enc.beginComputePass();
     encodeDispatch(
@@ -112,7 +125,7 @@ export class CropCompositor {
       device,
       pipeline,
       { 0: pixels, 1: cellBuffer, 2: uniforms, [outputBinding]: output },
-      dispatchGrid(Math.ceil(count / LINEAR_WORKGROUP)),
+      dispatchGrid(Math.ceil(count / COMPOSITE_WORKGROUP)),
     );
     pass.end();
     device.queue.submit([enc.finish()]);
@@ -146,66 +159,5 @@ export class CropCompositor {
     const slots = new Map(needed.map((image, slot) => [image, slot]));
     const pixels = createStorageBuffer(this.device, staging, 0, "composites.images");
     return { pixels, slotOf: (image) => slots.get(image)!, owned: true };
-  }
-}
-
-export interface CompositeBenchOptions {
-  classes: number;
-  k: number;
-  /** Crop side: 32 (layer3.5) or 74 (layer4.2). */
-  size: number;
-  repeats?: number;
-}
-
-export interface CompositeBenchResult {
-  /** Normalized composites per second, images already on the GPU. */
-  compositesPerSecond: number;
-  /** The same with the needed images gathered from a CPU cache and uploaded on every call. */
-  compositesPerSecondWithUpload: number;
-  seconds: number;
-}
-
-/** Assembles `classes` random composites of k crops, `repeats` times, from 64 random prepared images. */
-export async function benchComposites(
-  device: GPUDevice,
-  opts: CompositeBenchOptions,
-): Promise<CompositeBenchResult> {
-  const pooledWidth = Math.floor(PREPARED_IMAGE_SIZE / opts.size);
-  if (cropSize(pooledWidth) !== opts.size) {
-    throw new Error(`benchComposites: size ${opts.size} is not floor(224 / n) for any pooled width n`);
-  }
-  const repeats = opts.repeats ?? 5;
-  const imageCount = 64;
-  const random = seededRandom(99);
-  const cache = Uint8Array.from(
-    { length: imageCount * imageBytes(PREPARED_IMAGE_SIZE) },
-    () => random() * 256,
-  );
-  const composites = Array.from(
-    { length: opts.classes },
-    () =>
-      Array.from({ length: opts.k }, () => ({
-        image: Math.floor(random() * imageCount),
-        y: Math.floor(random() * pooledWidth),
-        x: Math.floor(random() * pooledWidth),
-      })),
-  );
-  const compositor = await CropCompositor.create(device);
-  const onGpu = createStorageBuffer(device, cache, 0, "bench.images");
-  const time = async (source: ImageSource) => {
-    compositor.normalized(source, composites, pooledWidth).buffer.destroy(); // warm-up
-    await device.queue.onSubmittedWorkDone();
-    const t0 = performance.now();
-    for (let i = 0; i < repeats; i++) compositor.normalized(source, composites, pooledWidth).buffer.destroy();
-    await device.queue.onSubmittedWorkDone();
-    return (performance.now() - t0) / 1000;
-  };
-  try {
-    const seconds = await time(onGpu);
-    const withUpload = await time(cache);
-    const made = opts.classes * repeats;
-    return { compositesPerSecond: made / seconds, compositesPerSecondWithUpload: made / withUpload, seconds };
-  } finally {
-    onGpu.destroy();
   }
 }

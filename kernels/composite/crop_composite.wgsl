@@ -2,8 +2,8 @@
 // to bottom into a (k * size) x size image. Two outputs from the same gather: the model's normalized float
 // NCHW input (same formula as kernels/normalize/normalize.wgsl), and packed uint8 RGB (HWC) for figures.
 
-// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
-// also sizes its grid.
+// Invocations per workgroup, set by the dispatcher from COMPOSITE_WORKGROUP (settings.ts), which also sizes
+// its grid.
 override WORKGROUP: u32;
 
 struct Params {

@@ -6,7 +6,11 @@
 @group(0) @binding(4) var<storage, read> hits_b: array<u32>;
 @group(0) @binding(5) var<storage, read_write> accuracy: array<f32>;
 
-@compute @workgroup_size(64)
+// Invocations per workgroup, set by pair_trainer.ts from ACCURACY_WORKGROUP (settings.ts), which also sizes
+// its grid.
+override WORKGROUP: u32;
+
+@compute @workgroup_size(WORKGROUP)
 fn pair_accuracy(@builtin(global_invocation_id) gid: vec3<u32>) {
   let pair = gid.x;
   if (pair >= params.n_a * params.n_b) {

@@ -4,11 +4,11 @@
 // bias is weight C and every step treats it like a channel. Rows of a class start at a multiple of BLOCK
 // (padding rows are zero), so a row tile never spans two classes.
 
-// Invocations per workgroup side, and the reduction's step.
+// Invocations per workgroup side, and the reduction's step; rewritten by pair_trainer.ts from settings.ts
+// HYPERPLANE_TILE (it sizes workgroup arrays and the grids).
 const TILE: u32 = 16u;
-// Register blocking: each invocation computes RB x RB outputs, a workgroup BLOCK x BLOCK. Set by the host
-// (pair_trainer.ts): 1 on software adapters (workgroup arrays of 256 floats; larger ones make llvmpipe's
-// compile time explode), 4 on a hardware GPU.
+// Register blocking: each invocation computes RB x RB outputs, a workgroup BLOCK x BLOCK. Rewritten by the
+// host (pair_trainer.ts) from settings.ts defaultRegisterBlock: 1 on software adapters, 4 on a hardware GPU.
 const RB: u32 = 1u;
 const BLOCK: u32 = TILE * RB;
 

@@ -15,7 +15,7 @@ var<workgroup> x_tile: array<f32, TILE * BLOCK>;
 var<workgroup> s_tile: array<f32, TILE * BLOCK>;
 var<workgroup> rows_shared: vec2<u32>;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE, TILE)
 fn gradient(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let own = wg.z;
   if (lid.x == 0u && lid.y == 0u) {

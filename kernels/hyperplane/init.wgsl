@@ -4,16 +4,13 @@
 @group(0) @binding(2) var<storage, read> slots_b: array<ClassSlot>;
 @group(0) @binding(3) var<storage, read_write> weights: array<f32>;
 
-fn mix(x: u32) -> u32 {
-  var h = x;
-  h = (h ^ (h >> 16u)) * 0x7feb352du;
-  h = (h ^ (h >> 15u)) * 0x846ca68bu;
-  return h ^ (h >> 16u);
-}
+// Invocations per workgroup, set by pair_trainer.ts from INIT_WORKGROUP (settings.ts), which also sizes its
+// grid. mix32: kernels/_hash.wgsl, compiled ahead of this file.
+override WORKGROUP: u32;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WORKGROUP)
 fn init_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let e = gid.x + gid.y * groups.x * 256u;
+  let e = gid.x + gid.y * groups.x * WORKGROUP;
   if (e >= params.n_a * params.n_b * params.width) {
     return;
   }
@@ -25,7 +22,7 @@ fn init_weights(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
   let k = e % params.width;
   let i = slots_a[pair / params.n_b].class_index;
   let j = slots_b[pair % params.n_b].class_index;
-  let h = mix(mix(mix(mix(params.seed) ^ i) + j) ^ k);
+  let h = mix32(mix32(mix32(mix32(params.seed) ^ i) + j) ^ k);
   let u = f32(h >> 8u) / 16777216.0;
   weights[e] = (u * 2.0 - 1.0) * params.bound;
 }

@@ -13,7 +13,7 @@
 var<workgroup> x_tile: array<f32, BLOCK * TILE>;
 var<workgroup> w_tile: array<f32, BLOCK * TILE>;
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE, TILE)
 fn logits(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
   let row_tile = wg.x + wg.y * params.grid_x;
   if (row_tile >= params.row_tiles) {

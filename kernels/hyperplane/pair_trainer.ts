@@ -3,12 +3,26 @@
 // block B and trains all their pairs together. A tile's epochs are encoded back to back and submitted without
 // waiting; a row of tiles (one A block against the B blocks asked for) is read back once at its end.
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
+import {
+  compileProgram,
+  dispatchGrid,
+  encodeDispatch,
+  HASH_WGSL,
+  packUniforms,
+  type UniformLayout,
+  uniformLayout,
+} from "../_program.ts";
 import { trainPairCpu } from "./reference.ts";
-import { type HyperplaneTraining, initBound } from "./settings.ts";
-
-/** Invocations per workgroup side (common.wgsl's TILE); a workgroup covers TILE * RB outputs per side. */
-const TILE = 16;
+import {
+  ACCURACY_WORKGROUP,
+  DEFAULT_MAX_BLOCK_BYTES,
+  DEFAULT_MAX_CLASSES,
+  defaultRegisterBlock,
+  HYPERPLANE_TILE as TILE,
+  type HyperplaneTraining,
+  INIT_WORKGROUP,
+  initBound,
+} from "./settings.ts";
 
 /** Classes with their rows (rows x channels float32, row-major), as read from a vectors folder. */
 export interface PairTrainingInput {
@@ -95,8 +109,9 @@ interface GpuBlock {
 const source = (name: string) => new URL(`./${name}.wgsl`, import.meta.url);
 const COMMON = source("common");
 
-/** Params (common.wgsl's struct): 12 words. */
+/** Params (common.wgsl's struct). */
 function params(
+  layout: UniformLayout,
   side: 0 | 1,
   last: boolean,
   nA: number,
@@ -105,15 +120,20 @@ function params(
   rowTiles: number,
   gridX: number,
   t: HyperplaneTraining,
-): Uint8Array {
-  const buf = new ArrayBuffer(48);
-  const u = new Uint32Array(buf);
-  const f = new Float32Array(buf);
-  u.set([side, last ? 1 : 0, nA, nB, width, rowTiles, gridX, t.init === "zeros" ? 1 : 0]);
-  f[8] = t.lr;
-  f[9] = initBound(width - 1);
-  u[10] = t.seed >>> 0;
-  return new Uint8Array(buf);
+): Uint8Array<ArrayBuffer> {
+  return packUniforms(layout, {
+    side,
+    last,
+    n_a: nA,
+    n_b: nB,
+    width,
+    row_tiles: rowTiles,
+    grid_x: gridX,
+    zero_init: t.init === "zeros",
+    lr: t.lr,
+    bound: initBound(width - 1),
+    seed: t.seed >>> 0,
+  });
 }
 
 export class GpuPairSolver implements PairSolver {
@@ -138,13 +158,17 @@ export class GpuPairSolver implements PairSolver {
     options: GpuSolverOptions = {},
   ): GpuPairSolver {
     const device = gpu.device;
-    const rb = options.registerBlock ?? (gpu.software ? 1 : 4);
+    const rb = options.registerBlock ?? defaultRegisterBlock(gpu.software);
     const align = TILE * rb;
     const c = input.channels;
     const width = c + 1;
     const blocks = planBlocks(input.classes, (cls) => input.rows.get(cls)!.length / c, c, {
-      maxBytes: Math.min(options.maxBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, 2 ** 30),
-      maxClasses: options.maxClasses ?? 64,
+      maxBytes: Math.min(
+        options.maxBytes ?? Infinity,
+        device.limits.maxStorageBufferBindingSize,
+        DEFAULT_MAX_BLOCK_BYTES,
+      ),
+      maxClasses: options.maxClasses ?? DEFAULT_MAX_CLASSES,
       rowAlign: align,
     });
     const gpuBlocks = blocks.map((classes): GpuBlock => {
@@ -184,18 +208,20 @@ export class GpuPairSolver implements PairSolver {
     const label = "hyperplane";
     const rb = this.rb;
     const block = TILE * rb;
-    const compile = <E extends string>(name: string, entry: E) =>
+    const compile = <E extends string>(name: string, entry: E, workgroup?: number) =>
       compileProgram(device, {
         label: `${label} ${name} RB=${rb}`,
-        sources: [COMMON, source(name)],
+        sources: name === "init" ? [HASH_WGSL, COMMON, source(name)] : [COMMON, source(name)],
         entryPoints: [entry],
-        constants: { RB: rb },
+        constants: { RB: rb, TILE },
+        overrides: workgroup ? { WORKGROUP: workgroup } : undefined,
       }).then((p) => p[entry]);
-    const [init, logits, gradient, accuracy] = await Promise.all([
-      compile("init", "init_weights"),
+    const [init, logits, gradient, accuracy, layout] = await Promise.all([
+      compile("init", "init_weights", INIT_WORKGROUP),
       compile("logits", "logits"),
       compile("gradient", "gradient"),
-      compile("accuracy", "pair_accuracy"),
+      compile("accuracy", "pair_accuracy", ACCURACY_WORKGROUP),
+      uniformLayout(COMMON, "Params"),
     ]);
     const width = this.channels + 1;
     const a = this.gpuBlocks[blockA];
@@ -229,7 +255,7 @@ export class GpuPairSolver implements PairSolver {
         const grid = side === 0 ? gridA : gridB;
         const buf = createUniformBuffer(
           device,
-          params(side, last, nA, nB, width, self.rows / block, grid[0], t),
+          params(layout, side, last, nA, nB, width, self.rows / block, grid[0], t),
         );
         uniforms.push(buf);
         return buf;
@@ -242,7 +268,7 @@ export class GpuPairSolver implements PairSolver {
         device,
         init,
         [u[0][0], a.slots, b.slots, weights],
-        dispatchGrid(Math.ceil(nA * nB * width / 256)),
+        dispatchGrid(Math.ceil(nA * nB * width / INIT_WORKGROUP)),
       );
       for (let epoch = 0; epoch < t.epochs; epoch++) {
         const last = epoch === t.epochs - 1 ? 1 : 0;
@@ -272,7 +298,7 @@ export class GpuPairSolver implements PairSolver {
         }
       }
       encodeDispatch(pass, device, accuracy, [u[0][1], a.slots, b.slots, hitsA, hitsB, acc], [
-        Math.ceil(nA * nB / 64),
+        Math.ceil(nA * nB / ACCURACY_WORKGROUP),
       ]);
       pass.end();
       enc.copyBufferToBuffer(weights, 0, staging, offset, nA * nB * width * 4);
@@ -318,7 +344,7 @@ export class CpuPairSolver implements PairSolver {
   constructor(
     private readonly input: PairTrainingInput,
     private readonly training: HyperplaneTraining,
-    maxClasses = 64,
+    maxClasses = DEFAULT_MAX_CLASSES,
   ) {
     const classes = [...input.classes];
     this.blocks = Array.from(

@@ -2,6 +2,27 @@
 // descent on mean BCE-with-logits, lr 0.01, 100 epochs, nn.Linear's initialization) and the seeded initial
 // weights. The initial values come from a counter-based hash of (seed, i, j, channel) rather than a sequential
 // generator, so the GPU draws any pair's start independently and the CPU twin reproduces it bit for bit.
+// The kernels' sizes are here too, written once: the WGSL takes them as overrides or rewritten constants.
+import { LINEAR_WORKGROUP } from "../_program.ts";
+import { mix32 } from "../_hash.ts";
+
+/** Invocations per workgroup side of logits.wgsl and gradient.wgsl (`const TILE` in common.wgsl, rewritten). */
+export const HYPERPLANE_TILE = 16;
+/** Invocations per workgroup of init.wgsl (its `override WORKGROUP`), one weight each. */
+export const INIT_WORKGROUP = LINEAR_WORKGROUP;
+/** Invocations per workgroup of accuracy.wgsl (its `override WORKGROUP`), one pair each. */
+export const ACCURACY_WORKGROUP = 64;
+/** Classes per block by default: a tile trains at most its square of pairs at once. */
+export const DEFAULT_MAX_CLASSES = 64;
+/** Largest buffer a block binds by default, below the device's own limit. */
+export const DEFAULT_MAX_BLOCK_BYTES = 2 ** 30;
+/**
+ * Outputs per invocation per side (`const RB` in common.wgsl, rewritten): 1 on software adapters (workgroup
+ * arrays of 256 floats; larger ones make llvmpipe's compile time explode), 4 on a hardware GPU.
+ */
+export function defaultRegisterBlock(software: boolean): number {
+  return software ? 1 : 4;
+}
 
 export type HyperplaneInit = "torch" | "zeros";
 export const HYPERPLANE_INITS: readonly HyperplaneInit[] = ["torch", "zeros"];
@@ -15,14 +36,6 @@ export interface HyperplaneTraining {
 }
 
 export const REFERENCE_TRAINING: HyperplaneTraining = { epochs: 100, lr: 0.01, init: "torch", seed: 0 };
-
-/** One round of a 32-bit integer finalizer (the same arithmetic as `mix` in hyperplane.wgsl). */
-export function mix32(x: number): number {
-  let h = x >>> 0;
-  h = Math.imul(h ^ (h >>> 16), 0x7feb352d) >>> 0;
-  h = Math.imul(h ^ (h >>> 15), 0x846ca68b) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /** Uniform in [0, 1) with 24 bits (exact in float32) for element k of pair (i, j); k = C is the bias. */
 export function initUniform(seed: number, i: number, j: number, k: number): number {

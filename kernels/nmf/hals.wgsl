@@ -25,6 +25,8 @@ const ROUNDS: u32 = (NE + 3u) / 4u;
 // kernels.ts from plan.ts, which sizes the grid with them.
 override RW: u32;
 override RPT: u32;
+// Invocations per reduce_w / reduce_h workgroup (plan.ts REDUCE_WORKGROUP).
+override REDUCE_WORKGROUP: u32;
 
 // Small on purpose: llvmpipe compile time grows steeply with workgroup array length.
 var<workgroup> scratch: array<vec4<f32>, RW>;
@@ -100,13 +102,13 @@ fn update_h(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
 
 // Sums the update partials of one problem into its full K x K Gram matrix; returns the violation.
 fn reduce(lid: u32, g: u32, tiles: u32) -> f32 {
-  for (var e = lid; e < NE; e += 64u) {
+  for (var e = lid; e < NE; e += REDUCE_WORKGROUP) {
     var sum = 0.0;
     for (var q = 0u; q < tiles; q++) { sum += partial[(g * tiles + q) * NE + e]; }
     sums[e] = sum;
   }
   workgroupBarrier();
-  for (var e = lid; e < K * K; e += 64u) {
+  for (var e = lid; e < K * K; e += REDUCE_WORKGROUP) {
     let lo = min(e / K, e % K);
     let hi = max(e / K, e % K);
     gram_out[g * K * K + e] = sums[lo * (2u * K - lo + 1u) / 2u + hi - lo];
@@ -115,7 +117,7 @@ fn reduce(lid: u32, g: u32, tiles: u32) -> f32 {
 }
 
 // After the W half-step: W^T W for update_h, and the W half of the violation.
-@compute @workgroup_size(64)
+@compute @workgroup_size(REDUCE_WORKGROUP)
 fn reduce_w(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = live[wid.x];
   let viol = reduce(lid, g, prm.w_tiles);
@@ -125,7 +127,7 @@ fn reduce_w(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wi
 // After the H half-step: H H^T for the next update_w, and scikit-learn's stopping rule for 'cd':
 // stop after the iteration where violation_init == 0 or violation / violation_init <= tol, where
 // violation_init is the first iteration's violation; or after max_iter iterations.
-@compute @workgroup_size(64)
+@compute @workgroup_size(REDUCE_WORKGROUP)
 fn reduce_h(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = live[wid.x];
   let viol_h = reduce(lid, g, prm.h_tiles);

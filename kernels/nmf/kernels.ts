@@ -2,9 +2,10 @@
 // compiled after common.wgsl (shared structs). The factor widths K and P size function-scope arrays, so they
 // are rewritten `const`s; the grid geometry (plan.ts) and the algorithm's constants (settings.ts) are
 // overrides, written once in TypeScript.
-import { compileProgram, LINEAR_WORKGROUP } from "../_program.ts";
+import { compileProgram, LINEAR_WORKGROUP, type UniformLayout, uniformLayout } from "../_program.ts";
 import {
   GRAM_WORKGROUP,
+  REDUCE_WORKGROUP,
   RES_ROWS,
   ROWS_PER_INVOCATION,
   STAT_CHUNK,
@@ -24,6 +25,8 @@ export interface NmfPipelines {
   vtfRowsP: number;
   /** Gram upper triangle + violation: floats per update partial. */
   partialWidth: number;
+  /** The Params block of common.wgsl, packed by the solver. */
+  params: UniformLayout;
   vtfK: GPUComputePipeline;
   vtxK: GPUComputePipeline;
   vtfP: GPUComputePipeline;
@@ -73,7 +76,7 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
       { K: width, P: p, R: vtfRows(width) },
       { GROUPS: VTF_GROUPS, VTX_COLUMNS },
     );
-  const [prodK, prodP, hals, init, error] = await Promise.all([
+  const [prodK, prodP, hals, init, error, params] = await Promise.all([
     products(k),
     products(p),
     program(
@@ -81,7 +84,7 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
       `nmf hals K=${k}`,
       ["update_w", "update_h", "reduce_w", "reduce_h", "compact", "gram_h"],
       { K: k, P: p },
-      { RW: UPDATE_WORKGROUP, RPT: ROWS_PER_INVOCATION, GRAM_WORKGROUP },
+      { RW: UPDATE_WORKGROUP, RPT: ROWS_PER_INVOCATION, GRAM_WORKGROUP, REDUCE_WORKGROUP },
     ),
     program(
       "init.wgsl",
@@ -102,6 +105,7 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
       { STAT_CHUNK, JACOBI_SWEEPS, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
     ),
     program("error.wgsl", `nmf error K=${k}`, ["residual", "finish"], { K: k, P: p }, { RES_ROWS }),
+    uniformLayout(COMMON, "Params"),
   ]);
   return {
     k,
@@ -110,6 +114,7 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
     vtfRowsK: VTF_GROUPS * vtfRows(k),
     vtfRowsP: VTF_GROUPS * vtfRows(p),
     partialWidth: (k * (k + 1)) / 2 + 1,
+    params,
     vtfK: prodK.vtf,
     vtxK: prodK.vtx,
     vtfP: prodP.vtf,

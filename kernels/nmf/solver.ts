@@ -4,7 +4,7 @@
 // iteration the GPU rebuilds each group's list of unconverged problems and the indirect dispatch sizes, so a
 // converged problem gets no more workgroups (and stops changing) while the rest of its batch goes on.
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { bindGroup, type Bindings, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
+import { bindGroup, type Bindings, encodeDispatch, LINEAR_WORKGROUP, packUniforms } from "../_program.ts";
 import { type NmfPipelines, nmfPipelines } from "./kernels.ts";
 import {
   GRAM_WORKGROUP,
@@ -323,25 +323,23 @@ function createGroup(
     });
     v = { buffer, offset: 0, size: G * vBytes };
   }
-  const params = new ArrayBuffer(64);
-  const pu = new Uint32Array(params);
-  pu.set([
-    d.n,
-    d.c,
-    d.splits,
-    ROWS_PER_SPLIT,
-    d.wTiles,
-    d.hTiles,
-    s.maxIter,
-    0,
-    d.statTiles,
-    d.resTiles,
-    d.p,
-    d.k,
-  ]);
-  pu.set([Math.ceil(d.n / pl.vtfRowsK), Math.ceil(d.c / VTX_COLUMNS), 0, 0], 12);
-  new Float32Array(params)[7] = s.tol;
-  const prm = createUniformBuffer(device, new Uint8Array(params), "nmf params");
+  const params = packUniforms(pl.params, {
+    n: d.n,
+    c: d.c,
+    splits: d.splits,
+    rows_per_split: ROWS_PER_SPLIT,
+    w_tiles: d.wTiles,
+    h_tiles: d.hTiles,
+    max_iter: s.maxIter,
+    tol: s.tol,
+    stat_tiles: d.statTiles,
+    res_tiles: d.resTiles,
+    p: d.p,
+    k: d.k,
+    vtf_tiles: Math.ceil(d.n / pl.vtfRowsK),
+    vtx_tiles: Math.ceil(d.c / VTX_COLUMNS),
+  });
+  const prm = createUniformBuffer(device, params, "nmf params");
   owned.push(prm);
 
   const state = storage(G * STATE_BYTES / 4, "state");

@@ -15,7 +15,8 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-override WORKGROUP: u32 = 64u;
+// Invocations per workgroup, set by nnls.ts from NNLS_WORKGROUP (settings.ts), which also sizes its grids.
+override WORKGROUP: u32;
 
 // Flat invocation index of a 1-D problem dispatched over an x-y grid (_program.ts dispatchGrid).
 fn flatIndex(gid: vec3u, groups: vec3u) -> u32 {

@@ -2,10 +2,10 @@
 // position, one invocation each) and residual.wgsl, recorded into one submit with one read-back of the
 // results. The k x k Gram matrix is computed on the CPU (k^2 C multiply-adds) and uploaded.
 import { createStorageBuffer, createUniformBuffer, readBuffer } from "../../src/runtime/gpu.ts";
-import { compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
+import { compileProgram, dispatchGrid, encodeDispatch, packUniforms, uniformLayout } from "../_program.ts";
 import { gram } from "./gram.ts";
 import { checkNnlsProblem, type NnlsProblem, type NnlsSolution } from "./problem.ts";
-import { NNLS_PIVOT_FLOOR, NNLS_TOLERANCE } from "./settings.ts";
+import { NNLS_PIVOT_FLOOR, NNLS_TOLERANCE, NNLS_WORKGROUP as WORKGROUP } from "./settings.ts";
 
 const COMMON = new URL("./common.wgsl", import.meta.url);
 const SOURCES = {
@@ -13,9 +13,6 @@ const SOURCES = {
   solve: new URL("./solve.wgsl", import.meta.url),
   residual: new URL("./residual.wgsl", import.meta.url),
 } as const;
-
-/** Invocations per workgroup: one position each, so small groups keep a 196-position image on many cores. */
-const WORKGROUP = 64;
 
 type Stage = keyof typeof SOURCES;
 
@@ -43,10 +40,13 @@ export async function nnlsGpu(device: GPUDevice, problem: NnlsProblem): Promise<
   const [project, solve, residual] = await Promise.all(
     (["project", "solve", "residual"] as const).map((s) => pipeline(device, s, k)),
   );
-  const params = new ArrayBuffer(16);
-  new Uint32Array(params, 0, 3).set([positions, hw, channels]);
-  new Float32Array(params, 12, 1)[0] = problem.tolerance ?? NNLS_TOLERANCE;
-  const uniforms = createUniformBuffer(device, new Uint8Array(params), "nnls params");
+  const params = packUniforms(await uniformLayout(COMMON, "Params"), {
+    positions,
+    hw,
+    channels,
+    tolerance: problem.tolerance ?? NNLS_TOLERANCE,
+  });
+  const uniforms = createUniformBuffer(device, params, "nnls params");
   const owned: GPUBuffer[] = [uniforms];
   const make = (size: number | ArrayBufferView, label: string) => {
     const buffer = createStorageBuffer(device, size, 0, label);

@@ -1,6 +1,10 @@
 // The settings of the batched non-negative least squares solver, written once for the WGSL kernels, their
 // dispatcher and the CPU twin, so both sides run the same algorithm with the same limits.
 
+/** Invocations per workgroup (`override WORKGROUP` in common.wgsl), one position each: small groups keep a
+ * 196-position image on many cores. The dispatcher sizes its grids with it. */
+export const NNLS_WORKGROUP = 64;
+
 /** Most prototypes per class the solver takes: the private arrays of solve.wgsl are K x K. */
 export const NNLS_MAX_K = 24;
 

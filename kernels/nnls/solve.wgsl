@@ -1,14 +1,15 @@
 // Lawson and Hanson's active-set NNLS (Solving Least Squares Problems, 1974, ch. 23) on the normal equations:
 // per position q, min_x ||a_q - H^T x||^2 s.t. x >= 0, given G = H H^T (shared) and b_q = H a_q. One invocation
 // per position; the passive (free) set's system G_PP s = b_P is solved by Cholesky in private arrays.
-// nnls_cpu.ts is the twin, step for step.
+// reference.ts is the twin, step for step.
 @group(0) @binding(1) var<storage, read> gram: array<f32>;
 @group(0) @binding(2) var<storage, read> projected: array<f32>;
 @group(0) @binding(3) var<storage, read_write> coefficients: array<f32>;
 // Per position: outer iterations used, and 1 when the KKT conditions were met (0: iteration cap reached).
 @group(0) @binding(4) var<storage, read_write> status: array<u32>;
 
-override PIVOT_FLOOR: f32 = 1e-7;
+// settings.ts NNLS_PIVOT_FLOOR, set by nnls.ts.
+override PIVOT_FLOOR: f32;
 
 var<private> b: array<f32, K>;
 var<private> x: array<f32, K>;

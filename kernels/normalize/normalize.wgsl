@@ -2,8 +2,8 @@
 // With samples > 1 each image is repeated `samples` times (image-major: row = image * samples + s) with
 // seeded Gaussian noise of std `sigma` added in normalized space: the SmoothGrad noise tunnel's inputs.
 
-// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
-// also sizes its grid.
+// Invocations per workgroup, set by the dispatcher from NORMALIZE_WORKGROUP (settings.ts), which also sizes
+// its grid. pcg: kernels/_hash.wgsl, compiled ahead of this file.
 override WORKGROUP: u32;
 
 struct Params {
@@ -22,12 +22,6 @@ struct Params {
 @group(0) @binding(0) var<storage, read> pixels: array<u32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> p: Params;
-
-fn pcg(v: u32) -> u32 {
-  let state = v * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
 
 fn uniform01(v: u32) -> f32 {
   // 24 random bits into (0, 1]: never 0, so log() below stays finite.

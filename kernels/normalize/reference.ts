@@ -1,13 +1,8 @@
 // The CPU twin of normalize.wgsl, for the wasm EP and as the tests' reference: the same formula and the same
 // counter-based noise generator, so both paths give the same input to float32 rounding.
-import { NO_NOISE, type NoiseOptions } from "./params.ts";
+import { NO_NOISE, type NoiseOptions } from "./settings.ts";
 import { IMAGENET_MEAN, IMAGENET_STD } from "../../src/data/input_spec.ts";
-
-function pcg(v: number): number {
-  const state = (Math.imul(v >>> 0, 747796405) + 2891336453) >>> 0;
-  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
-  return ((word >>> 22) ^ word) >>> 0;
-}
+import { pcg } from "../_hash.ts";
 
 function gaussian(key: number, seedHash: number): number {
   const a = pcg((key ^ seedHash) >>> 0);

@@ -1,6 +1,11 @@
-// What normalize.wgsl, its CPU twin and the crop compositor share: ImageNet's channel statistics, the
-// SmoothGrad noise options, and where the statistics sit in the kernels' uniform blocks.
+// The settings of the normalize family, written once for normalize.wgsl, its dispatcher and its CPU twin (and
+// read by the crop compositor, which normalizes the same way): ImageNet's channel statistics as the kernels'
+// uniform blocks take them, the SmoothGrad noise options and their default, and the workgroup size.
 import { IMAGENET_MEAN, IMAGENET_STD } from "../../src/data/input_spec.ts";
+import { LINEAR_WORKGROUP } from "../_program.ts";
+
+/** Invocations per workgroup of normalize.wgsl (its `override WORKGROUP`), which also sizes the grid. */
+export const NORMALIZE_WORKGROUP = LINEAR_WORKGROUP;
 
 export interface NoiseOptions {
   /** Noisy copies per image (1 = plain input when sigma is 0). */
@@ -15,12 +20,12 @@ export interface NoiseOptions {
 export const NO_NOISE: NoiseOptions = { samples: 1, sigma: 0, seed: 0 };
 
 /**
- * Writes the mean at floats 8..10 and 1 / std at floats 12..14 of a uniform block: the `mean` and `inv_std`
- * vec4s that close the Params of normalize.wgsl and crop_composite.wgsl.
+ * The `mean` and `inv_std` members (vec4, the 4th component unused) of the Params blocks of normalize.wgsl
+ * and crop_composite.wgsl: x' = (x / 255 - mean[c]) * inv_std[c].
  */
-export function writeNormalization(uniforms: Float32Array): void {
-  for (let c = 0; c < 3; c++) {
-    uniforms[8 + c] = IMAGENET_MEAN[c];
-    uniforms[12 + c] = 1 / IMAGENET_STD[c];
-  }
+export function normalizationUniforms(): { mean: number[]; inv_std: number[] } {
+  return {
+    mean: [...IMAGENET_MEAN, 0],
+    inv_std: [...IMAGENET_STD.map((s) => 1 / s), 0],
+  };
 }

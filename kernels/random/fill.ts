@@ -1,14 +1,17 @@
-// Synthetic non-negative V for the NMF bench (bench_input.wgsl), written straight into GPU buffers so that
-// large batches never pass through the CPU.
+// Seeded sparse random values written straight into GPU buffers (fill.wgsl), so that large synthetic inputs
+// never pass through the CPU; reference.ts is the CPU twin.
 import { createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
+import {
+  compileProgram,
+  dispatchGrid,
+  encodeDispatch,
+  HASH_WGSL,
+  packUniforms,
+  uniformLayout,
+} from "../_program.ts";
+import { FILL_WORKGROUP, type RandomFill } from "./settings.ts";
 
-/** `count` floats of `buffer` (from byte 0) to fill from `seed`. */
-export interface RandomFill {
-  buffer: GPUBuffer;
-  count: number;
-  seed: number;
-}
+const FILL_WGSL = new URL("./fill.wgsl", import.meta.url);
 
 /**
  * Fills each buffer with seeded values in [0, 1), about half of them 0 (ReLU-like sparsity), and waits until
@@ -16,18 +19,22 @@ export interface RandomFill {
  */
 export async function fillSparseRandom(device: GPUDevice, fills: readonly RandomFill[]): Promise<void> {
   const { fill_random: pipeline } = await compileProgram(device, {
-    label: "nmf bench input",
-    sources: [new URL("./bench_input.wgsl", import.meta.url)],
+    label: "random fill",
+    sources: [HASH_WGSL, FILL_WGSL],
     entryPoints: ["fill_random"],
-    overrides: { WORKGROUP: LINEAR_WORKGROUP },
+    overrides: { WORKGROUP: FILL_WORKGROUP },
   });
-  const encoder = device.createCommandEncoder({ label: "nmf bench input" });
+  const layout = await uniformLayout(FILL_WGSL, "Fill");
+  const encoder = device.createCommandEncoder({ label: "random fill" });
   const uniforms = fills.map(({ buffer, count, seed }) => {
     const grid = dispatchGrid(
-      Math.ceil(count / LINEAR_WORKGROUP),
+      Math.ceil(count / FILL_WORKGROUP),
       device.limits.maxComputeWorkgroupsPerDimension,
     );
-    const fill = createUniformBuffer(device, new Uint32Array([count, seed, grid[0] * LINEAR_WORKGROUP, 0]));
+    const fill = createUniformBuffer(
+      device,
+      packUniforms(layout, { count, seed, row: grid[0] * FILL_WORKGROUP }),
+    );
     const pass = encoder.beginComputePass();
     encodeDispatch(pass, device, pipeline, [fill, buffer], grid);
     pass.end();

@@ -1,9 +1,9 @@
-// Synthetic non-negative V for the NMF bench, generated on the GPU so that large batches never pass
-// through the CPU: a hash of (seed, index) gives a uniform value, of which about half is kept
-// (ReLU-like sparsity, as in network activations).
+// Seeded sparse uniform values written straight into a storage buffer, so that large synthetic inputs (the
+// NMF bench's V) never pass through the CPU: a hash of (seed, index) gives a uniform u in [0, 1) and the value
+// is max(2u - 1, 0), about half of them 0 (ReLU-like sparsity, as in network activations).
+// pcg: kernels/_hash.wgsl, compiled ahead of this file. reference.ts is the CPU twin.
 
-// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
-// also sizes its grid.
+// Invocations per workgroup, set by fill.ts from FILL_WORKGROUP (settings.ts), which also sizes its grid.
 override WORKGROUP: u32;
 
 struct Fill {
@@ -15,12 +15,6 @@ struct Fill {
 
 @group(0) @binding(0) var<uniform> fill: Fill;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
-
-fn pcg(x: u32) -> u32 {
-  let state = x * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
 
 @compute @workgroup_size(WORKGROUP)
 fn fill_random(@builtin(global_invocation_id) gid: vec3<u32>) {

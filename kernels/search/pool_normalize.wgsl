@@ -3,10 +3,10 @@
 // layout the similarity matmul loads with unit stride along N; then one inverse L2 norm per column, applied
 // in the matmul's epilogue instead of rewriting the pooled values.
 
-// Params: search_params.wgsl, compiled ahead of this file by prototype_search.ts.
+// Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 
-// Invocations per workgroup, set by the dispatcher from LINEAR_WORKGROUP (kernels/_program.ts), which
-// also sizes its grid.
+// Invocations per workgroup, set by the dispatcher from POOL_WORKGROUP (settings.ts), which also sizes its
+// grid.
 override WORKGROUP: u32;
 
 @group(0) @binding(0) var<storage, read> activations: array<f32>;

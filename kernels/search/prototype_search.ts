@@ -3,8 +3,24 @@
 // prototypes and folded into a running per-prototype top-k on the GPU as it arrives, so the GPU memory held is
 // fixed at construction (sized for one batch) and nothing is read back until finish().
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { bindGroup, compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
-import { seededRandom } from "../../src/runtime/random.ts";
+import {
+  bindGroup,
+  compileProgram,
+  dispatchGrid,
+  encodeDispatch,
+  packUniforms,
+  type UniformLayout,
+  uniformLayout,
+} from "../_program.ts";
+import {
+  DEFAULT_MAX_BATCH,
+  EMPTY_KEY,
+  EMPTY_SCORE,
+  MATMUL_TILE,
+  MAX_SCORES_BYTES,
+  MERGE_WORKGROUP,
+  POOL_WORKGROUP,
+} from "./settings.ts";
 import {
   checkPrototypes,
   pooledSize,
@@ -28,26 +44,18 @@ export interface PrototypeSearchOptions extends SearchGeometry {
   scoresChunkBytes?: number;
 }
 
-const PARAMS_BYTES = 48;
-/** Output tile side of similarity_matmul.wgsl (TILE there): sizes its grid and the prototype chunks. */
-const MATMUL_TILE = 64;
-/** Invocations per topk_merge.wgsl workgroup (WG there); also the largest topK it can keep. */
-const MERGE_WORKGROUP = 64;
-// Keeps one scores chunk a modest allocation even where the device allows huge bindings.
-const MAX_SCORES_BYTES = 256 * 1024 * 1024;
-const EMPTY_SCORE = -3.0e38;
-const EMPTY_KEY = 0xffffffff;
-
 interface Pipelines {
   pool: GPUComputePipeline;
   norms: GPUComputePipeline;
   matmul: GPUComputePipeline;
   merge: GPUComputePipeline;
+  /** The Params block of common.wgsl. */
+  params: UniformLayout;
 }
 
 const wgsl = (name: string) => new URL(`./${name}`, import.meta.url);
 // WGSL has no includes: the shared Params struct is compiled ahead of each kernel.
-const PARAMS = wgsl("search_params.wgsl");
+const PARAMS = wgsl("common.wgsl");
 
 /** The search's pipelines for a given top-K on `device` (compiled once per device, see compileProgram). */
 async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
@@ -56,7 +64,7 @@ async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines>
       label: "search pool",
       sources: [PARAMS, wgsl("pool_normalize.wgsl")],
       entryPoints: ["pool", "norms"],
-      overrides: { WORKGROUP: LINEAR_WORKGROUP },
+      overrides: { WORKGROUP: POOL_WORKGROUP },
     }),
     compileProgram(device, {
       label: "search matmul",
@@ -68,10 +76,11 @@ async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines>
       label: `search merge K=${topK}`,
       sources: [PARAMS, wgsl("topk_merge.wgsl")],
       entryPoints: ["main"],
-      overrides: { K: topK, WG: MERGE_WORKGROUP },
+      overrides: { K: topK, WG: MERGE_WORKGROUP, EMPTY_SCORE, EMPTY_KEY },
     }),
   ]);
-  return { pool: pool.pool, norms: pool.norms, matmul: matmul.main, merge: merge.main };
+  const params = await uniformLayout(PARAMS, "Params");
+  return { pool: pool.pool, norms: pool.norms, matmul: matmul.main, merge: merge.main, params };
 }
 
 /** Unit-length prototypes, transposed to [C, P] so the matmul reads contiguous prototype rows per channel. */
@@ -122,7 +131,7 @@ export class PrototypeSearch {
     this.geometry = { channels: C, height: h, width: w };
     this.prototypes = bases.length / C;
     this.topK = opts.topK;
-    this.maxBatch = opts.maxBatch ?? 64;
+    this.maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
     const pooled = pooledSize(h, w);
     this.pooledHeight = pooled.height;
     this.pooledWidth = pooled.width;
@@ -157,7 +166,7 @@ export class PrototypeSearch {
     this.state = track(createStorageBuffer(device, this.initialState(), 0, "search.state"));
     this.params = Array.from(
       { length: chunks },
-      () => track(createUniformBuffer(device, new Uint8Array(PARAMS_BYTES), "search.params")),
+      () => track(createUniformBuffer(device, new Uint8Array(pipelines.params.size), "search.params")),
     );
     this.normsBind = bindGroup(device, pipelines.norms, {
       1: this.pooled,
@@ -377,20 +386,19 @@ export class PrototypeSearch {
     queue.writeBuffer(this.predicted, 0, predicted.buffer as ArrayBuffer, predicted.byteOffset, count * 4);
     this.params.forEach((params, chunk) => {
       const rowStart = chunk * this.rowsPerChunk;
-      const u = new Uint32Array(PARAMS_BYTES / 4);
-      u.set([
-        count,
-        C,
-        h,
-        w,
-        this.pooledHeight,
-        this.pooledWidth,
+      const u = packUniforms(pipelines.params, {
+        batch: count,
+        channels: C,
+        height: h,
+        width: w,
+        pooled_h: this.pooledHeight,
+        pooled_w: this.pooledWidth,
         columns,
-        this.prototypes,
-        rowStart,
-        Math.min(this.rowsPerChunk, this.prototypes - rowStart),
-        firstImage * this.cells,
-      ]);
+        prototypes: this.prototypes,
+        row_start: rowStart,
+        rows: Math.min(this.rowsPerChunk, this.prototypes - rowStart),
+        first_key: firstImage * this.cells,
+      });
       queue.writeBuffer(params, 0, u);
     });
     const activations = { buffer: source, offset, size: count * C * h * w * 4 };
@@ -401,14 +409,14 @@ export class PrototypeSearch {
       device,
       pipelines.pool,
       [activations, this.pooled, this.params[0]],
-      dispatchGrid(Math.ceil(C * columns / LINEAR_WORKGROUP)),
+      dispatchGrid(Math.ceil(C * columns / POOL_WORKGROUP)),
     );
     encodeDispatch(
       pass,
       device,
       pipelines.norms,
       this.normsBind,
-      dispatchGrid(Math.ceil(columns / LINEAR_WORKGROUP)),
+      dispatchGrid(Math.ceil(columns / POOL_WORKGROUP)),
     );
     this.params.forEach((_, chunk) => {
       const rows = Math.min(this.rowsPerChunk, this.prototypes - chunk * this.rowsPerChunk);
@@ -420,72 +428,5 @@ export class PrototypeSearch {
     });
     pass.end();
     queue.submit([enc.finish()]);
-  }
-}
-
-export interface SearchBenchOptions {
-  P: number;
-  C: number;
-  h: number;
-  w: number;
-  batch: number;
-  batches: number;
-  topK?: number;
-}
-
-export interface SearchBenchResult {
-  /** Images per second through pooling, scoring and the top-k merge (activations already on the GPU). */
-  imagesPerSecond: number;
-  /** Similarity throughput of the same run: 2 * P * C * pooled positions per image. */
-  gflops: number;
-  seconds: number;
-  /** GPU memory the search held (independent of `batches`). */
-  gpuBytes: number;
-  /** Time of the final readback (finish). */
-  finishMs: number;
-}
-
-/** Streams `batches` batches of random GPU-resident activations through a search of P random prototypes. */
-export async function benchSearch(device: GPUDevice, opts: SearchBenchOptions): Promise<SearchBenchResult> {
-  const { P, C, h, w, batch, batches } = opts;
-  const random = seededRandom(12345);
-  const bases = Float32Array.from({ length: P * C }, random);
-  const classes = Int32Array.from({ length: P }, (_, p) => Math.floor(p / 6));
-  const predicted = Int32Array.from({ length: batch }, (_, i) => i % Math.max(1, Math.ceil(P / 6)));
-  const acts = createStorageBuffer(
-    device,
-    Float32Array.from({ length: batch * C * h * w }, random),
-    0,
-    "bench.acts",
-  );
-  const search = await PrototypeSearch.create(device, bases, classes, {
-    channels: C,
-    height: h,
-    width: w,
-    topK: opts.topK ?? 8,
-    maxBatch: batch,
-  });
-  try {
-    search.addBatch(acts, batch, 0, predicted); // warm-up: pipelines, first-use allocations
-    await device.queue.onSubmittedWorkDone();
-    const t0 = performance.now();
-    for (let i = 1; i <= batches; i++) search.addBatch(acts, batch, i * batch, predicted);
-    await device.queue.onSubmittedWorkDone();
-    const seconds = (performance.now() - t0) / 1000;
-    const t1 = performance.now();
-    await search.finish();
-    const finishMs = performance.now() - t1;
-    const images = batch * batches;
-    const { height: ph, width: pw } = pooledSize(h, w);
-    return {
-      imagesPerSecond: images / seconds,
-      gflops: (2 * P * C * ph * pw * images) / seconds / 1e9,
-      seconds,
-      gpuBytes: search.gpuBytes,
-      finishMs,
-    };
-  } finally {
-    search.destroy();
-    acts.destroy();
   }
 }

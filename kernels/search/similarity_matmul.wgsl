@@ -4,7 +4,7 @@
 // strided by 16 so that shared-memory reads are conflict-free and the final stores are coalesced; both
 // operands are stored K-major so tile loads are contiguous along the output axes.
 
-// Params: search_params.wgsl, compiled ahead of this file by prototype_search.ts.
+// Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 
 // Output tile side, set by prototype_search.ts, which sizes the grid and the prototype chunks with it. The
 // body is written for 64: 16 x 16 invocations of 4 x 4 outputs.

@@ -10,7 +10,7 @@
 // Positions are identified by key = image * ph * pw + py * pw + px, so "lower key" is exactly the tie-break
 // order (image, then y, then x). K and WG are overrides set by prototype_search.ts.
 
-// Params: search_params.wgsl, compiled ahead of this file by prototype_search.ts.
+// Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 
 struct Hit {
   score: f32,
@@ -22,9 +22,9 @@ override K: u32;
 override WG: u32;
 // State per prototype: K score bit patterns, K keys, best-other score bits, best-other key (derived, not set).
 override STRIDE: u32 = 2u * K + 2u;
-// An empty slot: every real cosine (>= -1) ranks before it.
-const EMPTY_SCORE: f32 = -3.0e38;
-const EMPTY_KEY: u32 = 0xffffffffu;
+// An empty slot: every real cosine (>= -1) ranks before it (settings.ts, set by prototype_search.ts).
+override EMPTY_SCORE: f32;
+override EMPTY_KEY: u32;
 // Ranks before every candidate: the "previous winner" of the first round.
 const TOP_SCORE: f32 = 3.0e38;
 

@@ -3,7 +3,7 @@
 // Usage as a script: deno run -A src/bench/nmf.ts --n 2940 --c 2048 --k 6 --batch 1 --iterations 3
 import { parseArgs } from "node:util";
 import { acquireGpu } from "../runtime/gpu.ts";
-import { fillSparseRandom, type RandomFill } from "../../kernels/nmf/bench_input.ts";
+import { fillSparseRandom, type RandomFill } from "../../kernels/random/mod.ts";
 import { type NmfProblem, type NmfTrace, solveBatched } from "../../kernels/nmf/solver.ts";
 import { NMF_DEFAULTS } from "../../kernels/nmf/settings.ts";
 

@@ -142,7 +142,7 @@ async function decompose(
     const device = classifier.handle.gpu?.device;
     const solver = classifier.ep === "webgpu" && device
       ? `GPU (kernels/nnls, ${classifier.device})`
-      : "CPU twin (kernels/nnls/nnls_cpu.ts)";
+      : "CPU twin (kernels/nnls/reference.ts)";
     const batch = Math.max(1, opts.batch ?? 8);
     const images: ImageDecomposition[] = [];
     const skipped: SkippedImage[] = [];

@@ -6,7 +6,7 @@ import type { Dataset } from "../../data/dataset.ts";
 import type { Classifier } from "../../model/classifier.ts";
 import { acquireGpu, createStorageBuffer, type GpuContext } from "../../runtime/gpu.ts";
 import { PrototypeSearch } from "../../../kernels/search/prototype_search.ts";
-import { poolImage } from "../../../kernels/search/brute_force.ts";
+import { poolImage } from "../../../kernels/search/reference.ts";
 import {
   pooledSize,
   ranksBefore,
