@@ -1,6 +1,6 @@
 // One shape for every kernel family, checked on the files so that it cannot drift back. Every folder under
 // kernels/ (except the shared `_` files) must have:
-//  1. mod.ts opening with a module doc (`@module`) that holds a ```ts usage example;
+//  1. mod.ts opening with a module doc (`@module`) that holds a ```ts usage example, which type-checks;
 //  2. settings.ts (defaults and limits, written once) and reference.ts (the CPU twin, under that one name in
 //     every family: no *_cpu.ts, brute_force.ts or params.ts);
 //  3. at least one .wgsl file, each opening with a comment that says what it computes, and each compiled by a
@@ -99,6 +99,18 @@ export function familyProblems(root: string): string[] {
 
 Deno.test("every kernel family has the one family shape", () => {
   assert.deepEqual(familyProblems(KERNELS), []);
+});
+
+Deno.test("every family's usage example type-checks against the public API", async () => {
+  const mods = [...Deno.readDirSync(KERNELS)]
+    .filter((e) => e.isDirectory && !e.name.startsWith("_"))
+    .map((e) => join(KERNELS, e.name, "mod.ts"));
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["check", "--doc", join(KERNELS, "mod.ts"), ...mods],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
 });
 
 Deno.test("the shared hashes exist once, in _hash.wgsl and its twin _hash.ts", () => {

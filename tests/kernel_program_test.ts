@@ -156,6 +156,17 @@ const MIXED = `struct Mixed {
   g: i32,
 }`;
 
+/** A value for every member of Mixed: the numbers 1..22 in member order (g negative, to check its sign). */
+const MIXED_VALUES = {
+  a: 3,
+  b: [1, 2, 3],
+  c: 4,
+  d: [5, 6],
+  e: [7, 8, 9, 10, 11, 12, 13, 14, 15],
+  f: [16, 17, 18, 19, 20, 21],
+  g: -22,
+};
+
 Deno.test("uniform layouts follow WGSL's alignment rules (hand-computed)", () => {
   assert.deepEqual(offsets(MIXED, "Mixed"), {
     size: 144,
@@ -175,32 +186,27 @@ Deno.test("uniform layouts follow WGSL's alignment rules (hand-computed)", () =>
 
 Deno.test("packUniforms writes every member where WGSL reads it, and refuses a wrong or missing value", () => {
   const layout = parseUniformStruct(MIXED, "Mixed");
-  const bytes = packUniforms(layout, {
-    a: 7,
-    b: [1, 2, 3],
-    c: 0.5,
-    d: [1, 4294967295],
-    e: [1, 2, 3, 4, 5, 6, 7, 8, 9],
-    f: [10, 11, 12, 13, 14, 15],
-    g: -5,
-  });
+  const bytes = packUniforms(layout, MIXED_VALUES);
   const view = new DataView(bytes.buffer);
   assert.equal(bytes.length, 144);
-  assert.equal(view.getUint32(0, true), 7);
-  assert.deepEqual([16, 20, 24, 28].map((o) => view.getFloat32(o, true)), [1, 2, 3, 0.5]);
-  assert.deepEqual([view.getUint32(32, true), view.getUint32(36, true)], [1, 4294967295]);
-  // Matrix columns start every 16 bytes; the 4th float of each column is padding.
+  assert.equal(view.getUint32(0, true), 3);
+  assert.deepEqual([16, 20, 24, 28].map((o) => view.getFloat32(o, true)), [1, 2, 3, 4]);
+  assert.deepEqual([view.getUint32(32, true), view.getUint32(36, true)], [5, 6]);
+  // Matrix columns start every 16 bytes; the 4th float of each column is padding. So do vec3 array elements.
   assert.deepEqual(
     [48, 52, 56, 64, 68, 72, 80, 84, 88].map((o) => view.getFloat32(o, true)),
-    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    [7, 8, 9, 10, 11, 12, 13, 14, 15],
   );
   assert.deepEqual(
     [96, 100, 104, 112, 116, 120].map((o) => view.getFloat32(o, true)),
-    [10, 11, 12, 13, 14, 15],
+    [16, 17, 18, 19, 20, 21],
   );
-  assert.equal(view.getInt32(128, true), -5);
-  const flags = parseUniformStruct("struct F { on: u32, off: u32, _pad: vec2<u32> }", "F");
-  assert.deepEqual([...new Uint32Array(packUniforms(flags, { on: true, off: false }).buffer)], [1, 0, 0, 0]);
+  assert.equal(view.getInt32(128, true), -22);
+  const flags = parseUniformStruct("struct F { on: u32, off: u32, top: u32, _pad: u32 }", "F");
+  assert.deepEqual(
+    [...new Uint32Array(packUniforms(flags, { on: true, off: false, top: 4294967295 }).buffer)],
+    [1, 0, 4294967295, 0],
+  );
 
   const all = { a: 1, b: [0, 0, 0], c: 0, d: [0, 0], e: new Array(9).fill(0), f: new Array(6).fill(0), g: 0 };
   const { g: _, ...missing } = all;
@@ -267,16 +273,7 @@ fn main() {
 }`,
     );
     const { main } = await compileProgram(device!, { label: "echo", sources: [echo], entryPoints: ["main"] });
-    const values = {
-      a: 3,
-      b: [1, 2, 3],
-      c: 4,
-      d: [5, 6],
-      e: [7, 8, 9, 10, 11, 12, 13, 14, 15],
-      f: [16, 17, 18, 19, 20, 21],
-      g: -22,
-    };
-    const block = packUniforms(await uniformLayout(echo, "Mixed"), values);
+    const block = packUniforms(await uniformLayout(echo, "Mixed"), MIXED_VALUES);
     const uniforms = device!.createBuffer({
       size: block.length,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
