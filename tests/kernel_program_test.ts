@@ -12,6 +12,7 @@ import {
   specializeConstants,
   uniformLayout,
 } from "../kernels/_program.ts";
+import { STATE_BYTES } from "../kernels/nmf/plan.ts";
 import { acquireGpu, readBuffer } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();
@@ -245,6 +246,14 @@ Deno.test("every family's uniform block keeps the layout its kernels were writte
       assert.equal(at[field], offset, `${file} ${field}`);
     }
   }
+});
+
+Deno.test("the NMF solver's readback of its State structs matches their WGSL layout", async () => {
+  // solver.ts reads words 0 (iter), 1 (done) and 7 (rel_err) of each STATE_BYTES-long State.
+  const state = await uniformLayout(new URL("../kernels/nmf/common.wgsl", import.meta.url), "State");
+  assert.equal(state.size, STATE_BYTES);
+  const at = Object.fromEntries(state.fields.map((f) => [f.name, f.offset / 4]));
+  assert.deepEqual([at.iter, at.done, at.rel_err], [0, 1, 7]);
 });
 
 Deno.test({
