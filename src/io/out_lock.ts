@@ -1,0 +1,198 @@
+// The lock file that makes one run the owner of an output folder, on one machine or across the hosts of a
+// cluster that share the folder. The owner rewrites the lock's `heartbeat` every quarter lease; a lock whose
+// heartbeat is older than the lease is taken over whatever host wrote it (a retried Kubernetes pod has a new
+// hostname, a requeued Slurm job another node), and on the owner's own host a lock whose process has exited is
+// taken over at once. A live owner elsewhere keeps its lock: its heartbeat stays fresh.
+//
+// Heartbeats are wall-clock times written by the owner and read by another host, so hosts' clocks must agree to
+// well within the lease (NTP does). The heartbeat is a timer on the owner's event loop: a synchronous stretch of
+// work longer than the lease would let another run take over (no stage blocks the loop for that long).
+import { join } from "node:path";
+import { UsageError } from "../cli/cli.ts";
+import { temporaryPath } from "./atomic.ts";
+
+export const LOCK_FILE = ".protoscope.lock";
+/** How long a lock outlives its owner's last heartbeat, unless PROTOSCOPE_LOCK_LEASE_S says otherwise. */
+export const DEFAULT_LOCK_LEASE_S = 120;
+export const LOCK_LEASE_ENV = "PROTOSCOPE_LOCK_LEASE_S";
+
+export interface LockRecord {
+  pid: number;
+  task: string;
+  host: string;
+  started: string;
+  /** When the owner last said it is alive (ISO time); locks of older versions have none (their mtime counts). */
+  heartbeat?: string;
+  /** The lease the owner promised to refresh within, in seconds. */
+  leaseSeconds?: number;
+}
+
+export interface OutLock {
+  path: string;
+  /** Stops the heartbeat and removes the lock if it is still ours (idempotent). */
+  release(): Promise<void>;
+}
+
+/** Locks held by this process, so that a lock file with our own PID from a crashed earlier use is stale. */
+const held = new Set<string>();
+
+/** The lease in seconds: PROTOSCOPE_LOCK_LEASE_S if set (tests use a fraction of a second), else 120. */
+export function lockLeaseSeconds(): number {
+  const raw = Deno.env.get(LOCK_LEASE_ENV);
+  if (raw === undefined || raw === "") return DEFAULT_LOCK_LEASE_S;
+  const value = Number(raw);
+  if (!(value > 0) || !Number.isFinite(value)) {
+    throw new UsageError(`${LOCK_LEASE_ENV}=${raw}: expected a number of seconds > 0`);
+  }
+  return value;
+}
+
+/** Whether a process with this PID is running on this machine. */
+export function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    // Signal 0 delivers nothing; it only asks whether the process exists.
+    Deno.kill(pid, 0 as unknown as Deno.Signal);
+    return true;
+  } catch (e) {
+    return !(e instanceof Deno.errors.NotFound);
+  }
+}
+
+/** The lock on disk with the time of its last heartbeat (ms), or undefined when there is none. */
+async function readLock(path: string): Promise<{ owner: LockRecord; beat: number } | undefined> {
+  let text: string, mtime: number;
+  try {
+    [text, mtime] = await Promise.all([
+      Deno.readTextFile(path),
+      Deno.stat(path).then((s) => s.mtime?.getTime() ?? 0),
+    ]);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  try {
+    const owner = JSON.parse(text) as LockRecord;
+    const beat = Date.parse(owner.heartbeat ?? "");
+    return { owner, beat: Number.isFinite(beat) ? beat : mtime };
+  } catch {
+    // Half-written by a run killed while creating it (created empty, then written): nobody owns it once the
+    // moment of writing has passed.
+    return { owner: { pid: -1, task: "?", host: "?", started: "?" }, beat: mtime };
+  }
+}
+
+/**
+ * Why `owner`'s lock may be taken over by this process on `host`, or undefined while its owner counts as alive:
+ * its heartbeat is older than the lease (any host), or it is on this host and its process is gone.
+ */
+export function staleReason(
+  owner: LockRecord,
+  beat: number,
+  now: number,
+  host: string,
+  leaseSeconds: number,
+  ownedHere: boolean,
+): string | undefined {
+  const age = (now - beat) / 1000;
+  if (age > leaseSeconds) return `no heartbeat for ${age.toFixed(0)} s, lease ${leaseSeconds} s`;
+  if (owner.pid === -1 && age > Math.min(5, leaseSeconds)) return "an unreadable lock";
+  if (owner.host !== host) return undefined;
+  if (owner.pid === Deno.pid) return ownedHere ? undefined : "left by an earlier use in this process";
+  return processAlive(owner.pid) ? undefined : "no longer running";
+}
+
+function sameOwner(a: LockRecord, b: LockRecord): boolean {
+  return a.pid === b.pid && a.host === b.host && a.started === b.started;
+}
+
+/** Replaces the lock's content atomically, so a reader never sees it half-written. */
+async function writeLock(path: string, record: LockRecord): Promise<void> {
+  const tmp = temporaryPath(path);
+  await Deno.writeTextFile(tmp, JSON.stringify(record));
+  await Deno.rename(tmp, path);
+}
+
+/**
+ * Takes the lock of folder `out` for `task`. Refuses (naming the owner) while a live owner holds it; takes over
+ * a stale lock (staleReason). The heartbeat runs until release(); a run that dies leaves a lock that goes stale.
+ */
+export async function takeOutLock(out: string, task: string, flag = "--out"): Promise<OutLock> {
+  const leaseSeconds = lockLeaseSeconds();
+  const path = join(out, LOCK_FILE);
+  const host = Deno.hostname();
+  const started = new Date().toISOString();
+  const record: LockRecord = { pid: Deno.pid, task, host, started, heartbeat: started, leaseSeconds };
+  const inUse = (owner: LockRecord) =>
+    new UsageError(
+      `${flag} ${out} is in use by '${owner.task}' (PID ${owner.pid} on ${owner.host}, since ${owner.started}, ` +
+        `heartbeat within the last ${leaseSeconds} s); wait for it or choose another ${flag}. ` +
+        `A lock whose owner is gone is taken over once its heartbeat is ${leaseSeconds} s old`,
+    );
+  let tookOver = false;
+  for (let attempt = 0;; attempt++) {
+    if (attempt === 3) throw new Error(`${path}: could not take the lock (other runs keep taking it)`);
+    try {
+      await Deno.writeTextFile(path, JSON.stringify(record), { createNew: true });
+      break;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+    }
+    const found = await readLock(path);
+    if (!found) continue;
+    const why = staleReason(found.owner, found.beat, Date.now(), host, leaseSeconds, held.has(path));
+    if (!why) throw inUse(found.owner);
+    console.error(
+      `${out}: taking over the lock of '${found.owner.task}' (PID ${found.owner.pid} on ${found.owner.host}, ${why})`,
+    );
+    await Deno.remove(path).catch(() => {});
+    tookOver = true;
+  }
+  if (tookOver) {
+    // Two runs that found the same stale lock may both remove it; the one whose lock is not on disk a moment
+    // later yields.
+    await new Promise((r) => setTimeout(r, 100));
+    const found = await readLock(path);
+    if (found && !sameOwner(found.owner, record)) throw inUse(found.owner);
+  }
+  held.add(path);
+
+  let lost = false;
+  const beat = async () => {
+    if (!held.has(path) || lost) return;
+    try {
+      const found = await readLock(path);
+      if (!found || !sameOwner(found.owner, record)) {
+        lost = true;
+        console.error(
+          `warning: ${out}: the lock was taken over by ${
+            found
+              ? `'${found.owner.task}' (PID ${found.owner.pid} on ${found.owner.host})`
+              : "nobody (removed)"
+          } while this run held it: its heartbeat was late by more than the ${leaseSeconds} s lease`,
+        );
+        return;
+      }
+      await writeLock(path, { ...record, heartbeat: new Date().toISOString() });
+    } catch (e) {
+      console.error(`warning: ${path}: could not refresh the lock's heartbeat (${(e as Error).message})`);
+    }
+  };
+  let pending = Promise.resolve();
+  const timer = setInterval(() => {
+    pending = pending.then(beat);
+  }, leaseSeconds * 250);
+  // The heartbeat alone never keeps the process alive.
+  Deno.unrefTimer(timer);
+
+  return {
+    path,
+    async release() {
+      clearInterval(timer);
+      await pending;
+      if (!held.delete(path)) return;
+      const found = await readLock(path).catch(() => undefined);
+      if (found && sameOwner(found.owner, record)) await Deno.remove(path).catch(() => {});
+    },
+  };
+}
