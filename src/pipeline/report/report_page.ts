@@ -13,6 +13,7 @@ import {
   type ImageRef,
   type ManifestEntry,
   type RunContents,
+  type RunProblem,
 } from "./run_folder.ts";
 import { curvesSvg, heatMapSvg, histogramSvg } from "./svg_charts.ts";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./page_assets.ts";
@@ -304,12 +305,25 @@ function manifestSection(manifests: ManifestEntry[]): string {
   );
 }
 
+/** The box of inputs that could not be used as their folder says, first on the page ("" when there are none). */
+function problemsSection(problems: RunProblem[]): string {
+  if (!problems.length) return "";
+  const items = problems.map((p) => `<li><code>${escapeHtml(p.path)}</code>: ${escapeHtml(p.problem)}</li>`);
+  return `<section id="problems" class="problems" role="alert"><h2>${problems.length} problem${
+    problems.length > 1 ? "s" : ""
+  } in the run folder</h2><p>These inputs are unreadable or do not agree with what names them; the sections ` +
+    `below show only what could be read, so their numbers may leave these out.</p><ul>${
+      items.join("")
+    }</ul></section>`;
+}
+
 /** The whole page. */
 export async function buildReportHtml(contents: RunContents, opts: ReportOptions = {}): Promise<string> {
   const read = opts.readImage ?? ((p: string) => Deno.readFile(p));
   const title = opts.title ?? contents.root;
   const sections: [string, string, string][] = [];
   const add = (id: string, label: string, html: string) => html && sections.push([id, label, html]);
+  add("problems", `problems (${contents.problems.length})`, problemsSection(contents.problems));
   add("component", "component test", componentSection(contents));
   add("classes", "classes", await classesSection(contents, read, opts.pageSize ?? 50));
   add("hyperplanes", "hyperplanes", hyperplaneSection(contents));
