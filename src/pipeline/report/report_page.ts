@@ -5,7 +5,7 @@
 import { stepQuartiles } from "../contrast/sanity_checks/step_figure.ts";
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
-import { summaryTableCells } from "../contrast/sanity_checks/contrast_summary.ts";
+import { summaryFootnote, summaryTableCells } from "../contrast/sanity_checks/contrast_summary.ts";
 import { dataUri, escapeHtml, htmlTable, num, pct, scriptJson } from "./html.ts";
 import {
   contrastSteps,
@@ -225,7 +225,9 @@ async function contrastSection(
     `<p>From <code>${escapeHtml(t.folder)}/${
       escapeHtml(t.file)
     }</code>; lines are medians over pairs, bands ` +
-      `the quartiles.</p>${htmlTable(head, rows, "summary")}<div class="figure">${chart}</div>` +
+      `the quartiles.</p>${htmlTable(head, rows, "summary")}<p><small>${
+        escapeHtml(summaryFootnote(name))
+      }</small></p><div class="figure">${chart}</div>` +
       `<details><summary>${pairs.length} pairs</summary>${
         htmlTable(["pair i → j", "images", "p(j) orig", "max p(j)", "p(i) orig"], pairRows)
       }</details>${figures}`,
