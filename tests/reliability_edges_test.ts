@@ -32,23 +32,11 @@ import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { writeLabelPredictions, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
+import { stderrOf } from "./_helpers/stderr.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const work = await Deno.makeTempDir({ prefix: "protoscope-edges-" });
 globalThis.addEventListener("unload", () => Deno.removeSync(work, { recursive: true }));
-
-/** Runs `fn` with console.error captured; returns what it printed (and rethrows what it threw). */
-async function stderrOf(fn: () => Promise<unknown>): Promise<string> {
-  const lines: string[] = [];
-  const original = console.error;
-  console.error = (...args: unknown[]) => lines.push(args.join(" "));
-  try {
-    await fn();
-  } finally {
-    console.error = original;
-  }
-  return lines.join("\n");
-}
 
 Deno.test("a bad --attribution-cache is refused by name before any prediction", async () => {
   const fixture = await ensureFixture();
