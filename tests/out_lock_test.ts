@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { claimOutDir } from "../src/io/out_dir.ts";
+import { writeFileAtomic } from "../src/io/atomic.ts";
 
 const LOCK = ".protoscope.lock";
 const work = await Deno.makeTempDir({ prefix: "protoscope-lock-" });
@@ -21,21 +22,21 @@ async function withLease<T>(seconds: number | undefined, fn: () => Promise<T>): 
   }
 }
 
-/** A lock as another host's run writes it, its last heartbeat `ageSeconds` ago. */
-async function foreignLock(out: string, ageSeconds: number): Promise<void> {
+/**
+ * A lock as another host's run writes it, its last heartbeat `ageSeconds` ago; `legacy`: as versions before
+ * heartbeats wrote it (no heartbeat field: the file's time counts).
+ */
+async function foreignLock(out: string, ageSeconds: number, legacy = false): Promise<void> {
   await Deno.mkdir(out, { recursive: true });
-  const beat = new Date(Date.now() - ageSeconds * 1000).toISOString();
+  const then = new Date(Date.now() - ageSeconds * 1000);
   // A PID that is alive here (ours): on another host it says nothing about the owner.
-  await Deno.writeTextFile(
+  const owner = { pid: Deno.pid, task: "concepts", host: "pod-0-old", started: "2026-12-01T00:00:00.000Z" };
+  // Written as the owner's heartbeats are, atomically: a reader never sees half a lock.
+  await writeFileAtomic(
     join(out, LOCK),
-    JSON.stringify({ pid: Deno.pid, task: "concepts", host: "pod-0-old", started: beat, heartbeat: beat }),
+    JSON.stringify(legacy ? owner : { ...owner, heartbeat: then.toISOString() }),
   );
-  // Locks written before heartbeats existed carry none: their file time counts.
-  await Deno.utime(
-    join(out, LOCK),
-    new Date(Date.now() - ageSeconds * 1000),
-    new Date(Date.now() - ageSeconds * 1000),
-  );
+  await Deno.utime(join(out, LOCK), then, then);
 }
 
 Deno.test("lock: another host's lock with a stale heartbeat is taken over (default 120 s lease)", async () => {
@@ -50,14 +51,42 @@ Deno.test("lock: another host's lock with a stale heartbeat is taken over (defau
   await assert.rejects(Deno.stat(join(out, LOCK)), Deno.errors.NotFound, "lock released");
 });
 
-Deno.test("lock: a live owner on another host (fresh heartbeat) is refused, naming host, PID and lease", async () => {
+Deno.test("lock: a lock without heartbeat (older versions) from another host counts from its file time", async () => {
+  const out = join(work, "legacy-foreign");
+  await foreignLock(out, 600, true);
+  const dir = await withLease(undefined, () => claimOutDir(out, "concepts"));
+  assert.equal(JSON.parse(await Deno.readTextFile(join(out, LOCK))).host, Deno.hostname());
+  await dir.release();
+});
+
+Deno.test("lock: a live owner on another host (its heartbeat moves on) is refused, naming host and PID", async () => {
   const out = join(work, "live-foreign");
-  await foreignLock(out, 5);
-  await assert.rejects(
-    withLease(undefined, () => claimOutDir(out, "predict")),
-    new RegExp(`in use by 'concepts' \\(PID ${Deno.pid} on pod-0-old[\\s\\S]*120 s`),
-  );
+  await foreignLock(out, 0);
+  // The other host's owner: a new heartbeat every quarter lease.
+  const owner = setInterval(() => foreignLock(out, 0), 150);
+  try {
+    await assert.rejects(
+      withLease(0.6, () => claimOutDir(out, "predict")),
+      new RegExp(`in use by 'concepts' \\(PID ${Deno.pid} on pod-0-old`),
+    );
+  } finally {
+    clearInterval(owner);
+  }
   assert.equal(JSON.parse(await Deno.readTextFile(join(out, LOCK))).host, "pod-0-old", "lock left alone");
+});
+
+Deno.test("lock: a retried pod finding its dead predecessor's fresh lock waits out the lease, then takes over", async () => {
+  const out = join(work, "retried-pod");
+  await foreignLock(out, 0);
+  const start = performance.now();
+  const dir = await withLease(0.6, () => claimOutDir(out, "concepts"));
+  const waited = performance.now() - start;
+  try {
+    assert.ok(waited >= 500, `took over after ${waited.toFixed(0)} ms, before the 600 ms lease was out`);
+    assert.equal(JSON.parse(await Deno.readTextFile(join(out, LOCK))).host, Deno.hostname());
+  } finally {
+    await dir.release();
+  }
 });
 
 Deno.test("lock: the owner refreshes its heartbeat, so it stays fresh past the lease while it runs", async () => {

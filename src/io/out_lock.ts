@@ -2,7 +2,10 @@
 // cluster that share the folder. The owner rewrites the lock's `heartbeat` every quarter lease; a lock whose
 // heartbeat is older than the lease is taken over whatever host wrote it (a retried Kubernetes pod has a new
 // hostname, a requeued Slurm job another node), and on the owner's own host a lock whose process has exited is
-// taken over at once. A live owner elsewhere keeps its lock: its heartbeat stays fresh.
+// taken over at once. A live owner elsewhere keeps its lock: its heartbeat stays fresh. Finding another host's
+// lock with a fresh heartbeat, a run watches it until the owner's next heartbeat (then it refuses) or for up to
+// a lease (then it takes over): a Kubernetes pod retried seconds after its predecessor died waits instead of
+// failing at once.
 //
 // Heartbeats are wall-clock times written by the owner and read by another host, so hosts' clocks must agree to
 // well within the lease (NTP does). The heartbeat is a timer on the owner's event loop: a synchronous stretch of
@@ -102,6 +105,41 @@ export function staleReason(
   return processAlive(owner.pid) ? undefined : "no longer running";
 }
 
+type Watched =
+  | { state: "alive"; owner: LockRecord }
+  | { state: "released" }
+  | { state: "stale"; reason: string };
+
+/**
+ * Watches another host's lock whose heartbeat is within the lease: a new heartbeat (due every quarter lease)
+ * or a new owner shows it alive; one that stays the same until it is a lease old, or for a whole lease
+ * measured here (so that a clock difference between the hosts cannot keep a dead lock alive), shows it stale.
+ */
+async function watchForeignLock(
+  path: string,
+  seen: { owner: LockRecord; beat: number },
+  leaseSeconds: number,
+): Promise<Watched> {
+  const start = performance.now();
+  const pollMs = Math.min(1000, (leaseSeconds * 1000) / 8);
+  for (;;) {
+    await new Promise((r) => setTimeout(r, pollMs));
+    const now = await readLock(path);
+    if (!now) return { state: "released" };
+    if (!sameOwner(now.owner, seen.owner) || now.beat !== seen.beat) {
+      return { state: "alive", owner: now.owner };
+    }
+    const watched = (performance.now() - start) / 1000;
+    const age = (Date.now() - now.beat) / 1000;
+    if (age > leaseSeconds || watched > leaseSeconds) {
+      return {
+        state: "stale",
+        reason: `no heartbeat for ${Math.max(age, watched).toFixed(0)} s, lease ${leaseSeconds} s`,
+      };
+    }
+  }
+}
+
 function sameOwner(a: LockRecord, b: LockRecord): boolean {
   return a.pid === b.pid && a.host === b.host && a.started === b.started;
 }
@@ -140,7 +178,21 @@ export async function takeOutLock(out: string, task: string, flag = "--out"): Pr
     }
     const found = await readLock(path);
     if (!found) continue;
-    const why = staleReason(found.owner, found.beat, Date.now(), host, leaseSeconds, held.has(path));
+    let why = staleReason(found.owner, found.beat, Date.now(), host, leaseSeconds, held.has(path));
+    if (!why && found.owner.host !== host) {
+      // Another host's process cannot be asked whether it runs: its next heartbeat says so.
+      const age = Math.max(0, (Date.now() - found.beat) / 1000);
+      console.error(
+        `${out}: locked by '${found.owner.task}' (PID ${found.owner.pid} on ${found.owner.host}), heartbeat ` +
+          `${age.toFixed(0)} s old: waiting up to ${
+            Math.ceil(leaseSeconds - age)
+          } s to see whether it is alive`,
+      );
+      const seen = await watchForeignLock(path, found, leaseSeconds);
+      if (seen.state === "released") continue;
+      if (seen.state === "alive") throw inUse(seen.owner);
+      why = seen.reason;
+    }
     if (!why) throw inUse(found.owner);
     console.error(
       `${out}: taking over the lock of '${found.owner.task}' (PID ${found.owner.pid} on ${found.owner.host}, ${why})`,
