@@ -52,6 +52,9 @@ Deno.test("report: a truncated accuracy_3.npy is named in a problems box and on 
   assert.match(stderr, /1 unreadable or inconsistent input/);
   assert.match(stderr, /accuracy_3\.npy: unreadable/);
   assert.equal(result.problems.length, 1);
+  // The heat map's section says its numbers leave that row out.
+  const hyperplanes = /<section id="hyperplanes">[\s\S]*?<\/section>/.exec(html)![0];
+  assert.match(hyperplanes, /1 of this folder's files could not be used/);
 });
 
 Deno.test("report: a row of the wrong length, bad JSON, a missing figure and an incomplete output are listed", async () => {

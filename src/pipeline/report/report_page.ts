@@ -16,6 +16,7 @@ import {
   type RunProblem,
 } from "./run_folder.ts";
 import { curvesSvg, heatMapSvg, histogramSvg } from "./svg_charts.ts";
+import { join, sep } from "node:path";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./page_assets.ts";
 
 export interface ReportOptions {
@@ -168,10 +169,16 @@ function hyperplaneSection(contents: RunContents): string {
     row: "class i (label 0)",
     column: "class j (label 1)",
   });
+  const folder = join(contents.root, h.folder);
+  const bad = contents.problems.filter((p) => p.path.startsWith(folder + sep)).length;
+  const warning = bad
+    ? `<p class="missing">${bad} of this folder's files could not be used (see the problems at the top): ` +
+      "their pairs show as no pair and are left out of these numbers.</p>"
+    : "";
   return section(
     "hyperplanes",
     "Hyperplanes",
-    `<p>From <code>${escapeHtml(h.folder)}</code>, layer ${
+    `${warning}<p>From <code>${escapeHtml(h.folder)}</code>, layer ${
       escapeHtml(h.index.layer ?? "?")
     }, ${h.index.channels} ` +
       `channels.</p>${info}<div class="figure">${map}</div>`,
