@@ -74,7 +74,7 @@ Deno.test("report: a row of the wrong length, bad JSON, a missing figure and an 
     ["accuracy_5.npy", /missing, though hyperplanes\.json lists class 5 as trained/],
     ["hyperplanes.json", /incomplete/],
     ["broken.json", /unreadable JSON/],
-    ["shifting_run0.jpg", /shifting_test, run 0/],
+    ["shifting_run0.jpg", /shifting_test, run 0: missing, though its output names it/],
     ["insert-test/manifest.json", /incomplete .*&#39;insert-test&#39;/],
   ];
   assert.match(box, new RegExp(`${expected.length} problems in the run folder`));

@@ -325,7 +325,11 @@ async function checkImagesExist(contents: RunContents): Promise<void> {
     try {
       await Deno.stat(image.path);
     } catch (e) {
-      contents.problems.push({ path: image.path, problem: `${image.title}: ${(e as Error).message}` });
+      const why = e instanceof Deno.errors.NotFound ? "missing" : `unreadable (${(e as Error).message})`;
+      contents.problems.push({
+        path: image.path,
+        problem: `${image.title}: ${why}, though its output names it`,
+      });
     }
   }
 }
