@@ -111,6 +111,47 @@ Deno.test("lock: the owner refreshes its heartbeat, so it stays fresh past the l
   await assert.rejects(Deno.stat(join(out, LOCK)), Deno.errors.NotFound, "lock released");
 });
 
+Deno.test("lock: the heartbeat goes on while the owner's main thread is busy (a long synchronous step)", async () => {
+  const out = join(work, "busy-owner");
+  await withLease(0.4, async () => {
+    const dir = await claimOutDir(out, "hyperplanes");
+    try {
+      await new Promise((r) => setTimeout(r, 300)); // the heartbeat thread is up
+      const until = Date.now() + 1200;
+      while (Date.now() < until) {
+        // Blocks the event loop, as the CPU twin training a tile of pairs does.
+      }
+      const age = Date.now() - Date.parse(JSON.parse(await Deno.readTextFile(join(out, LOCK))).heartbeat);
+      assert.ok(age < 400, `heartbeat ${age} ms old after 1.2 s of blocking, lease 400 ms`);
+    } finally {
+      await dir.release();
+    }
+  });
+});
+
+Deno.test("lock: on its own host a live process keeps its lock, however old its heartbeat", async () => {
+  const out = join(work, "live-here");
+  await Deno.mkdir(out, { recursive: true });
+  const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const old = new Date(Date.now() - 600_000).toISOString();
+    await writeFileAtomic(
+      join(out, LOCK),
+      JSON.stringify({
+        pid: sleeper.pid,
+        task: "concepts",
+        host: Deno.hostname(),
+        started: old,
+        heartbeat: old,
+      }),
+    );
+    await assert.rejects(claimOutDir(out, "predict"), new RegExp(`PID ${sleeper.pid} on ${Deno.hostname()}`));
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+  }
+});
+
 Deno.test("lock: a lock taken over from a stalled owner is not removed by that owner's release", async () => {
   const out = join(work, "stolen");
   await withLease(0.4, async () => {

@@ -1,16 +1,15 @@
 // The lock file that makes one run the owner of an output folder, on one machine or across the hosts of a
-// cluster that share the folder. The owner rewrites the lock's `heartbeat` every quarter lease; a lock whose
-// heartbeat is older than the lease is taken over whatever host wrote it (a retried Kubernetes pod has a new
-// hostname, a requeued Slurm job another node), and on the owner's own host a lock whose process has exited is
-// taken over at once. A live owner elsewhere keeps its lock: its heartbeat stays fresh. Finding another host's
-// lock with a fresh heartbeat, a run watches it until the owner's next heartbeat (then it refuses) or for up to
-// a lease (then it takes over): a Kubernetes pod retried seconds after its predecessor died waits instead of
-// failing at once.
+// cluster that share the folder. The owner rewrites the lock's `heartbeat` every quarter lease, from a worker
+// thread so that long synchronous work cannot silence it. On the owner's own host its process table decides: a
+// live PID keeps the lock, an exited one loses it at once. From another host (a retried Kubernetes pod has a new
+// hostname, a requeued Slurm job another node) a lock whose heartbeat is older than the lease is taken over; one
+// with a fresh heartbeat is watched until the owner's next heartbeat (a live owner: refused) or for up to a
+// lease (a dead one: taken over), so a pod retried seconds after its predecessor died waits instead of failing.
 //
 // Heartbeats are wall-clock times written by the owner and read by another host, so hosts' clocks must agree to
-// well within the lease (NTP does). The heartbeat is a timer on the owner's event loop: a synchronous stretch of
-// work longer than the lease would let another run take over (no stage blocks the loop for that long).
+// well within the lease (NTP does); the watch itself is timed on the reader's clock.
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import { UsageError } from "../cli/cli.ts";
 import { temporaryPath } from "./atomic.ts";
 
@@ -98,11 +97,14 @@ export function staleReason(
   ownedHere: boolean,
 ): string | undefined {
   const age = (now - beat) / 1000;
-  if (age > leaseSeconds) return `no heartbeat for ${age.toFixed(0)} s, lease ${leaseSeconds} s`;
-  if (owner.pid === -1 && age > Math.min(5, leaseSeconds)) return "an unreadable lock";
-  if (owner.host !== host) return undefined;
-  if (owner.pid === Deno.pid) return ownedHere ? undefined : "left by an earlier use in this process";
-  return processAlive(owner.pid) ? undefined : "no longer running";
+  if (owner.pid === -1) return age > Math.min(5, leaseSeconds) ? "an unreadable lock" : undefined;
+  // On the owner's own host its process table is the better witness: a live PID keeps the lock whatever the
+  // heartbeat, a dead one loses it at once.
+  if (owner.host === host) {
+    if (owner.pid === Deno.pid) return ownedHere ? undefined : "left by an earlier use in this process";
+    return processAlive(owner.pid) ? undefined : "no longer running";
+  }
+  return age > leaseSeconds ? `no heartbeat for ${age.toFixed(0)} s, lease ${leaseSeconds} s` : undefined;
 }
 
 type Watched =
@@ -142,13 +144,6 @@ async function watchForeignLock(
 
 function sameOwner(a: LockRecord, b: LockRecord): boolean {
   return a.pid === b.pid && a.host === b.host && a.started === b.started;
-}
-
-/** Replaces the lock's content atomically, so a reader never sees it half-written. */
-async function writeLock(path: string, record: LockRecord): Promise<void> {
-  const tmp = temporaryPath(path);
-  await Deno.writeTextFile(tmp, JSON.stringify(record));
-  await Deno.rename(tmp, path);
 }
 
 /**
@@ -209,42 +204,70 @@ export async function takeOutLock(out: string, task: string, flag = "--out"): Pr
   }
   held.add(path);
 
-  let lost = false;
-  const beat = async () => {
-    if (!held.has(path) || lost) return;
-    try {
-      const found = await readLock(path);
-      if (!found || !sameOwner(found.owner, record)) {
-        lost = true;
-        console.error(
-          `warning: ${out}: the lock was taken over by ${
-            found
-              ? `'${found.owner.task}' (PID ${found.owner.pid} on ${found.owner.host})`
-              : "nobody (removed)"
-          } while this run held it: its heartbeat was late by more than the ${leaseSeconds} s lease`,
-        );
-        return;
-      }
-      await writeLock(path, { ...record, heartbeat: new Date().toISOString() });
-    } catch (e) {
-      console.error(`warning: ${path}: could not refresh the lock's heartbeat (${(e as Error).message})`);
-    }
-  };
-  let pending = Promise.resolve();
-  const timer = setInterval(() => {
-    pending = pending.then(beat);
-  }, leaseSeconds * 250);
-  // The heartbeat alone never keeps the process alive.
-  Deno.unrefTimer(timer);
+  const heartbeat = startHeartbeat(path, record, leaseSeconds, out);
 
   return {
     path,
     async release() {
-      clearInterval(timer);
-      await pending;
+      await heartbeat.stop();
       if (!held.delete(path)) return;
       const found = await readLock(path).catch(() => undefined);
       if (found && sameOwner(found.owner, record)) await Deno.remove(path).catch(() => {});
+    },
+  };
+}
+
+/**
+ * The heartbeat runs in a worker thread: a long synchronous stretch on the main thread (the CPU twin trains a
+ * whole tile of pairs in one call) must not look like a dead owner. The worker's code is inline (an `eval`
+ * worker), so the single binary needs no extra file; unref'd, it never keeps the process alive. Each beat
+ * checks that the lock is still this run's, then replaces it atomically (temporary file, rename).
+ */
+const HEARTBEAT_WORKER = `
+const { parentPort, workerData } = require("node:worker_threads");
+const fs = require("node:fs");
+const { path, tmp, record, intervalMs } = workerData;
+const ours = (o) => !!o && o.pid === record.pid && o.host === record.host && o.started === record.started;
+const timer = setInterval(() => {
+  let owner;
+  try { owner = JSON.parse(fs.readFileSync(path, "utf8")); } catch { owner = undefined; }
+  if (!ours(owner)) {
+    clearInterval(timer);
+    parentPort.postMessage({ lost: owner ?? null });
+    return;
+  }
+  try {
+    fs.writeFileSync(tmp, JSON.stringify({ ...record, heartbeat: new Date().toISOString() }));
+    fs.renameSync(tmp, path);
+  } catch (e) {
+    parentPort.postMessage({ error: String((e && e.message) || e) });
+  }
+}, intervalMs);
+`;
+
+function startHeartbeat(
+  path: string,
+  record: LockRecord,
+  leaseSeconds: number,
+  out: string,
+): { stop(): Promise<void> } {
+  const worker = new Worker(HEARTBEAT_WORKER, {
+    eval: true,
+    workerData: { path, tmp: temporaryPath(path), record, intervalMs: leaseSeconds * 250 },
+  });
+  worker.unref();
+  worker.on("message", (m: { lost?: LockRecord | null; error?: string }) => {
+    if (m.error) console.error(`warning: ${path}: could not refresh the lock's heartbeat (${m.error})`);
+    if (m.lost === undefined) return;
+    console.error(
+      `warning: ${out}: the lock was taken over by ${
+        m.lost ? `'${m.lost.task}' (PID ${m.lost.pid} on ${m.lost.host})` : "nobody (removed)"
+      } while this run held it: its heartbeat was late by more than the ${leaseSeconds} s lease`,
+    );
+  });
+  return {
+    async stop() {
+      await worker.terminate();
     },
   };
 }
