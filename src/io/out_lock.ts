@@ -86,7 +86,8 @@ async function readLock(path: string): Promise<{ owner: LockRecord; beat: number
 
 /**
  * Why `owner`'s lock may be taken over by this process on `host`, or undefined while its owner counts as alive:
- * its heartbeat is older than the lease (any host), or it is on this host and its process is gone.
+ * on this host when its process is gone, from another host when its heartbeat is older than the lease, and an
+ * unreadable lock (a run killed while creating it) a few seconds after it was written.
  */
 export function staleReason(
   owner: LockRecord,
@@ -133,6 +134,9 @@ async function watchForeignLock(
     }
     const watched = (performance.now() - start) / 1000;
     const age = (Date.now() - now.beat) / 1000;
+    if (now.owner.pid === -1 && age > Math.min(5, leaseSeconds)) {
+      return { state: "stale", reason: "an unreadable lock" };
+    }
     if (age > leaseSeconds || watched > leaseSeconds) {
       return {
         state: "stale",
@@ -158,9 +162,9 @@ export async function takeOutLock(out: string, task: string, flag = "--out"): Pr
   const record: LockRecord = { pid: Deno.pid, task, host, started, heartbeat: started, leaseSeconds };
   const inUse = (owner: LockRecord) =>
     new UsageError(
-      `${flag} ${out} is in use by '${owner.task}' (PID ${owner.pid} on ${owner.host}, since ${owner.started}, ` +
-        `heartbeat within the last ${leaseSeconds} s); wait for it or choose another ${flag}. ` +
-        `A lock whose owner is gone is taken over once its heartbeat is ${leaseSeconds} s old`,
+      `${flag} ${out} is in use by '${owner.task}' (PID ${owner.pid} on ${owner.host}, since ${owner.started}); ` +
+        `wait for it or choose another ${flag}. Its lock is taken over once that process has exited (on its ` +
+        `host) or its heartbeat is ${leaseSeconds} s old (from another host)`,
     );
   let tookOver = false;
   for (let attempt = 0;; attempt++) {
