@@ -1,6 +1,6 @@
 // deno task masking-test --model M --data D --layer L --hyperplanes H --out S [--replacement 0] ...: the
 // reference's masking test: keep only the most j-like positions of class i's images, level by level.
-import { parseCli, runTask, UsageError } from "../src/cli/cli.ts";
+import { floatArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { maskingTest } from "../src/pipeline/contrast/sanity_checks/masking.ts";
 import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
 import {
@@ -22,10 +22,8 @@ export async function main(argv: string[]): Promise<void> {
     },
     argv,
   );
-  const replacement = Number(a.replacement);
-  if (!Number.isFinite(replacement)) {
-    throw new UsageError(`--replacement expects a number, got '${a.replacement}'`);
-  }
+  // Any value in normalized space, negative ones included; a blank one is refused, not read as 0.
+  const replacement = floatArg("replacement", a.replacement, -Infinity)!;
   const report = await runContrastTest(maskingTest(replacement), await contrastOptionsFromArgs(a));
   console.log(report.table);
   console.log(`records, summary and figures: ${a.out}/masking_test.json, masking_run<r>.jpg`);

@@ -35,7 +35,8 @@ export async function main(argv: string[]): Promise<void> {
   console.log(
     `wrote ${r.out} (${(r.bytes / 2 ** 20).toFixed(2)} MiB): ${r.classes} classes, ` +
       `component test ${s.component ? "yes" : "no"}, hyperplanes ${s.hyperplanes ? "yes" : "no"}, ` +
-      `${s.contrastTests} contrast tests, ${s.otherOutputs} other outputs`,
+      `${s.contrastTests} contrast tests, ${s.otherOutputs} other outputs` +
+      (r.problems.length ? `; ${r.problems.length} problems (listed above and at the top of the page)` : ""),
   );
 }
 

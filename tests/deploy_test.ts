@@ -97,6 +97,47 @@ Deno.test("k8s: an Indexed shard Job with one GPU per pod, completion index -> -
   assert.ok(call.includes("--layer") && call.includes("/data/resnet50.onnx"), call.join(" "));
 });
 
+Deno.test("k8s: the example's class-stage task reads merged predictions (else every shard predicts all)", async () => {
+  const [job] = await readYaml("deploy/k8s/shard-job.yaml");
+  const [c] = job.spec.template.spec.containers;
+  const task = c.env.find((e) => e.name === "TASK")!.value;
+  assert.ok(["concepts", "contrast-vectors", "component-test", "shifting-test"].includes(task), task);
+  const [call] = await runContainer(c, { JOB_COMPLETION_INDEX: "0" });
+  const at = call.indexOf("--predictions");
+  assert.ok(at > 0, call.join(" "));
+  assert.equal(call[at + 1], "/runs/pred/merged");
+});
+
+/** Runs deploy/k8s/run.sh with a stub kubectl whose `get job/<name>` prints `conditions[name]`. */
+async function runK8s(
+  conditions: Record<string, string>,
+): Promise<{ code: number; calls: string[][]; ms: number }> {
+  const log = join(await Deno.makeTempDir(), "log");
+  const extra = `if [ "$1" = get ]; then case "$2" in ${
+    Object.entries(conditions).map(([job, c]) => `job/${job}) printf '%s ' ${c} ;;`).join(" ")
+  } esac; fi`;
+  const bin = await stubs(["kubectl"], log, extra);
+  const start = performance.now();
+  const r = await sh(["bash", "deploy/k8s/run.sh", "30s"], {
+    PATH: `${bin}:${Deno.env.get("PATH")}`,
+    POLL_SECONDS: "0.1",
+  });
+  return { code: r.code, calls: await calls(log), ms: performance.now() - start };
+}
+
+Deno.test("k8s: run.sh stops at once when the shard Job fails, and merges only after it completes", async () => {
+  const failed = await runK8s({ "protoscope-shard": "Failed" });
+  assert.equal(failed.code, 1);
+  assert.ok(failed.ms < 10_000, `${failed.ms} ms: a failed Job must not be waited for until the timeout`);
+  const applied = failed.calls.filter((c) => c[1] === "apply").map((c) => c.at(-1)!.split("/").at(-1));
+  assert.deepEqual(applied, ["shard-job.yaml"], "no merge after a failed shard Job");
+
+  const done = await runK8s({ "protoscope-shard": "Complete", "protoscope-merge": "Complete" });
+  assert.equal(done.code, 0);
+  const appliedAfter = done.calls.filter((c) => c[1] === "apply").map((c) => c.at(-1)!.split("/").at(-1));
+  assert.deepEqual(appliedAfter, ["shard-job.yaml", "merge-job.yaml"]);
+});
+
 Deno.test("k8s: the merge Job joins every shard folder", async () => {
   const [job] = await readYaml("deploy/k8s/merge-job.yaml");
   assert.equal(job.kind, "Job");

@@ -97,9 +97,14 @@ export function parseCli<F extends Flags>(
   return values as Record<keyof F, string | boolean | undefined>;
 }
 
+/** A flag's value as a number; a blank string is no number (Number("") would be 0). */
+function numberOf(value: string | boolean): number {
+  return typeof value === "string" && value.trim() === "" ? NaN : Number(value);
+}
+
 export function intArg(name: string, value: string | boolean | undefined, min = 1): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
+  const n = numberOf(value);
   if (!Number.isInteger(n) || n < min) {
     throw new UsageError(`--${name} expects an integer >= ${min}, got '${value}'`);
   }
@@ -108,9 +113,9 @@ export function intArg(name: string, value: string | boolean | undefined, min = 
 
 export function floatArg(name: string, value: string | boolean | undefined, min = 0): number | undefined {
   if (value === undefined) return undefined;
-  const n = Number(value);
+  const n = numberOf(value);
   if (!Number.isFinite(n) || n < min) {
-    throw new UsageError(`--${name} expects a number >= ${min}, got '${value}'`);
+    throw new UsageError(`--${name} expects a number${min > -Infinity ? ` >= ${min}` : ""}, got '${value}'`);
   }
   return n;
 }

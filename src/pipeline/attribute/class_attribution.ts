@@ -21,6 +21,7 @@ import { sha256Hex } from "../../onnx/model.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { encodeNpy, readNpy } from "../../io/npy.ts";
+import { checkWritableFolder } from "../../io/out_dir.ts";
 import type { AttributionSettings, Attributor } from "./attributor.ts";
 import {
   findOrComputePredictions,
@@ -118,6 +119,14 @@ interface CacheEntry {
   shape: number[];
 }
 
+/**
+ * Checks `--attribution-cache` (when given) is a folder that can be created and written: the stages call this
+ * before any prediction or attribution, so a bad path costs nothing.
+ */
+export async function checkAttributionCache(root: string | undefined): Promise<void> {
+  if (root !== undefined) await checkWritableFolder(root, "--attribution-cache");
+}
+
 /** The shared per-class attribution-map cache described in this file's header. */
 export class AttributionCache {
   private constructor(readonly dir: string, readonly key: string) {}
@@ -138,6 +147,7 @@ export class AttributionCache {
     root: string,
     identity: { modelSha256: string; tapTensor: string; settings: object; batch: number },
   ): Promise<AttributionCache> {
+    await checkAttributionCache(root);
     const key = (await sha256Hex(new TextEncoder().encode(JSON.stringify(identity)))).slice(0, 16);
     const dir = join(root, key);
     await Deno.mkdir(dir, { recursive: true });

@@ -12,6 +12,7 @@ import { Attributor } from "../attribute/attributor.ts";
 import {
   attributeClass,
   AttributionCache,
+  checkAttributionCache,
   type ClassStageOptions,
   classStagePredictions,
   predictedMembers,
@@ -108,6 +109,7 @@ export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSu
 async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSummary> {
   const maxImages = opts.maxImages ?? 60;
   const batch = opts.batch ?? 4;
+  await checkAttributionCache(opts.attributionCache);
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });

@@ -74,6 +74,8 @@ export interface DecomposeReport {
   contribution: string;
   images: ImageDecomposition[];
   skipped: SkippedImage[];
+  /** What the console warned about (e.g. concepts of another model), so the JSON says it too. */
+  warnings: string[];
 }
 
 const CONTRIBUTION =
@@ -133,10 +135,14 @@ async function decompose(
   const tolerance = opts.tolerance ?? NNLS_TOLERANCE;
   const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto", layers: [layer] });
   try {
+    const warnings: string[] = [];
     if (concepts.modelSha256 && concepts.modelSha256 !== classifier.sha256) {
-      console.error(
-        `warning: --concepts ${opts.concepts} were computed with another model than ${opts.model}`,
+      warnings.push(
+        `--concepts ${opts.concepts} were computed with another model (sha256 ${
+          concepts.modelSha256.slice(0, 12)
+        }) than --model ${opts.model} (${classifier.sha256.slice(0, 12)})`,
       );
+      console.error(`warning: ${warnings.at(-1)}`);
     }
     const names = namesFor(classifier.numClasses, {});
     const device = classifier.handle.gpu?.device;
@@ -215,6 +221,7 @@ async function decompose(
       contribution: CONTRIBUTION,
       images,
       skipped,
+      warnings,
     };
     const manifest = await buildManifest({
       task: "decompose",

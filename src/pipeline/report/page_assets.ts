@@ -24,6 +24,8 @@ figure { margin: 0; } figure img { max-width: 100%; border: 1px solid #cbd5e0; }
 figcaption { font-size: 12px; color: #4a5568; } .missing { color: #c53030; }
 .class-page h3 { margin: 12px 0 6px; } pre { background: #f7fafc; padding: 8px; overflow-x: auto; max-height: 400px; }
 .output { margin: 12px 0; } details { margin: 6px 0; } summary { cursor: pointer; }
+section.problems { border: 2px solid #c53030; background: #fff5f5; padding: 4px 16px; }
+section.problems h2 { color: #c53030; border-color: #feb2b2; } section.problems code { word-break: break-all; }
 `;
 
 export const PAGE_SCRIPT = `

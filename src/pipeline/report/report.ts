@@ -5,7 +5,7 @@ import { UsageError } from "../../cli/cli.ts";
 import { parseClassList } from "../../data/class_names.ts";
 import { checkWritableFolder } from "../../io/out_dir.ts";
 import { buildReportHtml, type ReportOptions } from "./report_page.ts";
-import { checkRunFolder, readRunFolder } from "./run_folder.ts";
+import { checkRunFolder, readRunFolder, type RunProblem } from "./run_folder.ts";
 
 export interface ReportJob extends ReportOptions {
   run: string;
@@ -23,6 +23,8 @@ export interface ReportResult {
   bytes: number;
   classes: number;
   sections: { component: boolean; hyperplanes: boolean; contrastTests: number; otherOutputs: number };
+  /** Unreadable or inconsistent inputs: in the page's problems box and on stderr. */
+  problems: RunProblem[];
 }
 
 export async function writeReport(job: ReportJob): Promise<ReportResult> {
@@ -30,6 +32,14 @@ export async function writeReport(job: ReportJob): Promise<ReportResult> {
   await checkRunFolder(job.run);
   await checkWritableFolder(dirname(resolve(job.out)), "--out's folder");
   const contents = await readRunFolder(job.run);
+  if (contents.problems.length) {
+    console.error(
+      `warning: ${job.run}: ${contents.problems.length} unreadable or inconsistent input${
+        contents.problems.length > 1 ? "s" : ""
+      } (the report's problems box lists them too):`,
+    );
+    for (const p of contents.problems) console.error(`  ${p.path}: ${p.problem}`);
+  }
   if (job.classes !== undefined) {
     const k = Math.max(0, ...contents.classes.keys()) + 1;
     const names: string[] = Array.from({ length: k }, (_, c) => contents.classes.get(c)?.name ?? "");
@@ -54,5 +64,6 @@ export async function writeReport(job: ReportJob): Promise<ReportResult> {
       contrastTests: contents.contrastTests.length,
       otherOutputs: contents.generic.length,
     },
+    problems: contents.problems,
   };
 }

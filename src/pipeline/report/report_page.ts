@@ -5,7 +5,7 @@
 import { stepQuartiles } from "../contrast/sanity_checks/step_figure.ts";
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
-import { summaryTableCells } from "../contrast/sanity_checks/contrast_summary.ts";
+import { summaryFootnote, summaryTableCells } from "../contrast/sanity_checks/contrast_summary.ts";
 import { dataUri, escapeHtml, htmlTable, num, pct, scriptJson } from "./html.ts";
 import {
   contrastSteps,
@@ -13,8 +13,10 @@ import {
   type ImageRef,
   type ManifestEntry,
   type RunContents,
+  type RunProblem,
 } from "./run_folder.ts";
 import { curvesSvg, heatMapSvg, histogramSvg } from "./svg_charts.ts";
+import { join, sep } from "node:path";
 import { PAGE_SCRIPT, PAGE_STYLE } from "./page_assets.ts";
 
 export interface ReportOptions {
@@ -167,10 +169,16 @@ function hyperplaneSection(contents: RunContents): string {
     row: "class i (label 0)",
     column: "class j (label 1)",
   });
+  const folder = join(contents.root, h.folder);
+  const bad = contents.problems.filter((p) => p.path.startsWith(folder + sep)).length;
+  const warning = bad
+    ? `<p class="missing">${bad} of this folder's files could not be used (see the problems at the top): ` +
+      "their pairs show as no pair and are left out of these numbers.</p>"
+    : "";
   return section(
     "hyperplanes",
     "Hyperplanes",
-    `<p>From <code>${escapeHtml(h.folder)}</code>, layer ${
+    `${warning}<p>From <code>${escapeHtml(h.folder)}</code>, layer ${
       escapeHtml(h.index.layer ?? "?")
     }, ${h.index.channels} ` +
       `channels.</p>${info}<div class="figure">${map}</div>`,
@@ -224,7 +232,9 @@ async function contrastSection(
     `<p>From <code>${escapeHtml(t.folder)}/${
       escapeHtml(t.file)
     }</code>; lines are medians over pairs, bands ` +
-      `the quartiles.</p>${htmlTable(head, rows, "summary")}<div class="figure">${chart}</div>` +
+      `the quartiles.</p>${htmlTable(head, rows, "summary")}<p><small>${
+        escapeHtml(summaryFootnote(name))
+      }</small></p><div class="figure">${chart}</div>` +
       `<details><summary>${pairs.length} pairs</summary>${
         htmlTable(["pair i → j", "images", "p(j) orig", "max p(j)", "p(i) orig"], pairRows)
       }</details>${figures}`,
@@ -304,12 +314,25 @@ function manifestSection(manifests: ManifestEntry[]): string {
   );
 }
 
+/** The box of inputs that could not be used as their folder says, first on the page ("" when there are none). */
+function problemsSection(problems: RunProblem[]): string {
+  if (!problems.length) return "";
+  const items = problems.map((p) => `<li><code>${escapeHtml(p.path)}</code>: ${escapeHtml(p.problem)}</li>`);
+  return `<section id="problems" class="problems" role="alert"><h2>${problems.length} problem${
+    problems.length > 1 ? "s" : ""
+  } in the run folder</h2><p>These inputs are unreadable or do not agree with what names them; the sections ` +
+    `below show only what could be read, so their numbers may leave these out.</p><ul>${
+      items.join("")
+    }</ul></section>`;
+}
+
 /** The whole page. */
 export async function buildReportHtml(contents: RunContents, opts: ReportOptions = {}): Promise<string> {
   const read = opts.readImage ?? ((p: string) => Deno.readFile(p));
   const title = opts.title ?? contents.root;
   const sections: [string, string, string][] = [];
   const add = (id: string, label: string, html: string) => html && sections.push([id, label, html]);
+  add("problems", `problems (${contents.problems.length})`, problemsSection(contents.problems));
   add("component", "component test", componentSection(contents));
   add("classes", "classes", await classesSection(contents, read, opts.pageSize ?? 50));
   add("hyperplanes", "hyperplanes", hyperplaneSection(contents));

@@ -1,9 +1,12 @@
 // Reads what a run folder holds, for the report: the folder itself and each subfolder are task outputs,
 // recognised by their files (component_test.json, visualize.json, explain_<c>.json, hyperplanes.json, a
 // shifting/masking-shaped *_test.json) and named by their manifest's `task`. Anything else is kept generically:
-// its JSON files' summaries and its JPEGs. Only reads; nothing is recomputed.
+// its JSON files' summaries and its JPEGs. Only reads; nothing is recomputed. Whatever cannot be read or does
+// not agree with what names it (a truncated accuracy row, a JSON file that does not parse, a figure a report
+// names but the folder lacks, an incomplete output) is a problem, listed so the page and the console show it.
 import { basename, join, relative } from "node:path";
 import { readNpy } from "../../io/npy.ts";
+import { exists } from "../../io/atomic.ts";
 import type { ClassRecord, ComponentTestReport } from "../component_test/component_test_run.ts";
 import type { VisualizeReport } from "../figures/visualize.ts";
 import type { ExplainReport } from "../figures/explain.ts";
@@ -59,8 +62,16 @@ export interface GenericOutput {
   imagesLeftOut: number;
 }
 
+/** An input the report could not use as its folder says it should be. */
+export interface RunProblem {
+  path: string;
+  problem: string;
+}
+
 export interface RunContents {
   root: string;
+  /** Unreadable or inconsistent inputs, in the order met; the sections they feed show what could be read. */
+  problems: RunProblem[];
   /** Every output folder and the tasks its manifests name. */
   outputs: { folder: string; tasks: string[]; files: number }[];
   component?: { folder: string; report: ComponentTestReport };
@@ -82,7 +93,7 @@ async function listFolder(dir: string): Promise<Deno.DirEntry[]> {
   return entries.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }));
 }
 
-async function readJson(path: string): Promise<unknown> {
+async function readJson(path: string, problems: RunProblem[]): Promise<unknown> {
   const info = await Deno.stat(path);
   if (info.size > MAX_JSON_BYTES) {
     return { unread: `${(info.size / 2 ** 20).toFixed(0)} MiB, too large to summarize` };
@@ -90,7 +101,9 @@ async function readJson(path: string): Promise<unknown> {
   try {
     return JSON.parse(await Deno.readTextFile(path));
   } catch (e) {
-    return { unreadable: (e as Error).message };
+    const problem = `unreadable JSON (${(e as Error).message})`;
+    problems.push({ path, problem });
+    return { unreadable: problem };
   }
 }
 
@@ -141,19 +154,46 @@ function classEntry(classes: Map<number, ClassEntry>, cls: number, name?: string
   return e;
 }
 
-/** K x K accuracies from the row files accuracy_<i>.npy that exist. */
-async function readAccuracy(dir: string, index: HyperplanesIndex): Promise<Float64Array> {
+/**
+ * K x K accuracies from the row files accuracy_<i>.npy of the classes hyperplanes.json lists; a listed row that
+ * is missing, unreadable or not K long is a problem (its pairs stay NaN, "no pair" on the heat map).
+ */
+async function readAccuracy(
+  dir: string,
+  index: HyperplanesIndex,
+  problems: RunProblem[],
+): Promise<Float64Array> {
   const k = index.numClasses;
   const accuracy = new Float64Array(k * k).fill(NaN);
   const trained = new Set(index.classes);
+  if (index.complete === false) {
+    problems.push({
+      path: join(dir, HYPERPLANES_INDEX),
+      problem: 'incomplete ("complete": false): rows were still being written, or the run stopped',
+    });
+  }
   for (const i of index.classes) {
+    const path = hyperplaneRowPaths(dir, i).accuracy;
     let row: ArrayLike<number>;
     try {
-      row = (await readNpy(hyperplaneRowPaths(dir, i).accuracy)).data as Float32Array;
-    } catch {
+      row = (await readNpy(path)).data as Float32Array;
+    } catch (e) {
+      const problem = !(await exists(path))
+        ? `missing, though ${HYPERPLANES_INDEX} lists class ${i} as trained`
+        : `unreadable (${(e as Error).message.replace(`${path}: `, "")})`;
+      problems.push({ path, problem: `${problem}: class ${i}'s pairs are shown as "no pair"` });
       continue;
     }
-    for (let j = 0; j < Math.min(k, row.length); j++) {
+    if (row.length !== k) {
+      problems.push({
+        path,
+        problem:
+          `${row.length} accuracies where ${HYPERPLANES_INDEX} says K = ${k}: class ${i}'s pairs are ` +
+          `shown as "no pair"`,
+      });
+      continue;
+    }
+    for (let j = 0; j < k; j++) {
       if (j !== i && trained.has(j)) accuracy[i * k + j] = row[j];
     }
   }
@@ -185,12 +225,18 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
   const addManifest = (file: string, manifest: unknown) => {
     if (!isObject(manifest)) return;
     contents.manifests.push({ folder, file, manifest });
+    if (manifest.complete === false) {
+      contents.problems.push({
+        path: join(dir, file.replace(/ \(manifest field\)$/, "")),
+        problem: `incomplete ("complete": false): '${manifest.task ?? "?"}' has not finished, or it stopped`,
+      });
+    }
     if (typeof manifest.task === "string") tasks.add(manifest.task);
   };
 
   for (const file of jsonFiles) {
     const path = join(dir, file);
-    const value = await readJson(path);
+    const value = await readJson(path, contents.problems);
     if (file === "manifest.json") {
       addManifest(file, value);
       continue;
@@ -235,7 +281,7 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
         folder,
         index,
         k: index.numClasses,
-        accuracy: await readAccuracy(dir, index),
+        accuracy: await readAccuracy(dir, index, contents.problems),
       };
     } else if (isContrastReport(value)) {
       const figures = value.runs.filter((r) => typeof r.figure === "string").map((r) => {
@@ -269,10 +315,30 @@ export async function checkRunFolder(root: string): Promise<void> {
   if (!info.isDirectory) throw new Error(`--run ${root} is a file, expected a run folder`);
 }
 
+/** Every JPEG that an output's JSON names must be there: a missing one is a problem (the page names it too). */
+async function checkImagesExist(contents: RunContents): Promise<void> {
+  const named = [
+    ...[...contents.classes.values()].flatMap((c) => c.images),
+    ...contents.contrastTests.flatMap((t) => t.figures),
+  ];
+  for (const image of named) {
+    try {
+      await Deno.stat(image.path);
+    } catch (e) {
+      const why = e instanceof Deno.errors.NotFound ? "missing" : `unreadable (${(e as Error).message})`;
+      contents.problems.push({
+        path: image.path,
+        problem: `${image.title}: ${why}, though its output names it`,
+      });
+    }
+  }
+}
+
 export async function readRunFolder(root: string): Promise<RunContents> {
   await checkRunFolder(root);
   const contents: RunContents = {
     root,
+    problems: [],
     outputs: [],
     classes: new Map(),
     contrastTests: [],
@@ -284,6 +350,7 @@ export async function readRunFolder(root: string): Promise<RunContents> {
   for (const e of await listFolder(root)) {
     if (e.isDirectory && !e.name.startsWith(".")) await readOutput(contents, join(root, e.name));
   }
+  await checkImagesExist(contents);
   // The paper's order: shifting before masking, then any other test of that shape.
   const rank = (t: ContrastTestEntry) => ["shifting_test.json", "masking_test.json"].indexOf(t.file) >>> 0;
   contents.contrastTests.sort((a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file));

@@ -264,9 +264,10 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
       if (acc[j] < min) [min, minPair] = [acc[j], [i, j]];
     }
   }
-  const ordered = n * (n - 1);
+  // The pairs of the rows this run wrote: all rows, or a shard's share (merge adds the shards' counts up).
+  const ordered = owned.size * (n - 1);
   const derived = t.init === "zeros" ? ordered / 2 : 0;
-  const all = rowClasses.length * (rowClasses.length - 1);
+  const all = (owned.size + zeroRows.length) * (rowClasses.length - 1);
   index.pairs = { trained: ordered - derived, derived, skipped: all - ordered };
   index.complete = true;
   await writeHyperplanesIndex(job.out, index);

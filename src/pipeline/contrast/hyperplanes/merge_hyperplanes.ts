@@ -30,7 +30,13 @@ export async function mergeHyperplanes(dirs: string[], out: string): Promise<Hyp
       );
     }
   }
-  await writeHyperplanesIndex(out, indexes[0]);
+  // Each shard counts the pairs of its own rows.
+  const sum = (key: keyof HyperplanesIndex["pairs"]) => indexes.reduce((s, index) => s + index.pairs[key], 0);
+  const merged = {
+    ...indexes[0],
+    pairs: { trained: sum("trained"), derived: sum("derived"), skipped: sum("skipped") },
+  };
+  await writeHyperplanesIndex(out, merged);
   await writeJsonAtomic(join(out, "manifest.json"), unshard(parts[0].manifest, parts[0].shard.out, out));
-  return indexes[0];
+  return merged;
 }

@@ -8,6 +8,7 @@ import {
 import { type Flags, intArg } from "../../../cli/cli.ts";
 import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
 import type { ContrastRunOptions } from "./contrast_test_run.ts";
+import { DEFAULT_RUNS } from "./pair_sampling.ts";
 
 export const CONTRAST_TEST_FLAGS = {
   ...MODEL_DATA_FLAGS,
@@ -18,7 +19,7 @@ export const CONTRAST_TEST_FLAGS = {
     help: "hyperplane folder (deno task hyperplanes, or the reference's <i>.pt, bias_<i>.pt files)",
   },
   out: { type: "string", required: true, help: "output folder" },
-  runs: { type: "string", default: "5", help: "runs of the reference's pair sampling" },
+  runs: { type: "string", default: String(DEFAULT_RUNS), help: "runs of the reference's pair sampling" },
   draws: { type: "string", default: "1000", help: "draws of the source class i per run" },
   others: { type: "string", default: "10", help: "draws of the target class j per i (j in 1..K-1)" },
   pairs: {

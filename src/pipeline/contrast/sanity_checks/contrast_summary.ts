@@ -135,8 +135,21 @@ export function summaryTableCells(runs: RunSummary[], over: OverRuns): { head: s
   return { head, rows };
 }
 
-/** The summary as a text table: one row per run and one over runs (mean ± std). */
-export function formatSummaryTable(title: string, runs: RunSummary[], over: OverRuns): string {
+/** How each test changes class i's input, in the words its footnote uses. */
+const STEP_WORDS: Record<string, { changed: string; step: string }> = {
+  shifting: { changed: "shifted along the normal", step: "offset" },
+  masking: { changed: "masked", step: "mask level" },
+};
+
+/** What the flip columns count, in the words of test `name` ("shifting", "masking" or another test's name). */
+export function summaryFootnote(name: string): string {
+  const { changed, step } = STEP_WORDS[name] ?? { changed: "changed", step: "step" };
+  return `flip %: the best p(j) with the input ${changed} (any ${step} but the first) is > 0.5 and >= p(i) at ` +
+    `the same ${step}; ref flip %: as the reference prints it, comparing with p(i) one ${step} earlier`;
+}
+
+/** The summary as a text table: one row per run and one over runs (mean ± std), then the footnote of `name`. */
+export function formatSummaryTable(title: string, runs: RunSummary[], over: OverRuns, name: string): string {
   const { head, rows } = summaryTableCells(runs, over);
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i])).join("  ");
@@ -144,7 +157,6 @@ export function formatSummaryTable(title: string, runs: RunSummary[], over: Over
     title,
     line(head),
     ...rows.map(line),
-    "flip %: best shifted p(j) > 0.5 and >= p(i) at the same step; ref flip %: the reference's printout, " +
-    "which reads p(i) one step earlier",
+    summaryFootnote(name),
   ].join("\n");
 }

@@ -8,6 +8,7 @@ import { openDataset } from "../../../data/dataset.ts";
 import {
   attributeClass,
   AttributionCache,
+  checkAttributionCache,
   classStagePredictions,
   predictedMembers,
   readImages,
@@ -19,7 +20,14 @@ import { buildManifest } from "../../../io/manifest.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
 import { createProgress } from "../../../io/progress.ts";
 import { UsageError } from "../../../cli/cli.ts";
-import { allPairs, type ClassPair, groupBySource, parsePairList, samplePairs } from "./pair_sampling.ts";
+import {
+  allPairs,
+  type ClassPair,
+  groupBySource,
+  parsePairList,
+  plannedRuns,
+  samplePairs,
+} from "./pair_sampling.ts";
 import {
   formatSummaryTable,
   type OverRuns,
@@ -125,13 +133,12 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const planes = opts.hyperplanes.set;
   const K = planes.numClasses;
   const explicit = parsePairList(opts.pairs, K);
-  const runs = explicit ? 1 : opts.runs ?? 5;
-  if (explicit && (opts.runs ?? 1) > 1) {
-    console.error(`--pairs ${opts.pairs}: the pairs are fixed, so one run (not ${opts.runs}) is enough`);
-  }
+  const { runs, note } = plannedRuns(opts.pairs, !!explicit, opts.runs);
+  if (note) console.error(note);
   const maxImages = opts.maxImages ?? 60;
   const batchRows = opts.batch ?? 32;
 
+  if (test.needsAttribution) await checkAttributionCache(opts.attribution?.cache);
   const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
   try {
     const [C] = model.tapShape;
@@ -167,6 +174,14 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         if (empty.length) {
           console.error(`--pairs: no images predicted as ${[...new Set(empty.map((p) => p.from))]}: skipped`);
         }
+        const without = await pairsWithoutHyperplane(planes, explicit.filter((p) => hasImages(p.from)));
+        if (without.length) {
+          console.error(
+            `--pairs: no hyperplane for ${without.map((p) => `${p.from}:${p.to}`).join(", ")} in ` +
+              `--hyperplanes ${opts.hyperplanes.source} (no row file, or a zero normal: a class without vectors); ` +
+              `skipped, listed under "noHyperplane"`,
+          );
+        }
       }
       const settings = {
         ...test.settings,
@@ -194,8 +209,6 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         settings,
         ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
       });
-      await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
-
       const steps = test.steps.length;
       const totalRows = plan.reduce(
         (a, r) => a + r.pairs.reduce((b, p) => b + steps * members.get(p.from)!.length, 0),
@@ -280,6 +293,8 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         table,
       };
       await writeJsonAtomic(join(opts.out, `${test.name}_test.json`), report);
+      // Written last: a run that failed on the way leaves no manifest claiming a finished test.
+      await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
       return report;
     } finally {
       await attribution?.attributor.release();
@@ -288,6 +303,17 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   } finally {
     await model.release();
   }
+}
+
+/** The pairs among `pairs` that `planes` has no hyperplane for: no row file for i, or a zero normal (i, j). */
+async function pairsWithoutHyperplane(planes: HyperplaneSet, pairs: ClassPair[]): Promise<ClassPair[]> {
+  const rows = new Set(planes.rowClasses);
+  const without: ClassPair[] = [];
+  for (const p of pairs) {
+    if (rows.has(p.from)) await planes.loadRow(p.from);
+    if (!rows.has(p.from) || isZero(planes.normal(p.from, p.to))) without.push(p);
+  }
+  return without;
 }
 
 /** Writes run r's p(j)-per-step figure into `out`; returns its file name. */
@@ -316,6 +342,7 @@ export function contrastTable(name: string, layer: string, perRun: RunSummary[],
     `${name} test: ${layer}, ${perRun.map((s) => s.pairs).join("/")} pairs per run`,
     perRun,
     overRuns,
+    name,
   );
 }
 

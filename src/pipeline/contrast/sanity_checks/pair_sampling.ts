@@ -81,6 +81,23 @@ export function parsePairList(
   });
 }
 
+/** Runs of the reference's pair sampling when --runs is not given (its 5 seeds). */
+export const DEFAULT_RUNS = 5;
+
+/**
+ * The runs a test makes: `runs` (default 5) when sampling, one for fixed `--pairs`. With fixed pairs, a note
+ * only when the user asked for another count than the default and one (the command line always passes 5).
+ */
+export function plannedRuns(
+  pairs: string | undefined,
+  fixed: boolean,
+  runs?: number,
+): { runs: number; note?: string } {
+  if (!fixed) return { runs: runs ?? DEFAULT_RUNS };
+  if (runs === undefined || runs === 1 || runs === DEFAULT_RUNS) return { runs: 1 };
+  return { runs: 1, note: `--pairs ${pairs}: the pairs are fixed, so one run (not ${runs}) is made` };
+}
+
 /** Groups pairs by source class, keeping first-seen order, so one class's activations serve all its pairs. */
 export function groupBySource(pairs: ClassPair[]): Map<number, number[]> {
   const groups = new Map<number, number[]>();

@@ -20,6 +20,7 @@ import { Attributor } from "../../attribute/attributor.ts";
 import {
   attributeClass,
   AttributionCache,
+  checkAttributionCache,
   type ClassStageOptions,
   classStagePredictions,
   predictedMembers,
@@ -119,6 +120,7 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
   if (!CONTRAST_MAPS.includes(mapKind)) {
     throw new Error(`--map ${mapKind}: expected one of ${CONTRAST_MAPS.join(", ")}`);
   }
+  await checkAttributionCache(opts.attributionCache);
   const model = await readModel(opts.model);
   const sha256 = await sha256File(opts.model);
   const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
