@@ -49,6 +49,11 @@ export interface DecomposeOptions {
   batch?: number;
   /** Relative KKT tolerance of the solver (default NNLS_TOLERANCE). */
   tolerance?: number;
+  /**
+   * An open classifier of `model` with the concepts' layer tapped, kept by the caller and not released here:
+   * the explorer server (src/pipeline/serve/) loads the model once for every request.
+   */
+  classifier?: Classifier;
 }
 
 export interface ImageDecomposition {
@@ -131,7 +136,11 @@ async function decompose(
   const basis = concepts.bases.subarray(0, k * channels);
   const norms = prototypeNorms(basis, k, channels);
   const tolerance = opts.tolerance ?? NNLS_TOLERANCE;
-  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto", layers: [layer] });
+  const classifier = opts.classifier ??
+    await Classifier.open(opts.model, { ep: opts.ep ?? "auto", layers: [layer] });
+  if (!classifier.taps.some((t) => t.layer === layer)) {
+    throw new Error(`the open classifier of ${opts.model} does not tap ${layer}, the concepts' layer`);
+  }
   try {
     if (concepts.modelSha256 && concepts.modelSha256 !== classifier.sha256) {
       console.error(
@@ -219,7 +228,7 @@ async function decompose(
     const manifest = await buildManifest({
       task: "decompose",
       model: { path: opts.model, sha256: classifier.sha256 },
-      layer: { name: layer, tensor: classifier.taps[0].tensor },
+      layer: { name: layer, tensor: classifier.taps.find((t) => t.layer === layer)!.tensor },
       data: { path: "--images", count: opts.images.length, files: opts.images },
       device: classifier.device,
       settings: { class: opts.cls, concepts: opts.concepts, k, tolerance, solver, batch },
@@ -228,7 +237,7 @@ async function decompose(
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
     return report;
   } finally {
-    await classifier.release();
+    if (!opts.classifier) await classifier.release();
   }
 }
 
