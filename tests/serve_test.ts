@@ -1,0 +1,258 @@
+// deno task serve (src/pipeline/serve/) against a served small run (the report's made-up run folder, the
+// fixture's planted concepts and the fixture model): the API lists the classes; a decomposed upload answers
+// the numbers `deno task decompose` writes for the same image; traversal, symlinks, hidden files, oversized
+// and non-image uploads are refused with a 4xx naming the reason, and the server keeps serving; the job queue
+// runs jobs one at a time and cancels them. In headless Chromium (skipped where there is none): the page
+// loads with no console message, a class page shows its prototype grid, and a decomposition shows the same
+// numbers.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ensureFixture } from "../fixtures/ensure.ts";
+import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
+import { startServer } from "../src/pipeline/serve/server.ts";
+import { JobQueue } from "../src/pipeline/serve/job_queue.ts";
+import { createProgress } from "../src/io/progress.ts";
+import { writeFakeRun } from "./_helpers/report_run.ts";
+import { writePlantedConcepts } from "./_helpers/planted_concepts.ts";
+import { findChromium, runChromium } from "./_helpers/chromium.ts";
+
+const fixture = await ensureFixture();
+const work = await Deno.makeTempDir({ prefix: "serve_test_" });
+const run = join(work, "run");
+await writeFakeRun(run, 8);
+await writePlantedConcepts(join(run, "concepts"));
+const classFolder = join(fixture.imageFolder, fixture.classNames[2]);
+const imageName = [...Deno.readDirSync(classFolder)].map((e) => e.name).sort()[0];
+await Deno.mkdir(join(run, "inputs"));
+await Deno.copyFile(join(classFolder, imageName), join(run, "inputs", "upload.jpg"));
+const UPLOAD_CAP = 256 << 10;
+const server = await startServer({
+  run,
+  model: fixture.modelPath,
+  ep: "wasm",
+  port: 0,
+  uploadCap: UPLOAD_CAP,
+});
+globalThis.addEventListener("unload", () => {
+  Deno.removeSync(work, { recursive: true });
+});
+
+async function get(
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const r = await fetch(server.url + path, init);
+  const text = await r.text();
+  let body: Record<string, unknown>;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = { text };
+  }
+  return { status: r.status, body };
+}
+
+/** What `deno task decompose --image inputs/upload.jpg --class 2` writes, computed once for the tests below. */
+let expected: Awaited<ReturnType<typeof runDecompose>> | undefined;
+async function cliDecomposition() {
+  expected ??= await runDecompose({
+    model: fixture.modelPath,
+    images: [join(run, "inputs", "upload.jpg")],
+    concepts: join(run, "concepts"),
+    cls: 2,
+    out: join(work, "cli-decompose"),
+    ep: "wasm",
+  });
+  return expected.images[0];
+}
+
+Deno.test({
+  name:
+    "serve: the API lists the classes and decomposes an upload into the numbers deno task decompose gives",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const classes = await get("/api/classes");
+    assert.equal(classes.status, 200);
+    const list = classes.body.classes as { index: number; name: string; hasPrototypes: boolean }[];
+    assert.deepEqual(list.map((c) => c.index), [0, 1, 2, 3, 4, 5, 6, 7]);
+    assert.equal(list[3].name, "class_3");
+    assert.ok(list.every((c) => c.hasPrototypes));
+    const searched = await get("/api/classes?q=class_7");
+    assert.deepEqual((searched.body.classes as { index: number }[]).map((c) => c.index), [7]);
+
+    const bytes = await Deno.readFile(join(run, "inputs", "upload.jpg"));
+    const answer = await get("/api/decompose?class=2", { method: "POST", body: bytes });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const want = await cliDecomposition();
+    const got = answer.body as {
+      top5: { class: number; probability: number }[];
+      prototypes: { prototype: number; share: number; overlay: string }[];
+      reconstruction: { relative: number };
+    };
+    assert.deepEqual(
+      got.top5.map((t) => [t.class, t.probability]),
+      want.top5.map((t) => [t.class, t.probability]),
+    );
+    assert.deepEqual(got.prototypes.map((p) => p.share), want.prototypes.map((p) => p.share));
+    assert.equal(got.reconstruction.relative, want.reconstruction.relative);
+    // The overlays are served from the run folder, where the output was written.
+    const overlay = await fetch(server.url + got.prototypes[0].overlay);
+    assert.equal(overlay.headers.get("content-type"), "image/jpeg");
+    assert.ok((await overlay.bytes()).length > 1000);
+    // The same bytes again: answered from the output kept under <run>/explorer/.
+    const again = await get("/api/decompose?class=2", { method: "POST", body: bytes });
+    assert.equal(again.body.cached, true);
+    assert.deepEqual(
+      (again.body.prototypes as { share: number }[]).map((p) => p.share),
+      got.prototypes.map((p) => p.share),
+    );
+  },
+});
+
+Deno.test({
+  name: "serve: bad requests get a 4xx naming the reason, and the server keeps serving",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await Deno.symlink("/etc/hostname", join(run, "figures", "link.jpg"));
+    const jpegStart = new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3]);
+    const cases: [string, RequestInit | undefined, number, RegExp][] = [
+      ["/files/..%2F..%2Fetc%2Fpasswd", undefined, 403, /'\.\.' and '\.' segments are refused/],
+      ["/files/%2Fetc%2Fpasswd", undefined, 403, /absolute paths are refused/],
+      ["/files/figures/link.jpg", undefined, 403, /symbolic links are not served/],
+      ["/files/concepts/.protoscope.lock", undefined, 403, /hidden files/],
+      ["/files/nothing.jpg", undefined, 404, /no such file in the run folder/],
+      [
+        "/api/decompose?class=2",
+        { method: "POST", body: new Uint8Array(UPLOAD_CAP + 1) },
+        413,
+        /larger than the cap/,
+      ],
+      ["/api/decompose?class=2", { method: "POST", body: "hello" }, 415, /not a JPEG or PNG/],
+      ["/api/decompose?class=2", { method: "POST", body: jpegStart }, 422, /could not be decoded/],
+      ["/api/decompose", { method: "POST", body: jpegStart }, 400, /\?class= is required/],
+      ["/api/decompose?class=zebra", { method: "POST", body: jpegStart }, 400, /zebra/],
+      ["/api/decompose?class=2", undefined, 405, /POST only/],
+      ["/api/classes?page=x", undefined, 400, /\?page=x/],
+      ["/api/jobs/999", undefined, 404, /no job 999/],
+    ];
+    for (const [path, init, status, message] of cases) {
+      const r = await get(path, init);
+      assert.equal(r.status, status, `${path}: ${JSON.stringify(r.body)}`);
+      assert.match(String(r.body.error), message, path);
+      assert.equal((await get("/api/classes")).status, 200, `after ${path}`);
+    }
+    // A body over the cap that does not declare its length is cut off at the cap as well.
+    const chunks = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 8; i++) c.enqueue(new Uint8Array(UPLOAD_CAP / 4));
+        c.close();
+      },
+    });
+    const streamed = await get("/api/decompose?class=2", { method: "POST", body: chunks });
+    assert.equal(streamed.status, 413);
+    // Nothing was written outside <run>/explorer/ (and the inputs the test put there).
+    const top = [...Deno.readDirSync(run)].map((e) => e.name).sort();
+    assert.deepEqual(top, [
+      "component-test",
+      "concepts",
+      "explorer",
+      "figures",
+      "hyperplanes",
+      "inputs",
+      "insert-test",
+      "shifting-test",
+    ]);
+    await Deno.remove(join(run, "figures", "link.jpg"));
+  },
+});
+
+Deno.test("serve: the job queue runs one job at a time, streams progress, and cancels at the next tick", async () => {
+  const queue = new JobQueue();
+  const order: string[] = [];
+  const first = queue.submit("t", "first", async () => {
+    order.push("first start");
+    const p = createProgress("first", 3, "step", { write: () => {}, isTerminal: false });
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      p.tick();
+    }
+    order.push("first end");
+    return 1;
+  });
+  const second = queue.submit("t", "second", async () => {
+    order.push("second start");
+    const p = createProgress("second", 1000, "step", { write: () => {}, isTerminal: false });
+    for (let i = 0; i < 1000; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+      if (i === 3) queue.cancel(second.id);
+      p.tick();
+    }
+    order.push("second end");
+  });
+  const third = queue.submit("t", "third", () => Promise.resolve(3));
+  assert.ok(queue.cancel(third.id));
+  await Promise.all([first.finished, second.finished, third.finished]);
+  assert.deepEqual(order, ["first start", "first end", "second start"]);
+  assert.equal(first.status, "done");
+  assert.equal(first.result, 1);
+  // The first tick and the last are streamed; the one between falls within 100 ms of the first and is not.
+  assert.deepEqual(
+    first.events.filter((e) => e.type === "progress").map((e) => [e.label, e.done, e.total]),
+    [["first", 1, 3], ["first", 3, 3]],
+  );
+  assert.equal(first.events.at(-1)!.type, "done");
+  assert.equal(second.status, "cancelled");
+  assert.equal(third.status, "cancelled");
+  assert.ok(!queue.cancel(first.id), "an ended job cannot be cancelled");
+});
+
+const chromium = findChromium();
+Deno.test({
+  name: chromium
+    ? "serve in headless Chromium: no console messages, a class page with its prototypes, an upload's decomposition"
+    : "serve in headless Chromium (skipped: no chromium on PATH; `apt-get install chromium` or set PROTOSCOPE_CHROMIUM)",
+  ignore: !chromium,
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const budget = { virtualTimeBudgetMs: 60000 };
+    const [classPage, decomposed] = await Promise.all([
+      runChromium(chromium!, `${server.url}/#class=2`, budget),
+      runChromium(chromium!, `${server.url}/#decompose=inputs/upload.jpg&class=2`, budget),
+    ]);
+    for (const [page, what] of [[classPage, "class page"], [decomposed, "decomposition"]] as const) {
+      assert.deepEqual(page.console, [], `${what}: console messages`);
+      assert.match(page.dom, /<body[^>]*data-ready="1"/, `${what}: the page script did not finish`);
+      assert.match(page.dom, /<body[^>]*data-idle="1"/, `${what}: requests still pending at the dump`);
+    }
+    const section = classPage.dom.slice(classPage.dom.indexOf('id="class-page"'));
+    assert.match(section, /<h3>class 2 class_2<\/h3>/);
+    assert.match(section, /4 prototypes/);
+    assert.match(section, /<img alt="prototype grid" src="\/files\/figures\/2_class_2\.jpg">/);
+
+    const want = await cliDecomposition();
+    const shares = [
+      ...decomposed.dom.matchAll(/<tr data-prototype="(\d+)"><td>\d+<\/td><td class="share">([\d.]+)</g),
+    ]
+      .map((m) => [Number(m[1]), m[2]]);
+    assert.deepEqual(shares, want.prototypes.map((p) => [p.prototype, p.share.toFixed(4)]));
+    assert.match(decomposed.dom, new RegExp(`<td class="share">${want.top5[0].probability.toFixed(4)}</td>`));
+    assert.match(
+      decomposed.dom,
+      new RegExp(`<td class="share">${want.reconstruction.relative.toFixed(4)}</td>`),
+    );
+    // Each prototype's overlay is an image the page shows.
+    assert.equal([...decomposed.dom.matchAll(/<img alt="prototype \d"/g)].length, want.prototypes.length);
+  },
+});
+
+Deno.test({
+  name: "serve: shut down",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    await server.shutdown();
+  },
+});
