@@ -22,6 +22,7 @@ import { namesFor } from "../../model/model_classes.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { encodeJpeg } from "../../render/image_file.ts";
 import { overlayMap } from "../../render/overlay.ts";
+import { decomposeFigure } from "./decompose_figure.ts";
 import { checkK, NNLS_TOLERANCE, nnlsCpu, nnlsGpu, type NnlsSolution } from "../../../kernels/nnls/mod.ts";
 import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
 import {
@@ -62,6 +63,10 @@ export interface ImageDecomposition {
   folder: string;
   /** The model's five most probable classes for the image. */
   top5: { class: number; name?: string; probability: number }[];
+  /** The model's probability of the class whose prototypes explain the image. */
+  classProbability: number;
+  /** The figure that explains itself: the image, every prototype's map with its share, the colour scale. */
+  figure: string;
   /** Layer grid (h x w) the maps are on. */
   grid: { height: number; width: number };
   prototypes: (PrototypeSummary & { overlay: string })[];
@@ -196,6 +201,8 @@ async function decompose(
                 norms,
                 h,
                 w,
+                className: names?.[opts.cls],
+                classProbability: row[opts.cls],
                 top5: topK(row, 5).map((cls) => ({
                   class: cls,
                   ...(names?.[cls] ? { name: names[cls] } : {}),
@@ -247,7 +254,14 @@ async function writeImage(
   rgb: Uint8Array,
   solution: NnlsSolution,
   inBatch: number,
-  at: { norms: Float64Array; h: number; w: number; top5: ImageDecomposition["top5"] },
+  at: {
+    norms: Float64Array;
+    h: number;
+    w: number;
+    top5: ImageDecomposition["top5"];
+    className?: string;
+    classProbability: number;
+  },
 ): Promise<ImageDecomposition> {
   const { norms, h, w } = at;
   const k = norms.length;
@@ -264,21 +278,37 @@ async function writeImage(
     encodeNpy(coefficientMaps(solution, k, inBatch, hw), [k, h, w]),
   );
   const prototypes = [];
+  const overlays = [];
   for (const summary of summarizePrototypes(maps, k, w)) {
     const overlay = join(folder, `prototype_${summary.prototype}.jpg`);
     const map = maps.subarray(summary.prototype * hw, (summary.prototype + 1) * hw);
-    await writeFileAtomic(
-      join(opts.out, overlay),
-      await encodeJpeg(overlayMap(rgb, IMAGE_SIZE, map, h, w, scale), IMAGE_SIZE, IMAGE_SIZE),
-    );
+    const drawn = overlayMap(rgb, IMAGE_SIZE, map, h, w, scale);
+    await writeFileAtomic(join(opts.out, overlay), await encodeJpeg(drawn, IMAGE_SIZE, IMAGE_SIZE));
     prototypes.push({ ...summary, overlay });
+    overlays.push({ prototype: summary.prototype, share: summary.share, rgb: drawn });
   }
+  const reconstruction = summarizeError(solution, inBatch, hw);
+  const figure = join(folder, "figure.jpg");
+  const canvas = decomposeFigure({
+    image: basename(path),
+    rgb,
+    cls: opts.cls,
+    className: at.className,
+    classProbability: at.classProbability,
+    top1: at.top5[0],
+    relativeError: reconstruction.relative,
+    overlays,
+    scale,
+  });
+  await writeFileAtomic(join(opts.out, figure), await canvas.toJpeg());
   return {
     path,
     folder,
     top5: at.top5,
+    classProbability: at.classProbability,
+    figure,
     grid: { height: h, width: w },
     prototypes,
-    reconstruction: summarizeError(solution, inBatch, hw),
+    reconstruction,
   };
 }
