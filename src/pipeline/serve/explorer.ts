@@ -225,6 +225,8 @@ export class Explorer {
       contribution: report.contribution,
       top5: image.top5.map((t) => ({ ...t, name: t.name ?? this.#names[t.class] ?? "" })),
       image: fileUrl(`${base}/${image.folder}/image.jpg`),
+      classProbability: image.classProbability,
+      ...(image.figure ? { figure: fileUrl(`${base}/${image.figure}`) } : {}),
       grid: image.grid,
       reconstruction: image.reconstruction,
       prototypes: image.prototypes.map((p) => ({
