@@ -14,6 +14,9 @@ header nav a { margin-right: 12px; } .row { display: flex; gap: 24px; flex-wrap:
 #drop { border: 2px dashed #a0aec0; padding: 18px; text-align: center; margin: 8px 0; }
 #drop.over { background: #ebf8ff; } progress { width: 320px; } .share { font-variant-numeric: tabular-nums; }
 table.classes td.has { color: #2f855a; }
+.scale { display: flex; gap: 8px; align-items: center; font-size: 12px; margin: 6px 0; }
+.scale .bar { display: inline-block; width: 240px; height: 12px; border: 1px solid #4a5568;
+  background: linear-gradient(to right, #000, #f00 33%, #ff0 67%, #fff); }
 `;
 
 const APP_SCRIPT = `
@@ -198,7 +201,11 @@ const APP_SCRIPT = `
         '<div class="images">' + r.prototypes.map(function (p) {
           return '<figure><img alt="prototype ' + p.prototype + '" src="' + esc(p.overlay) + '"><figcaption>prototype ' +
             p.prototype + ": " + (100 * p.share).toFixed(1) + "% of the contribution</figcaption></figure>";
-        }).join("") + "</div><p class=\\"muted\\">" + esc(r.contribution) + "</p>";
+        }).join("") + "</div>" +
+        '<div class="scale"><span>0</span><span class="bar"></span><span>the image\\'s largest contribution</span></div>' +
+        '<p class="muted">colour: ' + esc(r.contribution) + "</p>" +
+        (r.figure ? '<figure><img id="decompose-figure" alt="the decompose figure" src="' + esc(r.figure) +
+          '"><figcaption>the figure deno task decompose writes (figure.jpg)</figcaption></figure>' : "");
     }).catch(function (e) { fail(el, e); });
   }
   var drop = $("drop");
