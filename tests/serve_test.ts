@@ -12,8 +12,10 @@ import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { startServer } from "../src/pipeline/serve/server.ts";
 import { JobQueue } from "../src/pipeline/serve/job_queue.ts";
 import { createProgress } from "../src/io/progress.ts";
+import { exists } from "../src/io/atomic.ts";
 import { writeFakeRun } from "./_helpers/report_run.ts";
-import { writePlantedConcepts } from "./_helpers/planted_concepts.ts";
+import { writeLabelPredictions, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
+import { fixtureContrastVectors } from "./_helpers/fixture_vectors.ts";
 import { findChromium, runChromium } from "./_helpers/chromium.ts";
 
 const fixture = await ensureFixture();
@@ -23,6 +25,10 @@ await writeFakeRun(run, 8);
 await writePlantedConcepts(join(run, "concepts"));
 const classFolder = join(fixture.imageFolder, fixture.classNames[2]);
 const imageName = [...Deno.readDirSync(classFolder)].map((e) => e.name).sort()[0];
+// What the contrast jobs need: predictions and contrast vectors (the hyperplane of a pair is trained on demand,
+// since the made-up run's hyperplanes folder holds accuracies only).
+await writeLabelPredictions(join(run, "predictions"), fixture.imageFolder);
+await fixtureContrastVectors(fixture, run, join(run, "predictions"));
 await Deno.mkdir(join(run, "inputs"));
 await Deno.copyFile(join(classFolder, imageName), join(run, "inputs", "upload.jpg"));
 const UPLOAD_CAP = 256 << 10;
@@ -162,9 +168,71 @@ Deno.test({
       "hyperplanes",
       "inputs",
       "insert-test",
+      "predictions",
       "shifting-test",
+      "vectors",
     ]);
     await Deno.remove(join(run, "figures", "link.jpg"));
+  },
+});
+
+/** A job's server-sent events until it ends, parsed. */
+async function jobEvents(
+  id: string,
+): Promise<{ type: string; result?: Record<string, unknown>; error?: string }[]> {
+  const r = await fetch(`${server.url}/api/jobs/${id}/events`);
+  assert.equal(r.headers.get("content-type"), "text/event-stream");
+  const text = await r.text();
+  return text.split("\n\n").filter((b) => b.includes("data: ")).map((b) =>
+    JSON.parse(b.slice(b.indexOf("data: ") + 6))
+  );
+}
+
+Deno.test({
+  name:
+    "serve: why 6, not 7 and the (6, 7) shifting curve run as jobs, stream progress, land in the run folder",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const started = await get("/api/contrast?a=6&b=7", { method: "POST" });
+    assert.equal(started.status, 202, JSON.stringify(started.body));
+    const events = await jobEvents(String(started.body.id));
+    const last = events.at(-1)!;
+    assert.equal(last.type, "done", JSON.stringify(last));
+    assert.ok(events.some((e) => e.type === "progress"), "progress was streamed");
+    const result = last.result!;
+    assert.equal(result.cached, false);
+    // Written as deno task contrast --both writes it, under <run>/explorer/, with the pair trained there.
+    const out = join(run, "explorer", "contrast", "6-not-7");
+    const report = JSON.parse(await Deno.readTextFile(join(out, "contrast.json")));
+    assert.equal(report.from, 6);
+    assert.equal(report.reverse.from, 7);
+    assert.ok((await Deno.stat(join(run, "explorer", "hyperplanes", "6-7", "hyperplanes.json"))).isFile);
+    const figure = await fetch(server.url + String(result.figure));
+    assert.equal(figure.headers.get("content-type"), "image/jpeg");
+    assert.ok((await figure.bytes()).length > 5000);
+    // Asked again: answered from the run folder.
+    const again = await get("/api/contrast?a=6&b=7", { method: "POST" });
+    assert.equal((await jobEvents(String(again.body.id))).at(-1)!.result!.cached, true);
+
+    const shifting = await get("/api/shifting?a=6&b=7", { method: "POST" });
+    const done = (await jobEvents(String(shifting.body.id))).at(-1)!;
+    assert.equal(done.type, "done", JSON.stringify(done));
+    const curve = done.result as { offsets: number[]; pair: { from: number; to: number; pTo: number[] } };
+    assert.deepEqual([curve.pair.from, curve.pair.to], [6, 7]);
+    assert.equal(curve.pair.pTo.length, curve.offsets.length);
+    assert.ok(curve.pair.pTo.every((p) => p >= 0 && p <= 1));
+
+    // A job cancelled while queued behind another never runs; the one before it still completes.
+    const first = await get("/api/contrast?a=0&b=1", { method: "POST" });
+    const second = await get("/api/contrast?a=1&b=0", { method: "POST" });
+    const cancel = await get(`/api/jobs/${second.body.id}`, { method: "DELETE" });
+    assert.equal(cancel.body.cancelled, true);
+    assert.equal((await jobEvents(String(second.body.id))).at(-1)!.type, "cancelled");
+    assert.equal((await jobEvents(String(first.body.id))).at(-1)!.type, "done");
+    assert.ok(!(await exists(join(run, "explorer", "contrast", "1-not-0"))));
+    const refused = await get("/api/contrast?a=3&b=3", { method: "POST" });
+    assert.equal(refused.status, 400);
   },
 });
 
@@ -211,18 +279,20 @@ Deno.test("serve: the job queue runs one job at a time, streams progress, and ca
 const chromium = findChromium();
 Deno.test({
   name: chromium
-    ? "serve in headless Chromium: no console messages, a class page with its prototypes, an upload's decomposition"
+    ? "serve in headless Chromium: no console messages, a class page with its prototypes, a contrast with its figure, an upload's decomposition"
     : "serve in headless Chromium (skipped: no chromium on PATH; `apt-get install chromium` or set PROTOSCOPE_CHROMIUM)",
   ignore: !chromium,
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
     const budget = { virtualTimeBudgetMs: 60000 };
-    const [classPage, decomposed] = await Promise.all([
+    const [classPage, decomposed, contrast] = await Promise.all([
       runChromium(chromium!, `${server.url}/#class=2`, budget),
       runChromium(chromium!, `${server.url}/#decompose=inputs/upload.jpg&class=2`, budget),
+      runChromium(chromium!, `${server.url}/#contrast=7,6`, budget),
     ]);
-    for (const [page, what] of [[classPage, "class page"], [decomposed, "decomposition"]] as const) {
+    const pages = [[classPage, "class page"], [decomposed, "decomposition"], [contrast, "contrast"]] as const;
+    for (const [page, what] of pages) {
       assert.deepEqual(page.console, [], `${what}: console messages`);
       assert.match(page.dom, /<body[^>]*data-ready="1"/, `${what}: the page script did not finish`);
       assert.match(page.dom, /<body[^>]*data-idle="1"/, `${what}: requests still pending at the dump`);
@@ -242,6 +312,12 @@ Deno.test({
     assert.match(
       decomposed.dom,
       new RegExp(`<td class="share">${want.reconstruction.relative.toFixed(4)}</td>`),
+    );
+    // The contrast completed in the page and shows its figure, written where deno task contrast writes it.
+    assert.match(contrast.dom, /<span id="job-state">done in [\d.]+ s<\/span>/);
+    assert.match(
+      contrast.dom,
+      /<img id="job-figure" alt="contrast figure" src="\/files\/explorer\/contrast\/7-not-6\/why_7_\w*not_6_\w*\.jpg">/,
     );
     // Each prototype's overlay is an image the page shows.
     assert.equal([...decomposed.dom.matchAll(/<img alt="prototype \d"/g)].length, want.prototypes.length);

@@ -81,8 +81,7 @@ export class Explorer {
 
   /** The folder (relative) of the first output whose manifest names `task`. */
   #outputOf(task: string): string | undefined {
-    return this.contents.manifests.find((m) => m.manifest.task === task && m.file === "manifest.json")
-      ?.folder;
+    return this.contents.manifests.find((m) => m.manifest.task === task)?.folder;
   }
 
   /** A path a manifest records (model.path or data.path), from the first manifest that has one. */
@@ -244,7 +243,12 @@ export class Explorer {
     const h = this.contents.hyperplanes;
     if (h && h.index.classes.includes(a) && h.index.classes.includes(b)) {
       const dir = join(this.root, h.folder);
-      return { source: dir, set: await readHyperplanes(dir, { classes: [a, b] }), layer: h.index.layer };
+      try {
+        return { source: dir, set: await readHyperplanes(dir, { classes: [a, b] }), layer: h.index.layer };
+      } catch (e) {
+        // A hyperplane folder without the pair's rows (accuracies only, or a partial run): train the pair.
+        job.emit({ type: "progress", label: `${h.folder}: ${(e as Error).message}`, done: 0, total: 1 });
+      }
     }
     const vectors = this.#outputOf("contrast-vectors");
     if (!vectors) {
@@ -254,14 +258,13 @@ export class Explorer {
     }
     const dir = join(this.root, EXPLORER_FOLDER, "hyperplanes", `${a}-${b}`);
     job.emit({ type: "progress", label: `training the (${a}, ${b}) hyperplane`, done: 0, total: 1 });
-    const trained = await trainHyperplanes({
+    await trainHyperplanes({
       vectors: join(this.root, vectors),
       out: dir,
       classes: [a, b],
       training: REFERENCE_TRAINING,
       log: () => {},
     });
-    void trained;
     const set = await readHyperplanes(dir, { classes: [a, b] });
     const index = await readJson<{ layer?: string }>(join(dir, "hyperplanes.json"));
     return { source: dir, set, layer: index?.layer };
