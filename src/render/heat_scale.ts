@@ -1,6 +1,6 @@
 // The colour scale of the heat maps (overlay.ts's heatColor), drawn into a figure with its meaning and its
 // end values, so that a figure's heat map can be read without the code that made it.
-import { BLACK, Canvas, lineHeight, type Rgb, textWidth } from "./canvas.ts";
+import { BLACK, type Canvas, lineHeight, type Rgb, textWidth } from "./canvas.ts";
 import { heatColor } from "./overlay.ts";
 
 /** Height of what drawHeatScale draws: the label line, the bar and the end values. */
