@@ -190,7 +190,7 @@ async function jobEvents(
 
 Deno.test({
   name:
-    "serve: why 6, not 7 and the (6, 7) shifting curve run as jobs, stream progress, land in the run folder",
+    "serve: why 6, not 7, the (6, 7) shifting curve and an upload's A-vs-B map run on the queue, land in the run folder",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -233,6 +233,21 @@ Deno.test({
     assert.ok(!(await exists(join(run, "explorer", "contrast", "1-not-0"))));
     const refused = await get("/api/contrast?a=3&b=3", { method: "POST" });
     assert.equal(refused.status, 400);
+
+    // Where the upload (an image of class 2) looks like 2 rather than 6: p(2) is the model's, as decompose has it.
+    const bytes = await Deno.readFile(join(run, "inputs", "upload.jpg"));
+    const where = await get("/api/where?a=2&b=6", { method: "POST", body: bytes });
+    assert.equal(where.status, 200, JSON.stringify(where.body));
+    const want = await cliDecomposition();
+    assert.equal(want.top5[0].class, 2);
+    assert.equal(where.body.pA, want.top5[0].probability);
+    const share = where.body.aSideShare as number;
+    assert.ok(share >= 0 && share <= 1);
+    assert.deepEqual(where.body.grid, want.grid);
+    const map = await fetch(server.url + String(where.body.figure));
+    assert.equal(map.headers.get("content-type"), "image/jpeg");
+    await map.body?.cancel();
+    assert.equal((await get("/api/where?a=2&b=2", { method: "POST", body: bytes })).status, 400);
   },
 });
 
@@ -288,7 +303,7 @@ Deno.test({
     const budget = { virtualTimeBudgetMs: 60000 };
     const [classPage, decomposed, contrast] = await Promise.all([
       runChromium(chromium!, `${server.url}/#class=2`, budget),
-      runChromium(chromium!, `${server.url}/#decompose=inputs/upload.jpg&class=2`, budget),
+      runChromium(chromium!, `${server.url}/#decompose=inputs/upload.jpg&class=2&b=6`, budget),
       runChromium(chromium!, `${server.url}/#contrast=7,6`, budget),
     ]);
     const pages = [[classPage, "class page"], [decomposed, "decomposition"], [contrast, "contrast"]] as const;
@@ -318,6 +333,11 @@ Deno.test({
     assert.match(
       contrast.dom,
       /<img id="job-figure" alt="contrast figure" src="\/files\/explorer\/contrast\/7-not-6\/why_7_\w*not_6_\w*\.jpg">/,
+    );
+    // And the map of where the upload looks like 2 rather than 6.
+    assert.match(
+      decomposed.dom,
+      /<img id="where-figure" alt="where A rather than B" src="\/files\/explorer\/where\/\w+-2-6\/figure\.jpg">/,
     );
     // Each prototype's overlay is an image the page shows.
     assert.equal([...decomposed.dom.matchAll(/<img alt="prototype \d"/g)].length, want.prototypes.length);

@@ -3,7 +3,8 @@
 //   #class=7, #q=dog&page=2    the class list and one class's figures
 //   #contrast=6,7              why 6, not 7 (computed on demand, progress streamed)
 //   #shifting=6,7              the pair's shifting curve (on demand)
-//   #decompose=<run path>&class=7   decompose a file of the run folder through the same code as a dropped file
+//   #decompose=<run path>&class=7[&b=6]   decompose a file of the run folder through the same code as a
+//                              dropped file (and with b, where it looks like class rather than b)
 //   #overview                  the report's sections: component test, hyperplanes, shifting/masking curves
 // The body gets data-ready="1" when the first view is drawn and data-idle="1" whenever no request is pending.
 import { PAGE_STYLE } from "../report/page_assets.ts";
@@ -73,7 +74,8 @@ const APP_SCRIPT = `
       var opts = r.classes.map(function (c) {
         return '<option value="' + c.index + '">' + esc(className(c)) + "</option>";
       }).join("");
-      ["pick-a", "pick-b", "upload-class"].forEach(function (id) { $(id).innerHTML = opts; });
+      ["pick-a", "pick-b", "upload-class", "where-a", "where-b"].forEach(function (id) { $(id).innerHTML = opts; });
+      if (r.classes.length > 1) $("where-b").value = r.classes[1].index;
       $("upload-class").innerHTML = '<option value="">the predicted class</option>' +
         r.classes.filter(function (c) { return c.hasPrototypes; }).map(function (c) {
           return '<option value="' + c.index + '">' + esc(className(c)) + "</option>";
@@ -165,7 +167,26 @@ const APP_SCRIPT = `
   }
 
   // Uploads: a dropped or chosen file, or (#decompose=) a file of the run folder, goes the same way.
+  var lastUpload = null;
+  function where(blob, a, b) {
+    var el = $("where");
+    var t0 = performance.now();
+    el.innerHTML = '<p class="muted">scoring the positions...</p>';
+    return api("/api/where?a=" + encodeURIComponent(a) + "&b=" + encodeURIComponent(b), { method: "POST", body: blob })
+      .then(function (r) {
+        var ms = performance.now() - t0;
+        el.innerHTML = '<figure><img id="where-figure" alt="where A rather than B" src="' + esc(r.figure) + '"><figcaption>' +
+          "p(" + r.a + ") " + fmt(r.pA, 3) + ", p(" + r.b + ") " + fmt(r.pB, 3) + "; " + (100 * r.aSideShare).toFixed(1) +
+          "% of the positions on " + r.a + "'s side; answered in " + (ms / 1000).toFixed(2) + " s" +
+          (r.cached ? " (cached)" : "") + "</figcaption></figure>";
+      }).catch(function (e) { fail(el, e); });
+  }
+  $("where-go").addEventListener("click", function () {
+    if (lastUpload) where(lastUpload, $("where-a").value, $("where-b").value);
+  });
   function decompose(blob, cls) {
+    lastUpload = blob;
+    $("where-go").disabled = false;
     var el = $("decomposition");
     var t0 = performance.now();
     el.innerHTML = '<p class="muted">decomposing...</p>';
@@ -245,9 +266,12 @@ const APP_SCRIPT = `
       show("upload-view");
       if (!p.decompose) return Promise.resolve();
       if (p.class) $("upload-class").value = p.class;
+      if (p.b) { $("where-a").value = p.class; $("where-b").value = p.b; }
       busy(1);
       return fetch("/files/" + p.decompose).then(function (r) { return r.blob(); })
-        .then(function (blob) { return decompose(blob, p.class); }).finally(function () { busy(-1); });
+        .then(function (blob) {
+          return decompose(blob, p.class).then(function () { if (p.b) return where(blob, p.class, p.b); });
+        }).finally(function () { busy(-1); });
     }
     show("classes-view");
     return loadClasses(p.q, p.page).then(function () { if (p["class"] !== undefined) return showClass(p["class"]); });
@@ -280,7 +304,10 @@ the run folder under <code>explorer/</code>.</p>
 <p>Explained in a class's prototypes, as <code>deno task decompose</code> does (uploads up to <span id="cap"></span>).</p>
 <div class="controls">class <select id="upload-class"></select></div>
 <div id="drop">drop a JPEG or PNG here, or <input id="file" type="file" accept="image/jpeg,image/png"></div>
-<div id="decomposition" class="panel"></div></section>
+<div id="decomposition" class="panel"></div>
+<div class="controls">where does it look like A <select id="where-a"></select> rather than B <select id="where-b"></select>
+<button id="where-go" type="button" disabled>show the map</button></div>
+<div id="where" class="panel"></div></section>
 <section id="overview-view" hidden><div id="overview"></div></section>
 </main><script>${APP_SCRIPT}</script></body></html>
 `;

@@ -20,6 +20,7 @@ import { whyNot } from "../contrast/why_not/why_not.ts";
 import { readRunFolder, type RunContents } from "../report/run_folder.ts";
 import { HttpError } from "./http_error.ts";
 import { type Job, JobQueue } from "./job_queue.ts";
+import { whereAnotB, type WhereResult } from "./where_map.ts";
 
 /** The folder under the run folder that the server writes into (and nowhere else). */
 export const EXPLORER_FOLDER = "explorer";
@@ -51,7 +52,8 @@ export class Explorer {
   readonly queue = new JobQueue();
   contents!: RunContents;
   concepts?: Concepts;
-  #classifier?: Promise<Classifier>;
+  /** Classifiers by tapped layer (the concepts' and the hyperplanes' layers may differ), opened once each. */
+  readonly #classifiers = new Map<string, Promise<Classifier>>();
   #names: string[] = [];
 
   private constructor(readonly root: string, readonly opts: ExplorerOptions) {}
@@ -156,15 +158,26 @@ export class Explorer {
     return model;
   }
 
-  /** The classifier with the concepts' layer tapped, opened on the first request and kept. */
+  /** The classifier with `layer` tapped, opened on the first request that needs it and kept. */
   #openClassifier(model: string, layer: string): Promise<Classifier> {
-    this.#classifier ??= Classifier.open(model, { ep: this.opts.ep ?? "auto", layers: [layer] }).catch(
-      (e) => {
-        this.#classifier = undefined;
+    let c = this.#classifiers.get(layer);
+    if (!c) {
+      c = Classifier.open(model, { ep: this.opts.ep ?? "auto", layers: [layer] }).catch((e) => {
+        this.#classifiers.delete(layer);
         throw e;
-      },
-    );
-    return this.#classifier;
+      });
+      this.#classifiers.set(layer, c);
+    }
+    return c;
+  }
+
+  /** Keeps an upload as <run>/explorer/uploads/<key>.<ext>, the key from its sha256. */
+  async #storeUpload(bytes: Uint8Array): Promise<{ key: string; path: string }> {
+    const ext = imageExtension(bytes);
+    const key = (await sha256Hex(bytes)).slice(0, 32);
+    const path = join(this.root, EXPLORER_FOLDER, "uploads", `${key}.${ext}`);
+    await writeFileAtomic(path, bytes);
+    return { key, path };
   }
 
   /**
@@ -182,15 +195,12 @@ export class Explorer {
     if (!this.concepts.classes.includes(cls)) {
       throw new HttpError(404, `class ${cls} has no prototypes in ${this.#relative(this.concepts.dir)}`);
     }
-    const ext = imageExtension(bytes);
     const model = this.#requireModel();
-    const key = (await sha256Hex(bytes)).slice(0, 32);
-    const upload = join(this.root, EXPLORER_FOLDER, "uploads", `${key}.${ext}`);
+    const { key, path: upload } = await this.#storeUpload(bytes);
     const out = join(this.root, EXPLORER_FOLDER, "decompose", `${key}-${cls}`);
     const cached = await readJson<DecomposeReport>(join(out, "decompose.json"));
     let report = cached;
     if (!report) {
-      await writeFileAtomic(upload, bytes);
       const decomposeOpts = {
         model,
         images: [upload],
@@ -236,6 +246,45 @@ export class Explorer {
         overlay: fileUrl(`${base}/${p.overlay}`),
       })),
     };
+  }
+
+  /**
+   * Where an uploaded image looks like A rather than B (where_map.ts), into
+   * <run>/explorer/where/<sha256>-<A>-<B>/ (reused when it is there).
+   */
+  async where(bytes: Uint8Array, a: number, b: number): Promise<Record<string, unknown>> {
+    if (a === b) throw new HttpError(400, `class A and class B are both ${a}: pick two different classes`);
+    const model = this.#requireModel();
+    const { key, path: upload } = await this.#storeUpload(bytes);
+    const rel = `${EXPLORER_FOLDER}/where/${key}-${a}-${b}`;
+    const out = join(this.root, rel);
+    let report = await readJson<WhereResult>(join(out, "where.json"));
+    const cached = !!report;
+    if (!report) {
+      const job = this.queue.submit(
+        "where",
+        `where the upload looks like ${a} rather than ${b}`,
+        async (job) => {
+          const planes = await this.#pairHyperplanes(a, b, job);
+          const layer = planes.layer ?? this.concepts?.layer?.name;
+          if (!layer) throw new Error("the hyperplanes do not record their layer");
+          return await whereAnotB({
+            image: upload,
+            a,
+            b,
+            names: this.#names,
+            planes: planes.set,
+            layer,
+            classifier: await this.#openClassifier(model, layer),
+            out,
+          });
+        },
+      );
+      await job.finished;
+      if (job.status !== "done") throw decodeError(job);
+      report = job.result as WhereResult;
+    }
+    return { ...report, cached, output: rel, figure: fileUrl(`${rel}/${report.figure}`) };
   }
 
   /** The hyperplanes for a pair: the run's, or a pair trained now from the run's contrast vectors. */
@@ -356,8 +405,10 @@ export class Explorer {
   }
 
   async close(): Promise<void> {
-    const c = await this.#classifier?.catch(() => undefined);
-    await c?.release();
+    for (const opened of this.#classifiers.values()) {
+      const c = await opened.catch(() => undefined);
+      await c?.release();
+    }
   }
 }
 

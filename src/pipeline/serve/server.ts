@@ -5,6 +5,7 @@
 //   GET  /api/classes/<c>                one class: its figures, component test record, prototype count
 //   GET  /api/overview                   the report's sections (component test, hyperplanes, curves, ...)
 //   POST /api/decompose?class=C          body: image bytes -> top-5, per prototype share and overlay, errors
+//   POST /api/where?a=A&b=B              body: image bytes -> where it looks like A rather than B (a map)
 //   POST /api/contrast?a=A&b=B           job: why A, not B (and B, not A); POST /api/shifting?a=A&b=B likewise
 //   GET  /api/jobs/<id>                  a job's state and events; /api/jobs/<id>/events streams them (SSE)
 //   DELETE /api/jobs/<id>                cancels a job
@@ -137,6 +138,13 @@ function route(explorer: Explorer, cap: number): (req: Request) => Promise<Respo
       const cls = explorer.classArg(url.searchParams.get("class"), "class");
       const bytes = await readCappedBody(req, cap);
       return json(await explorer.decompose(bytes, cls));
+    }
+    if (path === "/api/where") {
+      only("POST");
+      const a = explorer.classArg(url.searchParams.get("a"), "a");
+      const b = explorer.classArg(url.searchParams.get("b"), "b");
+      const bytes = await readCappedBody(req, cap);
+      return json(await explorer.where(bytes, a, b));
     }
     if (path === "/api/contrast" || path === "/api/shifting") {
       only("POST");
