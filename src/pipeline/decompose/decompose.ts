@@ -9,7 +9,7 @@
 // contribution.npy / coefficients.npy (k x h x w float32).
 import { basename, extname, join } from "node:path";
 import { UsageError } from "../../cli/cli.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { encodeNpy } from "../../io/npy.ts";
 import { withOutDir } from "../../io/out_dir.ts";
@@ -24,7 +24,7 @@ import { encodeJpeg } from "../../render/image_file.ts";
 import { overlayMap } from "../../render/overlay.ts";
 import { decomposeFigure } from "./decompose_figure.ts";
 import { checkK, NNLS_TOLERANCE, nnlsCpu, nnlsGpu, type NnlsSolution } from "../../../kernels/nnls/mod.ts";
-import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
+import { type Concepts, type ConceptsIndex, readConcepts } from "../concepts/read_concepts.ts";
 import {
   coefficientMaps,
   contributionMaps,
@@ -121,6 +121,16 @@ export async function validateDecompose(
   return { concepts, layer };
 }
 
+/** Class names from a concepts folder's concepts.json (undefined if it has none). */
+async function conceptNames(dir: string): Promise<string[] | undefined> {
+  const index = await readJsonIfExists<ConceptsIndex>(join(dir, "concepts.json")).catch(() => undefined);
+  const named = index?.classes?.filter((c) => c.name) ?? [];
+  if (!named.length) return undefined;
+  const names: string[] = [];
+  for (const c of named) names[c.class] = c.name!;
+  return names;
+}
+
 /** A file-system-safe folder name for image `index` of the list. */
 function imageFolder(index: number, path: string): string {
   const stem = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 60);
@@ -152,7 +162,8 @@ async function decompose(
         `warning: --concepts ${opts.concepts} were computed with another model than ${opts.model}`,
       );
     }
-    const names = namesFor(classifier.numClasses, {});
+    // The model's names where it has the ImageNet classes, else the ones the concepts recorded from their data.
+    const names = namesFor(classifier.numClasses, {}) ?? await conceptNames(opts.concepts);
     const device = classifier.handle.gpu?.device;
     const solver = classifier.ep === "webgpu" && device
       ? `GPU (kernels/nnls, ${classifier.device})`

@@ -53,7 +53,7 @@ export async function whereAnotB(opts: {
     const maxScore = scores.reduce((m, v) => Math.max(m, v), 0);
     const aSideShare = scores.reduce((t, v) => t + (v > 0 ? 1 : 0), 0) / scores.length;
     const named = (k: number) => (opts.names?.[k] ? `${k} ${opts.names[k]}` : String(k)).toUpperCase();
-    const title = `WHERE ${basename(opts.image).toUpperCase()} LOOKS LIKE ${named(a)} RATHER THAN ${
+    const title = `WHERE THE IMAGE ${basename(opts.image).toUpperCase()} LOOKS LIKE ${named(a)} RATHER THAN ${
       named(b)
     }`;
     const verdict = `MODEL: P(${a})=${probs[a].toFixed(3)}, P(${b})=${probs[b].toFixed(3)}. ` +

@@ -125,7 +125,7 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
     canvas.text(
       x0 + lineHeight(1) + 6,
       frameY,
-      "FRAME: THE CROP'S CELL IN ITS IMAGE; NUMBER UNDER A CROP: PROTOTYPE SCORE, IMAGE INDEX",
+      "FRAME: THE CROP'S CELL IN ITS IMAGE. NUMBER UNDER A CROP: PROTOTYPE SCORE, IMAGE INDEX",
       undefined,
       1,
     );
