@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
 import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
-import { startServer } from "../src/pipeline/serve/server.ts";
+import { isLoopback, startServer } from "../src/pipeline/serve/server.ts";
 import { JobQueue } from "../src/pipeline/serve/job_queue.ts";
 import { createProgress } from "../src/io/progress.ts";
 import { exists } from "../src/io/atomic.ts";
@@ -289,6 +289,11 @@ Deno.test("serve: the job queue runs one job at a time, streams progress, and ca
   assert.equal(second.status, "cancelled");
   assert.equal(third.status, "cancelled");
   assert.ok(!queue.cancel(first.id), "an ended job cannot be cancelled");
+});
+
+Deno.test("serve: only loopback hosts count as private (any other --host gets the warning)", () => {
+  for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "::1"]) assert.ok(isLoopback(h), h);
+  for (const h of ["0.0.0.0", "::", "192.168.1.5", "example.org"]) assert.ok(!isLoopback(h), h);
 });
 
 const chromium = findChromium();

@@ -166,6 +166,7 @@ function hyperplaneSection(contents: RunContents): string {
   const map = heatMapSvg("training accuracy of the hyperplane (i, j)", h.accuracy, h.k, {
     row: "class i (label 0)",
     column: "class j (label 1)",
+    value: "accuracy",
   });
   return section(
     "hyperplanes",
