@@ -5,6 +5,7 @@ import { RUN_ENV_FLAGS } from "../src/cli/task_flags.ts";
 import { EP_CHOICES } from "../src/runtime/ort.ts";
 import { DEFAULT_HOST, DEFAULT_PORT, isLoopback, startServer } from "../src/pipeline/serve/server.ts";
 import { UPLOAD_CAP_BYTES } from "../src/pipeline/serve/request_body.ts";
+import { checkRunFolder } from "../src/pipeline/report/run_folder.ts";
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
@@ -35,6 +36,11 @@ export async function main(argv: string[]): Promise<void> {
     },
     argv,
   );
+  try {
+    await checkRunFolder(a.run as string);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const host = a.host as string;
   const port = intArg("port", a.port, 0)!;
   if (port > 65535) throw new UsageError(`--port ${port}: expected 0..65535`);
