@@ -73,6 +73,7 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   ),
   task("merge", "join the outputs of --shard k/n runs into one run's", () => import("./tasks/merge.ts")),
   task("report", "one self-contained HTML page of a run folder", () => import("./tasks/report.ts")),
+  task("serve", "a local web app to explore a run folder live", () => import("./tasks/serve.ts")),
   task("fixtures", "generate the planted-truth test fixture", () => import("./tasks/fixtures.ts")),
   task("demo", "run the pipeline on the generated fixture", () => import("./tasks/demo.ts")),
   task("bench", "throughput benchmarks as one JSON document", () => import("./tasks/bench.ts")),

@@ -258,6 +258,8 @@ export async function main(argv: string[]): Promise<void> {
   );
   console.log(`  insert test --auto                     ${insertAuto}/insert_test.json, pairs/*.jpg`);
   console.log(`  report (open in a browser)             ${page.out}`);
+  console.log("\nExplore the run live (classes, why A not B, your own image) at http://127.0.0.1:8080/:");
+  console.log(`  deno task serve --run ${out} --model ${fixture.modelPath} --data ${cache}`);
 }
 
 if (import.meta.main) await runTask(() => main(Deno.args));

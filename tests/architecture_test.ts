@@ -32,6 +32,8 @@ const STAGES = [
   // contrast is one stage made of sub-stages in their own run order; each is placed as a stage of its own.
   ...CONTRAST_SUBSTAGES.map((s) => `contrast/${s}`),
   "report",
+  // the explorer server reads the run folder as the report does and calls the stages on demand: it comes last.
+  "serve",
 ];
 const SUPPORT = ["data", "model", "onnx", "runtime", "io", "render", "backward", "bench", "cli"];
 /** Support folders that may import stages (rule 2). */

@@ -228,6 +228,9 @@ Deno.test({
       // Figure 9: the first image with the crop (the M6 cell, dark, at the bottom-right) and with the control.
       const inserted = await Image.decode(await Deno.readFile(join(out, "inserted.jpg")));
       const control = await Image.decode(await Deno.readFile(join(out, "control.jpg")));
+      // And the figure that says what they are: wider than the three 224 px panels it holds.
+      assert.equal(stored.figures.figure, "figure.jpg");
+      assert.ok((await Image.decode(await Deno.readFile(join(out, "figure.jpg")))).width > 3 * 224);
       assert.deepEqual([inserted.width, inserted.height, control.width, control.height], [
         224,
         224,

@@ -50,6 +50,9 @@ Deno.test({
       const t = images[i][1];
       assert.equal(image.top5[0].class, cls, `${image.path}: predicted ${image.top5[0].class}`);
       assert.equal(image.reconstruction.unconverged, 0);
+      // The explained figure is written beside the maps, and p(class) is the top-1 probability here.
+      assert.equal(image.classProbability, image.top5[0].probability);
+      assert.ok(await exists(join(out, image.figure)), image.figure);
       const maps = (await readNpy(join(out, image.folder, "contribution.npy"))).data as Float32Array;
       const hw = image.grid.height * image.grid.width;
       // Rows 0 and 1 of the planted basis are the class's two motifs (planted_concepts.ts).

@@ -17,6 +17,21 @@ export interface ProgressSink {
 }
 
 const encoder = new TextEncoder();
+
+/** What an observer of every progress bar hears: the bar's label and its count. */
+export type ProgressObserver = (label: string, done: number, total: number) => void;
+const observers = new Set<ProgressObserver>();
+
+/**
+ * Hears every bar's ticks until the returned function is called. The explorer server streams a job's progress
+ * to the page this way, and cancels a job by throwing from its observer: the throw leaves the pass at its
+ * next tick, as an error would.
+ */
+export function observeProgress(observer: ProgressObserver): () => void {
+  observers.add(observer);
+  return () => void observers.delete(observer);
+}
+
 const stderrSink = (): ProgressSink => ({
   write: (text) => void Deno.stderr.writeSync(encoder.encode(text)),
   isTerminal: Deno.stderr.isTerminal(),
@@ -56,6 +71,7 @@ export function createProgress(label: string, total: number, unit = "img", sink?
   return {
     tick(n = 1) {
       done += n;
+      for (const o of observers) o(label, done, total);
       draw(false);
     },
     resumeFrom(count: number) {

@@ -28,7 +28,7 @@ export interface PageRun {
 export async function runChromium(
   chromium: string,
   url: string,
-  opts: { screenshot?: string; width?: number; height?: number } = {},
+  opts: { screenshot?: string; width?: number; height?: number; virtualTimeBudgetMs?: number } = {},
 ): Promise<PageRun> {
   // Its own profile folder per run, so runs in parallel do not share (or wait for) one.
   const profile = await Deno.makeTempDir({ prefix: "chromium-profile-" });
@@ -42,6 +42,8 @@ export async function runChromium(
       "--enable-logging=stderr",
       "--v=0",
       `--window-size=${opts.width ?? 1280},${opts.height ?? 1600}`,
+      // Waits for the page's fetches (virtual time stands still while a request is in flight) before the dump.
+      ...(opts.virtualTimeBudgetMs ? [`--virtual-time-budget=${opts.virtualTimeBudgetMs}`] : []),
       ...(opts.screenshot ? [`--screenshot=${opts.screenshot}`, "--hide-scrollbars"] : ["--dump-dom"]),
       url,
     ];

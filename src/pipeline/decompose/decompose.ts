@@ -9,7 +9,7 @@
 // contribution.npy / coefficients.npy (k x h x w float32).
 import { basename, extname, join } from "node:path";
 import { UsageError } from "../../cli/cli.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { buildManifest } from "../../io/manifest.ts";
 import { encodeNpy } from "../../io/npy.ts";
 import { withOutDir } from "../../io/out_dir.ts";
@@ -22,8 +22,9 @@ import { namesFor } from "../../model/model_classes.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { encodeJpeg } from "../../render/image_file.ts";
 import { overlayMap } from "../../render/overlay.ts";
+import { decomposeFigure } from "./decompose_figure.ts";
 import { checkK, NNLS_TOLERANCE, nnlsCpu, nnlsGpu, type NnlsSolution } from "../../../kernels/nnls/mod.ts";
-import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
+import { type Concepts, type ConceptsIndex, readConcepts } from "../concepts/read_concepts.ts";
 import {
   coefficientMaps,
   contributionMaps,
@@ -49,6 +50,11 @@ export interface DecomposeOptions {
   batch?: number;
   /** Relative KKT tolerance of the solver (default NNLS_TOLERANCE). */
   tolerance?: number;
+  /**
+   * An open classifier of `model` with the concepts' layer tapped, kept by the caller and not released here:
+   * the explorer server (src/pipeline/serve/) loads the model once for every request.
+   */
+  classifier?: Classifier;
 }
 
 export interface ImageDecomposition {
@@ -57,6 +63,10 @@ export interface ImageDecomposition {
   folder: string;
   /** The model's five most probable classes for the image. */
   top5: { class: number; name?: string; probability: number }[];
+  /** The model's probability of the class whose prototypes explain the image. */
+  classProbability: number;
+  /** The figure that explains itself: the image, every prototype's map with its share, the colour scale. */
+  figure: string;
   /** Layer grid (h x w) the maps are on. */
   grid: { height: number; width: number };
   prototypes: (PrototypeSummary & { overlay: string })[];
@@ -113,6 +123,16 @@ export async function validateDecompose(
   return { concepts, layer };
 }
 
+/** Class names from a concepts folder's concepts.json (undefined if it has none). */
+async function conceptNames(dir: string): Promise<string[] | undefined> {
+  const index = await readJsonIfExists<ConceptsIndex>(join(dir, "concepts.json")).catch(() => undefined);
+  const named = index?.classes?.filter((c) => c.name) ?? [];
+  if (!named.length) return undefined;
+  const names: string[] = [];
+  for (const c of named) names[c.class] = c.name!;
+  return names;
+}
+
 /** A file-system-safe folder name for image `index` of the list. */
 function imageFolder(index: number, path: string): string {
   const stem = basename(path, extname(path)).replace(/[^A-Za-z0-9._-]+/g, "_").slice(0, 60);
@@ -133,7 +153,11 @@ async function decompose(
   const basis = concepts.bases.subarray(0, k * channels);
   const norms = prototypeNorms(basis, k, channels);
   const tolerance = opts.tolerance ?? NNLS_TOLERANCE;
-  const classifier = await Classifier.open(opts.model, { ep: opts.ep ?? "auto", layers: [layer] });
+  const classifier = opts.classifier ??
+    await Classifier.open(opts.model, { ep: opts.ep ?? "auto", layers: [layer] });
+  if (!classifier.taps.some((t) => t.layer === layer)) {
+    throw new Error(`the open classifier of ${opts.model} does not tap ${layer}, the concepts' layer`);
+  }
   try {
     const warnings: string[] = [];
     if (concepts.modelSha256 && concepts.modelSha256 !== classifier.sha256) {
@@ -144,7 +168,8 @@ async function decompose(
       );
       console.error(`warning: ${warnings.at(-1)}`);
     }
-    const names = namesFor(classifier.numClasses, {});
+    // The model's names where it has the ImageNet classes, else the ones the concepts recorded from their data.
+    const names = namesFor(classifier.numClasses, {}) ?? await conceptNames(opts.concepts);
     const device = classifier.handle.gpu?.device;
     const solver = classifier.ep === "webgpu" && device
       ? `GPU (kernels/nnls, ${classifier.device})`
@@ -193,6 +218,8 @@ async function decompose(
                 norms,
                 h,
                 w,
+                className: names?.[opts.cls],
+                classProbability: row[opts.cls],
                 top5: topK(row, 5).map((cls) => ({
                   class: cls,
                   ...(names?.[cls] ? { name: names[cls] } : {}),
@@ -226,7 +253,7 @@ async function decompose(
     const manifest = await buildManifest({
       task: "decompose",
       model: { path: opts.model, sha256: classifier.sha256 },
-      layer: { name: layer, tensor: classifier.taps[0].tensor },
+      layer: { name: layer, tensor: classifier.taps.find((t) => t.layer === layer)!.tensor },
       data: { path: "--images", count: opts.images.length, files: opts.images },
       device: classifier.device,
       settings: { class: opts.cls, concepts: opts.concepts, k, tolerance, solver, batch },
@@ -235,7 +262,7 @@ async function decompose(
     await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
     return report;
   } finally {
-    await classifier.release();
+    if (!opts.classifier) await classifier.release();
   }
 }
 
@@ -245,7 +272,14 @@ async function writeImage(
   rgb: Uint8Array,
   solution: NnlsSolution,
   inBatch: number,
-  at: { norms: Float64Array; h: number; w: number; top5: ImageDecomposition["top5"] },
+  at: {
+    norms: Float64Array;
+    h: number;
+    w: number;
+    top5: ImageDecomposition["top5"];
+    className?: string;
+    classProbability: number;
+  },
 ): Promise<ImageDecomposition> {
   const { norms, h, w } = at;
   const k = norms.length;
@@ -262,21 +296,37 @@ async function writeImage(
     encodeNpy(coefficientMaps(solution, k, inBatch, hw), [k, h, w]),
   );
   const prototypes = [];
+  const overlays = [];
   for (const summary of summarizePrototypes(maps, k, w)) {
     const overlay = join(folder, `prototype_${summary.prototype}.jpg`);
     const map = maps.subarray(summary.prototype * hw, (summary.prototype + 1) * hw);
-    await writeFileAtomic(
-      join(opts.out, overlay),
-      await encodeJpeg(overlayMap(rgb, IMAGE_SIZE, map, h, w, scale), IMAGE_SIZE, IMAGE_SIZE),
-    );
+    const drawn = overlayMap(rgb, IMAGE_SIZE, map, h, w, scale);
+    await writeFileAtomic(join(opts.out, overlay), await encodeJpeg(drawn, IMAGE_SIZE, IMAGE_SIZE));
     prototypes.push({ ...summary, overlay });
+    overlays.push({ prototype: summary.prototype, share: summary.share, rgb: drawn });
   }
+  const reconstruction = summarizeError(solution, inBatch, hw);
+  const figure = join(folder, "figure.jpg");
+  const canvas = decomposeFigure({
+    image: basename(path),
+    rgb,
+    cls: opts.cls,
+    className: at.className,
+    classProbability: at.classProbability,
+    top1: at.top5[0],
+    relativeError: reconstruction.relative,
+    overlays,
+    scale,
+  });
+  await writeFileAtomic(join(opts.out, figure), await canvas.toJpeg());
   return {
     path,
     folder,
     top5: at.top5,
+    classProbability: at.classProbability,
+    figure,
     grid: { height: h, width: w },
     prototypes,
-    reconstruction: summarizeError(solution, inBatch, hw),
+    reconstruction,
   };
 }

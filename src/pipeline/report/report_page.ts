@@ -168,6 +168,7 @@ function hyperplaneSection(contents: RunContents): string {
   const map = heatMapSvg("training accuracy of the hyperplane (i, j)", h.accuracy, h.k, {
     row: "class i (label 0)",
     column: "class j (label 1)",
+    value: "accuracy",
   });
   const folder = join(contents.root, h.folder);
   const bad = contents.problems.filter((p) => p.path.startsWith(folder + sep)).length;
@@ -326,15 +327,22 @@ function problemsSection(problems: RunProblem[]): string {
     }</ul></section>`;
 }
 
-/** The whole page. */
-export async function buildReportHtml(contents: RunContents, opts: ReportOptions = {}): Promise<string> {
+/**
+ * The page's sections as [id, nav label, html]; without `classes` the class list is left out (the explorer
+ * server draws its own from its API and shows these sections as the run's overview).
+ */
+export async function reportSections(
+  contents: RunContents,
+  opts: ReportOptions & { classes?: boolean } = {},
+): Promise<[string, string, string][]> {
   const read = opts.readImage ?? ((p: string) => Deno.readFile(p));
-  const title = opts.title ?? contents.root;
   const sections: [string, string, string][] = [];
   const add = (id: string, label: string, html: string) => html && sections.push([id, label, html]);
   add("problems", `problems (${contents.problems.length})`, problemsSection(contents.problems));
   add("component", "component test", componentSection(contents));
-  add("classes", "classes", await classesSection(contents, read, opts.pageSize ?? 50));
+  if (opts.classes !== false) {
+    add("classes", "classes", await classesSection(contents, read, opts.pageSize ?? 50));
+  }
   add("hyperplanes", "hyperplanes", hyperplaneSection(contents));
   for (const [i, t] of contents.contrastTests.entries()) {
     add(`contrast-${i}`, t.file.replace(/_test\.json$|\.json$/, ""), await contrastSection(t, i, read));
@@ -346,6 +354,13 @@ export async function buildReportHtml(contents: RunContents, opts: ReportOptions
   );
   add("outputs", "outputs", section("outputs", "Output folders", outputs));
   add("manifests", "manifests", manifestSection(contents.manifests));
+  return sections;
+}
+
+/** The whole page. */
+export async function buildReportHtml(contents: RunContents, opts: ReportOptions = {}): Promise<string> {
+  const title = opts.title ?? contents.root;
+  const sections = await reportSections(contents, opts);
   const nav = sections.map(([id, label]) => `<a href="#${id}">${escapeHtml(label)}</a>`).join(" · ");
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">

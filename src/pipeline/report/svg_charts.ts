@@ -203,7 +203,7 @@ export function heatMapSvg(
   title: string,
   matrix: Float64Array,
   k: number,
-  labels: { row: string; column: string },
+  labels: { row: string; column: string; value?: string },
   maxCells = 64,
 ): string {
   const block = Math.ceil(k / maxCells), n = Math.ceil(k / block);
@@ -245,7 +245,11 @@ export function heatMapSvg(
     }"/>` +
     `<text x="${left + side + 32}" y="${top + (4 - i) * 24 + 12}" dominant-baseline="middle">${v}</text>`
   ).join("");
-  const body = rects.join("") + ticks.join("") + scale +
+  // What the colours mean, above the scale.
+  const scaleTitle = labels.value
+    ? `<text x="${left + side + 14}" y="${top - 8}">${escapeHtml(labels.value)}</text>`
+    : "";
+  const body = rects.join("") + ticks.join("") + scale + scaleTitle +
     `<text x="${left + side / 2}" y="${height - 8}" text-anchor="middle">${
       escapeHtml(labels.column)
     }</text>` +

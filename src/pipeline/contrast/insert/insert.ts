@@ -16,6 +16,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
 import { createProgress } from "../../../io/progress.ts";
 import type { SkippedImage } from "../../../io/skipped.ts";
 import { rgbToJpeg } from "../../../render/canvas.ts";
+import { insertFigure } from "./insert_figure.ts";
 import { UsageError } from "../../../cli/cli.ts";
 import { normalizeOnCpu } from "../../../../kernels/normalize/mod.ts";
 import { readImages } from "../../attribute/class_attribution.ts";
@@ -157,32 +158,43 @@ export async function measureInsert(
   };
 }
 
-/** Figure 9: the first receiving image with the crop and with the control patch, and the crop itself. */
+/**
+ * Figure 9: the first receiving image with the crop and with the control patch, and the crop itself, as bare
+ * images, and figure.jpg: all of them with the class names and the model's p(A), p(B) (insert_figure.ts).
+ */
 export async function writeInsertFigures(
   out: string,
   prefix: string,
   image: Uint8Array,
   side: number,
   patches: { crop: Patch; control: Patch; at: Box },
-): Promise<{ inserted: string; control: string; crop: string }> {
+  explained: { measurement: InsertMeasurement; names?: string[] },
+): Promise<{ inserted: string; control: string; crop: string; figure: string }> {
   const files = {
     inserted: `${prefix}inserted.jpg`,
     control: `${prefix}control.jpg`,
     crop: `${prefix}crop.jpg`,
+    figure: `${prefix}figure.jpg`,
   };
   const jpeg = (pixels: Uint8Array, width: number, height: number) => rgbToJpeg({ pixels, width, height });
-  await writeFileAtomic(
-    join(out, files.inserted),
-    await jpeg(pasteRgb(image, side, patches.crop, patches.at), side, side),
-  );
-  await writeFileAtomic(
-    join(out, files.control),
-    await jpeg(pasteRgb(image, side, patches.control, patches.at), side, side),
-  );
+  const after = pasteRgb(image, side, patches.crop, patches.at);
+  const control = pasteRgb(image, side, patches.control, patches.at);
+  await writeFileAtomic(join(out, files.inserted), await jpeg(after, side, side));
+  await writeFileAtomic(join(out, files.control), await jpeg(control, side, side));
   await writeFileAtomic(
     join(out, files.crop),
     await jpeg(patches.crop.rgb, patches.crop.width, patches.crop.height),
   );
+  const figure = insertFigure({
+    ...explained,
+    side,
+    before: image,
+    after,
+    control,
+    crop: patches.crop,
+    at: patches.at,
+  });
+  await writeFileAtomic(join(out, files.figure), await figure.toJpeg());
   return files;
 }
 
@@ -240,7 +252,7 @@ export interface InsertReport {
   /** How A was chosen: given, or the crop image's own prediction. */
   watchFrom: "--watch" | "crop image prediction";
   measurement: InsertMeasurement;
-  figures: { inserted: string; control: string; crop: string };
+  figures: { inserted: string; control: string; crop: string; figure: string };
   skipped: SkippedImage[];
   table: string;
 }
@@ -333,6 +345,7 @@ export async function runInsertTest(opts: InsertTestOptions): Promise<InsertRepo
       pixels.subarray(0, dataset.imageBytes),
       side,
       patches,
+      { measurement, names },
     );
     const report: InsertReport = {
       manifest,

@@ -60,7 +60,7 @@ export interface AutoPairRecord {
   /** The crop: the top prototype's best cell of one of A's images. */
   crop: WhyNotCrop & { prototype: number; top: number; left: number; size: number };
   measurement: InsertMeasurement;
-  figures: { inserted: string; control: string; crop: string };
+  figures: { inserted: string; control: string; crop: string; figure: string };
 }
 
 export interface AutoSummary {
@@ -313,6 +313,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
         read.pixels.subarray(0, dataset.imageBytes),
         side,
         patches,
+        { measurement, names },
       );
       pairs.push({
         A,
@@ -324,6 +325,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
           inserted: join("pairs", figures.inserted),
           control: join("pairs", figures.control),
           crop: join("pairs", figures.crop),
+          figure: join("pairs", figures.figure),
         },
       });
     }

@@ -327,7 +327,10 @@ export async function writeRunFigure(
   await writeFileAtomic(
     join(out, figure),
     await stepFigure({
-      title: `${test.name} test, run ${r}: p(j) over ${pairs.length} pairs (median, quartiles)`,
+      // One pair (a pair asked for, e.g. by the explorer): its classes in the title.
+      title: pairs.length === 1
+        ? `${test.name} test, run ${r}: p(j) of the pair i = ${pairs[0].from} -> j = ${pairs[0].to}`
+        : `${test.name} test, run ${r}: p(j) over ${pairs.length} pairs (median, quartiles)`,
       stepLabel: test.stepLabel,
       steps: test.steps,
       series: pairs.map((p) => p.pTo),

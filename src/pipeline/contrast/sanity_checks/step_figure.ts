@@ -54,6 +54,8 @@ export async function stepFigure(input: StepFigureInput): Promise<Uint8Array> {
     const label = p.toFixed(1);
     canvas.text(left - 8 - textWidth(label, 1), yOf(p) - 3, label, BLACK, 1);
   }
+  // The y axis's name above it (the bitmap font draws no rotated text).
+  canvas.text(Math.max(2, left - textWidth("P(J)", 1) / 2), top - lineHeight(1) - 4, "P(J)", BLACK, 1);
   if (input.series.length) {
     const { q1, median, q3 } = stepQuartiles(input.series, n);
     // The band: a column per pixel between neighbouring steps, interpolating the quartiles.

@@ -11,6 +11,7 @@ import {
   textWidth,
 } from "../../../render/canvas.ts";
 import { overlayMap } from "../../../render/overlay.ts";
+import { drawHeatScale, HEAT_SCALE_HEIGHT } from "../../../render/heat_scale.ts";
 import { PREPARED_IMAGE_SIZE } from "../../../data/input_spec.ts";
 import type { ImageLookup } from "../../search/crop_images.ts";
 import type { WhyNotDirection } from "./why_not_direction.ts";
@@ -63,8 +64,11 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
   const top = MARGIN + lineHeight(2) + 10 + lineHeight(1) + 8;
   const width = 2 * MARGIN + input.directions.length * panelWidth +
     (input.directions.length - 1) * BETWEEN_PANELS;
-  const height = top + k * rowHeight + MARGIN;
+  // The legend under the rows: what the mask colours and the frames mean.
+  const legend = 8 + HEAT_SCALE_HEIGHT + 6 + lineHeight(1);
+  const height = top + k * rowHeight + legend + MARGIN;
   const canvas = new Canvas(width, height);
+  const legendY = top + k * rowHeight + 8;
   input.directions.forEach((d, panel) => {
     const x0 = MARGIN + panel * (panelWidth + BETWEEN_PANELS);
     canvas.text(x0, MARGIN, `WHY ${title(d.from, d.fromName)}, NOT ${title(d.to, d.toName)}`, undefined, 2);
@@ -108,6 +112,23 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
         canvas.text(x, y + shown + 4, `${c.score.toFixed(2)} IMG ${c.image}`, undefined, 1);
       });
     });
+    drawHeatScale(
+      canvas,
+      x0,
+      legendY,
+      Math.min(240, panelWidth),
+      `mask: ${title(d.from, d.fromName)}-side score of the (${d.from}, ${d.to}) hyperplane`,
+      maxMask,
+    );
+    const frameY = legendY + HEAT_SCALE_HEIGHT + 6;
+    canvas.frame(x0, frameY, lineHeight(1), lineHeight(1), CELL_FRAME, 1);
+    canvas.text(
+      x0 + lineHeight(1) + 6,
+      frameY,
+      "FRAME: THE CROP'S CELL IN ITS IMAGE. NUMBER UNDER A CROP: PROTOTYPE SCORE, IMAGE INDEX",
+      undefined,
+      1,
+    );
   });
   return canvas;
 }
