@@ -69,6 +69,7 @@ export {
   HYPERPLANE_INITS,
   type HyperplaneInit,
   type HyperplaneTraining,
+  NativePairSolver,
   type PairHyperplane,
   REFERENCE_TRAINING,
   trainPairCpu,

@@ -1,5 +1,6 @@
 // The hyperplane family: every class pair's logistic hyperplane trained by full-batch gradient descent on
-// the GPU (pair_trainer.ts), its CPU twin (reference.ts) and the settings both share.
+// the GPU (pair_trainer.ts), on the CPU as batched GEMMs run by onnxruntime-node (native_trainer.ts), the CPU
+// twin (reference.ts) that both are tested against, and the settings all share.
 export {
   type BlockLimits,
   CpuPairSolver,
@@ -10,6 +11,7 @@ export {
   planBlocks,
   type TileResult,
 } from "./pair_trainer.ts";
+export { hyperplaneTileGraph, NativePairSolver, type NativeSolverOptions } from "./native_trainer.ts";
 export { type PairHyperplane, trainPairCpu } from "./reference.ts";
 export {
   HYPERPLANE_INITS,

@@ -1,0 +1,52 @@
+// onnxruntime-node's CPU kernels (MLAS, BLAS-speed GEMMs) for protoscope's own matrix products: small ONNX
+// graphs generated for the GEMM-heavy steps (hyperplanes, NMF products) run here when no hardware GPU does
+// them. The native library is loaded once, on first use; where it cannot load (inside the single binary, on
+// a platform the npm package has no library for, or with PROTOSCOPE_NO_NATIVE=1) callers fall back to the
+// CPU twins and print the reason this module gives.
+import type * as OrtNode from "onnxruntime-node";
+import type { Model } from "../onnx/model.ts";
+import { encodeModel } from "../onnx/model.ts";
+
+export type NativeOrt = typeof OrtNode;
+export type NativeSession = OrtNode.InferenceSession;
+
+export type NativeCpu =
+  | { ort: NativeOrt; description: string }
+  | { ort: undefined; reason: string };
+
+let loading: Promise<NativeCpu> | undefined;
+
+/** The native runtime, or why it is not there. Never throws. */
+export function loadNativeCpu(): Promise<NativeCpu> {
+  // Checked on every call (not cached): a test turns the native path off and on again.
+  if (Deno.env.get("PROTOSCOPE_NO_NATIVE") === "1") {
+    return Promise.resolve({ ort: undefined, reason: "PROTOSCOPE_NO_NATIVE=1" });
+  }
+  loading ??= load();
+  return loading;
+}
+
+async function load(): Promise<NativeCpu> {
+  try {
+    const ort: NativeOrt = await import("onnxruntime-node");
+    return { ort, description: `onnxruntime-node ${ort.env.versions.common} CPU` };
+  } catch (e) {
+    return { ort: undefined, reason: `onnxruntime-node does not load here (${(e as Error).message})` };
+  }
+}
+
+/**
+ * A session on the native CPU EP for a generated graph. `threads` defaults to ORT's own choice (the
+ * physical cores).
+ */
+export function createNativeSession(
+  ort: NativeOrt,
+  model: Model,
+  threads?: number,
+): Promise<NativeSession> {
+  return ort.InferenceSession.create(encodeModel(model), {
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+  });
+}
