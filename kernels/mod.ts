@@ -21,6 +21,7 @@
 export { NO_NOISE, type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "./normalize/mod.ts";
 export {
   checkShape,
+  cpuNmf,
   fillSparseRandom,
   firstInvalid,
   MAX_K,
@@ -28,6 +29,7 @@ export {
   NMF_DEFAULTS,
   nmfBatched,
   type NmfOptions,
+  nmfNative,
   type NmfProblem,
   nmfReference,
   type NmfResult,

@@ -167,7 +167,7 @@ const sections: Record<string, Section> = {
   },
   async hyperplanes(quick) {
     // C = 1024, 2000 rows per class. A hardware GPU trains one 64-class block (4032 pairs); llvmpipe a few
-    // classes for a few epochs, scaled to 100 (the JSON says so).
+    // classes for a few epochs, scaled to 100 (the JSON says so). The CPU sides run 2 threads each.
     const gpu = await acquireGpu();
     const hardware = gpu && !gpu.software;
     return await benchHyperplanes(gpu, {
@@ -176,6 +176,11 @@ const sections: Record<string, Section> = {
       gpuClasses: hardware ? (quick ? 16 : 64) : (quick ? 2 : 4),
       gpuEpochs: hardware ? (quick ? 10 : 100) : (quick ? 1 : 3),
       cpuEpochs: quick ? 1 : 3,
+      nativeClasses: quick ? 8 : 16,
+      nativeEpochs: quick ? 2 : 10,
+      torchLoop: { classes: 2, epochs: quick ? 5 : 20 },
+      torchBatched: { classes: quick ? 8 : 16, epochs: quick ? 2 : 10 },
+      threads: 2,
     });
   },
   async decompose(quick) {

@@ -60,6 +60,19 @@ export function hyperplaneTileGraph(epochs: number): GraphBuilder {
   return g;
 }
 
+const sessions = new Map<string, Promise<NativeSession>>();
+
+/** One session per (epochs, threads) for the process: building the unrolled graph is the costly part. */
+function tileSession(ort: NativeOrt, epochs: number, threads: number | undefined): Promise<NativeSession> {
+  const key = `${epochs}/${threads ?? "default"}`;
+  let s = sessions.get(key);
+  if (!s) {
+    s = createNativeSession(ort, hyperplaneTileGraph(epochs).model(), threads);
+    sessions.set(key, s);
+  }
+  return s;
+}
+
 /** A block's rows packed for the graph: classes x padded rows x (C + 1), the last column 1 on real rows. */
 interface PackedBlock {
   classes: readonly number[];
@@ -71,7 +84,6 @@ interface PackedBlock {
 export class NativePairSolver implements PairSolver {
   readonly description: string;
   readonly blocks: readonly (readonly number[])[];
-  private session: Promise<NativeSession> | undefined;
   private packedA: PackedBlock | undefined;
 
   /**
@@ -114,12 +126,7 @@ export class NativePairSolver implements PairSolver {
 
   async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
     const ort = this.ort;
-    this.session ??= createNativeSession(
-      ort,
-      hyperplaneTileGraph(this.training.epochs).model(),
-      this.options.threads,
-    );
-    const session = await this.session;
+    const session = await tileSession(ort, this.training.epochs, this.options.threads);
     const a = this.pack(blockA);
     this.packedA = a;
     const c = this.input.channels, width = c + 1;
@@ -186,7 +193,5 @@ export class NativePairSolver implements PairSolver {
 
   destroy(): void {
     this.packedA = undefined;
-    this.session?.then((s) => s.release()).catch(() => {});
-    this.session = undefined;
   }
 }
