@@ -7,6 +7,8 @@ import { benchAttribution } from "../src/bench/attribution.ts";
 import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { benchSearch } from "../kernels/search/prototype_search.ts";
 import { benchNmf } from "../src/bench/nmf.ts";
+import { benchNmfCpu } from "../src/bench/nmf_cpu.ts";
+import { plantedProblem } from "../fixtures/planted_nmf.ts";
 import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
 import { benchDecompose } from "../src/bench/decompose.ts";
@@ -85,6 +87,13 @@ const sections: Record<string, Section> = {
       }
     }
     return out;
+  },
+  async "nmf-cpu"(quick) {
+    // The CPU path, start to end, against scikit-learn's fit: layer3.5's shape (60 images x 14 x 14 rows), a
+    // planted rank-6 V with noise (quick: a quarter of the rows); 2 threads each.
+    const n = quick ? 2940 : 11760, c = 1024, k = 6;
+    const v = plantedProblem(5, n, c, k, { noise: 0.05 }).v;
+    return await benchNmfCpu(new URL("./nmf.ts", import.meta.url), v, n, c, k, 2);
   },
   async nmf(quick) {
     const gpu = await acquireGpu();

@@ -129,7 +129,14 @@ export async function benchHyperplanes(gpu: GpuContext | undefined, opts: Hyperp
 
   const torch = async (mode: "loop" | "batched", o: { classes: number; epochs: number }) => {
     const args = [mode, "--channels", String(opts.channels), "--rows", String(opts.rowsPerClass)];
-    args.push("--classes", String(o.classes), "--epochs", String(o.epochs), "--threads", String(opts.threads));
+    args.push(
+      "--classes",
+      String(o.classes),
+      "--epochs",
+      String(o.epochs),
+      "--threads",
+      String(opts.threads),
+    );
     return await runPythonReference("torch_hyperplanes.py", args, ["torch"]);
   };
   const torchLoop = await torch("loop", opts.torchLoop);
