@@ -9,7 +9,7 @@
 // Classes of a block are padded to its largest row count with zero rows: a zero row (its bias input 0 too)
 // adds nothing to any gradient, and the accuracy counts real rows only.
 import { GraphBuilder } from "../../src/onnx/builder.ts";
-import { createNativeSession, type NativeOrt, type NativeSession } from "../../src/runtime/native_cpu.ts";
+import { cachedNativeSession, type NativeOrt } from "../../src/runtime/native_cpu.ts";
 import {
   type BlockLimits,
   type PairSolver,
@@ -58,19 +58,6 @@ export function hyperplaneTileGraph(epochs: number): GraphBuilder {
   g.output("za", ["nA", "ra", "nB"]);
   g.output("zb", ["nB", "rb", "nA"]);
   return g;
-}
-
-const sessions = new Map<string, Promise<NativeSession>>();
-
-/** One session per (epochs, threads) for the process: building the unrolled graph is the costly part. */
-function tileSession(ort: NativeOrt, epochs: number, threads: number | undefined): Promise<NativeSession> {
-  const key = `${epochs}/${threads ?? "default"}`;
-  let s = sessions.get(key);
-  if (!s) {
-    s = createNativeSession(ort, hyperplaneTileGraph(epochs).model(), threads);
-    sessions.set(key, s);
-  }
-  return s;
 }
 
 /** A block's rows packed for the graph: classes x padded rows x (C + 1), the last column 1 on real rows. */
@@ -126,7 +113,13 @@ export class NativePairSolver implements PairSolver {
 
   async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
     const ort = this.ort;
-    const session = await tileSession(ort, this.training.epochs, this.options.threads);
+    const epochs = this.training.epochs;
+    const session = await cachedNativeSession(
+      ort,
+      `hyperplane tile, ${epochs} epochs`,
+      () => hyperplaneTileGraph(epochs).model(),
+      this.options.threads,
+    );
     const a = this.pack(blockA);
     this.packedA = a;
     const c = this.input.channels, width = c + 1;

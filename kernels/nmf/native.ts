@@ -5,12 +5,7 @@
 // float32 as given; like the WGSL solver, the products round to float32, so the stopping rule may end an
 // iteration earlier or later than the float64 reference. Holds V^T besides V (one more copy of V).
 import { GraphBuilder } from "../../src/onnx/builder.ts";
-import {
-  createNativeSession,
-  loadNativeCpu,
-  type NativeOrt,
-  type NativeSession,
-} from "../../src/runtime/native_cpu.ts";
+import { cachedNativeSession, loadNativeCpu, type NativeOrt } from "../../src/runtime/native_cpu.ts";
 import { checkedSettings, finishNmf, meanOf, nmfReference, nmfSteps, type VProduct } from "./reference.ts";
 import type { NmfOptions, NmfResult } from "./settings.ts";
 
@@ -41,18 +36,6 @@ function transposed(a: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
-const sessions = new Map<string, Promise<NativeSession>>();
-
-function productSession(ort: NativeOrt, threads?: number): Promise<NativeSession> {
-  const key = `${threads ?? "default"}`;
-  let s = sessions.get(key);
-  if (!s) {
-    s = createNativeSession(ort, productGraph().model(), threads);
-    sessions.set(key, s);
-  }
-  return s;
-}
-
 /** Factorizes one non-negative n x c row-major matrix, as nmfReference does, with native products. */
 export async function nmfNative(
   ort: NativeOrt,
@@ -62,7 +45,7 @@ export async function nmfNative(
   opts: NmfOptions & { threads?: number } = {},
 ): Promise<NmfResult> {
   const s = checkedSettings("nmfNative", v, n, c, opts);
-  const session = await productSession(ort, opts.threads);
+  const session = await cachedNativeSession(ort, "nmf product", () => productGraph().model(), opts.threads);
   const V = new ort.Tensor("float32", v, [n, c]);
   const Vt = new ort.Tensor("float32", transposed(v, n, c), [c, n]);
   const run = async (r: VProduct): Promise<Float64Array> => {

@@ -56,3 +56,24 @@ export function createNativeSession(
     ...(threads ? { intraOpNumThreads: threads } : {}),
   });
 }
+
+const sessions = new Map<string, Promise<NativeSession>>();
+
+/**
+ * The process's one session for the graph named `key` (with `threads`), created from `model()` on first use:
+ * generated graphs are the same for every call with the same key, and building a session is the costly part.
+ */
+export function cachedNativeSession(
+  ort: NativeOrt,
+  key: string,
+  model: () => Model,
+  threads?: number,
+): Promise<NativeSession> {
+  const id = `${key}/${threads ?? "default"}`;
+  let session = sessions.get(id);
+  if (!session) {
+    session = createNativeSession(ort, model(), threads);
+    sessions.set(id, session);
+  }
+  return session;
+}
