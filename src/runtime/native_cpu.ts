@@ -28,7 +28,10 @@ export function loadNativeCpu(): Promise<NativeCpu> {
 
 async function load(): Promise<NativeCpu> {
   try {
-    const ort: NativeOrt = await import("onnxruntime-node");
+    // A specifier outside the code graph (only the types are in it), so that `deno compile` need not trace the
+    // package (287 MB, every platform's library) into a binary where a native addon cannot load anyway.
+    const specifier = ["onnxruntime", "node"].join("-");
+    const ort: NativeOrt = await import(specifier);
     return { ort, description: `onnxruntime-node ${ort.env.versions.common} CPU` };
   } catch (e) {
     return { ort: undefined, reason: `onnxruntime-node does not load here (${(e as Error).message})` };
