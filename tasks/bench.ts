@@ -195,10 +195,11 @@ const sections: Record<string, Section> = {
       gpuClasses: hardware ? (quick ? 16 : 64) : (quick ? 2 : 4),
       gpuEpochs: hardware ? (quick ? 10 : 100) : (quick ? 1 : 3),
       cpuEpochs: quick ? 1 : 3,
-      nativeClasses: quick ? 8 : 16,
+      // 32 classes: the block a full run forms at this shape (256 MiB of rows), for both batched trainers.
+      nativeClasses: quick ? 8 : 32,
       nativeEpochs: quick ? 2 : 10,
       torchLoop: { classes: 2, epochs: quick ? 5 : 100 },
-      torchBatched: { classes: quick ? 8 : 16, epochs: quick ? 2 : 10 },
+      torchBatched: { classes: quick ? 8 : 32, epochs: quick ? 2 : 5 },
       threads: 2,
     });
   },

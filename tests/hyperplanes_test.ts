@@ -118,6 +118,10 @@ Deno.test({
     const solver = new NativePairSolver(native.ort!, "native", input, training, { maxClasses: 2 });
     const worst = await worstAgainstTwin(solver, input, training);
     assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
+    // Blocks count every class padded to the block's largest (23, 32, 41, 59, 68 rows of 38 floats).
+    const bytes = (classes: number, rows: number) => classes * rows * 38 * 4;
+    const limited = new NativePairSolver(native.ort!, "native", input, training, { maxBytes: bytes(3, 41) });
+    assert.deepEqual(limited.blocks, [[0, 1, 2], [4], [5]]);
   },
 });
 

@@ -14,7 +14,6 @@ import {
   type BlockLimits,
   type PairSolver,
   type PairTrainingInput,
-  planBlocks,
   type TileResult,
 } from "./pair_trainer.ts";
 import { type HyperplaneTraining, initialWeights } from "./settings.ts";
@@ -75,7 +74,8 @@ export class NativePairSolver implements PairSolver {
 
   /**
    * Blocks of at most 64 classes and 256 MiB of packed rows (a tile holds two blocks, the graph's buffers a
-   * few blocks' partner products more).
+   * few blocks' partner products more). Every class of a block is padded to the block's largest row count,
+   * and the bytes are counted so; a class larger than the limit forms a block alone.
    */
   constructor(
     private readonly ort: NativeOrt,
@@ -85,11 +85,23 @@ export class NativePairSolver implements PairSolver {
     private readonly options: NativeSolverOptions = {},
   ) {
     const c = input.channels;
-    this.blocks = planBlocks(input.classes, (cls) => input.rows.get(cls)!.length / c, c, {
-      maxBytes: options.maxBytes ?? 2 ** 28,
-      maxClasses: options.maxClasses ?? 64,
-      rowAlign: 1,
-    });
+    const maxBytes = options.maxBytes ?? 2 ** 28, maxClasses = options.maxClasses ?? 64;
+    const blocks: number[][] = [];
+    let block: number[] = [], widest = 0;
+    for (const cls of input.classes) {
+      const rows = input.rows.get(cls)!.length / c;
+      const wider = Math.max(widest, rows);
+      if (
+        block.length && (block.length === maxClasses || (block.length + 1) * wider * (c + 1) * 4 > maxBytes)
+      ) {
+        blocks.push(block);
+        block = [];
+      }
+      block.push(cls);
+      widest = block.length === 1 ? rows : wider;
+    }
+    if (block.length) blocks.push(block);
+    this.blocks = blocks;
     this.description = `${runtime} (batched GEMMs${options.threads ? `, ${options.threads} threads` : ""})`;
   }
 
