@@ -9,7 +9,7 @@ import {
   type PairSolver,
   type PairTrainingInput,
 } from "../kernels/hyperplane/pair_trainer.ts";
-import { NativePairSolver } from "../kernels/hyperplane/native_trainer.ts";
+import { EPOCHS_PER_GRAPH, NativePairSolver } from "../kernels/hyperplane/native_trainer.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
 import {
   type HyperplaneTraining,
@@ -118,6 +118,11 @@ Deno.test({
     const solver = new NativePairSolver(native.ort!, "native", input, training, { maxClasses: 2 });
     const worst = await worstAgainstTwin(solver, input, training);
     assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
+    // Beyond one graph's epochs: graphs of 100 and 30 epochs in a row.
+    const longer = { ...training, epochs: EPOCHS_PER_GRAPH + 30 };
+    const chained = new NativePairSolver(native.ort!, "native", input, longer, { maxClasses: 2 });
+    const worstChained = await worstAgainstTwin(chained, input, longer);
+    assert.ok(worstChained <= 1e-4, `${longer.epochs} epochs: normals differ by ${worstChained} (relative)`);
     // Blocks count every class padded to the block's largest (23, 32, 41, 59, 68 rows of 38 floats).
     const bytes = (classes: number, rows: number) => classes * rows * 38 * 4;
     const limited = new NativePairSolver(native.ort!, "native", input, training, { maxBytes: bytes(3, 41) });
