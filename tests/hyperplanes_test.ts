@@ -17,6 +17,7 @@ import {
   REFERENCE_TRAINING,
 } from "../kernels/hyperplane/settings.ts";
 import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
+import { main as hyperplanesMain } from "../tasks/hyperplanes.ts";
 import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
@@ -162,6 +163,21 @@ Deno.test("hyperplanes: --cpu trains with onnxruntime-node, or says it falls bac
       assert.equal(a.accuracy(i, j), b.accuracy(i, j));
     }
   }
+});
+
+Deno.test("hyperplanes task: --twin trains with the CPU twin; --cpu, --gpu and --twin exclude each other", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeVectors(join(dir, "V"), makeInput(6, 2));
+  const args = ["--vectors", join(dir, "V"), "--out", join(dir, "H"), "--epochs", "5"];
+  await assert.rejects(
+    () => hyperplanesMain([...args, "--cpu", "--twin"]),
+    /--cpu, --gpu and --twin exclude/,
+  );
+  const log = console.log;
+  console.log = () => {};
+  await hyperplanesMain([...args, "--twin"]).finally(() => (console.log = log));
+  const manifest = await Deno.readTextFile(join(dir, "H", "manifest.json"));
+  assert.match(manifest, /CPU twin/);
 });
 
 Deno.test("hyperplanes: --init zeros gives (j, i) = -(i, j) exactly; torch init is seeded", async () => {
