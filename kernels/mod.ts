@@ -21,11 +21,13 @@
 export { NO_NOISE, type NoiseOptions, normalizeOnCpu, normalizeOnGpu } from "./normalize/mod.ts";
 export {
   checkShape,
+  cpuNmf,
   firstInvalid,
   MAX_K,
   nmf,
   NMF_DEFAULTS,
   nmfBatched,
+  nmfNative,
   type NmfOptions,
   type NmfProblem,
   nmfReference,
@@ -67,6 +69,7 @@ export {
   HYPERPLANE_INITS,
   type HyperplaneInit,
   type HyperplaneTraining,
+  NativePairSolver,
   type PairHyperplane,
   REFERENCE_TRAINING,
   trainPairCpu,

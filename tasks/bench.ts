@@ -7,6 +7,9 @@ import { benchAttribution } from "../src/bench/attribution.ts";
 import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { benchSearch } from "../src/bench/search.ts";
 import { benchNmf } from "../src/bench/nmf.ts";
+import { benchNmfCpu } from "../src/bench/nmf_cpu.ts";
+import { plantedProblem } from "../fixtures/planted_nmf.ts";
+import { seededRandom } from "../src/runtime/random.ts";
 import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
 import { benchDecompose } from "../src/bench/decompose.ts";
@@ -85,6 +88,22 @@ const sections: Record<string, Section> = {
       }
     }
     return out;
+  },
+  async "nmf-cpu"(quick) {
+    // The CPU path, start to end, against scikit-learn's fit at layer3.5's shape (60 images x 14 x 14 rows;
+    // quick: a quarter), 2 threads each: a planted rank-6 V with noise (converges early), and sparse noise
+    // (ReLU(u - 0.6)), which runs to max_iter, 200 iterations.
+    const n = quick ? 2940 : 11760, c = 1024, k = 6;
+    const task = new URL("./nmf.ts", import.meta.url);
+    const rnd = seededRandom(3);
+    const noise = Float32Array.from({ length: n * c }, () => Math.max(rnd() - 0.6, 0));
+    return [
+      {
+        v: "planted rank 6 + noise 0.05",
+        ...(await benchNmfCpu(task, plantedProblem(5, n, c, k, { noise: 0.05 }).v, n, c, k, 2)),
+      },
+      { v: "ReLU(uniform - 0.6)", ...(await benchNmfCpu(task, noise, n, c, k, 2)) },
+    ];
   },
   async nmf(quick) {
     const gpu = await acquireGpu();
@@ -167,7 +186,7 @@ const sections: Record<string, Section> = {
   },
   async hyperplanes(quick) {
     // C = 1024, 2000 rows per class. A hardware GPU trains one 64-class block (4032 pairs); llvmpipe a few
-    // classes for a few epochs, scaled to 100 (the JSON says so).
+    // classes for a few epochs, scaled to 100 (the JSON says so). The CPU sides run 2 threads each.
     const gpu = await acquireGpu();
     const hardware = gpu && !gpu.software;
     return await benchHyperplanes(gpu, {
@@ -176,6 +195,12 @@ const sections: Record<string, Section> = {
       gpuClasses: hardware ? (quick ? 16 : 64) : (quick ? 2 : 4),
       gpuEpochs: hardware ? (quick ? 10 : 100) : (quick ? 1 : 3),
       cpuEpochs: quick ? 1 : 3,
+      // 32 classes: the block a full run forms at this shape (256 MiB of rows), for both batched trainers.
+      nativeClasses: quick ? 8 : 32,
+      nativeEpochs: quick ? 2 : 10,
+      torchLoop: { classes: 2, epochs: quick ? 5 : 100 },
+      torchBatched: { classes: quick ? 8 : 32, epochs: quick ? 2 : 5 },
+      threads: 2,
     });
   },
   async decompose(quick) {

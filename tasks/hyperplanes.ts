@@ -1,5 +1,5 @@
 // deno task hyperplanes --vectors V --out H [--classes ..] [--epochs 100] [--lr 0.01] [--init torch|zeros]
-//   [--seed S] [--cpu | --gpu]
+//   [--seed S] [--cpu | --gpu | --twin]
 import { choiceArg, floatArg, intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { parseClassList } from "../src/data/class_names.ts";
 import {
@@ -34,16 +34,22 @@ export async function main(argv: string[]): Promise<void> {
           "(j, i) = -(i, j) and each unordered pair is trained once",
       },
       seed: { type: "string", default: String(REFERENCE_TRAINING.seed), help: "seed of --init torch" },
-      cpu: { type: "boolean", help: "train with the CPU twin" },
+      cpu: {
+        type: "boolean",
+        help: "train on the CPU: onnxruntime-node's batched GEMMs (the CPU twin where it cannot load)",
+      },
+      twin: { type: "boolean", help: "train with the CPU twin, pair by pair (the reference; slow)" },
       gpu: {
         type: "boolean",
-        help: "train on the GPU even on a software adapter (default: the GPU on hardware, else the CPU twin)",
+        help: "train on the GPU even on a software adapter (default: the GPU on hardware, else --cpu)",
       },
       ...SHARD_FLAG,
     },
     argv,
   );
-  if (a.cpu && a.gpu) throw new UsageError("--cpu and --gpu exclude each other");
+  if ([a.cpu, a.gpu, a.twin].filter(Boolean).length > 1) {
+    throw new UsageError("--cpu, --gpu and --twin exclude each other");
+  }
   const vectors = a.vectors as string;
   let classes: number[] | undefined;
   if (a.classes !== undefined) {
@@ -64,7 +70,7 @@ export async function main(argv: string[]): Promise<void> {
       init: choiceArg("init", a.init, HYPERPLANE_INITS),
       seed: intArg("seed", a.seed, 0)!,
     },
-    solver: a.cpu ? "cpu" : a.gpu ? "gpu" : "auto",
+    solver: a.cpu ? "cpu" : a.gpu ? "gpu" : a.twin ? "twin" : "auto",
     shard: parseShard(a.shard),
   });
   console.log(formatHyperplaneSummary(summary));

@@ -1,13 +1,14 @@
 // deno task nmf --input V.npy --out DIR [--k 6] [--max-iter 200] [--tol 1e-4] [--seed 0] [--cpu]
 // Factorizes a non-negative 2-D float32/float64 matrix V (n x c) as W (n x k) H (k x c) with scikit-learn's
-// NMF defaults (NNDSVDa, coordinate descent), on WebGPU when an adapter exists, else on the CPU reference.
+// NMF defaults (NNDSVDa, coordinate descent), on WebGPU when an adapter exists, else on the CPU
+// (onnxruntime-node's GEMMs for the products with V; the float64 reference where the native library cannot load).
 // Writes DIR/W.npy, DIR/H.npy and DIR/nmf.json.
 import { join } from "node:path";
 import { type Flags, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
 import { nmf } from "../kernels/nmf/nmf.ts";
-import { nmfReference } from "../kernels/nmf/reference.ts";
+import { cpuNmf } from "../kernels/nmf/native.ts";
 import {
   checkShape,
   firstInvalid,
@@ -32,7 +33,12 @@ const NMF_FLAGS = {
     default: String(NMF_DEFAULTS.svdIterations),
     help: "power iterations of the randomized SVD behind NNDSVDa",
   },
-  cpu: { type: "boolean", default: false, help: "use the CPU reference even when WebGPU is available" },
+  cpu: {
+    type: "boolean",
+    default: false,
+    help:
+      "run on the CPU even when WebGPU is available (onnxruntime-node's GEMMs; else the float64 reference)",
+  },
 } satisfies Flags;
 
 export interface NmfTaskSummary {
@@ -49,6 +55,8 @@ export interface NmfTaskSummary {
   seconds: number;
   backend: "webgpu" | "cpu";
   adapter: string | null;
+  /** What ran on the CPU: onnxruntime-node's GEMMs, or the float64 reference and why. */
+  cpu: string | null;
   outputs: { w: string; h: string };
 }
 
@@ -104,13 +112,12 @@ export async function nmfTask(
   }
 
   const gpu = values.cpu ? undefined : await acquireGpu();
-  if (!gpu && !values.cpu) {
-    log("No WebGPU adapter found: using the CPU reference implementation (slow for large V).");
-  }
+  const cpu = gpu ? undefined : await cpuNmf();
+  if (cpu && !values.cpu) log(`No WebGPU adapter found: NMF on the CPU (${cpu.description}).`);
   const started = performance.now();
   const result: NmfResult = gpu
     ? await nmf(gpu.device, { v, n, c }, settings)
-    : nmfReference(v, n, c, settings);
+    : await cpu!.run(v, n, c, settings);
   const seconds = (performance.now() - started) / 1000;
 
   const outputs = { w: join(out, "W.npy"), h: join(out, "H.npy") };
@@ -126,12 +133,13 @@ export async function nmfTask(
     seconds,
     backend: gpu ? "webgpu" : "cpu",
     adapter: gpu?.description ?? null,
+    cpu: cpu?.description ?? null,
     outputs,
   };
   await writeJsonAtomic(join(out, "nmf.json"), summary);
   log(
     `NMF of ${input} (${n} x ${c}, k=${settings.k}) on ${
-      gpu ? gpu.description : "CPU"
+      gpu ? gpu.description : `CPU (${cpu!.description})`
     }: ${result.iterations} ` +
       `iterations, relative error ${result.relError.toPrecision(4)}, ${seconds.toFixed(2)} s -> ${out}`,
   );

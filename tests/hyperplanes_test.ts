@@ -1,9 +1,15 @@
-// The class-pair hyperplanes: the WGSL trainer against its CPU twin, --init zeros' exact antisymmetry, a planted
+// The class-pair hyperplanes: the WGSL trainer and the CPU's batched GEMMs against the CPU twin, --init zeros' exact antisymmetry, a planted
 // direction the normal must find, seeded starts, the reference's .pt rows, resuming, and bad inputs that must
 // fail before any training.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { CpuPairSolver, GpuPairSolver, type PairTrainingInput } from "../kernels/hyperplane/pair_trainer.ts";
+import {
+  CpuPairSolver,
+  GpuPairSolver,
+  type PairSolver,
+  type PairTrainingInput,
+} from "../kernels/hyperplane/pair_trainer.ts";
+import { EPOCHS_PER_GRAPH, NativePairSolver } from "../kernels/hyperplane/native_trainer.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
 import {
   type HyperplaneTraining,
@@ -11,13 +17,16 @@ import {
   REFERENCE_TRAINING,
 } from "../kernels/hyperplane/settings.ts";
 import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
+import { main as hyperplanesMain } from "../tasks/hyperplanes.ts";
 import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
+import { loadNativeCpu } from "../src/runtime/native_cpu.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { contiguousTensorPickle, torchZip } from "./_helpers/torch_pt_files.ts";
 
 const gpu = await acquireGpu();
+const native = await loadNativeCpu();
 const quiet = { log: () => {} };
 Deno.env.set("PROTOSCOPE_QUIET", "1");
 
@@ -44,6 +53,45 @@ const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return ab / Math.sqrt(aa * bb);
 };
 
+/**
+ * Trains every tile of `solver` (blocks of 2 classes: tiles of unequal blocks, diagonal tiles and row
+ * padding) and the same tiles with the CPU twin; returns the worst relative difference of the normals and
+ * biases. Accuracies must be equal.
+ */
+async function worstAgainstTwin(
+  solver: PairSolver,
+  input: PairTrainingInput,
+  training: HyperplaneTraining,
+): Promise<number> {
+  const c = new CpuPairSolver(input, training, 2);
+  assert.deepEqual(solver.blocks, [[0, 1], [2, 4], [5]]);
+  let worst = 0, pairs = 0;
+  for (let a = 0; a < solver.blocks.length; a++) {
+    const all = solver.blocks.map((_, b) => b);
+    const [gt, ct] = [await solver.trainTiles(a, all), await c.trainTiles(a, all)];
+    for (const [t, tile] of gt.entries()) {
+      tile.a.forEach((i, ia) =>
+        tile.b.forEach((j, ib) => {
+          if (i === j) return;
+          const p = ia * tile.b.length + ib;
+          const C = input.channels;
+          let diff = 0, norm = 0;
+          for (let k = 0; k < C; k++) {
+            diff = Math.max(diff, Math.abs(tile.normals[p * C + k] - ct[t].normals[p * C + k]));
+            norm = Math.max(norm, Math.abs(ct[t].normals[p * C + k]));
+          }
+          worst = Math.max(worst, diff / norm, Math.abs(tile.bias[p] - ct[t].bias[p]) / norm);
+          assert.equal(tile.accuracy[p], ct[t].accuracy[p], `accuracy of (${i}, ${j})`);
+          pairs++;
+        })
+      );
+    }
+  }
+  solver.destroy();
+  assert.equal(pairs, 20);
+  return worst;
+}
+
 // Register blocking 4 (a hardware GPU's default) compiles for minutes on llvmpipe: checked there once by hand
 // (relative error 2e-7, same accuracies), in this suite only where the adapter is hardware.
 for (const registerBlock of [1, 4]) {
@@ -54,38 +102,83 @@ for (const registerBlock of [1, 4]) {
     async fn() {
       const input = makeInput(37);
       const training: HyperplaneTraining = { ...REFERENCE_TRAINING, seed: 11 };
-      // Blocks of 2 classes: tiles of unequal blocks, diagonal tiles and both sides' row padding.
       const g = GpuPairSolver.create(gpu!, input, training, { maxClasses: 2, registerBlock });
-      const c = new CpuPairSolver(input, training, 2);
-      assert.deepEqual(g.blocks, [[0, 1], [2, 4], [5]]);
-      let worst = 0, pairs = 0;
-      for (let a = 0; a < g.blocks.length; a++) {
-        const all = g.blocks.map((_, b) => b);
-        const [gt, ct] = [await g.trainTiles(a, all), await c.trainTiles(a, all)];
-        for (const [t, tile] of gt.entries()) {
-          tile.a.forEach((i, ia) =>
-            tile.b.forEach((j, ib) => {
-              if (i === j) return;
-              const p = ia * tile.b.length + ib;
-              const C = input.channels;
-              let diff = 0, norm = 0;
-              for (let k = 0; k < C; k++) {
-                diff = Math.max(diff, Math.abs(tile.normals[p * C + k] - ct[t].normals[p * C + k]));
-                norm = Math.max(norm, Math.abs(ct[t].normals[p * C + k]));
-              }
-              worst = Math.max(worst, diff / norm, Math.abs(tile.bias[p] - ct[t].bias[p]) / norm);
-              assert.equal(tile.accuracy[p], ct[t].accuracy[p], `accuracy of (${i}, ${j})`);
-              pairs++;
-            })
-          );
-        }
-      }
-      g.destroy();
-      assert.equal(pairs, 20);
+      const worst = await worstAgainstTwin(g, input, training);
       assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
     },
   });
 }
+
+Deno.test({
+  name:
+    "hyperplanes: the CPU's batched GEMMs (onnxruntime-node) agree with the CPU twin (rel <= 1e-4, same accuracies)",
+  ignore: !native.ort,
+  async fn() {
+    const input = makeInput(37);
+    const training: HyperplaneTraining = { ...REFERENCE_TRAINING, seed: 11 };
+    const solver = new NativePairSolver(native.ort!, "native", input, training, { maxClasses: 2 });
+    const worst = await worstAgainstTwin(solver, input, training);
+    assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
+    // Beyond one graph's epochs: graphs of 100 and 30 epochs in a row.
+    const longer = { ...training, epochs: EPOCHS_PER_GRAPH + 30 };
+    const chained = new NativePairSolver(native.ort!, "native", input, longer, { maxClasses: 2 });
+    const worstChained = await worstAgainstTwin(chained, input, longer);
+    assert.ok(worstChained <= 1e-4, `${longer.epochs} epochs: normals differ by ${worstChained} (relative)`);
+    // Blocks count every class padded to the block's largest (23, 32, 41, 59, 68 rows of 38 floats).
+    const bytes = (classes: number, rows: number) => classes * rows * 38 * 4;
+    const limited = new NativePairSolver(native.ort!, "native", input, training, { maxBytes: bytes(3, 41) });
+    assert.deepEqual(limited.blocks, [[0, 1, 2], [4], [5]]);
+  },
+});
+
+Deno.test("hyperplanes: --cpu trains with onnxruntime-node, or says it falls back to the CPU twin", async () => {
+  const dir = await Deno.makeTempDir();
+  const input = makeInput(8, 3);
+  await writeVectors(join(dir, "V"), input);
+  const lines: string[] = [];
+  const job = {
+    vectors: join(dir, "V"),
+    training: { ...REFERENCE_TRAINING, epochs: 30 },
+    solver: "cpu" as const,
+    log: (line: string) => lines.push(line),
+  };
+  const fast = await trainHyperplanes({ ...job, out: join(dir, "native") });
+  Deno.env.set("PROTOSCOPE_NO_NATIVE", "1");
+  const twin = await trainHyperplanes({ ...job, out: join(dir, "twin") }).finally(() =>
+    Deno.env.delete("PROTOSCOPE_NO_NATIVE")
+  );
+  assert.match(twin.device, /CPU twin/);
+  assert.match(lines.join("\n"), /PROTOSCOPE_NO_NATIVE=1: training on the CPU twin/);
+  const manifest = JSON.parse(await Deno.readTextFile(join(dir, "twin", "manifest.json")));
+  assert.match(JSON.stringify(manifest), /CPU twin/);
+  if (!native.ort) return;
+  assert.match(fast.device, /onnxruntime-node .* CPU \(batched GEMMs\)/);
+  const [a, b] = await Promise.all(
+    ["native", "twin"].map((o) => readHyperplanes(join(dir, o), { expectChannels: 8 })),
+  );
+  for (const i of input.classes) {
+    for (const j of input.classes) {
+      if (i === j) continue;
+      assert.ok(cosine(a.normal(i, j), b.normal(i, j)) > 0.999999, `normal (${i}, ${j})`);
+      assert.equal(a.accuracy(i, j), b.accuracy(i, j));
+    }
+  }
+});
+
+Deno.test("hyperplanes task: --twin trains with the CPU twin; --cpu, --gpu and --twin exclude each other", async () => {
+  const dir = await Deno.makeTempDir();
+  await writeVectors(join(dir, "V"), makeInput(6, 2));
+  const args = ["--vectors", join(dir, "V"), "--out", join(dir, "H"), "--epochs", "5"];
+  await assert.rejects(
+    () => hyperplanesMain([...args, "--cpu", "--twin"]),
+    /--cpu, --gpu and --twin exclude/,
+  );
+  const log = console.log;
+  console.log = () => {};
+  await hyperplanesMain([...args, "--twin"]).finally(() => (console.log = log));
+  const manifest = await Deno.readTextFile(join(dir, "H", "manifest.json"));
+  assert.match(manifest, /CPU twin/);
+});
 
 Deno.test("hyperplanes: --init zeros gives (j, i) = -(i, j) exactly; torch init is seeded", async () => {
   const dir = await Deno.makeTempDir();

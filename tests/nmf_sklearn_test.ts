@@ -1,31 +1,36 @@
 // Our NMF against scikit-learn's (1.2.1, the reference implementation's NMF(n_components=k) call): the same
-// number of iterations, the same reconstruction error and the same components, for the CPU reference and the
-// WebGPU solver. Expected values: tests/testdata/sklearn/ (tools/reference/make_sklearn_cases.ts).
+// number of iterations, the same reconstruction error and the same components, for the CPU reference, the
+// WebGPU solver and the CPU path with onnxruntime-node's GEMMs (native). Expected values: tests/testdata/sklearn/ (tools/reference/make_sklearn_cases.ts).
 import assert from "node:assert/strict";
 import { readNpy } from "../src/io/npy.ts";
 import { nmf } from "../kernels/nmf/nmf.ts";
 import { matchedCosines } from "../fixtures/planted_nmf.ts";
 import { nmfReference } from "../kernels/nmf/reference.ts";
+import { nmfNative } from "../kernels/nmf/native.ts";
+import { loadNativeCpu } from "../src/runtime/native_cpu.ts";
 import type { NmfResult } from "../kernels/nmf/settings.ts";
 import { gpu, noGpu } from "./_helpers/gpu.ts";
 import { SKLEARN_NMF_CASES, sklearnCaseMatrix } from "../fixtures/sklearn_cases.ts";
 
+const native = await loadNativeCpu();
 const DIR = new URL("./testdata/sklearn/", import.meta.url).pathname;
 const expected: Record<string, { n_iter: number; relError: number }> = JSON.parse(
   await Deno.readTextFile(`${DIR}cases.json`),
 );
 
 for (const c of SKLEARN_NMF_CASES) {
-  for (const where of ["cpu", "webgpu"] as const) {
+  for (const where of ["cpu", "webgpu", "native"] as const) {
     Deno.test({
       name: `NMF = scikit-learn's: ${c.name} (${c.n} x ${c.c}, k ${c.k}), ${where}`,
-      ignore: where === "webgpu" && noGpu,
+      ignore: (where === "webgpu" && noGpu) || (where === "native" && !native.ort),
       fn: async () => {
         const v = sklearnCaseMatrix(c);
         const sk = await readNpy(`${DIR}${c.name}.npy`);
         assert.deepEqual(sk.shape, [c.k, c.c]);
         const ours: NmfResult = where === "cpu"
           ? nmfReference(v, c.n, c.c, { k: c.k })
+          : where === "native"
+          ? await nmfNative(native.ort!, v, c.n, c.c, { k: c.k })
           : await nmf(gpu!.device, { v, n: c.n, c: c.c }, { k: c.k });
         const want = expected[c.name];
         const cosines = matchedCosines(sk.data as Float32Array, ours.h, c.c);

@@ -1,7 +1,8 @@
 /**
  * The hyperplane family: every class pair's logistic hyperplane trained by full-batch gradient descent on the
- * GPU (init.wgsl, logits.wgsl, gradient.wgsl, accuracy.wgsl, driven by pair_trainer.ts), its CPU twin
- * (reference.ts, one pair at a time in the GPU's order) and the settings both read (settings.ts).
+ * GPU (init.wgsl, logits.wgsl, gradient.wgsl, accuracy.wgsl, driven by pair_trainer.ts), on the CPU as
+ * batched GEMMs run by onnxruntime-node (native_trainer.ts), its CPU twin (reference.ts, one pair at a time in
+ * the GPU's order) that both are tested against, and the settings all read (settings.ts).
  *
  * @example The hyperplanes of three classes' pairs, on the GPU when there is one
  * ```ts
@@ -32,6 +33,7 @@ export {
   planBlocks,
   type TileResult,
 } from "./pair_trainer.ts";
+export { hyperplaneTileGraph, NativePairSolver, type NativeSolverOptions } from "./native_trainer.ts";
 export { type PairHyperplane, trainPairCpu } from "./reference.ts";
 export {
   ACCURACY_WORKGROUP,

@@ -1,7 +1,8 @@
 /**
  * The NMF family: scikit-learn's NMF (NNDSVDa start, coordinate descent, Frobenius loss) batched on the GPU
  * (init.wgsl, products.wgsl, hals.wgsl, error.wgsl, driven by solver.ts through nmf.ts), its float64 CPU
- * twin (reference.ts), and the settings both read (settings.ts; the grid geometry is plan.ts's).
+ * twin (reference.ts), the same algorithm with onnxruntime-node's GEMMs for the products (native.ts), and
+ * the settings all read (settings.ts; the grid geometry is plan.ts's).
  *
  * @example One factorization on the GPU when there is one, else on the CPU
  * ```ts
@@ -19,6 +20,7 @@
 export { nmf, nmfBatched } from "./nmf.ts";
 export { type NmfProblem, type NmfTrace, type SolveOptions } from "./solver.ts";
 export { nmfReference } from "./reference.ts";
+export { type CpuNmf, cpuNmf, nmfNative } from "./native.ts";
 export {
   checkShape,
   firstInvalid,

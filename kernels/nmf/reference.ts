@@ -1,5 +1,8 @@
 // CPU reference of the NMF the GPU kernels implement, in float64, written for clarity over speed.
-// The tests treat it as ground truth; tasks/nmf.ts falls back to it when there is no WebGPU adapter.
+// The tests treat it as ground truth; tasks/nmf.ts falls back to it when there is no WebGPU adapter and
+// onnxruntime-node cannot load. The algorithm (nmfSteps) asks its driver for every product with V (the only
+// steps that touch all n x c values): nmfReference computes them here in float64, kernels/nmf/native.ts
+// with onnxruntime-node's float32 GEMMs; everything else is the same code.
 //
 // Algorithm (scikit-learn's NMF defaults: init="nndsvda", solver="cd", beta_loss="frobenius", no
 // regularization), minimizing 0.5 * ||V - W H||_F^2 with V (n x c) >= 0, W (n x k) >= 0, H (k x c) >= 0:
@@ -39,51 +42,103 @@ export function nmfReference(
   c: number,
   opts: NmfOptions = {},
 ): NmfResult {
+  const s = checkedSettings("nmfReference", v, n, c, opts);
+  const V = Float64Array.from(v);
+  const steps = nmfSteps(n, c, s, meanOf(V));
+  let step = steps.next();
+  while (!step.done) step = steps.next(productWithV(V, n, c, step.value));
+  return finishNmf(V, n, c, s.k, step.value);
+}
+
+/** The settings, after checking the shape and that V (host memory) is finite and non-negative. */
+export function checkedSettings(
+  who: string,
+  v: Float32Array | Float64Array,
+  n: number,
+  c: number,
+  opts: NmfOptions,
+): ReturnType<typeof resolveSettings> {
   const s = resolveSettings(opts);
-  checkShape(n, c, s.k, "nmfReference");
-  if (v.length !== n * c) throw new Error(`nmfReference: V has ${v.length} values, expected n*c = ${n * c}`);
+  checkShape(n, c, s.k, who);
+  if (v.length !== n * c) throw new Error(`${who}: V has ${v.length} values, expected n*c = ${n * c}`);
   const bad = firstInvalid(v);
   if (bad >= 0) {
     throw new Error(
-      `nmfReference: V must be finite and non-negative; V[${Math.floor(bad / c)}, ${bad % c}] = ${v[bad]}`,
+      `${who}: V must be finite and non-negative; V[${Math.floor(bad / c)}, ${bad % c}] = ${v[bad]}`,
     );
   }
-  const V = Float64Array.from(v);
-  const { w, ht } = nndsvda(V, n, c, s.k, s.seed, s.svdIterations);
-  const iterations = hals(V, n, c, s.k, w, ht, s.maxIter, s.tol);
-  const h = transpose(ht, c, s.k);
+  return s;
+}
+
+/** A product with V (n x c) the algorithm needs: V X for X (c x p) gives n x p; V^T Y for Y (n x p), c x p. */
+export type VProduct = { op: "VX"; x: Matrix; p: number } | { op: "VtY"; y: Matrix; p: number };
+
+/** W (n x k) and H^T (c x k) as the algorithm leaves them, and its iterations. */
+export interface NmfFactors {
+  w: Matrix;
+  ht: Matrix;
+  iterations: number;
+}
+
+/**
+ * The whole algorithm (steps 1-4 above) with `s` resolved and V checked: yields each product with V it
+ * needs and continues with the driver's answer (row-major, float64).
+ */
+export function* nmfSteps(
+  n: number,
+  c: number,
+  s: { k: number; seed: number; svdIterations: number; maxIter: number; tol: number },
+  mean: number,
+): Generator<VProduct, NmfFactors, Matrix> {
+  const { w, ht } = yield* nndsvda(n, c, s.k, s.seed, s.svdIterations, mean);
+  const iterations = yield* hals(n, c, s.k, w, ht, s.maxIter, s.tol);
+  return { w, ht, iterations };
+}
+
+/** The result of nmfSteps as an NmfResult (float32 factors, the relative error against V). */
+export function finishNmf(V: ArrayLike<number>, n: number, c: number, k: number, f: NmfFactors): NmfResult {
+  const h = transpose(f.ht, c, k);
   return {
-    w: Float32Array.from(w),
+    w: Float32Array.from(f.w),
     h: Float32Array.from(h),
-    iterations,
-    relError: relativeError(V, n, c, s.k, w, h),
+    iterations: f.iterations,
+    relError: relativeError(V, n, c, k, f.w, h),
   };
 }
 
-/** Y = V Q for Qt (p x c): returns Yt (p x n). */
-function timesRight(V: Matrix, n: number, c: number, qt: Matrix, p: number): Matrix {
-  const yt = new Float64Array(p * n);
-  for (let i = 0; i < n; i++) {
-    for (let a = 0; a < p; a++) {
-      let sum = 0;
-      for (let j = 0; j < c; j++) sum += V[i * c + j] * qt[a * c + j];
-      yt[a * n + i] = sum;
-    }
-  }
-  return yt;
+/** mean(V), summed in order in float64 (NNDSVDa's fill value). */
+export function meanOf(V: ArrayLike<number>): number {
+  let mean = 0;
+  for (let i = 0; i < V.length; i++) mean += V[i];
+  return mean / V.length;
 }
 
-/** Z = V^T Y for Yt (p x n): returns Zt (p x c). */
-function timesLeft(V: Matrix, n: number, c: number, yt: Matrix, p: number): Matrix {
-  const zt = new Float64Array(p * c);
+/**
+ * The reference's products, in float64. Every output entry sums its terms in ascending order of the shared
+ * index (zero entries of V skipped), as the loops before this split did.
+ */
+export function productWithV(V: Matrix, n: number, c: number, r: VProduct): Matrix {
+  const p = r.p;
+  if (r.op === "VX") {
+    const out = new Float64Array(n * p);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < c; j++) {
+        const x = V[i * c + j];
+        if (x === 0) continue;
+        for (let a = 0; a < p; a++) out[i * p + a] += x * r.x[j * p + a];
+      }
+    }
+    return out;
+  }
+  const out = new Float64Array(c * p);
   for (let i = 0; i < n; i++) {
-    for (let a = 0; a < p; a++) {
-      const y = yt[a * n + i];
-      if (y === 0) continue;
-      for (let j = 0; j < c; j++) zt[a * c + j] += V[i * c + j] * y;
+    for (let j = 0; j < c; j++) {
+      const x = V[i * c + j];
+      if (x === 0) continue;
+      for (let a = 0; a < p; a++) out[j * p + a] += x * r.y[i * p + a];
     }
   }
-  return zt;
+  return out;
 }
 
 /**
@@ -165,13 +220,26 @@ function rotateColumns(m: Matrix, p: number, a: number, b: number, cs: number, s
 }
 
 /** NNDSVDa start: W (n x k, row-major) and H^T (c x k, row-major). */
-function nndsvda(V: Matrix, n: number, c: number, k: number, seed: number, svdIterations: number) {
+function* nndsvda(
+  n: number,
+  c: number,
+  k: number,
+  seed: number,
+  svdIterations: number,
+  mean: number,
+): Generator<VProduct, { w: Matrix; ht: Matrix }, Matrix> {
   const p = subspaceSize(k, n, c);
+  // Q is kept as rows (p x c), the products take and give columns: Yt = (V Q)^T, Zt = (V^T Y)^T.
+  const timesQ = function* (qt: Matrix): Generator<VProduct, Matrix, Matrix> {
+    return transpose(yield { op: "VX", x: transpose(qt, p, c), p }, n, p);
+  };
   let qt = orthonormalizeRows(Float64Array.from(gaussianBlock(seed, p, c)), p, c);
   for (let it = 0; it < svdIterations; it++) {
-    qt = orthonormalizeRows(timesLeft(V, n, c, timesRight(V, n, c, qt, p), p), p, c);
+    const yt = yield* timesQ(qt);
+    const zt = transpose(yield { op: "VtY", y: transpose(yt, p, n), p }, c, p);
+    qt = orthonormalizeRows(zt, p, c);
   }
-  const yt = timesRight(V, n, c, qt, p);
+  const yt = yield* timesQ(qt);
   const m = new Float64Array(p * p);
   for (let a = 0; a < p; a++) {
     for (let b = a; b < p; b++) {
@@ -180,10 +248,6 @@ function nndsvda(V: Matrix, n: number, c: number, k: number, seed: number, svdIt
   }
   const vec = jacobiEigen(m, p);
   const order = [...Array(p).keys()].sort((x, y) => m[y * p + y] - m[x * p + x] || x - y);
-
-  let mean = 0;
-  for (let i = 0; i < V.length; i++) mean += V[i];
-  mean /= V.length;
 
   const w = new Float64Array(n * k);
   const ht = new Float64Array(c * k);
@@ -232,8 +296,7 @@ function partNorms(x: Matrix): [number, number] {
 }
 
 /** Runs coordinate-descent iterations in place on W (n x k) and H^T (c x k); returns iterations done. */
-function hals(
-  V: Matrix,
+function* hals(
   n: number,
   c: number,
   k: number,
@@ -241,28 +304,14 @@ function hals(
   ht: Matrix,
   maxIter: number,
   tol: number,
-): number {
+): Generator<VProduct, number, Matrix> {
   let violationInit = 0;
   for (let iter = 1; iter <= maxIter; iter++) {
     // W step: V H^T (n x k) and H H^T (k x k).
-    const vht = new Float64Array(n * k);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < c; j++) {
-        const x = V[i * c + j];
-        if (x === 0) continue;
-        for (let t = 0; t < k; t++) vht[i * k + t] += x * ht[j * k + t];
-      }
-    }
+    const vht = yield { op: "VX", x: ht, p: k };
     let violation = sweep(w, n, k, gram(ht, c, k), vht);
     // H step: V^T W (c x k) and W^T W (k x k), with the new W.
-    const vtw = new Float64Array(c * k);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j < c; j++) {
-        const x = V[i * c + j];
-        if (x === 0) continue;
-        for (let t = 0; t < k; t++) vtw[j * k + t] += x * w[i * k + t];
-      }
-    }
+    const vtw = yield { op: "VtY", y: w, p: k };
     violation += sweep(ht, c, k, gram(w, n, k), vtw);
     if (iter === 1) violationInit = violation;
     if (violationInit === 0 || violation / violationInit <= tol) return iter;

@@ -1,15 +1,21 @@
 // Bench hook for `deno task bench`: class-pair hyperplanes per second at the paper's scale (C = 1024, about
-// 2000 rows per class, 100 epochs) on the GPU trainer and on the CPU twin, and the time that projects to for
-// all 1000 x 999 ImageNet pairs. Runs with fewer epochs are scaled linearly to 100 (every epoch does the same
-// work); the JSON says when that happened.
+// 2000 rows per class, 100 epochs) on the GPU trainer, on the CPU as batched GEMMs (onnxruntime-node), on the
+// CPU twin, and, where Debian's python3-torch is installed, the reference's per-pair torch loop and torch's
+// batched GEMMs in the same run (tools/reference/torch_hyperplanes.py), with the ratios; and the time that
+// projects to for all 1000 x 999 ImageNet pairs. Runs with fewer epochs are scaled linearly to 100 (every
+// epoch does the same work; a tile's fixed cost, packing rows and drawing starts, is scaled with it, which
+// understates the native rate); the JSON says when that happened.
 import {
   CpuPairSolver,
   GpuPairSolver,
   type PairTrainingInput,
 } from "../../kernels/hyperplane/pair_trainer.ts";
+import { NativePairSolver } from "../../kernels/hyperplane/native_trainer.ts";
 import { type HyperplaneTraining, REFERENCE_TRAINING } from "../../kernels/hyperplane/settings.ts";
 import type { GpuContext } from "../runtime/gpu.ts";
+import { loadNativeCpu } from "../runtime/native_cpu.ts";
 import { seededRandom } from "../runtime/random.ts";
+import { runPythonReference } from "./python_reference.ts";
 
 export interface HyperplaneBenchOptions {
   channels: number;
@@ -19,6 +25,14 @@ export interface HyperplaneBenchOptions {
   gpuEpochs: number;
   /** The CPU twin trains one pair for this many epochs. */
   cpuEpochs: number;
+  /** Classes trained as one block by the native CPU path, and its epochs. */
+  nativeClasses: number;
+  nativeEpochs: number;
+  /** The torch references: classes (ordered pairs: classes x (classes - 1)) and epochs of each. */
+  torchLoop: { classes: number; epochs: number };
+  torchBatched: { classes: number; epochs: number };
+  /** CPU threads of the native path and torch. */
+  threads: number;
 }
 
 const ALL_PAIRS = 1000 * 999;
@@ -87,10 +101,64 @@ export async function benchHyperplanes(gpu: GpuContext | undefined, opts: Hyperp
   // Block [0, 1] against itself: pairs (0, 1) and (1, 0); the diagonal is skipped on the CPU.
   await cpu.trainTiles(0, [0]);
   const cpuSeconds = (performance.now() - started) / 1000;
+  const cpuTwin = { classes: 2, ...rate(2, cpuSeconds, opts.cpuEpochs) };
+
+  let cpuNative: Record<string, unknown> & { pairsPerSecond?: number } = {};
+  const native = await loadNativeCpu();
+  if (native.ort) {
+    const nativeTraining = { ...training, epochs: opts.nativeEpochs };
+    const options = { threads: opts.threads, maxClasses: opts.nativeClasses, maxBytes: Infinity };
+    // Build the session (the unrolled graph) on a tiny problem first: a run pays it once, not per tile.
+    await new NativePairSolver(native.ort, "", syntheticInput(2, 4, 8), nativeTraining, options)
+      .trainTiles(0, [0]);
+    const n = opts.nativeClasses;
+    const solver = new NativePairSolver(
+      native.ort,
+      native.description,
+      syntheticInput(n, opts.rowsPerClass, opts.channels),
+      nativeTraining,
+      options,
+    );
+    const t0 = performance.now();
+    for (let a = 0; a < solver.blocks.length; a++) await solver.trainTiles(a, solver.blocks.map((_, b) => b));
+    const seconds = (performance.now() - t0) / 1000;
+    cpuNative = { device: solver.description, classes: n, ...rate(n * (n - 1), seconds, opts.nativeEpochs) };
+  } else {
+    cpuNative = { skipped: native.reason };
+  }
+
+  const torch = async (mode: "loop" | "batched", o: { classes: number; epochs: number }) => {
+    const args = [mode, "--channels", String(opts.channels), "--rows", String(opts.rowsPerClass)];
+    args.push(
+      "--classes",
+      String(o.classes),
+      "--epochs",
+      String(o.epochs),
+      "--threads",
+      String(opts.threads),
+    );
+    return await runPythonReference("torch_hyperplanes.py", args, ["torch"]);
+  };
+  const torchLoop = await torch("loop", opts.torchLoop);
+  const torchBatched = "skipped" in torchLoop ? torchLoop : await torch("batched", opts.torchBatched);
+  const ratio = (other: Record<string, unknown>) =>
+    typeof other.pairsPerSecond === "number" && cpuNative.pairsPerSecond
+      ? cpuNative.pairsPerSecond / other.pairsPerSecond
+      : null;
   return {
     ...shape,
+    threads: opts.threads,
     gpu: gpuResult,
-    cpuTwin: { classes: 2, ...rate(2, cpuSeconds, opts.cpuEpochs) },
+    cpuNative,
+    cpuTwin,
+    torchLoop,
+    torchBatched,
+    nativeOver: {
+      cpuTwin: ratio(cpuTwin),
+      torchLoop: ratio(torchLoop),
+      torchBatched: ratio(torchBatched),
+      target: "cpuNative >= 2x torchLoop",
+    },
     allPairs: ALL_PAIRS,
   };
 }

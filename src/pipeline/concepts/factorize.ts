@@ -1,7 +1,8 @@
 // The NMF step of every stage that factorizes activation rows into prototypes (per-class concepts, the
-// "why A, not B" contrast): batched on the GPU, or the CPU reference where the GPU would be slower.
+// "why A, not B" contrast): batched on the GPU, or on the CPU (onnxruntime-node's GEMMs for the products, the
+// float64 reference where that cannot load) where the GPU would be slower.
 import { nmfBatched } from "../../../kernels/nmf/nmf.ts";
-import { nmfReference } from "../../../kernels/nmf/reference.ts";
+import { cpuNmf } from "../../../kernels/nmf/native.ts";
 import type { NmfResult } from "../../../kernels/nmf/settings.ts";
 import type { GpuContext } from "../../runtime/gpu.ts";
 
@@ -13,8 +14,8 @@ export function nmfDeviceFor(choice: NmfDeviceChoice | undefined, gpu: GpuContex
 }
 
 /**
- * Batched NMF on the GPU; the CPU reference (same algorithm, same stopping rule) where no adapter exists or
- * the adapter is a software rasterizer, on which the WGSL kernels run slower than plain TypeScript.
+ * Batched NMF on the GPU; on the CPU (same algorithm, same stopping rule: kernels/nmf/native.ts) where no
+ * adapter exists or the adapter is a software rasterizer, on which the WGSL kernels run slower.
  */
 export async function factorize(
   device: GPUDevice | undefined,
@@ -22,7 +23,12 @@ export async function factorize(
   c: number,
   settings: { k: number; maxIter: number; tol: number; seed: number },
 ): Promise<NmfResult[]> {
-  if (!device) return problems.map((p) => nmfReference(p.v, p.n, c, settings));
+  if (!device) {
+    const cpu = await cpuNmf();
+    const out: NmfResult[] = [];
+    for (const p of problems) out.push(await cpu.run(p.v, p.n, c, settings));
+    return out;
+  }
   // Problems of one shape advance together; classes with fewer images form their own batches.
   const byShape = new Map<number, number[]>();
   problems.forEach((p, i) => (byShape.get(p.n) ?? byShape.set(p.n, []).get(p.n)!).push(i));

@@ -15,8 +15,11 @@ import {
   GpuPairSolver,
   type GpuSolverOptions,
   type PairSolver,
+  type PairTrainingInput,
   type TileResult,
 } from "../../../../kernels/hyperplane/pair_trainer.ts";
+import { NativePairSolver } from "../../../../kernels/hyperplane/native_trainer.ts";
+import { loadNativeCpu } from "../../../runtime/native_cpu.ts";
 import { HYPERPLANE_INITS, type HyperplaneTraining } from "../../../../kernels/hyperplane/settings.ts";
 import {
   hyperplaneRowPaths,
@@ -30,6 +33,8 @@ import { readContrastVectors } from "../vectors/vectors_io.ts";
 import { partition, type Shard, shardLabel, shardSetting } from "../../../cli/shard.ts";
 import { UsageError } from "../../../cli/cli.ts";
 
+export type HyperplaneSolverChoice = "auto" | "gpu" | "cpu" | "twin";
+
 export interface HyperplaneJob {
   vectors: string;
   out: string;
@@ -37,10 +42,12 @@ export interface HyperplaneJob {
   classes?: readonly number[];
   training: HyperplaneTraining;
   /**
-   * auto (default): the GPU on a hardware adapter, the CPU twin on a software one (llvmpipe trains these
-   * products about 10x slower than the twin: `deno task bench --only hyperplanes`) or without an adapter.
+   * auto (default): the GPU on a hardware adapter, else the CPU (llvmpipe trains these products about 10x
+   * slower than even the CPU twin: `deno task bench --only hyperplanes`). cpu: onnxruntime-node's batched
+   * GEMMs (kernels/hyperplane/native_trainer.ts), or the CPU twin where the native library cannot load.
+   * twin: the CPU twin itself (the reference, pair by pair; slow).
    */
-  solver?: "auto" | "gpu" | "cpu";
+  solver?: HyperplaneSolverChoice;
   /** Block sizes (tests force several blocks on tiny inputs). */
   limits?: GpuSolverOptions;
   log?: (line: string) => void;
@@ -128,23 +135,7 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
     );
   }
 
-  let solver: PairSolver;
-  const choice = job.solver ?? "auto";
-  const gpu = choice === "cpu" ? undefined : await acquireGpu();
-  if (choice === "gpu" && !gpu) {
-    throw new Error("hyperplanes: the GPU was asked for, but there is no WebGPU adapter");
-  }
-  if (gpu && (choice === "gpu" || !gpu.software)) {
-    solver = GpuPairSolver.create(gpu, vectors, t, job.limits);
-  } else {
-    if (choice === "auto") {
-      log(
-        `hyperplanes: ${gpu ? `${gpu.description} is a software adapter` : "no WebGPU adapter"}; ` +
-          "training on the CPU twin (--gpu forces the GPU)",
-      );
-    }
-    solver = new CpuPairSolver(vectors, t, job.limits?.maxClasses);
-  }
+  const solver = await chooseSolver(job.solver ?? "auto", vectors, t, job.limits, log);
   const settings = {
     ...t,
     rowFiles: rowClasses.length,
@@ -287,6 +278,29 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
     pairsPerSecond: trainedNow / seconds,
     device: solver.description,
   };
+}
+
+async function chooseSolver(
+  choice: HyperplaneSolverChoice,
+  input: PairTrainingInput,
+  t: HyperplaneTraining,
+  limits: GpuSolverOptions | undefined,
+  log: (line: string) => void,
+): Promise<PairSolver> {
+  const gpu = choice === "auto" || choice === "gpu" ? await acquireGpu() : undefined;
+  if (choice === "gpu" && !gpu) {
+    throw new Error("hyperplanes: the GPU was asked for, but there is no WebGPU adapter");
+  }
+  if (gpu && (choice === "gpu" || !gpu.software)) return GpuPairSolver.create(gpu, input, t, limits);
+  if (choice === "twin") return new CpuPairSolver(input, t, limits?.maxClasses);
+  const why = gpu ? `${gpu.description} is a software adapter` : choice === "auto" ? "no WebGPU adapter" : "";
+  const native = await loadNativeCpu();
+  if (native.ort) {
+    if (why) log(`hyperplanes: ${why}; training on the CPU (${native.description}; --gpu forces the GPU)`);
+    return new NativePairSolver(native.ort, native.description, input, t, limits);
+  }
+  log(`hyperplanes: ${why ? `${why}; ` : ""}${native.reason}: training on the CPU twin (pair by pair, slow)`);
+  return new CpuPairSolver(input, t, limits?.maxClasses);
 }
 
 function pairIndex(tile: TileResult, ia: number, ib: number): number {
