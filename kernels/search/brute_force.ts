@@ -45,6 +45,8 @@ function unit(v: Float64Array): Float64Array {
 
 export interface BruteForceOptions extends SearchGeometry {
   topK: number;
+  /** Positions kept among images not predicted as the prototype's class (default 1). */
+  excludedTopK?: number;
 }
 
 /**
@@ -78,7 +80,7 @@ export function bruteForceSearch(
       positions.push({ image: i, y: Math.floor(s / pw), x: s % pw, vector });
     }
   }
-  const result: SearchResult = { topK: [], bestOther: [] };
+  const result: Required<SearchResult> = { topK: [], bestOther: [], excludedTopK: [] };
   for (let p = 0; p < P; p++) {
     const basis = unit(Float64Array.from(bases.subarray(p * C, (p + 1) * C)));
     const hits: SearchHit[] = positions.map(({ image, y, x, vector }) => {
@@ -88,8 +90,10 @@ export function bruteForceSearch(
     });
     hits.sort(compareHits);
     result.topK.push(hits.slice(0, topK));
-    // hits is sorted, so the first other-predicted one is the best.
-    result.bestOther.push(hits.find((hit) => predicted[hit.image] !== prototypeClass[p]) ?? null);
+    // hits is sorted, so the first other-predicted ones are the best.
+    const excluded = hits.filter((hit) => predicted[hit.image] !== prototypeClass[p]);
+    result.excludedTopK.push(excluded.slice(0, opts.excludedTopK ?? 1));
+    result.bestOther.push(excluded[0] ?? null);
   }
   return result;
 }

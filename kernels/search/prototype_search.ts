@@ -17,6 +17,11 @@ export interface PrototypeSearchOptions extends SearchGeometry {
   /** Positions kept per prototype (8 for the figures); 1..64, the merge kernel's workgroup size. */
   topK: number;
   /**
+   * Positions kept per prototype among images NOT predicted as the prototype's class (default 1: the single
+   * best, `bestOther`); 1..64. Kept by the same merge as the top-K, so any number costs no extra pass.
+   */
+  excludedTopK?: number;
+  /**
    * Images per GPU step. Larger batches given to addBatch are split; the working buffers are sized for this
    * many images (default 64).
    */
@@ -31,7 +36,7 @@ export interface PrototypeSearchOptions extends SearchGeometry {
 const PARAMS_BYTES = 48;
 /** Output tile side of similarity_matmul.wgsl (TILE there): sizes its grid and the prototype chunks. */
 const MATMUL_TILE = 64;
-/** Invocations per topk_merge.wgsl workgroup (WG there); also the largest topK it can keep. */
+/** Invocations per topk_merge.wgsl workgroup (WG there); also the largest topK / excludedTopK it can keep. */
 const MERGE_WORKGROUP = 64;
 // Keeps one scores chunk a modest allocation even where the device allows huge bindings.
 const MAX_SCORES_BYTES = 256 * 1024 * 1024;
@@ -49,8 +54,8 @@ const wgsl = (name: string) => new URL(`./${name}`, import.meta.url);
 // WGSL has no includes: the shared Params struct is compiled ahead of each kernel.
 const PARAMS = wgsl("search_params.wgsl");
 
-/** The search's pipelines for a given top-K on `device` (compiled once per device, see compileProgram). */
-async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
+/** The search's pipelines for given list lengths on `device` (compiled once per device, see compileProgram). */
+async function pipelinesFor(device: GPUDevice, topK: number, excludedTopK: number): Promise<Pipelines> {
   const [pool, matmul, merge] = await Promise.all([
     compileProgram(device, {
       label: "search pool",
@@ -65,10 +70,10 @@ async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines>
       overrides: { TILE: MATMUL_TILE },
     }),
     compileProgram(device, {
-      label: `search merge K=${topK}`,
+      label: `search merge K=${topK} E=${excludedTopK}`,
       sources: [PARAMS, wgsl("topk_merge.wgsl")],
       entryPoints: ["main"],
-      overrides: { K: topK, WG: MERGE_WORKGROUP },
+      overrides: { K: topK, E: excludedTopK, WG: MERGE_WORKGROUP },
     }),
   ]);
   return { pool: pool.pool, norms: pool.norms, matmul: matmul.main, merge: merge.main };
@@ -89,6 +94,7 @@ function normalizedTransposedBases(bases: Float32Array, P: number, C: number): F
 export class PrototypeSearch {
   readonly prototypes: number;
   readonly topK: number;
+  readonly excludedTopK: number;
   readonly maxBatch: number;
   private readonly geometry: SearchGeometry;
   private readonly cells: number;
@@ -122,6 +128,7 @@ export class PrototypeSearch {
     this.geometry = { channels: C, height: h, width: w };
     this.prototypes = bases.length / C;
     this.topK = opts.topK;
+    this.excludedTopK = opts.excludedTopK ?? 1;
     this.maxBatch = opts.maxBatch ?? 64;
     const pooled = pooledSize(h, w);
     this.pooledHeight = pooled.height;
@@ -183,8 +190,11 @@ export class PrototypeSearch {
     opts: PrototypeSearchOptions,
   ): Promise<PrototypeSearch> {
     checkPrototypes(bases, prototypeClass, opts.channels, "PrototypeSearch");
-    if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > MERGE_WORKGROUP) {
-      throw new Error(`PrototypeSearch: topK must be an integer in 1..${MERGE_WORKGROUP}, got ${opts.topK}`);
+    const excludedTopK = opts.excludedTopK ?? 1;
+    for (const [name, v] of [["topK", opts.topK], ["excludedTopK", excludedTopK]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > MERGE_WORKGROUP) {
+        throw new Error(`PrototypeSearch: ${name} must be an integer in 1..${MERGE_WORKGROUP}, got ${v}`);
+      }
     }
     for (const key of ["height", "width"] as const) {
       if (!Number.isInteger(opts[key]) || opts[key] < 2) {
@@ -194,11 +204,14 @@ export class PrototypeSearch {
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
       throw new Error(`PrototypeSearch: maxBatch must be a positive integer, got ${opts.maxBatch}`);
     }
-    const pipelines = await pipelinesFor(device, opts.topK);
+    const pipelines = await pipelinesFor(device, opts.topK, excludedTopK);
     return new PrototypeSearch(device, pipelines, bases, prototypeClass, opts);
   }
 
-  /** Bytes of GPU memory this search holds: fixed by P, C, h, w, topK and maxBatch, not by the dataset. */
+  /**
+   * Bytes of GPU memory this search holds: fixed by P, C, h, w, topK, excludedTopK and maxBatch, not by the
+   * dataset.
+   */
   get gpuBytes(): number {
     let total = 0;
     for (const b of this.buffers) total += b.size;
@@ -278,7 +291,8 @@ export class PrototypeSearch {
   /** Reads the results back (one GPU round trip). The search stays usable: more batches may follow. */
   async finish(): Promise<SearchResult> {
     const K = this.topK;
-    const stride = 2 * K + 2;
+    const E = this.excludedTopK;
+    const stride = 2 * (K + E);
     const bytes = this.prototypes * stride * 4;
     const staging = this.device.createBuffer({
       size: bytes,
@@ -293,16 +307,20 @@ export class PrototypeSearch {
     staging.destroy();
     const scores = new Float32Array(raw);
     const keys = new Uint32Array(raw);
-    const result: SearchResult = { topK: [], bestOther: [] };
-    for (let p = 0; p < this.prototypes; p++) {
-      const base = p * stride;
+    // A list of n entries at `at`: n score bit patterns, then n keys; empty slots are at the end.
+    const list = (at: number, n: number): SearchHit[] => {
       const hits: SearchHit[] = [];
-      for (let j = 0; j < K; j++) {
-        if (keys[base + K + j] !== EMPTY_KEY) hits.push(this.hit(scores[base + j], keys[base + K + j]));
+      for (let j = 0; j < n; j++) {
+        if (keys[at + n + j] !== EMPTY_KEY) hits.push(this.hit(scores[at + j], keys[at + n + j]));
       }
-      result.topK.push(hits);
-      const bestKey = keys[base + 2 * K + 1];
-      result.bestOther.push(bestKey === EMPTY_KEY ? null : this.hit(scores[base + 2 * K], bestKey));
+      return hits;
+    };
+    const result: Required<SearchResult> = { topK: [], bestOther: [], excludedTopK: [] };
+    for (let p = 0; p < this.prototypes; p++) {
+      result.topK.push(list(p * stride, K));
+      const excluded = list(p * stride + 2 * K, E);
+      result.excludedTopK.push(excluded);
+      result.bestOther.push(excluded[0] ?? null);
     }
     return result;
   }
@@ -332,17 +350,15 @@ export class PrototypeSearch {
 
   private initialState(): Uint32Array {
     const K = this.topK;
-    const stride = 2 * K + 2;
+    const E = this.excludedTopK;
+    const stride = 2 * (K + E);
     const state = new Uint32Array(this.prototypes * stride);
     const asFloat = new Float32Array(state.buffer);
     for (let p = 0; p < this.prototypes; p++) {
-      const base = p * stride;
-      for (let j = 0; j < K; j++) {
-        asFloat[base + j] = EMPTY_SCORE;
-        state[base + K + j] = EMPTY_KEY;
+      for (const [at, n] of [[p * stride, K], [p * stride + 2 * K, E]]) {
+        asFloat.fill(EMPTY_SCORE, at, at + n);
+        state.fill(EMPTY_KEY, at + n, at + 2 * n);
       }
-      asFloat[base + 2 * K] = EMPTY_SCORE;
-      state[base + 2 * K + 1] = EMPTY_KEY;
     }
     return state;
   }
