@@ -4,6 +4,7 @@
 // fixed at construction (sized for one batch) and nothing is read back until finish().
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
 import { bindGroup, compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
+import { GEMM_TILE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
 import { seededRandom } from "../../src/runtime/random.ts";
 import {
   checkPrototypes,
@@ -34,8 +35,6 @@ export interface PrototypeSearchOptions extends SearchGeometry {
 }
 
 const PARAMS_BYTES = 48;
-/** Output tile side of similarity_matmul.wgsl (TILE there): sizes its grid and the prototype chunks. */
-const MATMUL_TILE = 64;
 /** Invocations per topk_merge.wgsl workgroup (WG there); also the largest topK / excludedTopK it can keep. */
 const MERGE_WORKGROUP = 64;
 // Keeps one scores chunk a modest allocation even where the device allows huge bindings.
@@ -65,9 +64,8 @@ async function pipelinesFor(device: GPUDevice, topK: number, excludedTopK: numbe
     }),
     compileProgram(device, {
       label: "search matmul",
-      sources: [PARAMS, wgsl("similarity_matmul.wgsl")],
+      sources: [PARAMS, GEMM_TILE_SOURCE, wgsl("similarity_matmul.wgsl")],
       entryPoints: ["main"],
-      overrides: { TILE: MATMUL_TILE },
     }),
     compileProgram(device, {
       label: `search merge K=${topK} E=${excludedTopK}`,
@@ -79,14 +77,18 @@ async function pipelinesFor(device: GPUDevice, topK: number, excludedTopK: numbe
   return { pool: pool.pool, norms: pool.norms, matmul: matmul.main, merge: merge.main };
 }
 
-/** Unit-length prototypes, transposed to [C, P] so the matmul reads contiguous prototype rows per channel. */
+/**
+ * Unit-length prototypes, transposed to [C, stride] (stride: P rounded up to a multiple of 4) so the matmul
+ * reads vec4s of prototypes per channel.
+ */
 function normalizedTransposedBases(bases: Float32Array, P: number, C: number): Float32Array {
-  const out = new Float32Array(C * P);
+  const stride = vec4Stride(P);
+  const out = new Float32Array(C * stride);
   for (let p = 0; p < P; p++) {
     let sum = 0;
     for (let c = 0; c < C; c++) sum += bases[p * C + c] * bases[p * C + c];
     const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-    for (let c = 0; c < C; c++) out[c * P + p] = bases[p * C + c] * inv;
+    for (let c = 0; c < C; c++) out[c * stride + p] = bases[p * C + c] * inv;
   }
   return out;
 }
@@ -140,14 +142,20 @@ export class PrototypeSearch {
       device.limits.maxStorageBufferBindingSize,
       opts.scoresChunkBytes ?? MAX_SCORES_BYTES,
     );
-    for (const [what, bytes] of [["pooled activations", C * maxColumns * 4], ["bases", C * P * 4]] as const) {
+    const columnStride = vec4Stride(maxColumns);
+    for (
+      const [what, bytes] of [["pooled activations", C * columnStride * 4], [
+        "bases",
+        C * vec4Stride(P) * 4,
+      ]] as const
+    ) {
       if (bytes > device.limits.maxStorageBufferBindingSize) {
         throw new Error(
           `PrototypeSearch: ${what} need ${bytes} bytes, over this device's binding limit; lower maxBatch`,
         );
       }
     }
-    const fit = Math.floor(limit / (maxColumns * 4) / MATMUL_TILE) * MATMUL_TILE;
+    const fit = Math.floor(limit / (maxColumns * 4) / GEMM_TILE) * GEMM_TILE;
     if (fit < 1) throw new Error(`PrototypeSearch: maxBatch ${this.maxBatch} too large for one scores chunk`);
     this.rowsPerChunk = Math.min(P, fit);
     const chunks = Math.ceil(P / this.rowsPerChunk);
@@ -157,7 +165,7 @@ export class PrototypeSearch {
       createStorageBuffer(device, normalizedTransposedBases(bases, P, C), 0, "search.bases"),
     );
     this.classes = track(createStorageBuffer(device, prototypeClass, 0, "search.classes"));
-    this.pooled = track(createStorageBuffer(device, C * maxColumns * 4, 0, "search.pooled"));
+    this.pooled = track(createStorageBuffer(device, C * columnStride * 4, 0, "search.pooled"));
     this.invNorm = track(createStorageBuffer(device, maxColumns * 4, 0, "search.invNorm"));
     this.scores = track(createStorageBuffer(device, this.rowsPerChunk * maxColumns * 4, 0, "search.scores"));
     this.predicted = track(createStorageBuffer(device, this.maxBatch * 4, 0, "search.predicted"));
@@ -402,10 +410,11 @@ export class PrototypeSearch {
         this.pooledHeight,
         this.pooledWidth,
         columns,
-        this.prototypes,
+        vec4Stride(this.prototypes),
         rowStart,
         Math.min(this.rowsPerChunk, this.prototypes - rowStart),
         firstImage * this.cells,
+        vec4Stride(columns),
       ]);
       queue.writeBuffer(params, 0, u);
     });
@@ -429,8 +438,8 @@ export class PrototypeSearch {
     this.params.forEach((_, chunk) => {
       const rows = Math.min(this.rowsPerChunk, this.prototypes - chunk * this.rowsPerChunk);
       encodeDispatch(pass, device, pipelines.matmul, this.matmulBinds[chunk], [
-        Math.ceil(columns / MATMUL_TILE),
-        Math.ceil(rows / MATMUL_TILE),
+        Math.ceil(columns / GEMM_TILE),
+        Math.ceil(rows / GEMM_TILE),
       ]);
       encodeDispatch(pass, device, pipelines.merge, this.mergeBinds[chunk], dispatchGrid(rows));
     });

@@ -1,0 +1,83 @@
+// The one GEMM tile of protoscope's kernels: out[r, c] = sum_k a[k, r] * b[k, c] for a 64 x 64 block of
+// outputs, used by the search's similarities and the hyperplanes' logits and gradients (each family compiles
+// this file ahead of its own, as WGSL has no includes; kernels/_gemm_tile.ts mirrors its sizes).
+//
+// A workgroup is 8 x 8 invocations; invocation (x, y) computes 8 x 8 outputs: rows 4y..4y+3 and 32+4y..32+4y+3,
+// columns 4x..4x+3 and 32+4x..32+4x+3. The depth goes in slices of 32 through workgroup memory, stored
+// depth-major as vec4s of 4 consecutive output positions: gemm_a[kk * 16 + q] holds rows 4q..4q+3 at depth
+// kk. At each depth step the 8 invocations of a row of the workgroup read 8 consecutive vec4s of gemm_b (no two
+// in the same bank) and one vec4 of gemm_a that they share (a broadcast); each read feeds 16 vec4 FMAs.
+//
+// The family provides `fn gemm_load(k0: u32, li: u32)`: fill gemm_a and gemm_b with depth slice
+// [k0, k0 + GEMM_DEPTH) (zeros beyond the data), through gemm_put_a4 / gemm_put_b4 when the data is contiguous
+// along the outputs, or gemm_put_a / gemm_put_b element by element when it is contiguous along the depth.
+
+const GEMM_TILE: u32 = 64u;
+const GEMM_DEPTH: u32 = 32u;
+// vec4 slots per depth row of a tile: GEMM_TILE / 4.
+const GEMM_SLOTS: u32 = 16u;
+// Invocations per workgroup side, and per workgroup (what each gemm_load call is shared by).
+const GEMM_SIDE: u32 = 8u;
+const GEMM_INVOCATIONS: u32 = 64u;
+
+// GEMM_DEPTH x GEMM_SLOTS vec4s each: 2 x 8 KiB.
+var<workgroup> gemm_a: array<vec4<f32>, 512>;
+var<workgroup> gemm_b: array<vec4<f32>, 512>;
+
+// Output positions 4 q .. 4 q + 3 at depth kk.
+fn gemm_put_a4(kk: u32, q: u32, v: vec4<f32>) {
+  gemm_a[kk * GEMM_SLOTS + q] = v;
+}
+fn gemm_put_b4(kk: u32, q: u32, v: vec4<f32>) {
+  gemm_b[kk * GEMM_SLOTS + q] = v;
+}
+// Output position `pos` at depth kk.
+fn gemm_put_a(kk: u32, pos: u32, v: f32) {
+  gemm_a[kk * GEMM_SLOTS + pos / 4u][pos % 4u] = v;
+}
+fn gemm_put_b(kk: u32, pos: u32, v: f32) {
+  gemm_b[kk * GEMM_SLOTS + pos / 4u][pos % 4u] = v;
+}
+
+// Row of the tile that accumulator i (0..7) of invocation row y holds; its two vec4s (acc[2 i], acc[2 i + 1])
+// hold columns gemm_col(x, 0) .. + 3 and gemm_col(x, 1) .. + 3.
+fn gemm_row(y: u32, i: u32) -> u32 {
+  return 4u * y + i % 4u + 32u * (i / 4u);
+}
+fn gemm_col(x: u32, half: u32) -> u32 {
+  return 4u * x + 32u * half;
+}
+
+// The 8 x 8 outputs of invocation (x, y) = lid.xy over depth [k_begin, k_end), as acc[2 i + h] (row
+// gemm_row(y, i), columns gemm_col(x, h) + 0..3). k_begin and k_end must be uniform: the loop has barriers.
+fn gemm_tile(lid: vec3<u32>, li: u32, k_begin: u32, k_end: u32) -> array<vec4<f32>, 16> {
+  var acc: array<vec4<f32>, 16>;
+  for (var k0 = k_begin; k0 < k_end; k0 += GEMM_DEPTH) {
+    gemm_load(k0, li);
+    workgroupBarrier();
+    for (var kk = 0u; kk < GEMM_DEPTH; kk++) {
+      let a0 = gemm_a[kk * GEMM_SLOTS + lid.y];
+      let a1 = gemm_a[kk * GEMM_SLOTS + 8u + lid.y];
+      let b0 = gemm_b[kk * GEMM_SLOTS + lid.x];
+      let b1 = gemm_b[kk * GEMM_SLOTS + 8u + lid.x];
+      acc[0] += a0.x * b0;
+      acc[1] += a0.x * b1;
+      acc[2] += a0.y * b0;
+      acc[3] += a0.y * b1;
+      acc[4] += a0.z * b0;
+      acc[5] += a0.z * b1;
+      acc[6] += a0.w * b0;
+      acc[7] += a0.w * b1;
+      acc[8] += a1.x * b0;
+      acc[9] += a1.x * b1;
+      acc[10] += a1.y * b0;
+      acc[11] += a1.y * b1;
+      acc[12] += a1.z * b0;
+      acc[13] += a1.z * b1;
+      acc[14] += a1.w * b0;
+      acc[15] += a1.w * b1;
+    }
+    workgroupBarrier();
+  }
+  return acc;
+}
