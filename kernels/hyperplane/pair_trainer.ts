@@ -1,14 +1,13 @@
 // Trains every class pair's hyperplane on the GPU. Each class's rows go to the GPU once, packed into blocks of
 // classes (each block one storage buffer within the device's binding limit); a tile is a block A against a
 // block B and trains all their pairs together. A tile's epochs are encoded back to back and submitted without
-// waiting; a row of tiles (one A block against the B blocks asked for) is read back once at its end.
+// waiting; a row of tiles (one A block against the B blocks asked for) is read back once at its end. The
+// logits and the gradient are products through the shared GEMM tile (kernels/_gemm_tile.wgsl).
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
+import { bindGroup, compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
+import { GEMM_TILE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
 import { trainPairCpu } from "./reference.ts";
 import { type HyperplaneTraining, initBound } from "./settings.ts";
-
-/** Invocations per workgroup side (common.wgsl's TILE); a workgroup covers TILE * RB outputs per side. */
-const TILE = 16;
 
 /** Classes with their rows (rows x channels float32, row-major), as read from a vectors folder. */
 export interface PairTrainingInput {
@@ -38,7 +37,7 @@ export interface PairSolver {
 }
 
 export interface BlockLimits {
-  /** Largest buffer a block may need (rows x (C + 1) floats, or rows x classes residuals). */
+  /** Largest buffer a block may need (rows x (C + 1) floats, or rows x classes residuals; padded to 4). */
   maxBytes: number;
   /** Classes per block: pairs per tile are at most its square. */
   maxClasses: number;
@@ -46,10 +45,7 @@ export interface BlockLimits {
   rowAlign: number;
 }
 
-export interface GpuSolverOptions extends Partial<BlockLimits> {
-  /** Outputs per invocation per side (common.wgsl's RB): default 1 on software adapters, 4 on hardware. */
-  registerBlock?: number;
-}
+export type GpuSolverOptions = Partial<Omit<BlockLimits, "rowAlign">>;
 
 /** Packs classes (in order) into blocks whose buffers stay within `limits`; a class too big alone is an error. */
 export function planBlocks(
@@ -62,7 +58,7 @@ export function planBlocks(
   const blocks: number[][] = [];
   let current: number[] = [];
   let rows = 0;
-  const bytes = (r: number) => r * Math.max(width, limits.maxClasses) * 4;
+  const bytes = (r: number) => r * vec4Stride(Math.max(width, limits.maxClasses)) * 4;
   for (const cls of classes) {
     const padded = Math.ceil(rowCount(cls) / limits.rowAlign) * limits.rowAlign;
     if (bytes(padded) > limits.maxBytes) {
@@ -124,7 +120,6 @@ export class GpuPairSolver implements PairSolver {
     private readonly gpuBlocks: GpuBlock[],
     private readonly channels: number,
     private readonly training: HyperplaneTraining,
-    private readonly rb: number,
   ) {}
 
   /**
@@ -138,10 +133,10 @@ export class GpuPairSolver implements PairSolver {
     options: GpuSolverOptions = {},
   ): GpuPairSolver {
     const device = gpu.device;
-    const rb = options.registerBlock ?? (gpu.software ? 1 : 4);
-    const align = TILE * rb;
+    const align = GEMM_TILE;
     const c = input.channels;
     const width = c + 1;
+    const stride = vec4Stride(width);
     const blocks = planBlocks(input.classes, (cls) => input.rows.get(cls)!.length / c, c, {
       maxBytes: Math.min(options.maxBytes ?? Infinity, device.limits.maxStorageBufferBindingSize, 2 ** 30),
       maxClasses: options.maxClasses ?? 64,
@@ -158,14 +153,14 @@ export class GpuPairSolver implements PairSolver {
         for (let t = 0; t < padded / align; t++) tileClass.push(i);
         rows += padded;
       });
-      // Rows augmented with a 1 (the bias's input); padding rows stay zero.
-      const x = new Float32Array(rows * width);
+      // Rows augmented with a 1 (the bias's input); padding rows and columns stay zero.
+      const x = new Float32Array(rows * stride);
       classes.forEach((cls, i) => {
         const data = input.rows.get(cls)!;
         const start = slots[i * 4];
         for (let r = 0; r < slots[i * 4 + 1]; r++) {
-          x.set(data.subarray(r * c, (r + 1) * c), (start + r) * width);
-          x[(start + r) * width + c] = 1;
+          x.set(data.subarray(r * c, (r + 1) * c), (start + r) * stride);
+          x[(start + r) * stride + c] = 1;
         }
       });
       return {
@@ -176,42 +171,41 @@ export class GpuPairSolver implements PairSolver {
         tileClass: createStorageBuffer(device, Uint32Array.from(tileClass), 0, "hyperplane row tiles"),
       };
     });
-    return new GpuPairSolver(device, `${gpu.description} (RB ${rb})`, blocks, gpuBlocks, c, training, rb);
+    return new GpuPairSolver(device, gpu.description, blocks, gpuBlocks, c, training);
   }
 
   async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
     const device = this.device;
     const label = "hyperplane";
-    const rb = this.rb;
-    const block = TILE * rb;
-    const compile = <E extends string>(name: string, entry: E) =>
+    const compile = <E extends string>(name: string, entry: E, gemm: boolean) =>
       compileProgram(device, {
-        label: `${label} ${name} RB=${rb}`,
-        sources: [COMMON, source(name)],
+        label: `${label} ${name}`,
+        sources: gemm ? [COMMON, GEMM_TILE_SOURCE, source(name)] : [COMMON, source(name)],
         entryPoints: [entry],
-        constants: { RB: rb },
       }).then((p) => p[entry]);
     const [init, logits, gradient, accuracy] = await Promise.all([
-      compile("init", "init_weights"),
-      compile("logits", "logits"),
-      compile("gradient", "gradient"),
-      compile("accuracy", "pair_accuracy"),
+      compile("init", "init_weights", false),
+      compile("logits", "logits", true),
+      compile("gradient", "gradient", true),
+      compile("accuracy", "pair_accuracy", false),
     ]);
     const width = this.channels + 1;
+    const stride = vec4Stride(width);
     const a = this.gpuBlocks[blockA];
     const bs = blocksB.map((b) => this.gpuBlocks[b]);
     const nA = a.classes.length;
     const maxB = Math.max(...bs.map((b) => b.classes.length));
     const maxRowsB = Math.max(...bs.map((b) => b.rows));
     const f32 = (n: number) => createStorageBuffer(device, n * 4, 0, label);
-    const weights = f32(nA * maxB * width);
-    const grad = f32(nA * maxB * width);
-    const residualA = f32(a.rows * maxB);
-    const hitsA = f32(a.rows * maxB);
-    const residualB = f32(maxRowsB * nA);
-    const hitsB = f32(maxRowsB * nA);
+    const weights = f32(nA * maxB * stride);
+    const grad = f32(nA * maxB * stride);
+    // Residuals and hits: one column per partner class, rows padded to a multiple of 4 (logits.wgsl).
+    const residualA = f32(a.rows * vec4Stride(maxB));
+    const hitsA = f32(a.rows * vec4Stride(maxB));
+    const residualB = f32(maxRowsB * vec4Stride(nA));
+    const hitsB = f32(maxRowsB * vec4Stride(nA));
     const acc = f32(nA * maxB);
-    const tileBytes = bs.map((b) => nA * b.classes.length * (width + 1) * 4);
+    const tileBytes = bs.map((b) => nA * b.classes.length * (stride + 1) * 4);
     const staging = device.createBuffer({
       size: Math.max(4, tileBytes.reduce((s, n) => s + n, 0)),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -219,22 +213,50 @@ export class GpuPairSolver implements PairSolver {
     });
     const uniforms: GPUBuffer[] = [];
     const t = this.training;
+    const gridLimit = device.limits.maxComputeWorkgroupsPerDimension;
     let offset = 0;
     for (const b of bs) {
       const nB = b.classes.length;
-      const gridA = dispatchGrid(a.rows / block, device.limits.maxComputeWorkgroupsPerDimension);
-      const gridB = dispatchGrid(b.rows / block, device.limits.maxComputeWorkgroupsPerDimension);
+      const gridA = dispatchGrid(a.rows / GEMM_TILE, gridLimit);
+      const gridB = dispatchGrid(b.rows / GEMM_TILE, gridLimit);
       const uniform = (side: 0 | 1, last: boolean) => {
         const self = side === 0 ? a : b;
         const grid = side === 0 ? gridA : gridB;
         const buf = createUniformBuffer(
           device,
-          params(side, last, nA, nB, width, self.rows / block, grid[0], t),
+          params(side, last, nA, nB, width, self.rows / GEMM_TILE, grid[0], t),
         );
         uniforms.push(buf);
         return buf;
       };
       const u = [[uniform(0, false), uniform(0, true)], [uniform(1, false), uniform(1, true)]];
+      // Every epoch dispatches the same bindings: the bind groups are made once per tile.
+      const sides = ([0, 1] as const).map((side) => {
+        const [self, other, hits, residual, grid, partners] = side === 0
+          ? [a, b, hitsA, residualA, gridA, nB]
+          : [b, a, hitsB, residualB, gridB, nA];
+        const logitsBinds = [u[side][0], u[side][1]].map((params) =>
+          bindGroup(device, logits, [params, self.x, self.slots, self.tileClass, weights, residual, hits])
+        );
+        return {
+          logits: logitsBinds,
+          logitsGrid: [grid[0], grid[1], Math.ceil(partners / GEMM_TILE)] as const,
+          gradient: bindGroup(device, gradient, [
+            u[side][0],
+            self.x,
+            self.slots,
+            other.slots,
+            residual,
+            grad,
+            weights,
+          ]),
+          gradientGrid: [
+            Math.ceil(width / GEMM_TILE),
+            Math.ceil(partners / GEMM_TILE),
+            self.classes.length,
+          ] as const,
+        };
+      });
       const enc = device.createCommandEncoder({ label });
       const pass = enc.beginComputePass();
       encodeDispatch(
@@ -242,43 +264,21 @@ export class GpuPairSolver implements PairSolver {
         device,
         init,
         [u[0][0], a.slots, b.slots, weights],
-        dispatchGrid(Math.ceil(nA * nB * width / 256)),
+        dispatchGrid(Math.ceil(nA * nB * stride / 256)),
       );
       for (let epoch = 0; epoch < t.epochs; epoch++) {
         const last = epoch === t.epochs - 1 ? 1 : 0;
-        for (const side of [0, 1] as const) {
-          const [self, hits, residual, grid, partners] = side === 0
-            ? [a, hitsA, residualA, gridA, nB]
-            : [b, hitsB, residualB, gridB, nA];
-          encodeDispatch(
-            pass,
-            device,
-            logits,
-            [u[side][last], self.x, self.slots, self.tileClass, weights, residual, hits],
-            [grid[0], grid[1], Math.ceil(partners / block)],
-          );
-        }
-        for (const side of [0, 1] as const) {
-          const [self, other, residual, partners] = side === 0
-            ? [a, b, residualA, nB]
-            : [b, a, residualB, nA];
-          encodeDispatch(
-            pass,
-            device,
-            gradient,
-            [u[side][0], self.x, self.slots, other.slots, residual, grad, weights],
-            [Math.ceil(width / block), Math.ceil(partners / block), self.classes.length],
-          );
-        }
+        for (const side of sides) encodeDispatch(pass, device, logits, side.logits[last], side.logitsGrid);
+        for (const side of sides) encodeDispatch(pass, device, gradient, side.gradient, side.gradientGrid);
       }
       encodeDispatch(pass, device, accuracy, [u[0][1], a.slots, b.slots, hitsA, hitsB, acc], [
         Math.ceil(nA * nB / 64),
       ]);
       pass.end();
-      enc.copyBufferToBuffer(weights, 0, staging, offset, nA * nB * width * 4);
-      enc.copyBufferToBuffer(acc, 0, staging, offset + nA * nB * width * 4, nA * nB * 4);
+      enc.copyBufferToBuffer(weights, 0, staging, offset, nA * nB * stride * 4);
+      enc.copyBufferToBuffer(acc, 0, staging, offset + nA * nB * stride * 4, nA * nB * 4);
       device.queue.submit([enc.finish()]);
-      offset += nA * nB * (width + 1) * 4;
+      offset += nA * nB * (stride + 1) * 4;
     }
     await staging.mapAsync(GPUMapMode.READ);
     const bytes = staging.getMappedRange().slice(0);
@@ -289,19 +289,19 @@ export class GpuPairSolver implements PairSolver {
     offset = 0;
     return bs.map((b) => {
       const pairs = nA * b.classes.length;
-      const w = new Float32Array(bytes, offset, pairs * width);
+      const w = new Float32Array(bytes, offset, pairs * stride);
       const result: TileResult = {
         a: a.classes,
         b: b.classes,
         normals: new Float32Array(pairs * this.channels),
         bias: new Float32Array(pairs),
-        accuracy: new Float32Array(bytes, offset + pairs * width * 4, pairs).slice(),
+        accuracy: new Float32Array(bytes, offset + pairs * stride * 4, pairs).slice(),
       };
       for (let p = 0; p < pairs; p++) {
-        result.normals.set(w.subarray(p * width, p * width + this.channels), p * this.channels);
-        result.bias[p] = w[p * width + this.channels];
+        result.normals.set(w.subarray(p * stride, p * stride + this.channels), p * this.channels);
+        result.bias[p] = w[p * stride + this.channels];
       }
-      offset += pairs * (width + 1) * 4;
+      offset += pairs * (stride + 1) * 4;
       return result;
     });
   }
