@@ -11,6 +11,7 @@ import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
 import { benchDecompose } from "../src/bench/decompose.ts";
 import { benchVisualizeSearch } from "../src/bench/visualize.ts";
+import { H200, rooflineTable } from "../src/bench/roofline.ts";
 import { benchComposites } from "../kernels/composite/crop_composite.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
@@ -23,6 +24,11 @@ import { listImages } from "../src/data/layouts.ts";
 type Section = (quick: boolean) => Promise<unknown>;
 
 const sections: Record<string, Section> = {
+  roofline() {
+    // Predictions, not measurements: every kernel at the ImageNet run's shapes on an H200 (src/bench/roofline.ts
+    // states the model and the fractions of peak assumed). A GPU lease's bench sections measure the same kernels.
+    return Promise.resolve({ machine: H200, kernels: rooflineTable() });
+  },
   async preprocess(quick) {
     const fixture = await ensureFixture();
     const listing = await listImages(fixture.imageFolder, { limit: quick ? 32 : 128 });

@@ -9,6 +9,7 @@ import { searchPrototypes } from "../pipeline/search/streaming_search.ts";
 import { createStorageBuffer, type GpuContext } from "../runtime/gpu.ts";
 import { seededRandom } from "../runtime/random.ts";
 import { countGpuWork } from "./gpu_work_counter.ts";
+import { predict, searchCosts } from "./roofline.ts";
 
 export interface VisualizeBenchOptions {
   classes: number;
@@ -113,6 +114,16 @@ export async function benchVisualizeSearch(gpu: GpuContext, opts: VisualizeBench
         matmulWorkgroupsOverOnePass: workgroups("search matmul") / batches / oneMatmul,
         mergeWorkgroupsOverOnePass: workgroups("search merge") / batches / P,
       },
+      // The roofline's H200 prediction for the search kernels of this run (src/bench/roofline.ts).
+      predictedH200: searchCosts({
+        prototypes: P,
+        channels: C,
+        batch,
+        positions: h * w,
+        cells,
+        topK: columns,
+        excludedTopK: columns,
+      }, batches).map((c) => predict(c)),
     };
   } finally {
     activations.destroy();
