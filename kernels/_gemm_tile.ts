@@ -4,6 +4,11 @@
 
 /** The shared tile's WGSL: compile it ahead of the family's file, which defines `gemm_load`. */
 export const GEMM_TILE_SOURCE = new URL("./_gemm_tile.wgsl", import.meta.url);
+/**
+ * The `gemm_load` for operands stored depth-major (contiguous along the outputs): compile it after the tile;
+ * the family's file then defines `gemm_fetch_a4` and `gemm_fetch_b4`.
+ */
+export const GEMM_LOAD_KMAJOR_SOURCE = new URL("./_gemm_load_kmajor.wgsl", import.meta.url);
 
 /** Output rows and columns of one workgroup (GEMM_TILE in the WGSL). */
 export const GEMM_TILE = 64;

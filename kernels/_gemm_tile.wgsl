@@ -10,7 +10,8 @@
 //
 // The family provides `fn gemm_load(k0: u32, li: u32)`: fill gemm_a and gemm_b with depth slice
 // [k0, k0 + GEMM_DEPTH) (zeros beyond the data), through gemm_put_a4 / gemm_put_b4 when the data is contiguous
-// along the outputs, or gemm_put_a / gemm_put_b element by element when it is contiguous along the depth.
+// along the outputs (_gemm_load_kmajor.wgsl is that loader), or gemm_put_a / gemm_put_b element by element when
+// it is contiguous along the depth (the hyperplane logits).
 
 const GEMM_TILE: u32 = 64u;
 const GEMM_DEPTH: u32 = 32u;

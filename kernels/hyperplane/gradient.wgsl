@@ -14,29 +14,22 @@ var<private> k_first: u32;
 var<private> p0: u32;
 var<private> row_end: u32;
 
-// Both operands are contiguous along the outputs (weights, partners) with the rows as the depth: slot li + 64 m
-// is depth (li + 64 m) / 16, tile positions 4 ((li + 64 m) % 16) + 0..3, one vec4 each.
-fn gemm_load(r0: u32, li: u32) {
+// Both operands are contiguous along the outputs (weights, partners) with the rows as the depth: the K-major
+// loader (_gemm_load_kmajor.wgsl, compiled ahead of this file) reads them as vec4s.
+fn gemm_fetch_a4(r: u32, q: u32) -> vec4<f32> {
   let w4 = width_stride() / 4u;
-  let s4 = partner_stride() / 4u;
-  for (var m = 0u; m < GEMM_DEPTH * GEMM_SLOTS / GEMM_INVOCATIONS; m++) {
-    let slot = li + GEMM_INVOCATIONS * m;
-    let kk = slot / GEMM_SLOTS;
-    let q = slot % GEMM_SLOTS;
-    let r = r0 + kk;
-    var a = vec4<f32>(0.0);
-    var b = vec4<f32>(0.0);
-    if (r < row_end) {
-      if (k_first / 4u + q < w4) {
-        a = x_self[r * w4 + k_first / 4u + q];
-      }
-      if (p0 / 4u + q < s4) {
-        b = residual[r * s4 + p0 / 4u + q];
-      }
-    }
-    gemm_put_a4(kk, q, a);
-    gemm_put_b4(kk, q, b);
+  if (r >= row_end || k_first / 4u + q >= w4) {
+    return vec4<f32>(0.0);
   }
+  return x_self[r * w4 + k_first / 4u + q];
+}
+
+fn gemm_fetch_b4(r: u32, q: u32) -> vec4<f32> {
+  let s4 = partner_stride() / 4u;
+  if (r >= row_end || p0 / 4u + q >= s4) {
+    return vec4<f32>(0.0);
+  }
+  return residual[r * s4 + p0 / 4u + q];
 }
 
 @compute @workgroup_size(8, 8)

@@ -5,7 +5,7 @@
 // logits and the gradient are products through the shared GEMM tile (kernels/_gemm_tile.wgsl).
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
 import { bindGroup, compileProgram, dispatchGrid, encodeDispatch } from "../_program.ts";
-import { GEMM_TILE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
+import { GEMM_LOAD_KMAJOR_SOURCE, GEMM_TILE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
 import { trainPairCpu } from "./reference.ts";
 import { type HyperplaneTraining, initBound } from "./settings.ts";
 
@@ -177,17 +177,18 @@ export class GpuPairSolver implements PairSolver {
   async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
     const device = this.device;
     const label = "hyperplane";
-    const compile = <E extends string>(name: string, entry: E, gemm: boolean) =>
+    // The products compile the shared GEMM tile ahead of their file; the gradient's operands are depth-major.
+    const compile = <E extends string>(name: string, entry: E, gemm: URL[] = []) =>
       compileProgram(device, {
         label: `${label} ${name}`,
-        sources: gemm ? [COMMON, GEMM_TILE_SOURCE, source(name)] : [COMMON, source(name)],
+        sources: [COMMON, ...gemm, source(name)],
         entryPoints: [entry],
       }).then((p) => p[entry]);
     const [init, logits, gradient, accuracy] = await Promise.all([
-      compile("init", "init_weights", false),
-      compile("logits", "logits", true),
-      compile("gradient", "gradient", true),
-      compile("accuracy", "pair_accuracy", false),
+      compile("init", "init_weights"),
+      compile("logits", "logits", [GEMM_TILE_SOURCE]),
+      compile("gradient", "gradient", [GEMM_TILE_SOURCE, GEMM_LOAD_KMAJOR_SOURCE]),
+      compile("accuracy", "pair_accuracy"),
     ]);
     const width = this.channels + 1;
     const stride = vec4Stride(width);

@@ -4,7 +4,7 @@
 // fixed at construction (sized for one batch) and nothing is read back until finish().
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
 import { bindGroup, compileProgram, dispatchGrid, encodeDispatch, LINEAR_WORKGROUP } from "../_program.ts";
-import { GEMM_TILE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
+import { GEMM_LOAD_KMAJOR_SOURCE, GEMM_TILE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
 import { seededRandom } from "../../src/runtime/random.ts";
 import {
   checkPrototypes,
@@ -64,7 +64,7 @@ async function pipelinesFor(device: GPUDevice, topK: number, excludedTopK: numbe
     }),
     compileProgram(device, {
       label: "search matmul",
-      sources: [PARAMS, GEMM_TILE_SOURCE, wgsl("similarity_matmul.wgsl")],
+      sources: [PARAMS, GEMM_TILE_SOURCE, GEMM_LOAD_KMAJOR_SOURCE, wgsl("similarity_matmul.wgsl")],
       entryPoints: ["main"],
     }),
     compileProgram(device, {

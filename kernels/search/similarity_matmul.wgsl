@@ -1,6 +1,7 @@
 // Step 2: cosine similarities of a chunk of prototypes against every pooled column of the batch,
 // scores[r, n] = sum_c bases_t[c, row_start + r] * pooled[c, n] * inv_norm[n] (bases are unit rows already).
-// The product is the shared GEMM tile (kernels/_gemm_tile.wgsl, compiled ahead of this file): a = the bases,
+// The product is the shared GEMM tile (kernels/_gemm_tile.wgsl and its K-major loader, compiled ahead of this
+// file): a = the bases,
 // b = the pooled columns, both stored channel-major with rows padded to a multiple of 4, so every load of a
 // tile slice is one vec4 along the output axis.
 
@@ -15,26 +16,19 @@
 var<private> row0: u32;
 var<private> col0: u32;
 
-// Slots li + 64 m (m = 0..7) of both tiles: depth (li + 64 m) / 16, output positions 4 ((li + 64 m) % 16) + 0..3.
-fn gemm_load(k0: u32, li: u32) {
-  for (var m = 0u; m < GEMM_DEPTH * GEMM_SLOTS / GEMM_INVOCATIONS; m++) {
-    let slot = li + GEMM_INVOCATIONS * m;
-    let kk = slot / GEMM_SLOTS;
-    let q = slot % GEMM_SLOTS;
-    let k = k0 + kk;
-    var a = vec4<f32>(0.0);
-    var b = vec4<f32>(0.0);
-    if (k < p.channels) {
-      if (row0 + 4u * q < p.rows) {
-        a = bases_t[(k * p.bases_stride + p.row_start + row0) / 4u + q];
-      }
-      if (col0 + 4u * q < p.columns) {
-        b = pooled[(k * p.column_stride + col0) / 4u + q];
-      }
-    }
-    gemm_put_a4(kk, q, a);
-    gemm_put_b4(kk, q, b);
+// The operands of the K-major loader (_gemm_load_kmajor.wgsl, compiled ahead of this file).
+fn gemm_fetch_a4(k: u32, q: u32) -> vec4<f32> {
+  if (k >= p.channels || row0 + 4u * q >= p.rows) {
+    return vec4<f32>(0.0);
   }
+  return bases_t[(k * p.bases_stride + p.row_start + row0) / 4u + q];
+}
+
+fn gemm_fetch_b4(k: u32, q: u32) -> vec4<f32> {
+  if (k >= p.channels || col0 + 4u * q >= p.columns) {
+    return vec4<f32>(0.0);
+  }
+  return pooled[(k * p.column_stride + col0) / 4u + q];
 }
 
 @compute @workgroup_size(8, 8)
