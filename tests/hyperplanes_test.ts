@@ -14,6 +14,7 @@ import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplan
 import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
+import { countGpuWork } from "../src/bench/gpu_work_counter.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { contiguousTensorPickle, torchZip } from "./_helpers/torch_pt_files.ts";
 
@@ -79,6 +80,24 @@ Deno.test({
     g.destroy();
     assert.equal(pairs, 20);
     assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
+  },
+});
+
+Deno.test({
+  name: "hyperplanes: a tile makes its bind groups once, not per epoch",
+  ignore: !gpu,
+  async fn() {
+    const input = makeInput(5);
+    const bindGroups = async (epochs: number) => {
+      const g = GpuPairSolver.create(gpu!, input, { ...REFERENCE_TRAINING, epochs }, { maxClasses: 8 });
+      const { work } = await countGpuWork(() => g.trainTiles(0, [0]));
+      g.destroy();
+      return work.bindGroups;
+    };
+    const [few, many] = [await bindGroups(2), await bindGroups(12)];
+    // Per tile: init, accuracy, and the logits (2 per side) and gradient (1 per side) bind groups.
+    assert.equal(few, 8);
+    assert.equal(many, few);
   },
 });
 
