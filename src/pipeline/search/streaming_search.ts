@@ -14,7 +14,6 @@ import {
   type SearchHit,
   type SearchResult,
 } from "../../../kernels/search/hits.ts";
-import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import { createProgress } from "../../io/progress.ts";
 
 /** Stacked prototypes (P x C) and the class of each. */
@@ -162,17 +161,6 @@ function insertRanked(list: SearchHit[], hit: SearchHit, keep: number) {
   while (at > 0 && ranksBefore(hit, list[at - 1])) at--;
   list.splice(at, 0, hit);
   if (list.length > keep) list.pop();
-}
-
-/** The tap's [C, H, W] for 224 px inputs: one forward pass of a blank image. */
-export async function probeTapGeometry(
-  classifier: Classifier,
-  side = PREPARED_IMAGE_SIZE,
-): Promise<SearchGeometry> {
-  const out = await classifier.forward(new Uint8Array(side * side * 3), 1);
-  for (const t of out.taps.values()) t.dispose();
-  const dims = out.taps.get(classifier.taps[0].layer)!.dims;
-  return { channels: dims[1], height: dims[2], width: dims[3] };
 }
 
 /** The prototypes of `classes` only (rows in the set's order). */
