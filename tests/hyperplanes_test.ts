@@ -14,6 +14,7 @@ import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplan
 import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
+import { countGpuWork } from "../src/bench/gpu_work_counter.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { contiguousTensorPickle, torchZip } from "./_helpers/torch_pt_files.ts";
 
@@ -44,48 +45,61 @@ const cosine = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return ab / Math.sqrt(aa * bb);
 };
 
-// Register blocking 4 (a hardware GPU's default) compiles for minutes on llvmpipe: checked there once by hand
-// (relative error 2e-7, same accuracies), in this suite only where the adapter is hardware.
-for (const registerBlock of [1, 4]) {
-  Deno.test({
-    name:
-      `hyperplanes: the GPU tiles (RB ${registerBlock}) agree with the CPU twin (normals rel <= 1e-4, same accuracies)`,
-    ignore: !gpu || (registerBlock > 1 && gpu.software),
-    async fn() {
-      const input = makeInput(37);
-      const training: HyperplaneTraining = { ...REFERENCE_TRAINING, seed: 11 };
-      // Blocks of 2 classes: tiles of unequal blocks, diagonal tiles and both sides' row padding.
-      const g = GpuPairSolver.create(gpu!, input, training, { maxClasses: 2, registerBlock });
-      const c = new CpuPairSolver(input, training, 2);
-      assert.deepEqual(g.blocks, [[0, 1], [2, 4], [5]]);
-      let worst = 0, pairs = 0;
-      for (let a = 0; a < g.blocks.length; a++) {
-        const all = g.blocks.map((_, b) => b);
-        const [gt, ct] = [await g.trainTiles(a, all), await c.trainTiles(a, all)];
-        for (const [t, tile] of gt.entries()) {
-          tile.a.forEach((i, ia) =>
-            tile.b.forEach((j, ib) => {
-              if (i === j) return;
-              const p = ia * tile.b.length + ib;
-              const C = input.channels;
-              let diff = 0, norm = 0;
-              for (let k = 0; k < C; k++) {
-                diff = Math.max(diff, Math.abs(tile.normals[p * C + k] - ct[t].normals[p * C + k]));
-                norm = Math.max(norm, Math.abs(ct[t].normals[p * C + k]));
-              }
-              worst = Math.max(worst, diff / norm, Math.abs(tile.bias[p] - ct[t].bias[p]) / norm);
-              assert.equal(tile.accuracy[p], ct[t].accuracy[p], `accuracy of (${i}, ${j})`);
-              pairs++;
-            })
-          );
-        }
+Deno.test({
+  name: "hyperplanes: the GPU tiles agree with the CPU twin (normals rel <= 1e-4, same accuracies)",
+  ignore: !gpu,
+  async fn() {
+    const input = makeInput(37);
+    const training: HyperplaneTraining = { ...REFERENCE_TRAINING, seed: 11 };
+    // Blocks of 2 classes: tiles of unequal blocks, diagonal tiles and both sides' row padding.
+    const g = GpuPairSolver.create(gpu!, input, training, { maxClasses: 2 });
+    const c = new CpuPairSolver(input, training, 2);
+    assert.deepEqual(g.blocks, [[0, 1], [2, 4], [5]]);
+    let worst = 0, pairs = 0;
+    for (let a = 0; a < g.blocks.length; a++) {
+      const all = g.blocks.map((_, b) => b);
+      const [gt, ct] = [await g.trainTiles(a, all), await c.trainTiles(a, all)];
+      for (const [t, tile] of gt.entries()) {
+        tile.a.forEach((i, ia) =>
+          tile.b.forEach((j, ib) => {
+            if (i === j) return;
+            const p = ia * tile.b.length + ib;
+            const C = input.channels;
+            let diff = 0, norm = 0;
+            for (let k = 0; k < C; k++) {
+              diff = Math.max(diff, Math.abs(tile.normals[p * C + k] - ct[t].normals[p * C + k]));
+              norm = Math.max(norm, Math.abs(ct[t].normals[p * C + k]));
+            }
+            worst = Math.max(worst, diff / norm, Math.abs(tile.bias[p] - ct[t].bias[p]) / norm);
+            assert.equal(tile.accuracy[p], ct[t].accuracy[p], `accuracy of (${i}, ${j})`);
+            pairs++;
+          })
+        );
       }
+    }
+    g.destroy();
+    assert.equal(pairs, 20);
+    assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
+  },
+});
+
+Deno.test({
+  name: "hyperplanes: a tile makes its bind groups once, not per epoch",
+  ignore: !gpu,
+  async fn() {
+    const input = makeInput(5);
+    const bindGroups = async (epochs: number) => {
+      const g = GpuPairSolver.create(gpu!, input, { ...REFERENCE_TRAINING, epochs }, { maxClasses: 8 });
+      const { work } = await countGpuWork(() => g.trainTiles(0, [0]));
       g.destroy();
-      assert.equal(pairs, 20);
-      assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
-    },
-  });
-}
+      return work.bindGroups;
+    };
+    const [few, many] = [await bindGroups(2), await bindGroups(12)];
+    // Per tile: init, accuracy, and the logits (2 per side) and gradient (1 per side) bind groups.
+    assert.equal(few, 8);
+    assert.equal(many, few);
+  },
+});
 
 Deno.test("hyperplanes: --init zeros gives (j, i) = -(i, j) exactly; torch init is seeded", async () => {
   const dir = await Deno.makeTempDir();
