@@ -14,6 +14,8 @@ import { benchShifting } from "../src/bench/shifting.ts";
 import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
 import { benchDecompose } from "../src/bench/decompose.ts";
 import { benchComposites } from "../src/bench/composite.ts";
+import { benchVisualizeSearch } from "../src/bench/visualize.ts";
+import { H200, rooflineTable } from "../src/bench/roofline.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset, readPredictedClasses } from "../src/pipeline/predict/predict.ts";
 import { join } from "node:path";
@@ -25,6 +27,11 @@ import { listImages } from "../src/data/layouts.ts";
 type Section = (quick: boolean) => Promise<unknown>;
 
 const sections: Record<string, Section> = {
+  roofline() {
+    // Predictions, not measurements: every kernel at the ImageNet run's shapes on an H200 (src/bench/roofline.ts
+    // states the model and the fractions of peak assumed). A GPU lease's bench sections measure the same kernels.
+    return Promise.resolve({ machine: H200, kernels: rooflineTable() });
+  },
   async preprocess(quick) {
     const fixture = await ensureFixture();
     const listing = await listImages(fixture.imageFolder, { limit: quick ? 32 : 128 });
@@ -151,6 +158,23 @@ const sections: Record<string, Section> = {
       ...(await benchSearch(gpu.device, { P: 6000, C: 2048, h: 7, w: 7, batch: 16, batches: 1 })),
     });
     return out;
+  },
+  async visualize(quick) {
+    // visualize's search at 1000 classes x 6 prototypes, 8 crops per row: the tap is 128 channels (not 1024)
+    // so that the per-class searches visualize ran before one pass did fit a software adapter; the counts per
+    // batch do not depend on it.
+    const gpu = await acquireGpu();
+    if (!gpu) return { skipped: "no WebGPU adapter" };
+    return await benchVisualizeSearch(gpu, {
+      classes: 1000,
+      k: 6,
+      channels: gpu.software ? 128 : 1024,
+      height: 14,
+      width: 14,
+      batch: 16,
+      batches: quick ? 1 : 2,
+      columns: 8,
+    });
   },
   async composites() {
     const gpu = await acquireGpu();

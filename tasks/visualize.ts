@@ -27,7 +27,7 @@ export async function main(argv: string[]): Promise<void> {
   });
   console.log(
     `wrote ${report.classes.length} figures and visualize.json to ${a.out} ` +
-      `(${report.passes} pass${report.passes > 1 ? "es" : ""}, ${report.seconds.toFixed(1)} s)`,
+      `(one pass, ${report.seconds.toFixed(1)} s)`,
   );
   const skipped = skippedLine(report.skipped, `${a.out}/visualize.json`);
   if (skipped) console.log(skipped);

@@ -1,6 +1,6 @@
 // The figures on the fixture: every motif prototype's best crops lie on planted cells of its motif (and look
-// like it in the JPEG), the second grid holds only other classes' images, grouping classes into several
-// passes changes nothing, and the explanation figure of c7 shows why it fails the target-excluded test.
+// like it in the JPEG), the second grid holds only other classes' images, and the explanation figure of c7
+// shows why it fails the target-excluded test.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Image } from "imagescript";
@@ -12,7 +12,6 @@ import { explanationGeometry } from "../src/pipeline/figures/explanation_figure.
 import type { ExplainReport } from "../src/pipeline/figures/explain.ts";
 import { Canvas } from "../src/render/canvas.ts";
 import { textWidth } from "../src/render/font.ts";
-import { noGpu } from "./_helpers/gpu.ts";
 import { motifsAt, PLANTED_K, readTruthByPath, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -141,34 +140,6 @@ Deno.test(
     assert.deepEqual(onDisk.classes, report.classes);
   },
 );
-
-Deno.test({
-  name: "visualize: classes split over several passes (GPU memory budget) give the same figures",
-  ...ORT_TEST,
-  ignore: noGpu,
-  fn: async () => {
-    const work = await Deno.makeTempDir();
-    // The first 24 val images hold every class, in shuffled order.
-    const concepts = await writePlantedConcepts(join(work, "concepts"), fixture.valFolder);
-    const base = {
-      model: fixture.modelPath,
-      data: fixture.valFolder,
-      concepts,
-      limit: 24,
-      ep: "wasm" as const,
-    };
-    const one = await runVisualize({ ...base, out: join(work, "one"), classes: [1, 4, 6, 7] });
-    const split = await runVisualize({
-      ...base,
-      out: join(work, "split"),
-      classes: [1, 4, 6, 7],
-      excludedBudgetBytes: 1,
-    });
-    assert.equal(one.passes, 1);
-    assert.equal(split.passes, 4);
-    assert.deepEqual(split.classes, one.classes);
-  },
-});
 
 Deno.test(
   "explain --class c7_magenta_black: columns, source classes and the composite's prediction",

@@ -22,6 +22,7 @@ import { readHyperplanes, writeHyperplaneRow } from "../src/pipeline/contrast/hy
 import { readContrastVectors, writeClassVectors } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { loadNativeCpu } from "../src/runtime/native_cpu.ts";
+import { countGpuWork } from "../src/bench/gpu_work_counter.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { contiguousTensorPickle, torchZip } from "./_helpers/torch_pt_files.ts";
 
@@ -92,22 +93,35 @@ async function worstAgainstTwin(
   return worst;
 }
 
-// Register blocking 4 (a hardware GPU's default) compiles for minutes on llvmpipe: checked there once by hand
-// (relative error 2e-7, same accuracies), in this suite only where the adapter is hardware.
-for (const registerBlock of [1, 4]) {
-  Deno.test({
-    name:
-      `hyperplanes: the GPU tiles (RB ${registerBlock}) agree with the CPU twin (normals rel <= 1e-4, same accuracies)`,
-    ignore: !gpu || (registerBlock > 1 && gpu.software),
-    async fn() {
-      const input = makeInput(37);
-      const training: HyperplaneTraining = { ...REFERENCE_TRAINING, seed: 11 };
-      const g = GpuPairSolver.create(gpu!, input, training, { maxClasses: 2, registerBlock });
-      const worst = await worstAgainstTwin(g, input, training);
-      assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
-    },
-  });
-}
+Deno.test({
+  name: "hyperplanes: the GPU tiles agree with the CPU twin (normals rel <= 1e-4, same accuracies)",
+  ignore: !gpu,
+  async fn() {
+    const input = makeInput(37);
+    const training: HyperplaneTraining = { ...REFERENCE_TRAINING, seed: 11 };
+    const g = GpuPairSolver.create(gpu!, input, training, { maxClasses: 2 });
+    const worst = await worstAgainstTwin(g, input, training);
+    assert.ok(worst <= 1e-4, `normals differ by ${worst} (relative)`);
+  },
+});
+
+Deno.test({
+  name: "hyperplanes: a tile makes its bind groups once, not per epoch",
+  ignore: !gpu,
+  async fn() {
+    const input = makeInput(5);
+    const bindGroups = async (epochs: number) => {
+      const g = GpuPairSolver.create(gpu!, input, { ...REFERENCE_TRAINING, epochs }, { maxClasses: 8 });
+      const { work } = await countGpuWork(() => g.trainTiles(0, [0]));
+      g.destroy();
+      return work.bindGroups;
+    };
+    const [few, many] = [await bindGroups(2), await bindGroups(12)];
+    // Per tile: init, accuracy, and the logits (2 per side) and gradient (1 per side) bind groups.
+    assert.equal(few, 8);
+    assert.equal(many, few);
+  },
+});
 
 Deno.test({
   name:

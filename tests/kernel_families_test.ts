@@ -11,7 +11,14 @@
 //     (`Math.ceil(x / 64)`; a named constant from settings.ts or plan.ts instead);
 //  6. the integer hashes written once: `fn pcg` / `fn mix32` only in kernels/_hash.wgsl, their TypeScript twins
 //     only in kernels/_hash.ts.
-// The self-test at the end plants a family that breaks every rule, so this test can fail.
+// The shared `_` files beside the families (_program.ts, _hash.*, the GEMM tile _gemm_tile.* and its loader
+// _gemm_load_kmajor.wgsl) follow the same rules where they apply (sharedProblems): each shared .wgsl opens
+// with a comment and is named by a shared .ts that hands it to the families; rules 4 to 6 hold in the shared
+// TypeScript too (_program.ts, the packer itself, may make the bytes it packs); a shared WGSL's sizes are
+// written once, in its TypeScript: every `const NAME: u32 = <n>u;` line is a constant the TypeScript names
+// (and rewrites through compileProgram's `constants`), and a family that compiles the GEMM tile passes its
+// GEMM_CONSTANTS.
+// The self-test at the end plants a family and shared files that break every rule, so this test can fail.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 
@@ -97,8 +104,72 @@ export function familyProblems(root: string): string[] {
   return problems;
 }
 
+/** A `const NAME: u32 = <n>u;` line: a size the host rewrites (specializeConstants). */
+const REWRITABLE_CONST = /^const\s+(\w+)\s*:\s*u32\s*=\s*\d+u;/gm;
+
+/** Every way the shared `_` files under `root` depart from the rules, one line each ("shared: what"). */
+export function sharedProblems(root: string): string[] {
+  const problems: string[] = [];
+  const problem = (what: string) => problems.push(`shared: ${what}`);
+  const shared = listFiles(root).filter((f) => f.startsWith("_"));
+  const read = (name: string) => Deno.readTextFileSync(join(root, name));
+  const scripts = shared.filter((f) => f.endsWith(".ts"));
+  for (const shader of shared.filter((f) => f.endsWith(".wgsl"))) {
+    const text = read(shader);
+    if (!text.startsWith("//")) problem(`${shader} does not open with a comment saying what it computes`);
+    const owners = scripts.filter((s) => read(s).includes(`./${shader}`));
+    if (owners.length === 0) problem(`${shader} is handed to the families by no shared TypeScript file`);
+    if (shader !== "_hash.wgsl" && HASH_WGSL.test(text)) {
+      problem(`${shader} defines a hash function: they live in kernels/_hash.wgsl`);
+    }
+    const typescript = owners.map(read).join("\n");
+    for (const m of text.matchAll(REWRITABLE_CONST)) {
+      if (!new RegExp(`\\b${m[1]}\\b`).test(typescript)) {
+        problem(`${shader}: const ${m[1]} is a size written in the WGSL only; write it in its TypeScript`);
+      }
+    }
+  }
+  for (const script of scripts) {
+    const text = read(script);
+    for (
+      const m of text.matchAll(/export\s+(?:async\s+)?(?:function|const|class|interface|type)\s+(bench\w*)/gi)
+    ) {
+      problem(`${script} exports ${m[1]}: bench helpers live in src/bench/`);
+    }
+    if (script !== "_program.ts" && HAND_PACKED.test(text)) {
+      problem(
+        `${script} builds a buffer by hand: pack uniform blocks with packUniforms (kernels/_program.ts)`,
+      );
+    }
+    for (const m of text.matchAll(LITERAL_GRID_DIVISOR)) {
+      if (Number(m[1]) >= 8) {
+        problem(`${script}: "${m[0]}" mirrors a workgroup size; use the named constant the WGSL gets`);
+      }
+    }
+    if (script !== "_hash.ts" && HASH_TS.test(text)) {
+      problem(`${script} defines a hash function: its twin lives in kernels/_hash.ts`);
+    }
+  }
+  // The families that compile the GEMM tile pass its sizes.
+  for (const family of [...Deno.readDirSync(root)].filter((e) => e.isDirectory && !e.name.startsWith("_"))) {
+    for (const script of listFiles(join(root, family.name)).filter((f) => f.endsWith(".ts"))) {
+      const text = Deno.readTextFileSync(join(root, family.name, script));
+      if (text.includes("GEMM_TILE_SOURCE") && !text.includes("GEMM_CONSTANTS")) {
+        problem(`${family.name}/${script} compiles the GEMM tile without its GEMM_CONSTANTS`);
+      }
+    }
+  }
+  return problems;
+}
+
 Deno.test("every kernel family has the one family shape", () => {
   assert.deepEqual(familyProblems(KERNELS), []);
+});
+
+Deno.test("the shared files beside the families follow the same rules", () => {
+  assert.deepEqual(sharedProblems(KERNELS), []);
+  // The GEMM tile is one of them: its sizes are rewritten from _gemm_tile.ts.
+  assert.match(Deno.readTextFileSync(join(KERNELS, "_gemm_tile.wgsl")), /^const GEMM_TILE: u32 = \d+u;/m);
 });
 
 Deno.test("every family's usage example type-checks against the public API", async () => {
@@ -139,7 +210,16 @@ Deno.test("the shape check reports a planted family that breaks every rule", () 
       "export function benchBad() {}\nconst b = new ArrayBuffer(48);\nconst g = Math.ceil(n / 256);\n" +
         "function mix32(x: number) { return x; }\n",
     );
-    const found = familyProblems(root).join("\n");
+    Deno.writeTextFileSync(
+      join(root, "_orphan.wgsl"),
+      "const SIZE: u32 = 64u;\nfn mix32(x: u32) -> u32 { return x; }\n",
+    );
+    Deno.writeTextFileSync(
+      join(root, "_shared.ts"),
+      "export const benchShared = 1;\nconst b = new ArrayBuffer(16);\nconst g = Math.ceil(n / 64);\n",
+    );
+    write("gemm.ts", "const sources = [GEMM_TILE_SOURCE];\n");
+    const found = [...familyProblems(root), ...sharedProblems(root)].join("\n");
     for (
       const expected of [
         /does not open with a module doc/,
@@ -154,6 +234,14 @@ Deno.test("the shape check reports a planted family that breaks every rule", () 
         /bad\.ts builds a buffer by hand/,
         /Math\.ceil\(n \/ 256\)" mirrors a workgroup size/,
         /bad\.ts defines a hash function/,
+        /shared: _orphan\.wgsl does not open with a comment/,
+        /shared: _orphan\.wgsl is handed to the families by no shared TypeScript file/,
+        /shared: _orphan\.wgsl defines a hash function/,
+        /shared: _orphan\.wgsl: const SIZE is a size written in the WGSL only/,
+        /shared: _shared\.ts exports benchShared/,
+        /shared: _shared\.ts builds a buffer by hand/,
+        /shared: _shared\.ts: "Math\.ceil\(n \/ 64\)" mirrors a workgroup size/,
+        /shared: bad\/gemm\.ts compiles the GEMM tile without its GEMM_CONSTANTS/,
       ]
     ) {
       assert.match(found, expected);

@@ -13,6 +13,7 @@ import {
   uniformLayout,
 } from "../kernels/_program.ts";
 import { STATE_BYTES } from "../kernels/nmf/plan.ts";
+import { GEMM_CONSTANTS, GEMM_LOAD_KMAJOR_SOURCE, GEMM_TILE_SOURCE } from "../kernels/_gemm_tile.ts";
 import { acquireGpu, readBuffer } from "../src/runtime/gpu.ts";
 
 const gpu = await acquireGpu();
@@ -219,7 +220,8 @@ Deno.test("packUniforms writes every member where WGSL reads it, and refuses a w
 });
 
 // The offsets each family packed by hand before its block was packed from the WGSL (c88d2a6): the parsed
-// layouts must put every member where the kernels have always read it.
+// layouts must put every member where the kernels have always read it. (Search's bases_stride and
+// column_stride, the GEMM tile's padded row strides, took the words of `prototypes` and `_pad`.)
 const FAMILY_BLOCKS: [string, string, number, Record<string, number>][] = [
   ["normalize/normalize.wgsl", "Params", 64, {
     count: 0,
@@ -230,7 +232,14 @@ const FAMILY_BLOCKS: [string, string, number, Record<string, number>][] = [
     inv_std: 48,
   }],
   ["composite/crop_composite.wgsl", "Params", 64, { count: 0, image_size: 16, mean: 32, inv_std: 48 }],
-  ["search/common.wgsl", "Params", 48, { batch: 0, columns: 24, prototypes: 28, rows: 36, first_key: 40 }],
+  ["search/common.wgsl", "Params", 48, {
+    batch: 0,
+    columns: 24,
+    bases_stride: 28,
+    rows: 36,
+    first_key: 40,
+    column_stride: 44,
+  }],
   ["hyperplane/common.wgsl", "Params", 48, { side: 0, zero_init: 28, lr: 32, bound: 36, seed: 40 }],
   ["nmf/common.wgsl", "Params", 64, { n: 0, max_iter: 24, tol: 28, k: 44, vtf_tiles: 48, vtx_tiles: 52 }],
   ["nnls/common.wgsl", "Params", 16, { positions: 0, hw: 4, channels: 8, tolerance: 12 }],
@@ -304,6 +313,106 @@ fn main() {
     ]);
     uniforms.destroy();
     out.destroy();
+  },
+});
+
+// A product through the shared GEMM tile and its K-major loader: out[r, c] = sum_k a[k, r] * b[k, c], a [K, M]
+// and b [K, N] stored depth-major (M, N multiples of 4, for the vec4 loads).
+const GEMM_PROBE =
+  `// Test kernel: a^T b through the shared GEMM tile (kernels/_gemm_tile.wgsl, _gemm_load_kmajor.wgsl).
+struct Dims { m: u32, n: u32, k: u32, _pad: u32 }
+@group(0) @binding(0) var<uniform> dims: Dims;
+@group(0) @binding(1) var<storage, read> a: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+var<private> row0: u32;
+var<private> col0: u32;
+fn gemm_fetch_a4(k: u32, q: u32) -> vec4<f32> {
+  if (k >= dims.k || row0 + 4u * q >= dims.m) { return vec4<f32>(0.0); }
+  return a[(k * dims.m + row0) / 4u + q];
+}
+fn gemm_fetch_b4(k: u32, q: u32) -> vec4<f32> {
+  if (k >= dims.k || col0 + 4u * q >= dims.n) { return vec4<f32>(0.0); }
+  return b[(k * dims.n + col0) / 4u + q];
+}
+@compute @workgroup_size(GEMM_SIDE, GEMM_SIDE)
+fn main(
+  @builtin(workgroup_id) wid: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
+  row0 = wid.y * GEMM_TILE;
+  col0 = wid.x * GEMM_TILE;
+  let acc = gemm_tile(lid, li, 0u, dims.k);
+  for (var i = 0u; i < 8u; i++) {
+    let r = row0 + gemm_row(lid.y, i);
+    for (var h = 0u; h < 2u; h++) {
+      let c = col0 + gemm_col(lid.x, h);
+      for (var j = 0u; j < 4u; j++) {
+        if (r < dims.m && c + j < dims.n) { out[r * dims.n + c + j] = acc[2u * i + h][j]; }
+      }
+    }
+  }
+}`;
+
+Deno.test({
+  name: "the shared GEMM tile computes a^T b at its sizes and at other rewritten sizes",
+  ignore: !device,
+  fn: async () => {
+    const probe = await wgslFile("gemm_probe.wgsl", GEMM_PROBE);
+    // Small integers: every sum is exact in float32, so the GPU must match the CPU exactly.
+    const [M, N, K] = [72, 40, 70];
+    const ints = (n: number, seed: number) =>
+      Float32Array.from({ length: n }, (_, i) => ((i * seed) % 7) - 3);
+    const a = ints(K * M, 5);
+    const b = ints(K * N, 3);
+    const expected = new Float32Array(M * N);
+    for (let r = 0; r < M; r++) {
+      for (let c = 0; c < N; c++) {
+        let sum = 0;
+        for (let k = 0; k < K; k++) sum += a[k * M + r] * b[k * N + c];
+        expected[r * N + c] = sum;
+      }
+    }
+    const dims = device!.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+    device!.queue.writeBuffer(
+      dims,
+      0,
+      packUniforms(await uniformLayout(probe, "Dims"), { m: M, n: N, k: K }),
+    );
+    const buffers = [a, b].map((data) => {
+      const buf = device!.createBuffer({
+        size: data.byteLength,
+        usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST,
+      });
+      device!.queue.writeBuffer(buf, 0, data);
+      return buf;
+    });
+    const out = device!.createBuffer({
+      size: M * N * 4,
+      usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+    });
+    for (const constants of [GEMM_CONSTANTS, { GEMM_TILE: 32, GEMM_DEPTH: 16 }]) {
+      const { main } = await compileProgram(device!, {
+        label: `gemm probe ${JSON.stringify(constants)}`,
+        sources: [GEMM_TILE_SOURCE, GEMM_LOAD_KMAJOR_SOURCE, probe],
+        entryPoints: ["main"],
+        constants,
+      });
+      const enc = device!.createCommandEncoder();
+      enc.clearBuffer(out);
+      const pass = enc.beginComputePass();
+      const tile = constants.GEMM_TILE;
+      encodeDispatch(pass, device!, main, [dims, ...buffers, out], [
+        Math.ceil(N / tile),
+        Math.ceil(M / tile),
+      ]);
+      pass.end();
+      device!.queue.submit([enc.finish()]);
+      const got = new Float32Array(await readBuffer(device!, out, M * N * 4));
+      assert.deepEqual([...got], [...expected], JSON.stringify(constants));
+    }
+    for (const buf of [dims, ...buffers, out]) buf.destroy();
   },
 });
 

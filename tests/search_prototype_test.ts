@@ -8,6 +8,8 @@ import { bruteForceSearch, poolImage } from "../kernels/search/reference.ts";
 import type { SearchHit, SearchResult } from "../kernels/search/hits.ts";
 import { PrototypeSearch } from "../kernels/search/prototype_search.ts";
 import { benchSearch } from "../src/bench/search.ts";
+import { CpuPrototypeSearch } from "../src/pipeline/search/streaming_search.ts";
+import { benchVisualizeSearch } from "../src/bench/visualize.ts";
 
 const device = gpu?.device;
 
@@ -48,11 +50,13 @@ function makeDataset(seed: number, images: number, C: number, h: number, w: numb
  * The comparison is only meaningful if float32 rounding cannot reorder the reference's ranking: refuse data
  * whose top-(k+1) or best-other candidates are separated by less than 1e-5 without being exact ties.
  */
-function assertNoNearTies(full: SearchResult, ds: Dataset, k: number) {
+function assertNoNearTies(full: SearchResult, ds: Dataset, k: number, excludedK = 1) {
   for (let p = 0; p < full.topK.length; p++) {
     const list = full.topK[p];
     const other = list.filter((hit) => ds.predicted[hit.image] !== ds.classes[p]);
-    for (const [name, hits] of [["top", list.slice(0, k + 1)], ["other", other.slice(0, 2)]] as const) {
+    for (
+      const [name, hits] of [["top", list.slice(0, k + 1)], ["other", other.slice(0, excludedK + 1)]] as const
+    ) {
       for (let r = 1; r < hits.length; r++) {
         const gap = hits[r - 1].score - hits[r].score;
         assert.ok(
@@ -85,15 +89,16 @@ function assertSameResult(gpuResult: SearchResult, cpu: SearchResult) {
   }
 }
 
-function reference(ds: Dataset, k: number): SearchResult {
+function reference(ds: Dataset, k: number, excludedK = 1): Required<SearchResult> {
   const geometry = { channels: ds.C, height: ds.h, width: ds.w };
   const all = Math.floor(ds.h / 2) * Math.floor(ds.w / 2) * ds.images;
   const full = bruteForceSearch(ds.bank, ds.images, ds.bases, ds.classes, ds.predicted, {
     ...geometry,
     topK: all,
+    excludedTopK: excludedK,
   });
-  assertNoNearTies(full, ds, k);
-  return { topK: full.topK.map((l) => l.slice(0, k)), bestOther: full.bestOther };
+  assertNoNearTies(full, ds, k, excludedK);
+  return { ...full, topK: full.topK.map((l) => l.slice(0, k)) } as Required<SearchResult>;
 }
 
 /** Feeds the dataset in the given [start, count] batches, as CPU arrays or as GPU buffers. */
@@ -101,7 +106,7 @@ async function streamed(
   ds: Dataset,
   batches: [number, number][],
   source: "cpu" | "gpu",
-  opts: { topK: number; maxBatch: number; scoresChunkBytes?: number },
+  opts: { topK: number; excludedTopK?: number; maxBatch: number; scoresChunkBytes?: number },
 ): Promise<{ result: SearchResult; bytesBefore: number; bytesAfter: number }> {
   const search = await PrototypeSearch.create(device!, ds.bases, ds.classes, {
     channels: ds.C,
@@ -210,6 +215,93 @@ Deno.test({
   },
 });
 
+/**
+ * The way visualize kept "best E among other classes' images" before one pass did it: per class, a search of
+ * that class's prototypes fed only the images not predicted as it, numbered in arrival order, mapped back.
+ */
+async function perClassSearches(ds: Dataset, batches: [number, number][], topK: number) {
+  const imageFloats = ds.C * ds.h * ds.w;
+  const excluded: SearchHit[][] = Array.from({ length: ds.classes.length }, () => []);
+  for (const cls of new Set(ds.classes)) {
+    const rows = [...ds.classes.keys()].filter((p) => ds.classes[p] === cls);
+    const bases = new Float32Array(rows.length * ds.C);
+    rows.forEach((p, i) => bases.set(ds.bases.subarray(p * ds.C, (p + 1) * ds.C), i * ds.C));
+    const search = await PrototypeSearch.create(device!, bases, new Int32Array(rows.length).fill(cls), {
+      channels: ds.C,
+      height: ds.h,
+      width: ds.w,
+      topK,
+      maxBatch: 16,
+    });
+    const realIndex: number[] = [];
+    for (const [start, count] of batches) {
+      const images = Array.from({ length: count }, (_, i) => start + i).filter((i) =>
+        ds.predicted[i] !== cls
+      );
+      if (!images.length) continue;
+      const acts = new Float32Array(images.length * imageFloats);
+      images.forEach((image, at) =>
+        acts.set(ds.bank.subarray(image * imageFloats, (image + 1) * imageFloats), at * imageFloats)
+      );
+      search.addBatch(acts, images.length, realIndex.length, Int32Array.from(images, (i) => ds.predicted[i]));
+      realIndex.push(...images);
+    }
+    const r = await search.finish();
+    search.destroy();
+    rows.forEach((p, i) => excluded[p] = r.topK[i].map((hit) => ({ ...hit, image: realIndex[hit.image] })));
+  }
+  return excluded;
+}
+
+Deno.test({
+  name:
+    "one pass keeps the top-E among other classes: equal to the per-class searches (ties), CPU twins agree",
+  ignore: noGpu,
+  fn: async () => {
+    const ds = makeDataset(2, 40, 64, 14, 14, 24);
+    const batches: [number, number][] = [[0, 16], [16, 16], [32, 8]];
+    const { result } = await streamed(ds, batches, "gpu", { topK: 8, excludedTopK: 8, maxBatch: 16 });
+    const old = await perClassSearches(ds, batches, 8);
+    for (let p = 0; p < ds.classes.length; p++) {
+      // Same float32 cosines from the same kernels: equal bit for bit, ranks and ties included.
+      assert.deepEqual(result.excludedTopK![p], old[p], `prototype ${p}`);
+      assert.equal(result.excludedTopK![p].length, 8);
+      assert.deepEqual(result.bestOther[p], result.excludedTopK![p][0]);
+      for (const hit of result.excludedTopK![p]) assert.notEqual(ds.predicted[hit.image], ds.classes[p]);
+    }
+    // The all-zero prototype (class 0) scores 0 everywhere: ties go to the first images of other classes.
+    const firstOther = [...ds.predicted.keys()].find((i) => ds.predicted[i] !== 0)!;
+    assert.deepEqual(result.excludedTopK![5].slice(0, 2).map(position), [
+      `${firstOther}:0:0`,
+      `${firstOther}:0:1`,
+    ]);
+    // The CPU twins: the brute-force reference (float64) and the streaming CPU search.
+    const cpu = reference(ds, 8, 8);
+    const cpuSearch = new CpuPrototypeSearch(
+      ds.bases,
+      ds.classes,
+      { channels: 64, height: 14, width: 14 },
+      8,
+      8,
+    );
+    const imageFloats = ds.C * ds.h * ds.w;
+    for (const [start, count] of batches) {
+      const acts = ds.bank.subarray(start * imageFloats, (start + count) * imageFloats);
+      cpuSearch.addBatch(acts, count, start, ds.predicted.subarray(start, start + count));
+    }
+    const streamedCpu = await cpuSearch.finish();
+    for (const twin of [cpu, streamedCpu]) {
+      assertSameResult(result, twin);
+      for (let p = 0; p < ds.classes.length; p++) {
+        assert.deepEqual(result.excludedTopK![p].map(position), twin.excludedTopK![p].map(position));
+        result.excludedTopK![p].forEach((hit, r) =>
+          assert.ok(Math.abs(hit.score - twin.excludedTopK![p][r].score) < 1e-4, `p${p} r${r}`)
+        );
+      }
+    }
+  },
+});
+
 Deno.test({
   name: "benchSearch reports throughput and memory independent of the number of batches",
   ignore: noGpu,
@@ -218,5 +310,27 @@ Deno.test({
     const more = await benchSearch(device!, { P: 48, C: 64, h: 14, w: 14, batch: 8, batches: 4 });
     assert.ok(small.imagesPerSecond > 0 && Number.isFinite(small.imagesPerSecond));
     assert.equal(small.gpuBytes, more.gpuBytes);
+  },
+});
+
+Deno.test({
+  name: "the visualize search pools each batch once and submits once per batch, whatever the class count",
+  ignore: noGpu,
+  fn: async () => {
+    const r = await benchVisualizeSearch(gpu!, {
+      classes: 40,
+      k: 2,
+      channels: 8,
+      height: 4,
+      width: 4,
+      batch: 4,
+      batches: 3,
+      columns: 3,
+    });
+    // Before one pass kept the excluded top-K, each of the 40 classes had its own search: 41 passes.
+    assert.equal(r.perBatch.searchPasses, 1);
+    assert.equal(r.submits, 3 + 1, "one per batch, one for the final readback");
+    assert.equal(r.perBatch.matmulWorkgroupsOverOnePass, 1);
+    assert.equal(r.perBatch.mergeWorkgroupsOverOnePass, 1);
   },
 });

@@ -20,12 +20,15 @@ fn pair_accuracy(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ib = pair % params.n_b;
   let a = slots_a[ia];
   let b = slots_b[ib];
+  // Each side's hits have one column per partner class, rows padded to a multiple of 4 (logits.wgsl).
+  let stride_a = (params.n_b + 3u) / 4u * 4u;
+  let stride_b = (params.n_a + 3u) / 4u * 4u;
   var count = 0u;
   for (var r = a.start; r < a.start + a.count; r++) {
-    count += hits_a[r * params.n_b + ib];
+    count += hits_a[r * stride_a + ib];
   }
   for (var r = b.start; r < b.start + b.count; r++) {
-    count += hits_b[r * params.n_a + ia];
+    count += hits_b[r * stride_b + ia];
   }
   accuracy[pair] = f32(count) / f32(a.count + b.count);
 }

@@ -1,16 +1,10 @@
-// Shared by the hyperplane kernels (WGSL has no includes: the dispatcher prepends this file). Every class
-// pair's logistic hyperplane is trained together: one tile is a block A of classes (label 0) against a block B
-// (label 1), all |A| x |B| pairs at once, numbered a * n_b + b. Rows are augmented with a constant 1 so the
-// bias is weight C and every step treats it like a channel. Rows of a class start at a multiple of BLOCK
-// (padding rows are zero), so a row tile never spans two classes.
-
-// Invocations per workgroup side, and the reduction's step; rewritten by pair_trainer.ts from settings.ts
-// HYPERPLANE_TILE (it sizes workgroup arrays and the grids).
-const TILE: u32 = 16u;
-// Register blocking: each invocation computes RB x RB outputs, a workgroup BLOCK x BLOCK. Rewritten by the
-// host (pair_trainer.ts) from settings.ts defaultRegisterBlock: 1 on software adapters, 4 on a hardware GPU.
-const RB: u32 = 1u;
-const BLOCK: u32 = TILE * RB;
+// Shared by the hyperplane kernels (WGSL has no includes: the dispatcher prepends this file, and the shared
+// GEMM tile, kernels/_gemm_tile.wgsl, ahead of logits and gradient). Every class pair's logistic hyperplane is
+// trained together: one tile is a block A of classes (label 0) against a block B (label 1), all |A| x |B| pairs
+// at once, numbered a * n_b + b. Rows are augmented with a constant 1 so the bias is weight C and every step
+// treats it like a channel. Rows of a class start at a multiple of the GEMM tile (padding rows are zero), so a
+// row tile never spans two classes. Rows, weight vectors and residual rows are stored with strides rounded up
+// to a multiple of 4 (zero padding) so that the tile loads them as vec4s.
 
 struct Params {
   // 0: the block A side (label 0), 1: the block B side (label 1).
@@ -53,4 +47,14 @@ fn pair_of(own: u32, partner: u32) -> u32 {
 // Classes of the other block.
 fn partners() -> u32 {
   return select(params.n_a, params.n_b, params.side == 0u);
+}
+
+// Row stride of the rows and the weight vectors (the padding is zero in both).
+fn width_stride() -> u32 {
+  return (params.width + 3u) / 4u * 4u;
+}
+
+// Row stride of this side's residuals and hits: one column per partner class.
+fn partner_stride() -> u32 {
+  return (partners() + 3u) / 4u * 4u;
 }

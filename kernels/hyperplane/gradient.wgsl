@@ -1,73 +1,74 @@
 // The gradient of one side's rows, per class c of the side: X_c^T S_c (width x partners), the transposed
-// product of the logits pass. Side A stores it; side B adds its own and takes the step
-// w -= lr * (g_A + g_B) / (n_a + n_b), the mean BCE's gradient. Workgroup: BLOCK weights x BLOCK partners
-// of one class, RB x RB per invocation (weights lx + TILE * i, partners ly + TILE * j); x: weight tiles,
-// y: partner tiles, z: the class.
-@group(0) @binding(1) var<storage, read> x_self: array<f32>;
+// product of the logits pass, one GEMM tile (64 weights x 64 partners) per workgroup over the class's rows.
+// Side A stores it; side B adds its own and takes the step w -= lr * (g_A + g_B) / (n_a + n_b), the mean
+// BCE's gradient. x: weight tiles, y: partner tiles, z: the class.
+@group(0) @binding(1) var<storage, read> x_self: array<vec4<f32>>;     // [rows, width_stride]
 @group(0) @binding(2) var<storage, read> slots_self: array<ClassSlot>;
 @group(0) @binding(3) var<storage, read> slots_other: array<ClassSlot>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> grad: array<f32>;
-@group(0) @binding(6) var<storage, read_write> weights: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<vec4<f32>>;   // [rows, partner_stride]
+@group(0) @binding(5) var<storage, read_write> grad: array<f32>;       // [pairs, width_stride]
+@group(0) @binding(6) var<storage, read_write> weights: array<f32>;    // [pairs, width_stride]
 
-// [TILE rows][BLOCK weights or partners].
-var<workgroup> x_tile: array<f32, TILE * BLOCK>;
-var<workgroup> s_tile: array<f32, TILE * BLOCK>;
 var<workgroup> rows_shared: vec2<u32>;
+var<private> k_first: u32;
+var<private> p0: u32;
+var<private> row_end: u32;
 
-@compute @workgroup_size(TILE, TILE)
-fn gradient(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+// Both operands are contiguous along the outputs (weights, partners) with the rows as the depth: the K-major
+// loader (_gemm_load_kmajor.wgsl, compiled ahead of this file) reads them as vec4s.
+fn gemm_fetch_a4(r: u32, q: u32) -> vec4<f32> {
+  let w4 = width_stride() / 4u;
+  if (r >= row_end || k_first / 4u + q >= w4) {
+    return vec4<f32>(0.0);
+  }
+  return x_self[r * w4 + k_first / 4u + q];
+}
+
+fn gemm_fetch_b4(r: u32, q: u32) -> vec4<f32> {
+  let s4 = partner_stride() / 4u;
+  if (r >= row_end || p0 / 4u + q >= s4) {
+    return vec4<f32>(0.0);
+  }
+  return residual[r * s4 + p0 / 4u + q];
+}
+
+@compute @workgroup_size(GEMM_SIDE, GEMM_SIDE)
+fn gradient(
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(local_invocation_id) lid: vec3<u32>,
+  @builtin(local_invocation_index) li: u32,
+) {
   let own = wg.z;
-  if (lid.x == 0u && lid.y == 0u) {
+  if (li == 0u) {
     rows_shared = vec2<u32>(slots_self[own].start, slots_self[own].start + slots_self[own].count);
   }
-  // The row range is the same for the whole workgroup; the barrier inside the loop needs it to be uniform.
+  // The row range is the same for the whole workgroup; the tile's barriers need it to be uniform.
   let rows = workgroupUniformLoad(&rows_shared);
+  row_end = rows.y;
+  k_first = wg.x * GEMM_TILE;
+  p0 = wg.y * GEMM_TILE;
+  let acc = gemm_tile(lid, li, rows.x, rows.y);
   let n_partners = partners();
-  let width = params.width;
-  let k0 = wg.x * BLOCK;
-  let p0 = wg.y * BLOCK;
-  var acc: array<f32, RB * RB>;
-  for (var r0 = rows.x; r0 < rows.y; r0 += TILE) {
-    let r = r0 + lid.y;
-    for (var i = 0u; i < RB; i++) {
-      let c = lid.x + TILE * i;
-      let k = k0 + c;
-      x_tile[lid.y * BLOCK + c] = select(0.0, x_self[r * width + k], k < width);
-      let p = p0 + c;
-      s_tile[lid.y * BLOCK + c] = select(0.0, residual[r * n_partners + p], p < n_partners);
-    }
-    workgroupBarrier();
-    for (var t = 0u; t < TILE; t++) {
-      var xs: array<f32, RB>;
-      for (var i = 0u; i < RB; i++) {
-        xs[i] = x_tile[t * BLOCK + lid.x + TILE * i];
-      }
-      for (var j = 0u; j < RB; j++) {
-        let s = s_tile[t * BLOCK + lid.y + TILE * j];
-        for (var i = 0u; i < RB; i++) {
-          acc[i * RB + j] += xs[i] * s;
-        }
-      }
-    }
-    workgroupBarrier();
-  }
-  for (var j = 0u; j < RB; j++) {
-    let p = p0 + lid.y + TILE * j;
-    if (p >= n_partners) {
+  let stride = width_stride();
+  for (var i = 0u; i < 8u; i++) {
+    let k = k_first + gemm_row(lid.y, i);
+    if (k >= params.width) {
       continue;
     }
-    let n = f32(slots_other[p].count + rows.y - rows.x);
-    for (var i = 0u; i < RB; i++) {
-      let k = k0 + lid.x + TILE * i;
-      if (k >= width) {
-        continue;
-      }
-      let e = pair_of(own, p) * width + k;
-      if (params.side == 0u) {
-        grad[e] = acc[i * RB + j];
-      } else {
-        weights[e] = weights[e] - params.lr * ((grad[e] + acc[i * RB + j]) * (1.0 / n));
+    for (var h = 0u; h < 2u; h++) {
+      let v = acc[2u * i + h];
+      for (var j = 0u; j < 4u; j++) {
+        let p = p0 + gemm_col(lid.x, h) + j;
+        if (p >= n_partners) {
+          continue;
+        }
+        let n = f32(slots_other[p].count + rows.y - rows.x);
+        let e = pair_of(own, p) * stride + k;
+        if (params.side == 0u) {
+          grad[e] = v[j];
+        } else {
+          weights[e] = weights[e] - params.lr * ((grad[e] + v[j]) * (1.0 / n));
+        }
       }
     }
   }

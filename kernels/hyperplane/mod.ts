@@ -1,8 +1,9 @@
 /**
  * The hyperplane family: every class pair's logistic hyperplane trained by full-batch gradient descent on the
- * GPU (init.wgsl, logits.wgsl, gradient.wgsl, accuracy.wgsl, driven by pair_trainer.ts), on the CPU as
- * batched GEMMs run by onnxruntime-node (native_trainer.ts), its CPU twin (reference.ts, one pair at a time in
- * the GPU's order) that both are tested against, and the settings all read (settings.ts).
+ * GPU (init.wgsl, logits.wgsl, gradient.wgsl, accuracy.wgsl, driven by pair_trainer.ts; logits and gradient
+ * are products through the shared GEMM tile, kernels/_gemm_tile.wgsl), on the CPU as batched GEMMs run by
+ * onnxruntime-node (native_trainer.ts), its CPU twin (reference.ts, one pair at a time in the GPU's order)
+ * that both are tested against, and the settings all read (settings.ts).
  *
  * @example The hyperplanes of three classes' pairs, on the GPU when there is one
  * ```ts
@@ -39,7 +40,6 @@ export {
   ACCURACY_WORKGROUP,
   DEFAULT_MAX_BLOCK_BYTES,
   DEFAULT_MAX_CLASSES,
-  defaultRegisterBlock,
   HYPERPLANE_INITS,
   HYPERPLANE_TILE,
   type HyperplaneInit,

@@ -1,9 +1,11 @@
 // Trains every class pair's hyperplane on the GPU. Each class's rows go to the GPU once, packed into blocks of
 // classes (each block one storage buffer within the device's binding limit); a tile is a block A against a
 // block B and trains all their pairs together. A tile's epochs are encoded back to back and submitted without
-// waiting; a row of tiles (one A block against the B blocks asked for) is read back once at its end.
+// waiting; a row of tiles (one A block against the B blocks asked for) is read back once at its end. The
+// logits and the gradient are products through the shared GEMM tile (kernels/_gemm_tile.wgsl).
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
 import {
+  bindGroup,
   compileProgram,
   dispatchGrid,
   encodeDispatch,
@@ -12,12 +14,12 @@ import {
   type UniformLayout,
   uniformLayout,
 } from "../_program.ts";
+import { GEMM_CONSTANTS, GEMM_LOAD_KMAJOR_SOURCE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
 import { trainPairCpu } from "./reference.ts";
 import {
   ACCURACY_WORKGROUP,
   DEFAULT_MAX_BLOCK_BYTES,
   DEFAULT_MAX_CLASSES,
-  defaultRegisterBlock,
   HYPERPLANE_TILE as TILE,
   type HyperplaneTraining,
   INIT_WORKGROUP,
@@ -52,7 +54,7 @@ export interface PairSolver {
 }
 
 export interface BlockLimits {
-  /** Largest buffer a block may need (rows x (C + 1) floats, or rows x classes residuals). */
+  /** Largest buffer a block may need (rows x (C + 1) floats, or rows x classes residuals; padded to 4). */
   maxBytes: number;
   /** Classes per block: pairs per tile are at most its square. */
   maxClasses: number;
@@ -60,10 +62,7 @@ export interface BlockLimits {
   rowAlign: number;
 }
 
-export interface GpuSolverOptions extends Partial<BlockLimits> {
-  /** Outputs per invocation per side (common.wgsl's RB): default 1 on software adapters, 4 on hardware. */
-  registerBlock?: number;
-}
+export type GpuSolverOptions = Partial<Omit<BlockLimits, "rowAlign">>;
 
 /** Packs classes (in order) into blocks whose buffers stay within `limits`; a class too big alone is an error. */
 export function planBlocks(
@@ -76,7 +75,7 @@ export function planBlocks(
   const blocks: number[][] = [];
   let current: number[] = [];
   let rows = 0;
-  const bytes = (r: number) => r * Math.max(width, limits.maxClasses) * 4;
+  const bytes = (r: number) => r * vec4Stride(Math.max(width, limits.maxClasses)) * 4;
   for (const cls of classes) {
     const padded = Math.ceil(rowCount(cls) / limits.rowAlign) * limits.rowAlign;
     if (bytes(padded) > limits.maxBytes) {
@@ -144,7 +143,6 @@ export class GpuPairSolver implements PairSolver {
     private readonly gpuBlocks: GpuBlock[],
     private readonly channels: number,
     private readonly training: HyperplaneTraining,
-    private readonly rb: number,
   ) {}
 
   /**
@@ -158,10 +156,10 @@ export class GpuPairSolver implements PairSolver {
     options: GpuSolverOptions = {},
   ): GpuPairSolver {
     const device = gpu.device;
-    const rb = options.registerBlock ?? defaultRegisterBlock(gpu.software);
-    const align = TILE * rb;
+    const align = TILE;
     const c = input.channels;
     const width = c + 1;
+    const stride = vec4Stride(width);
     const blocks = planBlocks(input.classes, (cls) => input.rows.get(cls)!.length / c, c, {
       maxBytes: Math.min(
         options.maxBytes ?? Infinity,
@@ -182,14 +180,14 @@ export class GpuPairSolver implements PairSolver {
         for (let t = 0; t < padded / align; t++) tileClass.push(i);
         rows += padded;
       });
-      // Rows augmented with a 1 (the bias's input); padding rows stay zero.
-      const x = new Float32Array(rows * width);
+      // Rows augmented with a 1 (the bias's input); padding rows and columns stay zero.
+      const x = new Float32Array(rows * stride);
       classes.forEach((cls, i) => {
         const data = input.rows.get(cls)!;
         const start = slots[i * 4];
         for (let r = 0; r < slots[i * 4 + 1]; r++) {
-          x.set(data.subarray(r * c, (r + 1) * c), (start + r) * width);
-          x[(start + r) * width + c] = 1;
+          x.set(data.subarray(r * c, (r + 1) * c), (start + r) * stride);
+          x[(start + r) * stride + c] = 1;
         }
       });
       return {
@@ -200,44 +198,51 @@ export class GpuPairSolver implements PairSolver {
         tileClass: createStorageBuffer(device, Uint32Array.from(tileClass), 0, "hyperplane row tiles"),
       };
     });
-    return new GpuPairSolver(device, `${gpu.description} (RB ${rb})`, blocks, gpuBlocks, c, training, rb);
+    return new GpuPairSolver(device, gpu.description, blocks, gpuBlocks, c, training);
   }
 
   async trainTiles(blockA: number, blocksB: readonly number[]): Promise<TileResult[]> {
     const device = this.device;
     const label = "hyperplane";
-    const rb = this.rb;
-    const block = TILE * rb;
-    const compile = <E extends string>(name: string, entry: E, workgroup?: number) =>
+    // init draws through the shared hashes; the products compile the shared GEMM tile (its sizes as rewritten
+    // constants) ahead of their file, and the gradient, whose operands are depth-major, its K-major loader.
+    const gemm = [GEMM_TILE_SOURCE];
+    const compile = <E extends string>(
+      name: string,
+      entry: E,
+      shape: { hashes?: boolean; gemm?: URL[]; workgroup?: number },
+    ) =>
       compileProgram(device, {
-        label: `${label} ${name} RB=${rb}`,
-        sources: name === "init" ? [HASH_WGSL, COMMON, source(name)] : [COMMON, source(name)],
+        label: `${label} ${name}`,
+        sources: [...(shape.hashes ? [HASH_WGSL] : []), COMMON, ...(shape.gemm ?? []), source(name)],
         entryPoints: [entry],
-        constants: { RB: rb, TILE },
-        overrides: workgroup ? { WORKGROUP: workgroup } : undefined,
+        constants: shape.gemm ? GEMM_CONSTANTS : undefined,
+        overrides: shape.workgroup ? { WORKGROUP: shape.workgroup } : undefined,
       }).then((p) => p[entry]);
     const [init, logits, gradient, accuracy, layout] = await Promise.all([
-      compile("init", "init_weights", INIT_WORKGROUP),
-      compile("logits", "logits"),
-      compile("gradient", "gradient"),
-      compile("accuracy", "pair_accuracy", ACCURACY_WORKGROUP),
+      compile("init", "init_weights", { hashes: true, workgroup: INIT_WORKGROUP }),
+      compile("logits", "logits", { gemm }),
+      compile("gradient", "gradient", { gemm: [...gemm, GEMM_LOAD_KMAJOR_SOURCE] }),
+      compile("accuracy", "pair_accuracy", { workgroup: ACCURACY_WORKGROUP }),
       uniformLayout(COMMON, "Params"),
     ]);
     const width = this.channels + 1;
+    const stride = vec4Stride(width);
     const a = this.gpuBlocks[blockA];
     const bs = blocksB.map((b) => this.gpuBlocks[b]);
     const nA = a.classes.length;
     const maxB = Math.max(...bs.map((b) => b.classes.length));
     const maxRowsB = Math.max(...bs.map((b) => b.rows));
     const f32 = (n: number) => createStorageBuffer(device, n * 4, 0, label);
-    const weights = f32(nA * maxB * width);
-    const grad = f32(nA * maxB * width);
-    const residualA = f32(a.rows * maxB);
-    const hitsA = f32(a.rows * maxB);
-    const residualB = f32(maxRowsB * nA);
-    const hitsB = f32(maxRowsB * nA);
+    const weights = f32(nA * maxB * stride);
+    const grad = f32(nA * maxB * stride);
+    // Residuals and hits: one column per partner class, rows padded to a multiple of 4 (logits.wgsl).
+    const residualA = f32(a.rows * vec4Stride(maxB));
+    const hitsA = f32(a.rows * vec4Stride(maxB));
+    const residualB = f32(maxRowsB * vec4Stride(nA));
+    const hitsB = f32(maxRowsB * vec4Stride(nA));
     const acc = f32(nA * maxB);
-    const tileBytes = bs.map((b) => nA * b.classes.length * (width + 1) * 4);
+    const tileBytes = bs.map((b) => nA * b.classes.length * (stride + 1) * 4);
     const staging = device.createBuffer({
       size: Math.max(4, tileBytes.reduce((s, n) => s + n, 0)),
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
@@ -245,22 +250,50 @@ export class GpuPairSolver implements PairSolver {
     });
     const uniforms: GPUBuffer[] = [];
     const t = this.training;
+    const gridLimit = device.limits.maxComputeWorkgroupsPerDimension;
     let offset = 0;
     for (const b of bs) {
       const nB = b.classes.length;
-      const gridA = dispatchGrid(a.rows / block, device.limits.maxComputeWorkgroupsPerDimension);
-      const gridB = dispatchGrid(b.rows / block, device.limits.maxComputeWorkgroupsPerDimension);
+      const gridA = dispatchGrid(a.rows / TILE, gridLimit);
+      const gridB = dispatchGrid(b.rows / TILE, gridLimit);
       const uniform = (side: 0 | 1, last: boolean) => {
         const self = side === 0 ? a : b;
         const grid = side === 0 ? gridA : gridB;
         const buf = createUniformBuffer(
           device,
-          params(layout, side, last, nA, nB, width, self.rows / block, grid[0], t),
+          params(layout, side, last, nA, nB, width, self.rows / TILE, grid[0], t),
         );
         uniforms.push(buf);
         return buf;
       };
       const u = [[uniform(0, false), uniform(0, true)], [uniform(1, false), uniform(1, true)]];
+      // Every epoch dispatches the same bindings: the bind groups are made once per tile.
+      const sides = ([0, 1] as const).map((side) => {
+        const [self, other, hits, residual, grid, partners] = side === 0
+          ? [a, b, hitsA, residualA, gridA, nB]
+          : [b, a, hitsB, residualB, gridB, nA];
+        const logitsBinds = [u[side][0], u[side][1]].map((params) =>
+          bindGroup(device, logits, [params, self.x, self.slots, self.tileClass, weights, residual, hits])
+        );
+        return {
+          logits: logitsBinds,
+          logitsGrid: [grid[0], grid[1], Math.ceil(partners / TILE)] as const,
+          gradient: bindGroup(device, gradient, [
+            u[side][0],
+            self.x,
+            self.slots,
+            other.slots,
+            residual,
+            grad,
+            weights,
+          ]),
+          gradientGrid: [
+            Math.ceil(width / TILE),
+            Math.ceil(partners / TILE),
+            self.classes.length,
+          ] as const,
+        };
+      });
       const enc = device.createCommandEncoder({ label });
       const pass = enc.beginComputePass();
       encodeDispatch(
@@ -268,43 +301,21 @@ export class GpuPairSolver implements PairSolver {
         device,
         init,
         [u[0][0], a.slots, b.slots, weights],
-        dispatchGrid(Math.ceil(nA * nB * width / INIT_WORKGROUP)),
+        dispatchGrid(Math.ceil(nA * nB * stride / INIT_WORKGROUP)),
       );
       for (let epoch = 0; epoch < t.epochs; epoch++) {
         const last = epoch === t.epochs - 1 ? 1 : 0;
-        for (const side of [0, 1] as const) {
-          const [self, hits, residual, grid, partners] = side === 0
-            ? [a, hitsA, residualA, gridA, nB]
-            : [b, hitsB, residualB, gridB, nA];
-          encodeDispatch(
-            pass,
-            device,
-            logits,
-            [u[side][last], self.x, self.slots, self.tileClass, weights, residual, hits],
-            [grid[0], grid[1], Math.ceil(partners / block)],
-          );
-        }
-        for (const side of [0, 1] as const) {
-          const [self, other, residual, partners] = side === 0
-            ? [a, b, residualA, nB]
-            : [b, a, residualB, nA];
-          encodeDispatch(
-            pass,
-            device,
-            gradient,
-            [u[side][0], self.x, self.slots, other.slots, residual, grad, weights],
-            [Math.ceil(width / block), Math.ceil(partners / block), self.classes.length],
-          );
-        }
+        for (const side of sides) encodeDispatch(pass, device, logits, side.logits[last], side.logitsGrid);
+        for (const side of sides) encodeDispatch(pass, device, gradient, side.gradient, side.gradientGrid);
       }
       encodeDispatch(pass, device, accuracy, [u[0][1], a.slots, b.slots, hitsA, hitsB, acc], [
         Math.ceil(nA * nB / ACCURACY_WORKGROUP),
       ]);
       pass.end();
-      enc.copyBufferToBuffer(weights, 0, staging, offset, nA * nB * width * 4);
-      enc.copyBufferToBuffer(acc, 0, staging, offset + nA * nB * width * 4, nA * nB * 4);
+      enc.copyBufferToBuffer(weights, 0, staging, offset, nA * nB * stride * 4);
+      enc.copyBufferToBuffer(acc, 0, staging, offset + nA * nB * stride * 4, nA * nB * 4);
       device.queue.submit([enc.finish()]);
-      offset += nA * nB * (width + 1) * 4;
+      offset += nA * nB * (stride + 1) * 4;
     }
     await staging.mapAsync(GPUMapMode.READ);
     const bytes = staging.getMappedRange().slice(0);
@@ -315,19 +326,19 @@ export class GpuPairSolver implements PairSolver {
     offset = 0;
     return bs.map((b) => {
       const pairs = nA * b.classes.length;
-      const w = new Float32Array(bytes, offset, pairs * width);
+      const w = new Float32Array(bytes, offset, pairs * stride);
       const result: TileResult = {
         a: a.classes,
         b: b.classes,
         normals: new Float32Array(pairs * this.channels),
         bias: new Float32Array(pairs),
-        accuracy: new Float32Array(bytes, offset + pairs * width * 4, pairs).slice(),
+        accuracy: new Float32Array(bytes, offset + pairs * stride * 4, pairs).slice(),
       };
       for (let p = 0; p < pairs; p++) {
-        result.normals.set(w.subarray(p * width, p * width + this.channels), p * this.channels);
-        result.bias[p] = w[p * width + this.channels];
+        result.normals.set(w.subarray(p * stride, p * stride + this.channels), p * this.channels);
+        result.bias[p] = w[p * stride + this.channels];
       }
-      offset += pairs * (width + 1) * 4;
+      offset += pairs * (stride + 1) * 4;
       return result;
     });
   }

@@ -5,9 +5,14 @@
 // The kernels' sizes are here too, written once: the WGSL takes them as overrides or rewritten constants.
 import { LINEAR_WORKGROUP } from "../_program.ts";
 import { mix32 } from "../_hash.ts";
+import { GEMM_TILE } from "../_gemm_tile.ts";
 
-/** Invocations per workgroup side of logits.wgsl and gradient.wgsl (`const TILE` in common.wgsl, rewritten). */
-export const HYPERPLANE_TILE = 16;
+/**
+ * Rows (logits.wgsl) or weights (gradient.wgsl) by partner classes per workgroup: the side of the shared GEMM
+ * tile (kernels/_gemm_tile.ts, whose constants the two kernels are compiled with). A class's rows start at a
+ * multiple of it, so a row tile never spans two classes.
+ */
+export const HYPERPLANE_TILE = GEMM_TILE;
 /** Invocations per workgroup of init.wgsl (its `override WORKGROUP`), one weight each. */
 export const INIT_WORKGROUP = LINEAR_WORKGROUP;
 /** Invocations per workgroup of accuracy.wgsl (its `override WORKGROUP`), one pair each. */
@@ -16,13 +21,6 @@ export const ACCURACY_WORKGROUP = 64;
 export const DEFAULT_MAX_CLASSES = 64;
 /** Largest buffer a block binds by default, below the device's own limit. */
 export const DEFAULT_MAX_BLOCK_BYTES = 2 ** 30;
-/**
- * Outputs per invocation per side (`const RB` in common.wgsl, rewritten): 1 on software adapters (workgroup
- * arrays of 256 floats; larger ones make llvmpipe's compile time explode), 4 on a hardware GPU.
- */
-export function defaultRegisterBlock(software: boolean): number {
-  return software ? 1 : 4;
-}
 
 export type HyperplaneInit = "torch" | "zeros";
 export const HYPERPLANE_INITS: readonly HyperplaneInit[] = ["torch", "zeros"];

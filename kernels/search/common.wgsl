@@ -8,10 +8,10 @@ struct Params {
   width: u32,
   pooled_h: u32,
   pooled_w: u32,
-  columns: u32,     // N
-  prototypes: u32,  // P: row stride of the transposed bases
-  row_start: u32,   // first prototype of this dispatch's chunk
-  rows: u32,        // prototypes in the chunk
-  first_key: u32,   // first image index * ph * pw: key of column 0
-  _pad: u32,
+  columns: u32,       // N
+  bases_stride: u32,  // row stride of the transposed bases: P rounded up to a multiple of 4
+  row_start: u32,     // first prototype of this dispatch's chunk
+  rows: u32,          // prototypes in the chunk
+  first_key: u32,     // first image index * ph * pw: key of column 0
+  column_stride: u32, // row stride of the pooled columns: N rounded up to a multiple of 4
 }

@@ -40,6 +40,11 @@ export interface SearchResult {
   topK: SearchHit[][];
   /** Per prototype, its best position among images not predicted as the prototype's class; null if none. */
   bestOther: (SearchHit | null)[];
+  /**
+   * Per prototype, its best positions among images not predicted as the prototype's class, best first
+   * (`bestOther` is the first); as many as the search was asked to keep.
+   */
+  excludedTopK?: SearchHit[][];
 }
 
 export interface SearchGeometry {

@@ -1,7 +1,9 @@
 /**
  * The search family: the streaming prototype search on the GPU (pool_normalize.wgsl, similarity_matmul.wgsl,
- * topk_merge.wgsl, driven by prototype_search.ts: pooling, cosine similarity and a running top-k per
- * prototype) and its brute-force CPU twin (reference.ts), with the hit records both return (hits.ts).
+ * topk_merge.wgsl, driven by prototype_search.ts: pooling, cosine similarity through the shared GEMM tile
+ * (kernels/_gemm_tile.wgsl), and in one pass a running top-k per prototype over all images and a top-k among
+ * images of other classes) and its brute-force CPU twin (reference.ts), with the hit records both return
+ * (hits.ts).
  *
  * @example The best 8 positions of 2 prototypes over 3 images of 64 x 14 x 14 activations
  * ```ts
@@ -38,4 +40,10 @@ export {
   type SearchHit,
   type SearchResult,
 } from "./hits.ts";
-export { DEFAULT_MAX_BATCH, MATMUL_TILE, MAX_SCORES_BYTES, MERGE_WORKGROUP } from "./settings.ts";
+export {
+  DEFAULT_EXCLUDED_TOP_K,
+  DEFAULT_MAX_BATCH,
+  MATMUL_TILE,
+  MAX_SCORES_BYTES,
+  MERGE_WORKGROUP,
+} from "./settings.ts";

@@ -1,7 +1,7 @@
 // Step 1 of the streaming prototype search: tap activations (batch x C x h x w, NCHW) -> 2x2/stride-2 average
-// pooled vectors stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px), the
-// layout the similarity matmul loads with unit stride along N; then one inverse L2 norm per column, applied
-// in the matmul's epilogue instead of rewriting the pooled values.
+// pooled vectors stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows
+// padded to column_stride, a multiple of 4), the layout the similarity matmul loads as vec4s along N; then one
+// inverse L2 norm per column, applied in the matmul's epilogue instead of rewriting the pooled values.
 
 // Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 
@@ -31,7 +31,7 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let px = cell % p.pooled_w;
   let top = ((b * p.channels + c) * p.height + 2u * py) * p.width + 2u * px;
   let bottom = top + p.width;
-  pooled[idx] = (activations[top] + activations[top + 1u] + activations[bottom] + activations[bottom + 1u]) * 0.25;
+  pooled[c * p.column_stride + n] = (activations[top] + activations[top + 1u] + activations[bottom] + activations[bottom + 1u]) * 0.25;
 }
 
 @compute @workgroup_size(WORKGROUP)
@@ -42,7 +42,7 @@ fn norms(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
   }
   var sum = 0.0;
   for (var c = 0u; c < p.channels; c++) {
-    let v = pooled[c * p.columns + n];
+    let v = pooled[c * p.column_stride + n];
     sum += v * v;
   }
   // A zero vector (dead ReLU region) has cosine 0 with every prototype, as with a guarded division.

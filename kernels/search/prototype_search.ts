@@ -12,7 +12,9 @@ import {
   type UniformLayout,
   uniformLayout,
 } from "../_program.ts";
+import { GEMM_CONSTANTS, GEMM_LOAD_KMAJOR_SOURCE, GEMM_TILE_SOURCE, vec4Stride } from "../_gemm_tile.ts";
 import {
+  DEFAULT_EXCLUDED_TOP_K,
   DEFAULT_MAX_BATCH,
   EMPTY_KEY,
   EMPTY_SCORE,
@@ -32,6 +34,11 @@ import {
 export interface PrototypeSearchOptions extends SearchGeometry {
   /** Positions kept per prototype (8 for the figures); 1..64, the merge kernel's workgroup size. */
   topK: number;
+  /**
+   * Positions kept per prototype among images NOT predicted as the prototype's class (default 1: the single
+   * best, `bestOther`); 1..64. Kept by the same merge as the top-K, so any number costs no extra pass.
+   */
+  excludedTopK?: number;
   /**
    * Images per GPU step. Larger batches given to addBatch are split; the working buffers are sized for this
    * many images (default 64).
@@ -57,8 +64,8 @@ const wgsl = (name: string) => new URL(`./${name}`, import.meta.url);
 // WGSL has no includes: the shared Params struct is compiled ahead of each kernel.
 const PARAMS = wgsl("common.wgsl");
 
-/** The search's pipelines for a given top-K on `device` (compiled once per device, see compileProgram). */
-async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines> {
+/** The search's pipelines for given list lengths on `device` (compiled once per device, see compileProgram). */
+async function pipelinesFor(device: GPUDevice, topK: number, excludedTopK: number): Promise<Pipelines> {
   const [pool, matmul, merge] = await Promise.all([
     compileProgram(device, {
       label: "search pool",
@@ -68,29 +75,33 @@ async function pipelinesFor(device: GPUDevice, topK: number): Promise<Pipelines>
     }),
     compileProgram(device, {
       label: "search matmul",
-      sources: [PARAMS, wgsl("similarity_matmul.wgsl")],
+      sources: [PARAMS, GEMM_TILE_SOURCE, GEMM_LOAD_KMAJOR_SOURCE, wgsl("similarity_matmul.wgsl")],
       entryPoints: ["main"],
-      overrides: { TILE: MATMUL_TILE },
+      constants: GEMM_CONSTANTS,
     }),
     compileProgram(device, {
-      label: `search merge K=${topK}`,
+      label: `search merge K=${topK} E=${excludedTopK}`,
       sources: [PARAMS, wgsl("topk_merge.wgsl")],
       entryPoints: ["main"],
-      overrides: { K: topK, WG: MERGE_WORKGROUP, EMPTY_SCORE, EMPTY_KEY },
+      overrides: { K: topK, E: excludedTopK, WG: MERGE_WORKGROUP, EMPTY_SCORE, EMPTY_KEY },
     }),
   ]);
   const params = await uniformLayout(PARAMS, "Params");
   return { pool: pool.pool, norms: pool.norms, matmul: matmul.main, merge: merge.main, params };
 }
 
-/** Unit-length prototypes, transposed to [C, P] so the matmul reads contiguous prototype rows per channel. */
+/**
+ * Unit-length prototypes, transposed to [C, stride] (stride: P rounded up to a multiple of 4) so the matmul
+ * reads vec4s of prototypes per channel.
+ */
 function normalizedTransposedBases(bases: Float32Array, P: number, C: number): Float32Array {
-  const out = new Float32Array(C * P);
+  const stride = vec4Stride(P);
+  const out = new Float32Array(C * stride);
   for (let p = 0; p < P; p++) {
     let sum = 0;
     for (let c = 0; c < C; c++) sum += bases[p * C + c] * bases[p * C + c];
     const inv = sum > 0 ? 1 / Math.sqrt(sum) : 0;
-    for (let c = 0; c < C; c++) out[c * P + p] = bases[p * C + c] * inv;
+    for (let c = 0; c < C; c++) out[c * stride + p] = bases[p * C + c] * inv;
   }
   return out;
 }
@@ -98,6 +109,7 @@ function normalizedTransposedBases(bases: Float32Array, P: number, C: number): F
 export class PrototypeSearch {
   readonly prototypes: number;
   readonly topK: number;
+  readonly excludedTopK: number;
   readonly maxBatch: number;
   private readonly geometry: SearchGeometry;
   private readonly cells: number;
@@ -131,6 +143,7 @@ export class PrototypeSearch {
     this.geometry = { channels: C, height: h, width: w };
     this.prototypes = bases.length / C;
     this.topK = opts.topK;
+    this.excludedTopK = opts.excludedTopK ?? DEFAULT_EXCLUDED_TOP_K;
     this.maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
     const pooled = pooledSize(h, w);
     this.pooledHeight = pooled.height;
@@ -142,7 +155,13 @@ export class PrototypeSearch {
       device.limits.maxStorageBufferBindingSize,
       opts.scoresChunkBytes ?? MAX_SCORES_BYTES,
     );
-    for (const [what, bytes] of [["pooled activations", C * maxColumns * 4], ["bases", C * P * 4]] as const) {
+    const columnStride = vec4Stride(maxColumns);
+    for (
+      const [what, bytes] of [["pooled activations", C * columnStride * 4], [
+        "bases",
+        C * vec4Stride(P) * 4,
+      ]] as const
+    ) {
       if (bytes > device.limits.maxStorageBufferBindingSize) {
         throw new Error(
           `PrototypeSearch: ${what} need ${bytes} bytes, over this device's binding limit; lower maxBatch`,
@@ -159,7 +178,7 @@ export class PrototypeSearch {
       createStorageBuffer(device, normalizedTransposedBases(bases, P, C), 0, "search.bases"),
     );
     this.classes = track(createStorageBuffer(device, prototypeClass, 0, "search.classes"));
-    this.pooled = track(createStorageBuffer(device, C * maxColumns * 4, 0, "search.pooled"));
+    this.pooled = track(createStorageBuffer(device, C * columnStride * 4, 0, "search.pooled"));
     this.invNorm = track(createStorageBuffer(device, maxColumns * 4, 0, "search.invNorm"));
     this.scores = track(createStorageBuffer(device, this.rowsPerChunk * maxColumns * 4, 0, "search.scores"));
     this.predicted = track(createStorageBuffer(device, this.maxBatch * 4, 0, "search.predicted"));
@@ -192,8 +211,11 @@ export class PrototypeSearch {
     opts: PrototypeSearchOptions,
   ): Promise<PrototypeSearch> {
     checkPrototypes(bases, prototypeClass, opts.channels, "PrototypeSearch");
-    if (!Number.isInteger(opts.topK) || opts.topK < 1 || opts.topK > MERGE_WORKGROUP) {
-      throw new Error(`PrototypeSearch: topK must be an integer in 1..${MERGE_WORKGROUP}, got ${opts.topK}`);
+    const excludedTopK = opts.excludedTopK ?? DEFAULT_EXCLUDED_TOP_K;
+    for (const [name, v] of [["topK", opts.topK], ["excludedTopK", excludedTopK]] as const) {
+      if (!Number.isInteger(v) || v < 1 || v > MERGE_WORKGROUP) {
+        throw new Error(`PrototypeSearch: ${name} must be an integer in 1..${MERGE_WORKGROUP}, got ${v}`);
+      }
     }
     for (const key of ["height", "width"] as const) {
       if (!Number.isInteger(opts[key]) || opts[key] < 2) {
@@ -203,11 +225,14 @@ export class PrototypeSearch {
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {
       throw new Error(`PrototypeSearch: maxBatch must be a positive integer, got ${opts.maxBatch}`);
     }
-    const pipelines = await pipelinesFor(device, opts.topK);
+    const pipelines = await pipelinesFor(device, opts.topK, excludedTopK);
     return new PrototypeSearch(device, pipelines, bases, prototypeClass, opts);
   }
 
-  /** Bytes of GPU memory this search holds: fixed by P, C, h, w, topK and maxBatch, not by the dataset. */
+  /**
+   * Bytes of GPU memory this search holds: fixed by P, C, h, w, topK, excludedTopK and maxBatch, not by the
+   * dataset.
+   */
   get gpuBytes(): number {
     let total = 0;
     for (const b of this.buffers) total += b.size;
@@ -287,7 +312,8 @@ export class PrototypeSearch {
   /** Reads the results back (one GPU round trip). The search stays usable: more batches may follow. */
   async finish(): Promise<SearchResult> {
     const K = this.topK;
-    const stride = 2 * K + 2;
+    const E = this.excludedTopK;
+    const stride = 2 * (K + E);
     const bytes = this.prototypes * stride * 4;
     const staging = this.device.createBuffer({
       size: bytes,
@@ -302,16 +328,20 @@ export class PrototypeSearch {
     staging.destroy();
     const scores = new Float32Array(raw);
     const keys = new Uint32Array(raw);
-    const result: SearchResult = { topK: [], bestOther: [] };
-    for (let p = 0; p < this.prototypes; p++) {
-      const base = p * stride;
+    // A list of n entries at `at`: n score bit patterns, then n keys; empty slots are at the end.
+    const list = (at: number, n: number): SearchHit[] => {
       const hits: SearchHit[] = [];
-      for (let j = 0; j < K; j++) {
-        if (keys[base + K + j] !== EMPTY_KEY) hits.push(this.hit(scores[base + j], keys[base + K + j]));
+      for (let j = 0; j < n; j++) {
+        if (keys[at + n + j] !== EMPTY_KEY) hits.push(this.hit(scores[at + j], keys[at + n + j]));
       }
-      result.topK.push(hits);
-      const bestKey = keys[base + 2 * K + 1];
-      result.bestOther.push(bestKey === EMPTY_KEY ? null : this.hit(scores[base + 2 * K], bestKey));
+      return hits;
+    };
+    const result: Required<SearchResult> = { topK: [], bestOther: [], excludedTopK: [] };
+    for (let p = 0; p < this.prototypes; p++) {
+      result.topK.push(list(p * stride, K));
+      const excluded = list(p * stride + 2 * K, E);
+      result.excludedTopK.push(excluded);
+      result.bestOther.push(excluded[0] ?? null);
     }
     return result;
   }
@@ -341,17 +371,15 @@ export class PrototypeSearch {
 
   private initialState(): Uint32Array {
     const K = this.topK;
-    const stride = 2 * K + 2;
+    const E = this.excludedTopK;
+    const stride = 2 * (K + E);
     const state = new Uint32Array(this.prototypes * stride);
     const asFloat = new Float32Array(state.buffer);
     for (let p = 0; p < this.prototypes; p++) {
-      const base = p * stride;
-      for (let j = 0; j < K; j++) {
-        asFloat[base + j] = EMPTY_SCORE;
-        state[base + K + j] = EMPTY_KEY;
+      for (const [at, n] of [[p * stride, K], [p * stride + 2 * K, E]]) {
+        asFloat.fill(EMPTY_SCORE, at, at + n);
+        state.fill(EMPTY_KEY, at + n, at + 2 * n);
       }
-      asFloat[base + 2 * K] = EMPTY_SCORE;
-      state[base + 2 * K + 1] = EMPTY_KEY;
     }
     return state;
   }
@@ -394,10 +422,11 @@ export class PrototypeSearch {
         pooled_h: this.pooledHeight,
         pooled_w: this.pooledWidth,
         columns,
-        prototypes: this.prototypes,
+        bases_stride: vec4Stride(this.prototypes),
         row_start: rowStart,
         rows: Math.min(this.rowsPerChunk, this.prototypes - rowStart),
         first_key: firstImage * this.cells,
+        column_stride: vec4Stride(columns),
       });
       queue.writeBuffer(params, 0, u);
     });

@@ -9,6 +9,7 @@ import {
   type SearchHit,
   type SearchResult,
 } from "./hits.ts";
+import { DEFAULT_EXCLUDED_TOP_K } from "./settings.ts";
 
 /**
  * 2x2 average pooling with stride 2 of one image's activations (C x h x w, NCHW), returned position-major:
@@ -45,6 +46,8 @@ function unit(v: Float64Array): Float64Array {
 
 export interface BruteForceOptions extends SearchGeometry {
   topK: number;
+  /** Positions kept among images not predicted as the prototype's class (default 1). */
+  excludedTopK?: number;
 }
 
 /**
@@ -78,7 +81,7 @@ export function bruteForceSearch(
       positions.push({ image: i, y: Math.floor(s / pw), x: s % pw, vector });
     }
   }
-  const result: SearchResult = { topK: [], bestOther: [] };
+  const result: Required<SearchResult> = { topK: [], bestOther: [], excludedTopK: [] };
   for (let p = 0; p < P; p++) {
     const basis = unit(Float64Array.from(bases.subarray(p * C, (p + 1) * C)));
     const hits: SearchHit[] = positions.map(({ image, y, x, vector }) => {
@@ -88,8 +91,10 @@ export function bruteForceSearch(
     });
     hits.sort(compareHits);
     result.topK.push(hits.slice(0, topK));
-    // hits is sorted, so the first other-predicted one is the best.
-    result.bestOther.push(hits.find((hit) => predicted[hit.image] !== prototypeClass[p]) ?? null);
+    // hits is sorted, so the first other-predicted ones are the best.
+    const excluded = hits.filter((hit) => predicted[hit.image] !== prototypeClass[p]);
+    result.excludedTopK.push(excluded.slice(0, opts.excludedTopK ?? DEFAULT_EXCLUDED_TOP_K));
+    result.bestOther.push(excluded[0] ?? null);
   }
   return result;
 }

@@ -1,5 +1,8 @@
-// Step 3: per prototype (one workgroup each), merge this batch's scores into the running top-K and the running
-// best among images whose predicted class differs from the prototype's class.
+// Step 3: per prototype (one workgroup each), merge this batch's scores into the running top-K over all images
+// and the running top-E among images whose predicted class differs from the prototype's class (E = 1 gives the
+// single best "other" position the component test needs; the prototype figures keep as many as the top-K).
+// Both lists come out of the same scores in one pass over the data: no per-class search over the other
+// classes' images.
 //
 // Selection in K rounds: round r finds, by a parallel scan of the row (coalesced, strided over invocations)
 // and a tree reduction, the best candidate ranked after round r-1's winner. The candidates are the row's
@@ -8,7 +11,8 @@
 // lists (dynamically indexed local arrays), which llvmpipe compiles very slowly and GPUs spill.
 //
 // Positions are identified by key = image * ph * pw + py * pw + px, so "lower key" is exactly the tie-break
-// order (image, then y, then x). K and WG are overrides set by prototype_search.ts.
+// order (image, then y, then x). K, E, WG and the empty-slot sentinels are overrides set by prototype_search.ts
+// from settings.ts.
 
 // Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 
@@ -17,11 +21,13 @@ struct Hit {
   key: u32,
 }
 
-// Positions kept per prototype (K <= WG), and invocations per workgroup.
+// Positions kept per prototype over all images (K <= WG), among other classes' images (E <= WG), and
+// invocations per workgroup.
 override K: u32;
+override E: u32;
 override WG: u32;
-// State per prototype: K score bit patterns, K keys, best-other score bits, best-other key (derived, not set).
-override STRIDE: u32 = 2u * K + 2u;
+// State per prototype: K score bit patterns, K keys, then E score bit patterns, E keys (derived, not set).
+override STRIDE: u32 = 2u * (K + E);
 // An empty slot: every real cosine (>= -1) ranks before it (settings.ts, set by prototype_search.ts).
 override EMPTY_SCORE: f32;
 override EMPTY_KEY: u32;
@@ -62,6 +68,42 @@ fn reduce_best(li: u32, mine: Hit) -> Hit {
   return best;
 }
 
+// The `count` best candidates among this row's scores (only columns of images not predicted as `cls` when
+// `others_only`) and the running list held at state[at .. at + 2 count), best first: invocation li < count
+// returns entry li of the new list. Rounds: see the file comment. Call from uniform control flow; every read
+// of the state is done when it returns (reduce_best ends with a barrier).
+fn select_best(li: u32, row: u32, in_chunk: bool, at: u32, count: u32, others_only: bool, cls: i32) -> Hit {
+  let empty = Hit(EMPTY_SCORE, EMPTY_KEY);
+  let cells = p.pooled_h * p.pooled_w;
+  // Invocation li < count holds the running list's entry li as an extra candidate.
+  var held = empty;
+  if (in_chunk && li < count) {
+    held = Hit(bitcast<f32>(state[at + li]), state[at + count + li]);
+  }
+  var new_entry = empty;
+  var previous = Hit(TOP_SCORE, 0u);
+  for (var r = 0u; r < count; r++) {
+    var best = empty;
+    if (in_chunk) {
+      if (ranks_before(previous, held) && ranks_before(held, best)) {
+        best = held;
+      }
+      for (var n = li; n < p.columns; n += WG) {
+        let c = Hit(scores[row * p.columns + n], p.first_key + n);
+        let admitted = !others_only || predicted[n / cells] != cls;
+        if (admitted && ranks_before(previous, c) && ranks_before(c, best)) {
+          best = c;
+        }
+      }
+    }
+    previous = reduce_best(li, best);
+    if (li == r) {
+      new_entry = previous;
+    }
+  }
+  return new_entry;
+}
+
 @compute @workgroup_size(WG)
 fn main(
   @builtin(workgroup_id) wid: vec3<u32>,
@@ -72,59 +114,17 @@ fn main(
   let in_chunk = row < p.rows;
   let proto = p.row_start + min(row, p.rows - 1u);
   let base = proto * STRIDE;
-  let empty = Hit(EMPTY_SCORE, EMPTY_KEY);
-
-  // Invocation li < K holds the running state's entry li as an extra candidate, and later the new entry li.
-  var held = empty;
-  if (in_chunk && li < K) {
-    held = Hit(bitcast<f32>(state[base + li]), state[base + K + li]);
-  }
-  var new_entry = empty;
-  var previous = Hit(TOP_SCORE, 0u);
-  for (var r = 0u; r < K; r++) {
-    var best = empty;
-    if (in_chunk) {
-      if (ranks_before(previous, held) && ranks_before(held, best)) {
-        best = held;
-      }
-      for (var n = li; n < p.columns; n += WG) {
-        let c = Hit(scores[row * p.columns + n], p.first_key + n);
-        if (ranks_before(previous, c) && ranks_before(c, best)) {
-          best = c;
-        }
-      }
-    }
-    previous = reduce_best(li, best);
-    if (li == r) {
-      new_entry = previous;
-    }
-  }
-
-  var other = empty;
-  if (in_chunk) {
-    if (li == 0u) {
-      other = Hit(bitcast<f32>(state[base + 2u * K]), state[base + 2u * K + 1u]);
-    }
-    let cls = prototype_class[proto];
-    let cells = p.pooled_h * p.pooled_w;
-    for (var n = li; n < p.columns; n += WG) {
-      let c = Hit(scores[row * p.columns + n], p.first_key + n);
-      if (predicted[n / cells] != cls && ranks_before(c, other)) {
-        other = c;
-      }
-    }
-  }
-  other = reduce_best(li, other);
-
-  // reduce_best ended with a barrier: every read of the old state is done.
+  let cls = prototype_class[proto];
+  let top = select_best(li, row, in_chunk, base, K, false, cls);
+  let other = select_best(li, row, in_chunk, base + 2u * K, E, true, cls);
   if (in_chunk) {
     if (li < K) {
-      state[base + li] = bitcast<u32>(new_entry.score);
-      state[base + K + li] = new_entry.key;
+      state[base + li] = bitcast<u32>(top.score);
+      state[base + K + li] = top.key;
     }
-    if (li == 0u) {
-      state[base + 2u * K] = bitcast<u32>(other.score);
-      state[base + 2u * K + 1u] = other.key;
+    if (li < E) {
+      state[base + 2u * K + li] = bitcast<u32>(other.score);
+      state[base + 2u * K + E + li] = other.key;
     }
   }
 }

@@ -16,6 +16,7 @@ import type { GpuContext } from "../runtime/gpu.ts";
 import { loadNativeCpu } from "../runtime/native_cpu.ts";
 import { seededRandom } from "../runtime/random.ts";
 import { runPythonReference } from "./python_reference.ts";
+import { hyperplaneCosts, predict } from "./roofline.ts";
 
 export interface HyperplaneBenchOptions {
   channels: number;
@@ -93,6 +94,12 @@ export async function benchHyperplanes(gpu: GpuContext | undefined, opts: Hyperp
       note:
         "a tile also trains its diagonal (i, i) pairs: with few classes that is waste the full run does not " +
         "have in the same proportion (1 in 64 per block there)",
+      // What the roofline (src/bench/roofline.ts) predicts for this very run on an H200: per epoch, the logits
+      // and the gradient of each side (both sides have the same shape here: one block against itself).
+      predictedH200: hyperplaneCosts(
+        { channels: opts.channels, rowsPerClass: opts.rowsPerClass, classesA: n, classesB: n },
+        2 * opts.gpuEpochs,
+      ).map((c) => predict(c)),
     };
   }
   const input = syntheticInput(2, opts.rowsPerClass, opts.channels);

@@ -1,21 +1,14 @@
 // deno task visualize: one JPEG per class with its prototypes' best crops (all images, and images not
 // predicted as the class), plus O/visualize.json listing every crop.
 //
-// The search keeps, per prototype, its top 8 over all images but only the single best position among other
-// classes' images; the second grid needs that class's top 8 among the other classes' images, so the pass adds
-// one search per class that sees only those images (searchPrototypes' excludedTopK). Each costs GPU memory
-// for one batch of pooled activations, so classes are processed in groups that fit `excludedBudgetBytes`, one
-// pass over the data per group.
+// One search pass keeps, per prototype, its top 8 over all images and its top 8 among images not predicted as
+// its class (searchPrototypes' excludedTopK: the top-k merge selects both from the same scores), however many
+// classes there are.
 import { join } from "node:path";
 import { buildManifest } from "../../io/manifest.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { type HitSource, hitSource, type SearchHit } from "../../../kernels/search/hits.ts";
-import {
-  excludedSearchBytes,
-  probeTapGeometry,
-  prototypesOf,
-  searchPrototypes,
-} from "../search/streaming_search.ts";
+import { prototypesOf, searchPrototypes } from "../search/streaming_search.ts";
 import { loadImages } from "../search/crop_images.ts";
 import { modelClasses } from "../../model/model_classes.ts";
 import { openPassClassifier, openRun, type RunOptions } from "../search/run.ts";
@@ -26,8 +19,6 @@ import type { SkippedImage } from "../../io/skipped.ts";
 export interface VisualizeOptions extends RunOptions {
   /** Crops per row (default 8, at most 64). */
   columns?: number;
-  /** GPU memory for the per-class searches of one pass (default 1 GiB). */
-  excludedBudgetBytes?: number;
 }
 
 export type GridCrop = HitSource;
@@ -42,6 +33,7 @@ export interface VisualizeClass {
 export interface VisualizeReport {
   manifest: Record<string, unknown>;
   classes: VisualizeClass[];
+  /** Passes over the data: 1 (kept in visualize.json for readers of older files, which could hold more). */
   passes: number;
   seconds: number;
   /** Images left out of the search (unreadable, or without a prediction). */
@@ -59,78 +51,70 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
   try {
     const { dataset, concepts, predicted } = run;
     const { names } = await modelClasses(opts.model, dataset);
-    const geometry = await probeTapGeometry(classifier);
-    const perClass = excludedSearchBytes(geometry, concepts.k, opts.batch ?? 16, columns);
-    const group = Math.max(1, Math.floor((opts.excludedBudgetBytes ?? 2 ** 30) / perClass));
+    const set = prototypesOf(concepts, concepts.classes);
+    const pass = await searchPrototypes(dataset, classifier, set, predicted, {
+      topK: columns,
+      excludedTopK: columns,
+      batch: opts.batch,
+      label: "visualize",
+    });
     const classes: VisualizeClass[] = [];
-    let passes = 0;
-    let searchDevice = "";
-    let skipped: SkippedImage[] = [];
-    for (let at = 0; at < concepts.classes.length; at += group) {
-      const chunk = concepts.classes.slice(at, at + group);
-      const set = prototypesOf(concepts, chunk);
-      const pass = await searchPrototypes(dataset, classifier, set, predicted, {
-        topK: columns,
-        excludedTopK: columns,
-        batch: opts.batch,
-        label: concepts.classes.length > group
-          ? `visualize ${passes + 1}/${Math.ceil(concepts.classes.length / group)}`
-          : "visualize",
+    for (const cls of concepts.classes) {
+      const rowsOf = [...set.prototypeClass.keys()].filter((p) => set.prototypeClass[p] === cls);
+      const rows = rowsOf.map((p) => ({ all: pass.topK[p], excluded: pass.excludedTopK![p] }));
+      const images = await loadImages(
+        dataset,
+        rows.flatMap((r) => [...r.all, ...r.excluded].map((h) => h.image)),
+      );
+      const name = names?.[cls];
+      const figure = prototypeGridFigure({
+        cls,
+        ...(name ? { name } : {}),
+        layer: run.layer,
+        rows,
+        images,
+        pooledWidth: pass.pooledWidth,
+        predicted,
+        columns,
       });
-      passes++;
-      searchDevice = pass.searchDevice;
-      skipped = pass.skipped;
-      for (const cls of chunk) {
-        const rowsOf = [...set.prototypeClass.keys()].filter((p) => set.prototypeClass[p] === cls);
-        const rows = rowsOf.map((p) => ({ all: pass.topK[p], excluded: pass.excludedTopK![p] }));
-        const images = await loadImages(
-          dataset,
-          rows.flatMap((r) => [...r.all, ...r.excluded].map((h) => h.image)),
-        );
-        const name = names?.[cls];
-        const figure = prototypeGridFigure({
-          cls,
-          ...(name ? { name } : {}),
-          layer: run.layer,
-          rows,
-          images,
-          pooledWidth: pass.pooledWidth,
-          predicted,
-          columns,
-        });
-        const file = `${cls}${name ? `_${safeName(name)}` : ""}.jpg`;
-        await writeFileAtomic(join(opts.out, file), await figure.toJpeg());
-        const crop = (h: SearchHit): GridCrop => hitSource(h, dataset.entries, predicted);
-        classes.push({
-          class: cls,
-          ...(name ? { name } : {}),
-          file,
-          prototypes: rows.map((r, prototype) => ({
-            prototype,
-            all: r.all.map(crop),
-            excluded: r.excluded.map(crop),
-          })),
-        });
-      }
+      const file = `${cls}${name ? `_${safeName(name)}` : ""}.jpg`;
+      await writeFileAtomic(join(opts.out, file), await figure.toJpeg());
+      const crop = (h: SearchHit): GridCrop => hitSource(h, dataset.entries, predicted);
+      classes.push({
+        class: cls,
+        ...(name ? { name } : {}),
+        file,
+        prototypes: rows.map((r, prototype) => ({
+          prototype,
+          all: r.all.map(crop),
+          excluded: r.excluded.map(crop),
+        })),
+      });
     }
     const manifest = await buildManifest({
       task: "visualize",
       model: { path: opts.model, sha256: classifier.sha256 },
       layer: { name: run.layer, tensor: classifier.taps[0].tensor },
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
-      device: `search: ${searchDevice}; model: ${classifier.device}`,
+      device: `search: ${pass.searchDevice}; model: ${classifier.device}`,
       settings: {
         concepts: opts.concepts,
         conceptsSource: concepts.source,
         k: concepts.k,
         columns,
         predictions: run.predictionsFrom,
-        passes,
+        passes: 1,
         batch: opts.batch ?? 16,
         limit: opts.limit ?? null,
       },
     });
-    const report = { manifest, classes, passes, seconds: (performance.now() - started) / 1000, skipped };
+    const report = {
+      manifest,
+      classes,
+      passes: 1,
+      seconds: (performance.now() - started) / 1000,
+      skipped: pass.skipped,
+    };
     await writeJsonAtomic(join(opts.out, "visualize.json"), report);
     return report;
   } finally {

@@ -14,7 +14,6 @@ import {
   type SearchHit,
   type SearchResult,
 } from "../../../kernels/search/hits.ts";
-import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import { createProgress } from "../../io/progress.ts";
 
 /** Stacked prototypes (P x C) and the class of each. */
@@ -28,10 +27,9 @@ export interface SearchPassOptions {
   /** Positions kept per prototype over all images (1..64). */
   topK: number;
   /**
-   * Also keep, per prototype, its best `excludedTopK` positions among images NOT predicted as the prototype's
-   * class (1..64). The GPU search keeps only the single best such position per prototype, so this runs one
-   * extra search per class that sees only the other classes' images (GPU memory grows with the class count:
-   * see excludedSearchBytes).
+   * Keep, per prototype, its best `excludedTopK` positions among images NOT predicted as the prototype's
+   * class (1..64, default 1: `bestOther`). The same pass keeps them (the top-k merge selects both lists from
+   * the same scores).
    */
   excludedTopK?: number;
   /** Images per forward pass (default 16). */
@@ -45,8 +43,6 @@ export interface SearchPassOptions {
 export type { SkippedImage };
 
 export interface SearchPassResult extends SearchResult {
-  /** Per prototype, best positions among images not predicted as its class (with excludedTopK). */
-  excludedTopK?: SearchHit[][];
   geometry: SearchGeometry;
   pooledWidth: number;
   pooledHeight: number;
@@ -85,7 +81,7 @@ interface StreamingSearch {
 export class CpuPrototypeSearch implements StreamingSearch {
   private readonly units: Float64Array[];
   private readonly top: SearchHit[][];
-  private readonly other: (SearchHit | null)[];
+  private readonly other: SearchHit[][];
   private readonly prototypes: number;
 
   constructor(
@@ -93,6 +89,7 @@ export class CpuPrototypeSearch implements StreamingSearch {
     private readonly prototypeClass: Int32Array,
     private readonly geometry: SearchGeometry,
     private readonly topK: number,
+    private readonly excludedTopK = 1,
   ) {
     const C = geometry.channels;
     this.prototypes = bases.length / C;
@@ -104,7 +101,7 @@ export class CpuPrototypeSearch implements StreamingSearch {
       return v.map((x) => x * inv);
     });
     this.top = Array.from({ length: this.prototypes }, () => []);
-    this.other = new Array(this.prototypes).fill(null);
+    this.other = Array.from({ length: this.prototypes }, () => []);
   }
 
   addBatch(
@@ -142,42 +139,28 @@ export class CpuPrototypeSearch implements StreamingSearch {
   }
 
   private offer(p: number, hit: SearchHit, predicted: number) {
-    const list = this.top[p];
-    if (list.length < this.topK || ranksBefore(hit, list[list.length - 1])) {
-      let at = list.length;
-      while (at > 0 && ranksBefore(hit, list[at - 1])) at--;
-      list.splice(at, 0, hit);
-      if (list.length > this.topK) list.pop();
-    }
-    const best = this.other[p];
-    if (predicted !== this.prototypeClass[p] && (!best || ranksBefore(hit, best))) this.other[p] = hit;
+    insertRanked(this.top[p], hit, this.topK);
+    if (predicted !== this.prototypeClass[p]) insertRanked(this.other[p], hit, this.excludedTopK);
   }
 
   finish(): Promise<SearchResult> {
-    return Promise.resolve({ topK: this.top.map((l) => [...l]), bestOther: [...this.other] });
+    return Promise.resolve({
+      topK: this.top.map((l) => [...l]),
+      bestOther: this.other.map((l) => l[0] ?? null),
+      excludedTopK: this.other.map((l) => [...l]),
+    });
   }
 
   destroy() {}
 }
 
-/** GPU bytes one per-class filtered search (excludedTopK) holds, for k prototypes at this geometry. */
-export function excludedSearchBytes(geometry: SearchGeometry, k: number, batch: number, topK = 8): number {
-  const { height: ph, width: pw } = pooledSize(geometry.height, geometry.width);
-  const columns = batch * ph * pw;
-  // Pooled activations (C x columns), inverse norms, scores (k x columns), bases, state, predicted classes.
-  return (geometry.channels + 1 + k) * columns * 4 + geometry.channels * k * 4 + k * (2 * topK + 3) * 4 +
-    batch * 4;
-}
-
-/** The tap's [C, H, W] for 224 px inputs: one forward pass of a blank image. */
-export async function probeTapGeometry(
-  classifier: Classifier,
-  side = PREPARED_IMAGE_SIZE,
-): Promise<SearchGeometry> {
-  const out = await classifier.forward(new Uint8Array(side * side * 3), 1);
-  for (const t of out.taps.values()) t.dispose();
-  const dims = out.taps.get(classifier.taps[0].layer)!.dims;
-  return { channels: dims[1], height: dims[2], width: dims[3] };
+/** Puts `hit` into the ranked `list` (best first) if it is among the best `keep`. */
+function insertRanked(list: SearchHit[], hit: SearchHit, keep: number) {
+  if (list.length >= keep && !ranksBefore(hit, list[list.length - 1])) return;
+  let at = list.length;
+  while (at > 0 && ranksBefore(hit, list[at - 1])) at--;
+  list.splice(at, 0, hit);
+  if (list.length > keep) list.pop();
 }
 
 /** The prototypes of `classes` only (rows in the set's order). */
@@ -190,39 +173,14 @@ export function prototypesOf(set: PrototypeSet, classes: number[]): PrototypeSet
   return { bases, prototypeClass: Int32Array.from(rows, (p) => set.prototypeClass[p]), channels: C };
 }
 
-/** One class's search over the images not predicted as that class, numbered in arrival order. */
-interface FilteredSearch {
-  cls: number;
-  /** Rows of the class's prototypes in the full prototype set. */
-  rows: number[];
-  search: StreamingSearch;
-  /** Dataset index of each image the search has seen (its image number there). */
-  realIndex: number[];
-}
-
 /** Copies chosen images of a batch into a scratch buffer on the GPU (queue order keeps reuse safe). */
 class GpuGather {
   private scratch?: GPUBuffer;
-  private staged?: GPUBuffer;
   constructor(
     private readonly device: GPUDevice,
     private readonly imageBytes: number,
     private readonly batch: number,
   ) {}
-
-  /** The batch as a GPU buffer: ORT's tap buffer as is, CPU data uploaded once into a reused buffer. */
-  onGpu(source: GPUBuffer | Float32Array, count: number): GPUBuffer {
-    if (!(source instanceof Float32Array)) return source;
-    this.staged ??= createStorageBuffer(this.device, this.batch * this.imageBytes, 0, "pass.batch");
-    this.device.queue.writeBuffer(
-      this.staged,
-      0,
-      source.buffer as ArrayBuffer,
-      source.byteOffset,
-      count * this.imageBytes,
-    );
-    return this.staged;
-  }
 
   /** Images `indices` (ascending) of `source`, packed from image 0 of the returned buffer. */
   gather(source: GPUBuffer, indices: number[]): GPUBuffer {
@@ -243,7 +201,6 @@ class GpuGather {
 
   destroy() {
     this.scratch?.destroy();
-    this.staged?.destroy();
   }
 }
 
@@ -299,10 +256,8 @@ export async function searchPrototypes(
   const batch = opts.batch ?? 16;
   const gpu: GpuContext | undefined = opts.cpu ? undefined : await acquireGpu();
   const device = gpu?.device;
-  const classes = [...new Set(prototypes.prototypeClass)].sort((a, b) => a - b);
   let geometry: SearchGeometry | undefined;
   let main: StreamingSearch | undefined;
-  let filtered: FilteredSearch[] = [];
   let gather: GpuGather | undefined;
   const skipped: SkippedImage[] = [];
   const progress = createProgress(opts.label ?? "search", dataset.size);
@@ -311,23 +266,16 @@ export async function searchPrototypes(
   let activationsOnGpu = false;
 
   const create = async (g: SearchGeometry) => {
-    const make = (bases: Float32Array, cls: Int32Array, topK: number): Promise<StreamingSearch> =>
-      device
-        ? PrototypeSearch.create(device, bases, cls, { ...g, topK, maxBatch: batch })
-        : Promise.resolve(new CpuPrototypeSearch(bases, cls, g, topK));
-    main = await make(prototypes.bases, prototypes.prototypeClass, opts.topK);
-    if (opts.excludedTopK) {
-      const C = g.channels;
-      filtered = await Promise.all(classes.map(async (cls) => {
-        const rows = [...prototypes.prototypeClass.keys()].filter((p) =>
-          prototypes.prototypeClass[p] === cls
-        );
-        const bases = new Float32Array(rows.length * C);
-        rows.forEach((p, i) => bases.set(prototypes.bases.subarray(p * C, (p + 1) * C), i * C));
-        const search = await make(bases, new Int32Array(rows.length).fill(cls), opts.excludedTopK!);
-        return { cls, rows, search, realIndex: [] };
-      }));
-    }
+    const { bases, prototypeClass } = prototypes;
+    const excludedTopK = opts.excludedTopK ?? 1;
+    main = device
+      ? await PrototypeSearch.create(device, bases, prototypeClass, {
+        ...g,
+        topK: opts.topK,
+        excludedTopK,
+        maxBatch: batch,
+      })
+      : new CpuPrototypeSearch(bases, prototypeClass, g, opts.topK, excludedTopK);
     if (device) gather = new GpuGather(device, g.channels * g.height * g.width * 4, batch);
   };
 
@@ -383,9 +331,8 @@ export async function searchPrototypes(
         }
         const imageFloats = C * h * w;
         const batchPred = predicted.subarray(start, start + count);
-        let source: GPUBuffer | Float32Array = act.buffer ?? act.data!;
+        const source: GPUBuffer | Float32Array = act.buffer ?? act.data!;
         activationsOnGpu = act.buffer !== undefined;
-        if (gather && filtered.length) source = gather.onGpu(source, count);
         // Main search: contiguous runs of usable images keep their dataset indices.
         for (const [first, length] of runsOf(usable)) {
           const indices = Array.from({ length }, (_, j) => first + j);
@@ -396,23 +343,6 @@ export async function searchPrototypes(
             : gather!.gather(source, indices);
           main!.addBatch(part, length, start + first, batchPred.subarray(first, first + length));
         }
-        // Per-class searches over the images predicted as some other class, numbered in arrival order.
-        for (const f of filtered) {
-          const indices = usable.filter((i) => batchPred[i] !== f.cls);
-          if (!indices.length) continue;
-          const part = source instanceof Float32Array
-            ? gatherCpu(source, indices, imageFloats)
-            : indices.length === count
-            ? source
-            : gather!.gather(source, indices);
-          f.search.addBatch(
-            part,
-            indices.length,
-            f.realIndex.length,
-            Int32Array.from(indices, (i) => batchPred[i]),
-          );
-          for (const i of indices) f.realIndex.push(start + i);
-        }
         searched += usable.length;
       } finally {
         act.dispose();
@@ -422,21 +352,10 @@ export async function searchPrototypes(
     progress.stop();
     if (!main || !geometry) throw new Error(`${dataset.root}: no readable image with a prediction to search`);
     const result = await main.finish();
-    let excludedTopK: SearchHit[][] | undefined;
-    if (filtered.length) {
-      excludedTopK = new Array(prototypes.prototypeClass.length).fill(null).map(() => []);
-      for (const f of filtered) {
-        const r = await f.search.finish();
-        f.rows.forEach((p, i) => {
-          excludedTopK![p] = r.topK[i].map((hit) => ({ ...hit, image: f.realIndex[hit.image] }));
-        });
-      }
-    }
     const seconds = (performance.now() - started) / 1000;
     const pooled = pooledSize(geometry.height, geometry.width);
     return {
       ...result,
-      ...(excludedTopK ? { excludedTopK } : {}),
       geometry,
       pooledWidth: pooled.width,
       pooledHeight: pooled.height,
@@ -451,7 +370,6 @@ export async function searchPrototypes(
     };
   } finally {
     main?.destroy();
-    for (const f of filtered) f.search.destroy();
     gather?.destroy();
   }
 }
