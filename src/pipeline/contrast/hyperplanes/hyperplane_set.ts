@@ -1,21 +1,50 @@
 // What the contrast tests need from a folder of pair hyperplanes: the part of hyperplanes_io's reader they
 // use (rows loaded per source class, normal and bias of any (i, j)), so tests can hand in constructed
-// hyperplanes, and the width check that catches a folder of another layer before any compute.
+// hyperplanes, and the check that catches a folder of another model or layer before any compute.
 import { UsageError } from "../../../cli/cli.ts";
 import type { Hyperplanes } from "./hyperplanes_io.ts";
 
-export type HyperplaneSet = Pick<
-  Hyperplanes,
-  "numClasses" | "channels" | "rowClasses" | "loadRow" | "normal" | "bias"
->;
+export type HyperplaneSet =
+  & Pick<
+    Hyperplanes,
+    "numClasses" | "channels" | "rowClasses" | "loadRow" | "normal" | "bias"
+  >
+  & Partial<Pick<Hyperplanes, "manifest" | "ref">>;
 
-/** The hyperplane must live in the layer's channel space. */
-export function checkHyperplaneWidth(
+/** What the consumer's model offers at its --layer. */
+export interface TapOfModel {
+  channels: number;
+  tapTensor: string;
+  sha256: string;
+  path: string;
+}
+
+/**
+ * The hyperplanes must come from the vectors of this model at this layer (their manifest records both; the
+ * reference's .pt folders and in-memory sets record nothing and are checked by width only), and live in the
+ * layer's channel space.
+ */
+export function checkHyperplanesFit(
   planes: HyperplaneSet,
   source: string,
   layer: string,
-  channels: number,
+  model: TapOfModel,
 ): void {
+  const m = planes.manifest;
+  if (m?.layer && m.layer.tensor !== model.tapTensor) {
+    throw new UsageError(
+      `--hyperplanes ${source}: expected hyperplanes at --layer ${layer} (${model.tapTensor}), found ` +
+        `hyperplanes trained on vectors at ${m.layer.name} (${m.layer.tensor})`,
+    );
+  }
+  if (m?.model && m.model.sha256 !== model.sha256) {
+    throw new UsageError(
+      `--hyperplanes ${source}: expected hyperplanes of --model ${model.path} (sha256 ${
+        model.sha256.slice(0, 12)
+      }…), found hyperplanes of ${m.model.path} (sha256 ${m.model.sha256.slice(0, 12)}…)`,
+    );
+  }
+  const channels = model.channels;
   if (planes.channels !== channels) {
     throw new UsageError(
       `--hyperplanes ${source}: normals have ${planes.channels} channels, but --layer ${layer} has ${channels}; ` +

@@ -15,7 +15,7 @@ import {
 import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../../attribute/attributor.ts";
 import { readModel } from "../../../onnx/model.ts";
 import type { EpChoice } from "../../../runtime/ort.ts";
-import { buildManifest } from "../../../io/manifest.ts";
+import { buildManifest, completeManifest, startManifest, takeOverOutDir } from "../../../io/manifest.ts";
 import { exists, writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
 import { createProgress } from "../../../io/progress.ts";
 import { UsageError } from "../../../cli/cli.ts";
@@ -28,7 +28,7 @@ import {
   summarizeRun,
   summarizeRuns,
 } from "./contrast_summary.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
 import { SplitModel } from "../../../model/split_model.ts";
 import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
@@ -135,7 +135,12 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
   try {
     const [C] = model.tapShape;
-    checkHyperplaneWidth(planes, opts.hyperplanes.source, opts.layer, C);
+    checkHyperplanesFit(planes, opts.hyperplanes.source, opts.layer, {
+      channels: C,
+      tapTensor: model.tapTensor,
+      sha256: model.sha256,
+      path: opts.model,
+    });
     if (K !== model.numClasses) {
       throw new UsageError(
         `--hyperplanes ${opts.hyperplanes.source}: ${K} classes, but --model ${opts.model} has ${model.numClasses}`,
@@ -193,8 +198,11 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         device: model.device,
         settings,
         ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
+        ...(planes.ref ? { inputs: { hyperplanes: planes.ref } } : {}),
       });
-      await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+      // Everything validated: an earlier run's files (other runs' figures) go, this run's manifest starts.
+      await takeOverOutDir(opts.out, `${test.name}-test`);
+      await startManifest(opts.out, manifest);
 
       const steps = test.steps.length;
       const totalRows = plan.reduce(
@@ -280,6 +288,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         table,
       };
       await writeJsonAtomic(join(opts.out, `${test.name}_test.json`), report);
+      await completeManifest(opts.out, manifest);
       return report;
     } finally {
       await attribution?.attributor.release();
