@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
 import { UsageError } from "../src/cli/cli.ts";
-import { listRunFiles, readManifest } from "../src/io/manifest.ts";
-import { encodeModel, readModel, sha256File } from "../src/onnx/model.ts";
+import type { ManifestRecord } from "../src/io/manifest.ts";
+import { encodeModel, readModel, sha256File, sha256Hex } from "../src/onnx/model.ts";
 import {
   computeContrastVectors,
   type ContrastVectorsOptions,
@@ -46,6 +46,24 @@ const vectorsBase: Omit<ContrastVectorsOptions, "out" | "layer"> = {
   ep: "wasm",
 };
 const TRAINING = { epochs: 20, lr: 0.5, init: "zeros" as const, seed: 0 };
+
+// Read here, not through io/manifest.ts, so that this file also runs on a protoscope from before provenance
+// (every probe must fail there).
+async function readManifest(dir: string): Promise<{ manifest: ManifestRecord; sha256: string } | undefined> {
+  const bytes = await Deno.readFile(join(dir, "manifest.json")).catch(() => undefined);
+  return bytes && { manifest: JSON.parse(new TextDecoder().decode(bytes)), sha256: await sha256Hex(bytes) };
+}
+
+/** The files a run wrote into `dir`: all but its manifest, hidden files and the predictions it computed. */
+async function listRunFiles(dir: string, rel = ""): Promise<string[]> {
+  const files: string[] = [];
+  for await (const e of Deno.readDir(join(dir, rel))) {
+    const path = rel ? `${rel}/${e.name}` : e.name;
+    if (e.name.startsWith(".") || path === "manifest.json" || path === "predictions") continue;
+    files.push(...(e.isDirectory ? await listRunFiles(dir, path) : [path]));
+  }
+  return files.sort();
+}
 
 /** Rejects with a UsageError (exit 2) whose message matches every pattern. */
 async function refused(run: () => Promise<unknown>, ...patterns: RegExp[]): Promise<void> {
@@ -157,16 +175,6 @@ Deno.test(
   ORT_TEST,
   async () => {
     await layer30();
-    const { manifest } = (await readManifest(hyper30))!;
-    assert.equal(
-      manifest.model?.sha256,
-      await sha256File(fixture.modelPath),
-      "the hyperplanes record the model",
-    );
-    assert.equal(manifest.layer?.name, "layer3.0");
-    assert.equal(manifest.inputs?.vectors.path, vectors30);
-    assert.equal(manifest.inputs?.vectors.manifestSha256, (await readManifest(vectors30))!.sha256);
-    assert.equal(manifest.complete, true);
     // The same model, its bytes changed (another export of the same shape).
     const model = await readModel(fixture.modelPath);
     const other = join(work, "other.onnx");
@@ -207,6 +215,17 @@ Deno.test(
         }),
       /expected hyperplanes at --layer layer3 /,
     );
+    // What the checks read: the hyperplanes record the vectors' model and layer, and the vectors folder.
+    const { manifest } = (await readManifest(hyper30))!;
+    assert.equal(
+      manifest.model?.sha256,
+      await sha256File(fixture.modelPath),
+      "the hyperplanes record the model",
+    );
+    assert.equal(manifest.layer?.name, "layer3.0");
+    assert.equal(manifest.inputs?.vectors.path, vectors30);
+    assert.equal(manifest.inputs?.vectors.manifestSha256, (await readManifest(vectors30))!.sha256);
+    assert.equal(manifest.complete, true);
     // The right layer and model pass the checks and run.
     const report = await shifting("layer3.0", fixture.modelPath);
     assert.equal(report.runs[0].pairs.length, 1);
@@ -222,50 +241,62 @@ Deno.test("4. hyperplanes --vectors of a hyperplanes folder is refused by name",
   );
 });
 
-Deno.test("6. reruns into one --out leave only their own files: decompose, contrast", ORT_TEST, async () => {
-  const concepts = await writePlantedConcepts(join(work, "concepts"));
-  const image = (c: number, n: number) => {
-    const dir = join(
-      fixture.imageFolder,
-      `c${c}_` + ["red_green", "red_blue", "green_yellow", "blue_cyan"][c],
+Deno.test(
+  "6. a decompose rerun with another class into one --out leaves only its own images",
+  ORT_TEST,
+  async () => {
+    const concepts = await writePlantedConcepts(join(work, "concepts"));
+    const image = (c: number, n: number) => {
+      const dir = join(
+        fixture.imageFolder,
+        `c${c}_` + ["red_green", "red_blue", "green_yellow", "blue_cyan"][c],
+      );
+      return resolve(dir, [...Deno.readDirSync(dir)].map((e) => e.name).sort()[n]);
+    };
+    const out = join(work, "decompose");
+    const base = { model: fixture.modelPath, concepts, out, ep: "wasm" as const };
+    await runDecompose({ ...base, cls: 2, images: [image(2, 0), image(2, 1)] });
+    const second = await runDecompose({ ...base, cls: 3, images: [image(3, 0)] });
+    const files = await listRunFiles(out);
+    assert.deepEqual(
+      files.filter((f) => f.includes("/")).map((f) => f.split("/")[0]).filter((f, i, a) =>
+        a.indexOf(f) === i
+      ),
+      [
+        second.images[0].folder,
+      ],
     );
-    return resolve(dir, [...Deno.readDirSync(dir)].map((e) => e.name).sort()[n]);
-  };
-  const out = join(work, "decompose");
-  const base = { model: fixture.modelPath, concepts, out, ep: "wasm" as const };
-  await runDecompose({ ...base, cls: 2, images: [image(2, 0), image(2, 1)] });
-  const second = await runDecompose({ ...base, cls: 3, images: [image(3, 0)] });
-  const files = await listRunFiles(out);
-  assert.deepEqual(
-    files.filter((f) => f.includes("/")).map((f) => f.split("/")[0]).filter((f, i, a) => a.indexOf(f) === i),
-    [
-      second.images[0].folder,
-    ],
-  );
-  assert.deepEqual((await readManifest(out))!.manifest.outputs, files);
+    assert.deepEqual((await readManifest(out))!.manifest.outputs, files);
+  },
+);
 
-  await layer30();
-  const contrast = join(work, "contrast");
-  const why = (classA: number, classB: number, both: boolean) =>
-    whyNot({
-      ...vectorsBase,
-      layer: "layer3.0",
-      hyperplanes: hyper30,
-      classA,
-      classB,
-      both,
-      k: 2,
-      maxImages: 2,
-      out: contrast,
-    });
-  const first = await why(0, 1, true);
-  assert.ok((await listRunFiles(contrast)).some((f) => f.startsWith("reverse/")));
-  const next = await why(1, 0, false);
-  const left = await listRunFiles(contrast);
-  assert.ok(!left.some((f) => f.startsWith("reverse/")), `reverse/ of the --both run is gone: ${left}`);
-  assert.ok(!left.includes(first.figure.slice(contrast.length + 1)), "the first pair's figure is gone");
-  assert.ok(left.includes(next.figure.slice(contrast.length + 1)));
-  const { manifest } = (await readManifest(contrast))!;
-  assert.deepEqual(manifest.outputs, left);
-  assert.equal(manifest.inputs?.hyperplanes.path, hyper30);
-});
+Deno.test(
+  "6. a contrast rerun with another pair leaves no reverse/ and no old figure",
+  ORT_TEST,
+  async () => {
+    await layer30();
+    const contrast = join(work, "contrast");
+    const why = (classA: number, classB: number, both: boolean) =>
+      whyNot({
+        ...vectorsBase,
+        layer: "layer3.0",
+        hyperplanes: hyper30,
+        classA,
+        classB,
+        both,
+        k: 2,
+        maxImages: 2,
+        out: contrast,
+      });
+    const first = await why(0, 1, true);
+    assert.ok((await listRunFiles(contrast)).some((f) => f.startsWith("reverse/")));
+    const next = await why(1, 0, false);
+    const left = await listRunFiles(contrast);
+    assert.ok(!left.some((f) => f.startsWith("reverse/")), `reverse/ of the --both run is gone: ${left}`);
+    assert.ok(!left.includes(first.figure.slice(contrast.length + 1)), "the first pair's figure is gone");
+    assert.ok(left.includes(next.figure.slice(contrast.length + 1)));
+    const { manifest } = (await readManifest(contrast))!;
+    assert.deepEqual(manifest.outputs, left);
+    assert.equal(manifest.inputs?.hyperplanes.path, hyper30);
+  },
+);

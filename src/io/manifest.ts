@@ -188,9 +188,15 @@ export async function checkArtifact(dir: string, want: ArtifactExpectation): Pro
   return { dir, manifest: m, ref: { path: dir, kind: found, manifestSha256: read.sha256 } };
 }
 
+/** Tasks that keep their manifest inside their one JSON output instead of manifest.json. */
+const MANIFEST_FILE_OF: Record<string, string> = {
+  predict: "predictions.json",
+  "component-test": "component_test.json",
+};
+
 /** Folders that hold another artifact (their own manifest): their files are not the enclosing run's. */
 async function isArtifactFolder(dir: string): Promise<boolean> {
-  for (const name of [MANIFEST_FILE, "predictions.json", "component_test.json"]) {
+  for (const name of [MANIFEST_FILE, ...Object.values(MANIFEST_FILE_OF)]) {
     if (await Deno.stat(join(dir, name)).then(() => true, () => false)) return true;
   }
   return false;
@@ -236,7 +242,6 @@ export async function completeManifest(
     ...manifest,
     outputs: files,
     complete: true,
-    completed: new Date().toISOString(),
   });
 }
 
@@ -306,9 +311,10 @@ export async function claimResumableOutDir(
   return false;
 }
 
-/** A reference to an input folder for `inputs`: the hash of its manifest file (`file` for tasks that keep it
- * inside their one JSON output, as predict's predictions.json). */
-export async function inputRef(dir: string, kind: string, file = MANIFEST_FILE): Promise<InputRef> {
-  const bytes = await Deno.readFile(join(dir, file)).catch(() => undefined);
+/** A reference to an input folder for `inputs`: the hash of its manifest's file. */
+export async function inputRef(dir: string, kind: string): Promise<InputRef> {
+  const bytes = await Deno.readFile(join(dir, MANIFEST_FILE_OF[kind] ?? MANIFEST_FILE)).catch(() =>
+    undefined
+  );
   return { path: dir, kind, manifestSha256: bytes ? await sha256Hex(bytes) : null };
 }

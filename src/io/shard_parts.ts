@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { UsageError } from "../cli/cli.ts";
 import { exists, readJsonIfExists, writeFileAtomic } from "./atomic.ts";
-import { completeManifest } from "./manifest.ts";
+import { completeManifest, type InputRef, inputRef } from "./manifest.ts";
 import type { SkippedImage } from "./skipped.ts";
 
 export interface ShardMark {
@@ -28,7 +28,7 @@ export interface Part<M extends PartManifest = PartManifest> {
 }
 
 /** Fields of a manifest that legitimately differ between parts (when and where each ran). */
-const PER_RUN = new Set(["created", "completed", "device", "versions", "inputs", "outputs", "complete"]);
+const PER_RUN = new Set(["created", "device", "versions", "inputs", "outputs", "complete"]);
 
 /**
  * A copy of `value` as one run writing to `out` would have written it: every `shard` key removed and every
@@ -182,11 +182,16 @@ export function mergeSkipped(lists: SkippedImage[][]): SkippedImage[] {
 }
 
 /** The merged folder's manifest, written last: the first part's, unsharded, listing the merged folder's files. */
-export function writeMergedManifest(parts: Part[], out: string): Promise<void> {
-  const { outputs: _o, complete: _c, completed: _d, ...manifest } = unshard(
+export async function writeMergedManifest(parts: Part[], out: string): Promise<void> {
+  const { outputs: _o, complete: _c, ...manifest } = unshard(
     parts[0].manifest,
     parts[0].shard.out,
     out,
   );
-  return completeManifest(out, manifest);
+  // An input inside the merged folder (the predictions the shards computed) is referenced as merged.
+  const inputs = manifest.inputs as Record<string, InputRef> | undefined;
+  for (const [flag, ref] of Object.entries(inputs ?? {})) {
+    if (ref.path.startsWith(`${out}/`)) inputs![flag] = await inputRef(ref.path, ref.kind);
+  }
+  await completeManifest(out, manifest);
 }

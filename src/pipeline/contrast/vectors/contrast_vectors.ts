@@ -197,7 +197,7 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
       device: attributor.trunk.device,
       settings: runSettings,
       identity,
-      inputs: { predictions: await inputRef(predictionsDir, "predict", "predictions.json") },
+      inputs: { predictions: await inputRef(predictionsDir, "predict") },
       ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
     });
     // complete: false until every class is written, so no reader takes a running or killed run's folder.
