@@ -16,7 +16,7 @@ import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../../a
 import { readModel } from "../../../onnx/model.ts";
 import type { EpChoice } from "../../../runtime/ort.ts";
 import { buildManifest, completeManifest, startManifest, takeOverOutDir } from "../../../io/manifest.ts";
-import { exists, writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
 import { createProgress } from "../../../io/progress.ts";
 import { UsageError } from "../../../cli/cli.ts";
 import { allPairs, type ClassPair, groupBySource, parsePairList, samplePairs } from "./pair_sampling.ts";
@@ -149,9 +149,6 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
     const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
     let attribution: Awaited<ReturnType<typeof openAttribution>> | undefined;
     try {
-      if (opts.predictions && !(await exists(join(opts.predictions, "predictions.npy")))) {
-        throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
-      }
       const { from: predictionsDir, predicted } = await classStagePredictions(opts, model.sha256, dataset);
       const members = predictedMembers(predicted, maxImages);
       const rowClasses = new Set(planes.rowClasses);
