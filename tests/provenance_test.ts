@@ -23,6 +23,7 @@ import { shiftingTest } from "../src/pipeline/contrast/sanity_checks/shifting.ts
 import { whyNot } from "../src/pipeline/contrast/why_not/why_not.ts";
 import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { merge } from "../tasks/merge.ts";
+import { readRunFolder } from "../src/pipeline/report/run_folder.ts";
 import { writeLabelPredictions, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -300,3 +301,22 @@ Deno.test(
     assert.equal(manifest.inputs?.hyperplanes.path, hyper30);
   },
 );
+
+Deno.test("6. the report shows only the files a completed run's manifest lists", async () => {
+  const run = join(work, "report-run");
+  const out = join(run, "decompose");
+  await Deno.mkdir(join(out, "0_new"), { recursive: true });
+  await Deno.mkdir(join(out, "1_stale"), { recursive: true });
+  for (const f of ["0_new/image.jpg", "1_stale/image.jpg", "stale.json"]) {
+    await Deno.writeTextFile(join(out, f), "{}");
+  }
+  await Deno.writeTextFile(join(out, "decompose.json"), JSON.stringify({ class: 3 }));
+  await Deno.writeTextFile(
+    join(out, "manifest.json"),
+    JSON.stringify({ task: "decompose", complete: true, outputs: ["0_new/image.jpg", "decompose.json"] }),
+  );
+  const contents = await readRunFolder(run);
+  const shown = contents.generic.find((g) => g.folder === "decompose")!;
+  assert.deepEqual(shown.images.map((i) => i.title), ["0_new/image.jpg"]);
+  assert.deepEqual(shown.summaries.map((s) => s.file), ["decompose.json"]);
+});
