@@ -12,10 +12,7 @@ import { ensureFixture } from "../fixtures/ensure.ts";
 import { UsageError } from "../src/cli/cli.ts";
 import type { ManifestRecord } from "../src/io/manifest.ts";
 import { encodeModel, readModel, sha256File, sha256Hex } from "../src/onnx/model.ts";
-import {
-  computeContrastVectors,
-  type ContrastVectorsOptions,
-} from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
 import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
 import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
@@ -25,6 +22,7 @@ import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { merge } from "../tasks/merge.ts";
 import { readRunFolder } from "../src/pipeline/report/run_folder.ts";
 import { writeLabelPredictions, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
+import { fixtureVectorsOptions } from "./_helpers/fixture_vectors.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -35,17 +33,7 @@ globalThis.addEventListener("unload", () => Deno.removeSync(work, { recursive: t
 const predictions = await writeLabelPredictions(join(work, "predictions"), fixture.imageFolder);
 const imageCount = JSON.parse(await Deno.readTextFile(join(predictions, "predictions.json"))).images.length;
 
-const vectorsBase: Omit<ContrastVectorsOptions, "out" | "layer"> = {
-  model: fixture.modelPath,
-  data: fixture.imageFolder,
-  method: "deeplift",
-  samples: 2,
-  sigma: 0.25,
-  seed: 0,
-  maxImages: 4,
-  predictions,
-  ep: "wasm",
-};
+const vectorsBase = fixtureVectorsOptions(fixture, predictions);
 const TRAINING = { epochs: 20, lr: 0.5, init: "zeros" as const, seed: 0 };
 
 // Read here, not through io/manifest.ts, so that this file also runs on a protoscope from before provenance

@@ -46,6 +46,19 @@ export interface HyperplaneJob {
   log?: (line: string) => void;
   /** Train only this part of the rows (whole blocks of classes; `deno task merge` joins the parts). */
   shard?: Shard;
+  /** Remove hyperplanes of other vectors, classes or settings in --out (otherwise such a folder is refused). */
+  fresh?: boolean;
+}
+
+/** What a hyperplanes run writes: the row files, the index and the manifest. */
+async function removeHyperplaneFiles(out: string): Promise<void> {
+  for await (const entry of Deno.readDir(out)) {
+    if (
+      entry.isFile && /^((bias|accuracy)_)?\d+\.npy$|^hyperplanes\.json$|^manifest\.json$/.test(entry.name)
+    ) {
+      await Deno.remove(join(out, entry.name));
+    }
+  }
 }
 
 export interface HyperplaneSummary {
@@ -123,9 +136,14 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
     previous &&
     (previous.resumeKey !== resumeKey || previous.settings.shard !== shardSetting(job.shard).shard)
   ) {
-    throw new UsageError(
-      `${job.out} holds hyperplanes of other vectors, classes or settings: choose another --out or remove it`,
-    );
+    if (!job.fresh) {
+      throw new UsageError(
+        `${job.out} holds hyperplanes of other vectors, classes or settings: pass --fresh to remove them, or ` +
+          "choose another --out",
+      );
+    }
+    log(`hyperplanes: --fresh: removing the hyperplanes in ${job.out} (other vectors, classes or settings)`);
+    await removeHyperplaneFiles(job.out);
   }
 
   let solver: PairSolver;
