@@ -119,8 +119,8 @@ export interface ArtifactExpectation {
   flag: string;
   /** The kind(s) accepted. */
   kind: string | readonly string[];
-  /** The model's sha256 the artifact must come from. */
-  model?: string;
+  /** The model the artifact must come from. */
+  model?: { sha256: string; path: string };
   /** The layer (its resolved tensor, and the user's name for messages). */
   layer?: { name: string; tensor: string };
   /** A folder without a manifest (the reference's own files) is accepted as foreign (default: refused). */
@@ -134,11 +134,11 @@ export interface CheckedArtifact {
   ref: InputRef;
 }
 
-const shortHash = (s: string | undefined) => (s ? `${s.slice(0, 12)}…` : "none recorded");
+const shortHash = (s: string) => `${s.slice(0, 12)}…`;
 
 /**
  * The one check of an input folder: its manifest names the expected kind, says the run that wrote it
- * completed, and (when asked) records the same model and layer. Any failure is a UsageError (exit 2) naming
+ * completed, and (when asked) records the same model and layer (checkOrigin). Any failure is a UsageError (exit 2) naming
  * the folder, what was expected and what was found.
  */
 export async function checkArtifact(dir: string, want: ArtifactExpectation): Promise<CheckedArtifact> {
@@ -173,19 +173,32 @@ export async function checkArtifact(dir: string, want: ArtifactExpectation): Pro
         `(${MANIFEST_FILE} complete: false; it is still running or was killed): wait for it or rerun it`,
     );
   }
-  if (want.model && m.model?.sha256 !== want.model) {
-    throw new UsageError(
-      `${where}: expected ${expected} made with the model of sha256 ${shortHash(want.model)}, found ` +
-        `${m.model ? `sha256 ${shortHash(m.model.sha256)} (${m.model.path})` : "no model recorded"}`,
-    );
-  }
-  if (want.layer && m.layer?.tensor !== want.layer.tensor) {
-    throw new UsageError(
-      `${where}: expected ${expected} at --layer ${want.layer.name} (${want.layer.tensor}), found ` +
-        `${m.layer ? `layer ${m.layer.name} (${m.layer.tensor})` : "no layer recorded"}`,
-    );
-  }
+  checkOrigin(where, expected, m, want);
   return { dir, manifest: m, ref: { path: dir, kind: found, manifestSha256: read.sha256 } };
+}
+
+/**
+ * The artifact comes from the model and layer the consumer runs (compared where the manifest records them; an
+ * older protoscope's folders may not): a UsageError naming what was expected and what was found.
+ */
+export function checkOrigin(
+  where: string,
+  what: string,
+  m: ManifestRecord | undefined,
+  want: { model?: { sha256: string; path: string }; layer?: { name: string; tensor: string } },
+): void {
+  if (want.layer && m?.layer && m.layer.tensor !== want.layer.tensor) {
+    throw new UsageError(
+      `${where}: expected ${what} at --layer ${want.layer.name} (${want.layer.tensor}), found ${what} at ` +
+        `${m.layer.name} (${m.layer.tensor})`,
+    );
+  }
+  if (want.model && m?.model && m.model.sha256 !== want.model.sha256) {
+    throw new UsageError(
+      `${where}: expected ${what} of --model ${want.model.path} (sha256 ${shortHash(want.model.sha256)}), ` +
+        `found ${what} of ${m.model.path} (sha256 ${shortHash(m.model.sha256)})`,
+    );
+  }
 }
 
 /** Tasks that keep their manifest inside their one JSON output instead of manifest.json. */

@@ -3,6 +3,7 @@
 // hyperplanes, and the check that catches a folder of another model or layer before any compute.
 import { UsageError } from "../../../cli/cli.ts";
 import type { Hyperplanes } from "./hyperplanes_io.ts";
+import { checkOrigin } from "../../../io/manifest.ts";
 
 export type HyperplaneSet =
   & Pick<
@@ -30,20 +31,10 @@ export function checkHyperplanesFit(
   layer: string,
   model: TapOfModel,
 ): void {
-  const m = planes.manifest;
-  if (m?.layer && m.layer.tensor !== model.tapTensor) {
-    throw new UsageError(
-      `--hyperplanes ${source}: expected hyperplanes at --layer ${layer} (${model.tapTensor}), found ` +
-        `hyperplanes trained on vectors at ${m.layer.name} (${m.layer.tensor})`,
-    );
-  }
-  if (m?.model && m.model.sha256 !== model.sha256) {
-    throw new UsageError(
-      `--hyperplanes ${source}: expected hyperplanes of --model ${model.path} (sha256 ${
-        model.sha256.slice(0, 12)
-      }…), found hyperplanes of ${m.model.path} (sha256 ${m.model.sha256.slice(0, 12)}…)`,
-    );
-  }
+  checkOrigin(`--hyperplanes ${source}`, "hyperplanes", planes.manifest, {
+    model: { sha256: model.sha256, path: model.path },
+    layer: { name: layer, tensor: model.tapTensor },
+  });
   const channels = model.channels;
   if (planes.channels !== channels) {
     throw new UsageError(
