@@ -230,6 +230,31 @@ Deno.test("4. hyperplanes --vectors of a hyperplanes folder is refused by name",
   );
 });
 
+Deno.test("4. --predictions and --concepts of another kind are refused by name", ORT_TEST, async () => {
+  await layer30();
+  await refused(
+    () =>
+      computeContrastVectors({
+        ...vectorsBase,
+        predictions: hyper30,
+        out: join(work, "vectors-of-hyperplanes"),
+      }),
+    new RegExp(`--predictions ${hyper30}: expected a predict folder .*found a 'hyperplanes' folder`),
+  );
+  await refused(
+    () =>
+      runDecompose({
+        model: fixture.modelPath,
+        concepts: vectors30,
+        cls: 0,
+        images: [join(fixture.imageFolder, "c0_red_green", "c0_red_green_000.png")],
+        out: join(work, "decompose-of-vectors"),
+        ep: "wasm",
+      }),
+    new RegExp(`--concepts ${vectors30}: expected a concepts folder, found a 'contrast-vectors' folder`),
+  );
+});
+
 Deno.test(
   "6. a decompose rerun with another class into one --out leaves only its own images",
   ORT_TEST,
