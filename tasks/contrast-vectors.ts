@@ -2,7 +2,13 @@
 // [--cutoff 0.25] [--samples 20] [--sigma 0.25] [--map mean|relu-mean] [--attribution-cache A] ...
 import { choiceArg, floatArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeContrastVectors, CONTRAST_MAPS } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
+import {
+  FRESH_FLAG,
+  MODEL_DATA_FLAGS,
+  modelDataFromArgs,
+  RUN_ENV_FLAGS,
+  runEnvFromArgs,
+} from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
   attributionFromArgs,
@@ -38,6 +44,7 @@ export async function main(argv: string[]): Promise<void> {
       ...CLASS_ATTRIBUTION_FLAGS,
       ...RUN_ENV_FLAGS,
       ...SHARD_FLAG,
+      ...FRESH_FLAG,
     },
     argv,
   );
@@ -52,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     cutoff: floatArg("cutoff", a.cutoff),
     map: choiceArg("map", a.map, CONTRAST_MAPS),
     shard: parseShard(a.shard),
+    fresh: a.fresh as boolean,
   });
   const done = s.classes.filter((c) => c.status === "done");
   const rows = done.reduce((t, c) => t + c.rows, 0);

@@ -9,6 +9,7 @@ import {
 import { contrastVectorsInfo } from "../src/pipeline/contrast/vectors/vectors_io.ts";
 import { HYPERPLANE_INITS, REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
+import { FRESH_FLAG } from "../src/cli/task_flags.ts";
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
@@ -44,6 +45,7 @@ export async function main(argv: string[]): Promise<void> {
         help: "train on the GPU even on a software adapter (default: the GPU on hardware, else --cpu)",
       },
       ...SHARD_FLAG,
+      ...FRESH_FLAG,
     },
     argv,
   );
@@ -72,6 +74,7 @@ export async function main(argv: string[]): Promise<void> {
     },
     solver: a.cpu ? "cpu" : a.gpu ? "gpu" : a.twin ? "twin" : "auto",
     shard: parseShard(a.shard),
+    fresh: a.fresh as boolean,
   });
   console.log(formatHyperplaneSummary(summary));
 }

@@ -318,8 +318,12 @@ Deno.test("hyperplanes: a rerun resumes finished rows and reproduces the rest", 
   assert.deepEqual(await Deno.readFile(join(dir, "H", "4.npy")), before);
   await assert.rejects(
     () => trainHyperplanes({ ...job, training: { ...job.training, seed: 1 } }),
-    /holds hyperplanes of other vectors, classes or settings/,
+    /holds hyperplanes of other vectors, classes or settings: pass --fresh/,
   );
+  // --fresh: the earlier rows go and every row is trained with the new seed.
+  const fresh = await trainHyperplanes({ ...job, training: { ...job.training, seed: 1 }, fresh: true });
+  assert.equal(fresh.rowsResumed, 0);
+  assert.notDeepEqual(await Deno.readFile(join(dir, "H", "4.npy")), before);
 });
 
 Deno.test("hyperplanes: bad inputs fail before training", async () => {

@@ -4,6 +4,7 @@
 // inputs of the same size is never mixed in; a mismatch is refused naming what changed and how to start over.
 import { join } from "node:path";
 import { sha256Hex } from "../onnx/model.ts";
+import { UsageError } from "../cli/cli.ts";
 
 export interface RunIdentity {
   /** SHA-256 of the model file. */
@@ -93,8 +94,8 @@ export function identityChanges(saved: Partial<RunIdentity> | undefined, current
   return changes;
 }
 
-/** Thrown when earlier work in --out was made from other inputs. */
-export class IdentityMismatch extends Error {
+/** Thrown when earlier work in --out was made from other inputs: a refusal (exit 2), not a failure. */
+export class IdentityMismatch extends UsageError {
   constructor(readonly where: string, readonly changes: string[]) {
     super(
       `${where} was made from other inputs: ${changes.join("; ")}. ` +

@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { UsageError } from "../cli/cli.ts";
 import { exists, readJsonIfExists, writeFileAtomic } from "./atomic.ts";
+import { completeManifest, type InputRef, inputRef } from "./manifest.ts";
 import type { SkippedImage } from "./skipped.ts";
 
 export interface ShardMark {
@@ -27,7 +28,7 @@ export interface Part<M extends PartManifest = PartManifest> {
 }
 
 /** Fields of a manifest that legitimately differ between parts (when and where each ran). */
-const PER_RUN = new Set(["created", "device", "versions"]);
+const PER_RUN = new Set(["created", "device", "versions", "inputs", "outputs", "complete"]);
 
 /**
  * A copy of `value` as one run writing to `out` would have written it: every `shard` key removed and every
@@ -135,6 +136,12 @@ export async function readParts(dirs: string[], task: string): Promise<Part[]> {
   for (const dir of dirs) {
     const manifest = await readJsonIfExists<PartManifest>(join(dir, "manifest.json"));
     if (!manifest) throw new UsageError(`--parts ${dir}: no manifest.json (not a ${task} output folder)`);
+    if (manifest.complete === false) {
+      throw new UsageError(
+        `--parts ${dir}: expected a finished ${task} shard, found one whose run has not finished ` +
+          "(manifest.json complete: false; still running or killed): rerun that shard, it resumes",
+      );
+    }
     parts.push({ dir, manifest });
   }
   return checkParts(parts, task);
@@ -172,4 +179,19 @@ export function mergeSkipped(lists: SkippedImage[][]): SkippedImage[] {
     const key = JSON.stringify([s.index, s.path, s.reason]);
     return !seen.has(key) && seen.add(key);
   });
+}
+
+/** The merged folder's manifest, written last: the first part's, unsharded, listing the merged folder's files. */
+export async function writeMergedManifest(parts: Part[], out: string): Promise<void> {
+  const { outputs: _o, complete: _c, ...manifest } = unshard(
+    parts[0].manifest,
+    parts[0].shard.out,
+    out,
+  );
+  // An input inside the merged folder (the predictions the shards computed) is referenced as merged.
+  const inputs = manifest.inputs as Record<string, InputRef> | undefined;
+  for (const [flag, ref] of Object.entries(inputs ?? {})) {
+    if (ref.path.startsWith(`${out}/`)) inputs![flag] = await inputRef(ref.path, ref.kind);
+  }
+  await completeManifest(out, manifest);
 }

@@ -6,20 +6,24 @@ import type { FixturePaths } from "../../fixtures/ensure.ts";
 import { computeContrastVectors } from "../../src/pipeline/contrast/vectors/contrast_vectors.ts";
 import { readContrastVectors } from "../../src/pipeline/contrast/vectors/vectors_io.ts";
 
-export async function fixtureContrastVectors(fixture: FixturePaths, work: string, predictions: string) {
-  const out = join(work, "vectors");
-  await computeContrastVectors({
+/** The contrast tests' contrast-vectors options on the fixture (all but --out). */
+export function fixtureVectorsOptions(fixture: FixturePaths, predictions: string) {
+  return {
     model: fixture.modelPath,
     data: fixture.imageFolder,
     layer: "layer3",
-    out,
-    method: "deeplift",
+    method: "deeplift" as const,
     samples: 2,
     sigma: 0.25,
     seed: 0,
     maxImages: 4,
     predictions,
-    ep: "wasm",
-  });
+    ep: "wasm" as const,
+  };
+}
+
+export async function fixtureContrastVectors(fixture: FixturePaths, work: string, predictions: string) {
+  const out = join(work, "vectors");
+  await computeContrastVectors({ ...fixtureVectorsOptions(fixture, predictions), out });
   return await readContrastVectors(out);
 }

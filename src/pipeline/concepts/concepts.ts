@@ -20,7 +20,7 @@ import {
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { factorize, nmfDeviceFor } from "./factorize.ts";
 import { MAX_K, NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
-import { buildManifest } from "../../io/manifest.ts";
+import { buildManifest, claimResumableOutDir, completeManifest, startManifest } from "../../io/manifest.ts";
 import { readJsonIfExists, readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
@@ -175,7 +175,8 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
       identity,
       ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
     });
-    await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+    // complete: false until every class and the summary are written.
+    await startManifest(opts.out, manifest);
 
     const members = predictedMembers(predicted, maxImages);
     const cache = await AttributionCache.forRun(opts.attributionCache, attributor, sha256, batch);
@@ -279,6 +280,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     }
     progress.stop();
     await writeSummary();
+    await completeManifest(opts.out, manifest);
     return {
       layer: opts.layer,
       tensor: attributor.tapTensor,
@@ -304,18 +306,13 @@ export async function classFolders(out: string): Promise<number[]> {
 
 /**
  * The folder must hold results of these inputs only: refused (naming what changed) when its manifest says
- * otherwise; with `fresh`, the earlier results are removed first.
+ * otherwise; with `fresh`, the earlier results are removed first (io/manifest.ts claimResumableOutDir).
  */
 async function claimFolder(out: string, identity: RunIdentity, fresh: boolean): Promise<void> {
-  const manifest = await readJsonIfExists<{ identity?: RunIdentity }>(join(out, "manifest.json")).catch(() =>
-    undefined
-  );
-  const earlier = manifest ? identityChanges(manifest.identity, identity) : [];
-  if (!earlier.length) return;
-  if (!fresh) assertSameIdentity(manifest!.identity, identity, out);
-  console.error(`concepts: --fresh: removing the results in ${out} (${earlier.join("; ")})`);
-  for (const c of await classFolders(out)) await Deno.remove(join(out, String(c)), { recursive: true });
-  await Deno.remove(join(out, "concepts.json")).catch(() => {});
+  await claimResumableOutDir(out, "concepts", identity, fresh, async () => {
+    for (const c of await classFolders(out)) await Deno.remove(join(out, String(c)), { recursive: true });
+    await Deno.remove(join(out, "concepts.json")).catch(() => {});
+  });
 }
 
 /** Every finished class in `out` computed from `identity`, in class order: the index of the folder. */

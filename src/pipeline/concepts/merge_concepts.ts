@@ -2,7 +2,14 @@
 // and the shared predictions, the index (concepts.json) rebuilt over all classes, the manifest unsharded.
 import { join } from "node:path";
 import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { copyPartFile, mergeSkipped, readPartOutputs, readParts, unshard } from "../../io/shard_parts.ts";
+import {
+  copyPartFile,
+  mergeSkipped,
+  readPartOutputs,
+  readParts,
+  unshard,
+  writeMergedManifest,
+} from "../../io/shard_parts.ts";
 import type { ConceptsSummary } from "./concepts.ts";
 import { classFolders } from "./concepts.ts";
 
@@ -42,6 +49,6 @@ export async function mergeConcepts(dirs: string[], out: string): Promise<Concep
     skipped: mergeSkipped(indexes.map((i) => i.skipped ?? [])),
   };
   await writeJsonAtomic(join(out, "concepts.json"), merged);
-  await writeJsonAtomic(join(out, "manifest.json"), unshard(parts[0].manifest, parts[0].shard.out, out));
+  await writeMergedManifest(parts, out);
   return merged;
 }

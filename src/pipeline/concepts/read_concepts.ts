@@ -1,5 +1,5 @@
 // Reads a folder of per-class concept bases (NMF prototypes) into one stacked prototype matrix for the
-// prototype search. Two layouts are accepted:
+// prototype search: the one reader of concepts folders (its manifest is checked first). Two layouts:
 // - protoscope's (`deno task concepts`): concepts.json + manifest.json at the top, <class>/basis.npy (k x C
 //   float32, rows = prototypes) per class;
 // - the reference implementation's: <class>/nmf/nmf_basis.pt (torch.save of a k x C float64 tensor), where
@@ -9,6 +9,10 @@ import { exists, readJsonIfExists } from "../../io/atomic.ts";
 import { readNpy } from "../../io/npy.ts";
 import { readTorchTensor } from "../../io/torch_pt.ts";
 import { IMAGENET_CLASSES } from "../../data/class_names.ts";
+import { checkArtifact } from "../../io/manifest.ts";
+
+/** The artifact kind a concepts folder's manifest declares. */
+export const CONCEPTS_KIND = "concepts";
 
 export interface ConceptsClassInfo {
   class: number;
@@ -70,6 +74,9 @@ export async function readConcepts(dir: string, opts: ReadConceptsOptions = {}):
     throw new Error(`--concepts ${dir}: folder not found (${(e as Error).message})`);
   }
   if (!info.isDirectory) throw new Error(`--concepts ${dir}: expected a folder, got a file`);
+  // A folder of another kind, or one whose concepts run has not finished, is refused before any basis is read;
+  // the reference's folders (no manifest) pass.
+  await checkArtifact(dir, { flag: "--concepts", kind: CONCEPTS_KIND, allowForeign: true });
   if (opts.classes) {
     const bad = opts.classes.filter((c) => !Number.isInteger(c) || c < 0);
     if (bad.length) throw new Error(`--classes: class indices must be non-negative integers, got ${bad}`);

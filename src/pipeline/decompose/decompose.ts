@@ -10,7 +10,7 @@
 import { basename, extname, join } from "node:path";
 import { UsageError } from "../../cli/cli.ts";
 import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
-import { buildManifest } from "../../io/manifest.ts";
+import { buildManifest, completeManifest, takeOverOutDir } from "../../io/manifest.ts";
 import { encodeNpy } from "../../io/npy.ts";
 import { withOutDir } from "../../io/out_dir.ts";
 import { createProgress } from "../../io/progress.ts";
@@ -141,7 +141,10 @@ function imageFolder(index: number, path: string): string {
 
 export async function runDecompose(opts: DecomposeOptions): Promise<DecomposeReport> {
   const { concepts, layer } = await validateDecompose(opts);
-  return await withOutDir(opts.out, "decompose", () => decompose(opts, concepts, layer));
+  return await withOutDir(opts.out, "decompose", async () => {
+    await takeOverOutDir(opts.out, "decompose");
+    return await decompose(opts, concepts, layer);
+  });
 }
 
 async function decompose(
@@ -259,7 +262,7 @@ async function decompose(
       settings: { class: opts.cls, concepts: opts.concepts, k, tolerance, solver, batch },
     });
     await writeJsonAtomic(join(opts.out, "decompose.json"), report);
-    await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+    await completeManifest(opts.out, manifest);
     return report;
   } finally {
     if (!opts.classifier) await classifier.release();

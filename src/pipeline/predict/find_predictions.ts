@@ -1,4 +1,4 @@
-// The one way later stages get predictions: use a folder that holds predictions of exactly these images (same
+// The one way later stages get predictions, and so the reader of predict folders: use a folder that holds predictions of exactly these images (same
 // model, same files with the same stamps, in order; a longer list whose start matches is fine), else compute
 // them for the images the stage uses (its --limit included). Predictions of other images are never used.
 import { join, resolve } from "node:path";
@@ -6,6 +6,8 @@ import type { Dataset } from "../../data/dataset.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { exists, readJsonIfExists } from "../../io/atomic.ts";
 import { dataStamps, IdentityMismatch } from "../../io/run_identity.ts";
+import { manifestKind, readManifest } from "../../io/manifest.ts";
+import { UsageError } from "../../cli/cli.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { predictDataset, type PredictionsFile, readPredictedClasses } from "./predict.ts";
 
@@ -101,11 +103,16 @@ export async function findOrComputePredictions(opts: FindPredictionsOptions): Pr
   const hasNpy = (dir: string) => exists(join(dir, "predictions.npy"));
   if (opts.given) {
     if (!(await hasNpy(opts.given))) {
-      throw new Error(`--predictions ${opts.given}: no predictions.npy in that folder`);
+      // A task folder of another kind is named as such; anything else lacks the file.
+      const other = await readManifest(opts.given).catch(() => undefined);
+      throw new UsageError(
+        `--predictions ${opts.given}: expected a predict folder (predictions.npy, predictions.json), found ` +
+          (other ? `a '${manifestKind(other.manifest)}' folder (its manifest.json)` : "no predictions.npy"),
+      );
     }
     const changes = await predictionsMismatch(opts.given, opts.modelSha256, dataset, stamps);
     if (changes.length) {
-      throw new Error(
+      throw new UsageError(
         `--predictions ${opts.given} does not fit: ${changes.join("; ")}. ` +
           "Predict this data with this model (deno task predict), or omit --predictions",
       );

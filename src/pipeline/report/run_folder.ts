@@ -214,11 +214,23 @@ async function jpegsIn(dir: string, nested: boolean): Promise<string[]> {
   return found;
 }
 
+/** The files a completed run in `dir` lists in its manifest (io/manifest.ts), or undefined. */
+async function runOutputs(dir: string): Promise<Set<string> | undefined> {
+  // An unreadable manifest is reported once, where the folder's JSON files are read.
+  const manifest = await readJson(join(dir, "manifest.json"), []).catch(() => undefined);
+  if (!isObject(manifest) || manifest.complete !== true || !Array.isArray(manifest.outputs)) return undefined;
+  return new Set(manifest.outputs as string[]);
+}
+
 /** Reads one output folder into `contents`. */
 async function readOutput(contents: RunContents, dir: string, nested = true): Promise<void> {
   const folder = relative(contents.root, dir) || ".";
   const entries = await listFolder(dir);
-  const jsonFiles = entries.filter((e) => e.isFile && e.name.endsWith(".json")).map((e) => e.name);
+  // A completed run's manifest lists the files it wrote: only those are shown (nothing an earlier run left).
+  const listed = await runOutputs(dir);
+  const shown = (file: string) => !listed || file === "manifest.json" || listed.has(file);
+  const jsonFiles = entries.filter((e) => e.isFile && e.name.endsWith(".json")).map((e) => e.name)
+    .filter(shown);
   const tasks = new Set<string>();
   const claimed = new Set<string>();
   const generic: GenericOutput = { folder, tasks: [], summaries: [], images: [], imagesLeftOut: 0 };
@@ -294,7 +306,7 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
     }
   }
 
-  const jpegs = (await jpegsIn(dir, nested)).filter((f) => !claimed.has(f));
+  const jpegs = (await jpegsIn(dir, nested)).filter((f) => !claimed.has(f) && shown(f));
   generic.images = jpegs.slice(0, MAX_GENERIC_IMAGES).map((f) => ({ title: f, path: join(dir, f) }));
   generic.imagesLeftOut = Math.max(0, jpegs.length - MAX_GENERIC_IMAGES);
   generic.tasks = [...tasks];

@@ -4,8 +4,8 @@
 // interrupted run resumes at the first unfinished block (when the vectors' content and settings match).
 import { withOutDir } from "../../../io/out_dir.ts";
 import { join } from "node:path";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
-import { buildManifest } from "../../../io/manifest.ts";
+import { exists, readJsonIfExists } from "../../../io/atomic.ts";
+import { buildManifest, completeManifest, startManifest } from "../../../io/manifest.ts";
 import { readNpy } from "../../../io/npy.ts";
 import { createProgress } from "../../../io/progress.ts";
 import { sha256Hex } from "../../../onnx/model.ts";
@@ -53,6 +53,19 @@ export interface HyperplaneJob {
   log?: (line: string) => void;
   /** Train only this part of the rows (whole blocks of classes; `deno task merge` joins the parts). */
   shard?: Shard;
+  /** Remove hyperplanes of other vectors, classes or settings in --out (otherwise such a folder is refused). */
+  fresh?: boolean;
+}
+
+/** What a hyperplanes run writes: the row files, the index and the manifest. */
+async function removeHyperplaneFiles(out: string): Promise<void> {
+  for await (const entry of Deno.readDir(out)) {
+    if (
+      entry.isFile && /^((bias|accuracy)_)?\d+\.npy$|^hyperplanes\.json$|^manifest\.json$/.test(entry.name)
+    ) {
+      await Deno.remove(join(out, entry.name));
+    }
+  }
 }
 
 export interface HyperplaneSummary {
@@ -130,9 +143,14 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
     previous &&
     (previous.resumeKey !== resumeKey || previous.settings.shard !== shardSetting(job.shard).shard)
   ) {
-    throw new Error(
-      `${job.out} holds hyperplanes of other vectors, classes or settings: choose another --out or remove it`,
-    );
+    if (!job.fresh) {
+      throw new UsageError(
+        `${job.out} holds hyperplanes of other vectors, classes or settings: pass --fresh to remove them, or ` +
+          "choose another --out",
+      );
+    }
+    log(`hyperplanes: --fresh: removing the hyperplanes in ${job.out} (other vectors, classes or settings)`);
+    await removeHyperplaneFiles(job.out);
   }
 
   const solver = await chooseSolver(job.solver ?? "auto", vectors, t, job.limits, log);
@@ -156,15 +174,25 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
     complete: false,
   };
   await writeHyperplanesIndex(job.out, index);
-  await writeJsonAtomic(
-    join(job.out, "manifest.json"),
-    await buildManifest({
+  // What the hyperplanes belong to is what the vectors came from: their model, layer and data, so that the
+  // consumers (shifting-test, masking-test, contrast) can refuse another model or layer.
+  const from = vectors.manifest;
+  const manifest = {
+    ...await buildManifest({
       task: "hyperplanes",
       device: solver.description,
       settings,
+      inputs: { vectors: vectors.ref },
       ...(job.shard ? { shard: { ...job.shard, out: job.out } } : {}),
     }),
-  );
+    ...(from?.model ? { model: from.model } : {}),
+    ...(from?.layer ? { layer: from.layer } : {}),
+    ...(from?.identity
+      ? { data: { sha256: from.identity.data.sha256, count: from.identity.data.count } }
+      : {}),
+  };
+  // complete: false until the last row and the index are written.
+  await startManifest(job.out, manifest);
 
   const rowDone = async (i: number) => {
     const p = hyperplaneRowPaths(job.out, i);
@@ -262,6 +290,7 @@ async function trainHyperplanesIn(job: HyperplaneJob): Promise<HyperplaneSummary
   index.pairs = { trained: ordered - derived, derived, skipped: all - ordered };
   index.complete = true;
   await writeHyperplanesIndex(job.out, index);
+  await completeManifest(job.out, manifest);
   const seconds = (performance.now() - start) / 1000;
   return {
     out: job.out,

@@ -6,6 +6,11 @@ import { join } from "node:path";
 import { exists, readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
 import { parseNpyHeader, readNpy, writeNpy } from "../../../io/npy.ts";
 import { readTorchTensor } from "../../../io/torch_pt.ts";
+import { UsageError } from "../../../cli/cli.ts";
+import { checkArtifact, type InputRef, type ManifestRecord } from "../../../io/manifest.ts";
+
+/** The artifact kind a hyperplanes folder's manifest declares. */
+export const HYPERPLANES_KIND = "hyperplanes";
 
 export const HYPERPLANES_INDEX = "hyperplanes.json";
 
@@ -122,6 +127,11 @@ export interface Hyperplanes {
   /** Classes i that have a row file, ascending. */
   rowClasses: number[];
   index?: HyperplanesIndex;
+  /** The folder's manifest: the model and layer of the vectors it was trained on (absent for the reference's
+   * .pt folders). */
+  manifest?: ManifestRecord;
+  /** The folder as an input of a later run. */
+  ref: InputRef;
   /** Loads row i if not loaded yet (an error when H has no row i). */
   loadRow(i: number): Promise<HyperplaneRow>;
   /** The normal of (i, j): a view of C values (zero when the pair had no data). Row i must be loaded. */
@@ -158,13 +168,21 @@ async function readFloats(
 }
 
 /**
- * Reads H. `expectChannels` (the layer's width): a folder of another width is an error naming both widths.
+ * Reads H, the one reader of hyperplane folders. First the manifest: a folder of another kind or whose run has
+ * not finished is refused before any row is read (the reference's .pt folders have none and pass); the
+ * model and layer are checked by the consumer, which knows them (hyperplane_set.ts checkHyperplanesFit).
+ * `expectChannels` (the layer's width): a folder of another width is an error naming both widths.
  * `classes`: the rows to load now (default: every row file).
  */
 export async function readHyperplanes(
   dir: string,
-  opts: { expectChannels?: number; classes?: readonly number[] } = {},
+  opts: { expectChannels?: number; classes?: readonly number[]; flag?: string } = {},
 ): Promise<Hyperplanes> {
+  const checked = await checkArtifact(dir, {
+    flag: opts.flag ?? "--hyperplanes",
+    kind: HYPERPLANES_KIND,
+    allowForeign: true,
+  });
   const index = await readJsonIfExists<HyperplanesIndex>(join(dir, HYPERPLANES_INDEX));
   const listed = await listRowClasses(dir);
   const format = listed.npy.length > 0 ? "npy" : "pt";
@@ -236,11 +254,26 @@ export async function readHyperplanes(
     layer: index?.layer,
     rowClasses,
     index,
+    manifest: checked.manifest,
+    ref: checked.ref,
     loadRow,
     normal: (i, j) => rowOf(i, j).normals.subarray(j * channels, (j + 1) * channels),
     bias: (i, j) => rowOf(i, j).bias[j],
     accuracy: (i, j) => rowOf(i, j).accuracy[j],
   };
+}
+
+/**
+ * A consumer's `--hyperplanes` folder with no row loaded yet (rows load per source class): refusals from the
+ * manifest check pass unchanged, other read errors are prefixed with the flag.
+ */
+export async function openHyperplanes(dir: string, flag = "--hyperplanes"): Promise<Hyperplanes> {
+  try {
+    return await readHyperplanes(dir, { classes: [], flag });
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`${flag} ${dir}: ${(e as Error).message}`);
+  }
 }
 
 function describeClasses(classes: number[]): string {

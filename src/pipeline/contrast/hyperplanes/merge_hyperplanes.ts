@@ -1,8 +1,6 @@
 // `deno task merge` for hyperplanes: every shard's row files (each row written by exactly one shard), the index
 // and the manifest unsharded. Refuses unfinished shards and rows missing or written twice.
-import { join } from "node:path";
-import { writeJsonAtomic } from "../../../io/atomic.ts";
-import { copyPartFile, readPartOutputs, readParts, unshard } from "../../../io/shard_parts.ts";
+import { copyPartFile, readPartOutputs, readParts, writeMergedManifest } from "../../../io/shard_parts.ts";
 import { HYPERPLANES_INDEX, type HyperplanesIndex, writeHyperplanesIndex } from "./hyperplanes_io.ts";
 
 /** The three files of row i, relative to the folder (as hyperplaneRowPaths names them). */
@@ -37,6 +35,6 @@ export async function mergeHyperplanes(dirs: string[], out: string): Promise<Hyp
     pairs: { trained: sum("trained"), derived: sum("derived"), skipped: sum("skipped") },
   };
   await writeHyperplanesIndex(out, merged);
-  await writeJsonAtomic(join(out, "manifest.json"), unshard(parts[0].manifest, parts[0].shard.out, out));
+  await writeMergedManifest(parts, out);
   return merged;
 }

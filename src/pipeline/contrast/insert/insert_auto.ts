@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Dataset } from "../../../data/dataset.ts";
 import { resolveLayer } from "../../../model/layers.ts";
 import { probeShapes } from "../../../model/inspect.ts";
-import { readModel } from "../../../onnx/model.ts";
+import { readModel, sha256File } from "../../../onnx/model.ts";
 import { writeJsonAtomic } from "../../../io/atomic.ts";
 import type { SkippedImage } from "../../../io/skipped.ts";
 import { seededRandom } from "../../../runtime/random.ts";
@@ -19,8 +19,8 @@ import { UsageError } from "../../../cli/cli.ts";
 import { cropSize } from "../../../../kernels/composite/crop_cells.ts";
 import { pooledSize } from "../../../../kernels/search/hits.ts";
 import type { NmfDeviceChoice } from "../../concepts/factorize.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
-import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
+import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { openHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
 import type { ClassPair } from "../sanity_checks/pair_sampling.ts";
 import { mean, median } from "../sanity_checks/contrast_summary.ts";
 import { whyNot, type WhyNotCrop } from "../why_not/why_not.ts";
@@ -175,9 +175,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
   const seed = opts.seed ?? 0;
   const source = typeof opts.hyperplanes === "string" ? opts.hyperplanes : opts.hyperplanes.source;
   const planes = typeof opts.hyperplanes === "string"
-    ? await readHyperplanes(opts.hyperplanes, { classes: [] }).catch((e) => {
-      throw new UsageError(`--hyperplanes ${source}: ${(e as Error).message}`);
-    })
+    ? await openHyperplanes(opts.hyperplanes)
     : opts.hyperplanes.set;
   // The layer's width from the graph alone, so a folder of another layer fails before any image is read.
   const graph = await readModel(opts.model);
@@ -192,7 +190,12 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
   if (tapShape.length !== 4) {
     throw new UsageError(`--layer ${opts.layer}: the tap has shape [${tapShape}]; expected N x C x h x w`);
   }
-  checkHyperplaneWidth(planes, source, opts.layer, tapShape[1]);
+  checkHyperplanesFit(planes, source, opts.layer, {
+    channels: tapShape[1],
+    tapTensor: tap.tensor,
+    sha256: await sha256File(opts.model),
+    path: opts.model,
+  });
   const pooledWidth = pooledSize(tapShape[2], tapShape[3]).width;
 
   const validate = (dataset: Dataset, { numClasses }: InsertClasses) => {

@@ -7,8 +7,7 @@ import { type Dataset, openDataset } from "../../../data/dataset.ts";
 import { modelClasses } from "../../../model/model_classes.ts";
 import { Classifier } from "../../../model/classifier.ts";
 import type { EpChoice } from "../../../runtime/ort.ts";
-import { buildManifest } from "../../../io/manifest.ts";
-import { writeJsonAtomic } from "../../../io/atomic.ts";
+import { buildManifest, completeManifest, startManifest, takeOverOutDir } from "../../../io/manifest.ts";
 import { withOutDir } from "../../../io/out_dir.ts";
 import { UsageError } from "../../../cli/cli.ts";
 import { findOrComputePredictions } from "../../predict/find_predictions.ts";
@@ -42,7 +41,8 @@ export interface InsertSession extends InsertClasses {
   predictions: string;
   /** Up to maxImages dataset indices per predicted class, in data order. */
   members: Map<number, number[]>;
-  /** Builds the manifest with `settings` and writes it to `<out>/manifest.json`. */
+  /** Builds the manifest with `settings`, removes an earlier run's files and starts `<out>/manifest.json`
+   * (completed when the run returns). */
   writeManifest(
     settings: Record<string, unknown>,
     layer?: { name: string; tensor: string },
@@ -69,6 +69,7 @@ export async function insertSession<V, R>(
           given: opts.predictions,
           computeInto: join(opts.out, "predictions"),
         });
+        let started: Record<string, unknown> | undefined;
         const session: InsertSession = {
           dataset,
           classifier,
@@ -85,11 +86,15 @@ export async function insertSession<V, R>(
               device: classifier.device,
               settings,
             });
-            await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
-            return manifest;
+            // Everything validated: an earlier run's files go, this run's manifest starts (complete: false).
+            await takeOverOutDir(opts.out, "insert-test");
+            await startManifest(opts.out, manifest);
+            return started = manifest;
           },
         };
-        return await run(session, validated);
+        const result = await run(session, validated);
+        if (started) await completeManifest(opts.out, started);
+        return result;
       } finally {
         await classifier.release();
       }

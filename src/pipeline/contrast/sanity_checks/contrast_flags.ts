@@ -6,7 +6,7 @@ import {
   runEnvFromArgs,
 } from "../../../cli/task_flags.ts";
 import { type Flags, intArg } from "../../../cli/cli.ts";
-import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
+import { openHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
 import type { ContrastRunOptions } from "./contrast_test_run.ts";
 import { DEFAULT_RUNS } from "./pair_sampling.ts";
 
@@ -44,9 +44,7 @@ export async function contrastOptionsFromArgs(a: Args): Promise<ContrastRunOptio
   const seed = intArg("seed", a.seed, 0), maxImages = intArg("max-images", a["max-images"]);
   const batch = intArg("batch", a.batch);
   const dir = a.hyperplanes as string;
-  const set = await readHyperplanes(dir, { classes: [] }).catch((e) => {
-    throw new Error(`--hyperplanes ${dir}: ${(e as Error).message}`);
-  });
+  const set = await openHyperplanes(dir);
   return {
     ...modelDataFromArgs(a),
     ...runEnvFromArgs(a),

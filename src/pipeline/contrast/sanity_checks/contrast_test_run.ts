@@ -16,8 +16,8 @@ import {
 import { type AttributionSettings, Attributor, PAPER_ATTRIBUTION } from "../../attribute/attributor.ts";
 import { readModel } from "../../../onnx/model.ts";
 import type { EpChoice } from "../../../runtime/ort.ts";
-import { buildManifest } from "../../../io/manifest.ts";
-import { exists, writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
+import { buildManifest, completeManifest, startManifest, takeOverOutDir } from "../../../io/manifest.ts";
+import { writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
 import { createProgress } from "../../../io/progress.ts";
 import { UsageError } from "../../../cli/cli.ts";
 import {
@@ -36,7 +36,7 @@ import {
   summarizeRun,
   summarizeRuns,
 } from "./contrast_summary.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
 import { SplitModel } from "../../../model/split_model.ts";
 import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
@@ -142,7 +142,12 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
   try {
     const [C] = model.tapShape;
-    checkHyperplaneWidth(planes, opts.hyperplanes.source, opts.layer, C);
+    checkHyperplanesFit(planes, opts.hyperplanes.source, opts.layer, {
+      channels: C,
+      tapTensor: model.tapTensor,
+      sha256: model.sha256,
+      path: opts.model,
+    });
     if (K !== model.numClasses) {
       throw new UsageError(
         `--hyperplanes ${opts.hyperplanes.source}: ${K} classes, but --model ${opts.model} has ${model.numClasses}`,
@@ -151,9 +156,6 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
     const dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
     let attribution: Awaited<ReturnType<typeof openAttribution>> | undefined;
     try {
-      if (opts.predictions && !(await exists(join(opts.predictions, "predictions.npy")))) {
-        throw new Error(`--predictions ${opts.predictions}: no predictions.npy in that folder`);
-      }
       const { from: predictionsDir, predicted } = await classStagePredictions(opts, model.sha256, dataset);
       const members = predictedMembers(predicted, maxImages);
       const rowClasses = new Set(planes.rowClasses);
@@ -208,7 +210,12 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         device: model.device,
         settings,
         ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
+        ...(planes.ref ? { inputs: { hyperplanes: planes.ref } } : {}),
       });
+      // Everything validated: an earlier run's files (other runs' figures) go, this run's manifest starts.
+      await takeOverOutDir(opts.out, `${test.name}-test`);
+      await startManifest(opts.out, manifest);
+
       const steps = test.steps.length;
       const totalRows = plan.reduce(
         (a, r) => a + r.pairs.reduce((b, p) => b + steps * members.get(p.from)!.length, 0),
@@ -293,8 +300,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         table,
       };
       await writeJsonAtomic(join(opts.out, `${test.name}_test.json`), report);
-      // Written last: a run that failed on the way leaves no manifest claiming a finished test.
-      await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+      await completeManifest(opts.out, manifest);
       return report;
     } finally {
       await attribution?.attributor.release();

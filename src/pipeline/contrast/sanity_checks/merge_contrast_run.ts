@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { writeJsonAtomic } from "../../../io/atomic.ts";
 import { readPartOutputs, readParts } from "../../../io/shard_parts.ts";
+import { completeManifest } from "../../../io/manifest.ts";
 import { mergeSharedPredictions } from "../../concepts/merge_concepts.ts";
 import { summarizeRun, summarizeRuns } from "./contrast_summary.ts";
 import { type ContrastReport, contrastTable, type RunRecord, writeRunFigure } from "./contrast_test_run.ts";
@@ -47,6 +48,6 @@ export async function mergeContrastTest(
     table: contrastTable(test.name, layer, perRun, overRuns),
   };
   await writeJsonAtomic(join(out, file), merged);
-  await writeJsonAtomic(join(out, "manifest.json"), first.manifest);
+  await completeManifest(out, first.manifest);
   return merged;
 }

@@ -12,9 +12,16 @@ import { withOutDir } from "../../../io/out_dir.ts";
 import { join } from "node:path";
 import { openDataset } from "../../../data/dataset.ts";
 import { classNamesFor, parseClassList } from "../../../data/class_names.ts";
-import { readModel, sha256File } from "../../../onnx/model.ts";
-import { buildManifest } from "../../../io/manifest.ts";
-import { exists, readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
+import { readModel, sha256File, sha256Hex } from "../../../onnx/model.ts";
+import {
+  buildManifest,
+  claimResumableOutDir,
+  completeManifest,
+  inputRef,
+  startManifest,
+} from "../../../io/manifest.ts";
+import { dataIdentity, type RunIdentity } from "../../../io/run_identity.ts";
+import { exists, readJsonIfExists } from "../../../io/atomic.ts";
 import { createProgress } from "../../../io/progress.ts";
 import { Attributor } from "../../attribute/attributor.ts";
 import {
@@ -45,6 +52,8 @@ export interface ContrastVectorsOptions extends ClassStageOptions {
   map?: ContrastMap;
   /** Compute only this part of the classes (`deno task merge` joins the parts). */
   shard?: Shard;
+  /** Discard earlier results in --out made from other inputs (otherwise such a folder is refused). */
+  fresh?: boolean;
 }
 
 /** One class in vectors.json: the shared entry plus status, skipped images and the resume key. */
@@ -63,6 +72,20 @@ export interface ContrastVectorsSummary {
   channels: number;
   map: ContrastMap;
   classes: ContrastClassRecord[];
+}
+
+/** A class entry's resume key in vectors.json: the hash of the run's identity (model, layer, settings, data). */
+export async function vectorsResumeKey(identity: RunIdentity): Promise<string> {
+  return await sha256Hex(new TextEncoder().encode(JSON.stringify(identity)));
+}
+
+/** What a contrast-vectors run writes, for --fresh when the earlier run was killed before listing its files. */
+async function removeVectorFiles(out: string): Promise<void> {
+  for await (const entry of Deno.readDir(out)) {
+    if (entry.isFile && (/^\d+\.npy$/.test(entry.name) || entry.name === VECTORS_INDEX)) {
+      await Deno.remove(join(out, entry.name));
+    }
+  }
 }
 
 /**
@@ -136,19 +159,28 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
     const hw = h * w;
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
     const classes = partition(parseClassList(opts.classes, attributor.numClasses, names), opts.shard);
+    const identity: RunIdentity = {
+      model: sha256,
+      layer: attributor.tapTensor,
+      settings: { ...settings, cutoff, map: mapKind, maxImages, batch, ...shardSetting(opts.shard) },
+      data: await dataIdentity(dataset),
+    };
+    // Before predictions are looked for (they may be computed into <out>/predictions): a folder of other
+    // inputs is refused, or emptied with --fresh.
+    await Deno.mkdir(opts.out, { recursive: true });
+    await claimResumableOutDir(
+      opts.out,
+      "contrast-vectors",
+      identity,
+      !!opts.fresh,
+      () => removeVectorFiles(opts.out),
+    );
     const found = await classStagePredictions(opts, sha256, dataset);
     const { from: predictionsDir, predicted } = found;
     const members = predictedMembers(predicted, maxImages);
-    const settingsKey = JSON.stringify([
-      sha256,
-      attributor.tapTensor,
-      settings,
-      { cutoff, map: mapKind, maxImages, batch },
-      // A shard's classes are its own: another shard's entries in the same folder are not taken as done.
-      ...(opts.shard ? [shardSetting(opts.shard)] : []),
-    ]);
+    // The identity is the resume key: a class entry of other inputs (model, layer, settings, data) is redone.
+    const settingsKey = await vectorsResumeKey(identity);
     const cache = await AttributionCache.forRun(opts.attributionCache, attributor, sha256, batch);
-    await Deno.mkdir(opts.out, { recursive: true });
     const runSettings = {
       ...settings,
       cutoff,
@@ -159,18 +191,19 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
       attributionCache: opts.attributionCache ?? null,
       ...shardSetting(opts.shard),
     };
-    await writeJsonAtomic(
-      join(opts.out, "manifest.json"),
-      await buildManifest({
-        task: "contrast-vectors",
-        model: { path: opts.model, sha256 },
-        layer: { name: opts.layer, tensor: attributor.tapTensor },
-        data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
-        device: attributor.trunk.device,
-        settings: runSettings,
-        ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
-      }),
-    );
+    const manifest = await buildManifest({
+      task: "contrast-vectors",
+      model: { path: opts.model, sha256 },
+      layer: { name: opts.layer, tensor: attributor.tapTensor },
+      data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
+      device: attributor.trunk.device,
+      settings: runSettings,
+      identity,
+      inputs: { predictions: await inputRef(predictionsDir, "predict") },
+      ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
+    });
+    // complete: false until every class is written, so no reader takes a running or killed run's folder.
+    await startManifest(opts.out, manifest);
 
     // Resume: a class is done when vectors.json records it with these settings and its file (if any) exists.
     const previous = await readJsonIfExists<ContrastVectorsIndex & { classes: ContrastClassRecord[] }>(
@@ -244,6 +277,7 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
     }
     progress.stop();
     await writeIndex();
+    await completeManifest(opts.out, manifest);
     return {
       layer: opts.layer,
       tensor: attributor.tapTensor,

@@ -5,6 +5,15 @@ import { join } from "node:path";
 import { readJsonIfExists, writeJsonAtomic } from "../../../io/atomic.ts";
 import { decodeNpy, writeNpy } from "../../../io/npy.ts";
 import { sha256Hex } from "../../../onnx/model.ts";
+import {
+  type ArtifactExpectation,
+  checkArtifact,
+  type InputRef,
+  type ManifestRecord,
+} from "../../../io/manifest.ts";
+
+/** The artifact kind a contrast-vectors folder's manifest declares. */
+export const VECTORS_KIND = "contrast-vectors";
 
 export const VECTORS_INDEX = "vectors.json";
 
@@ -72,6 +81,10 @@ export interface ContrastVectors {
   /** Hash of every class file read (class, then its bytes' sha256): a resume key that sees content. */
   sha256: string;
   index?: ContrastVectorsIndex;
+  /** The folder's manifest (absent for the reference's own folders of bare .npy files). */
+  manifest?: ManifestRecord;
+  /** The folder as an input of a later run. */
+  ref: InputRef;
 }
 
 /** Class files in `dir`: every `<non-negative integer>.npy`, ascending. */
@@ -91,7 +104,9 @@ async function listClassFiles(dir: string): Promise<number[]> {
 /** What V holds without reading its rows: K, the classes that have a file, and their names where known. */
 export async function contrastVectorsInfo(
   dir: string,
+  flag = "--vectors",
 ): Promise<{ numClasses: number; present: number[]; names?: string[]; index?: ContrastVectorsIndex }> {
+  await checkArtifact(dir, { flag, kind: VECTORS_KIND, allowForeign: true });
   const index = await readJsonIfExists<ContrastVectorsIndex>(join(dir, VECTORS_INDEX));
   const present = await listClassFiles(dir);
   const numClasses = index?.numClasses ??
@@ -105,13 +120,22 @@ export async function contrastVectorsInfo(
 }
 
 /**
- * Reads V (all classes, or `classes`). Vectors of different widths are an error that names both files; a
- * class with zero rows is listed in `empty`, not used.
+ * Reads V (all classes, or `classes`), the one reader of contrast-vectors folders. First the manifest: a folder
+ * of another kind, one whose run has not finished, or (when asked) of another model or layer is refused before
+ * anything is read (io/manifest.ts checkArtifact); the reference's bare .npy folders have none and pass.
+ * Vectors of different widths are an error that names both files; a class with zero rows is listed in `empty`.
  */
 export async function readContrastVectors(
   dir: string,
-  opts: { classes?: readonly number[] } = {},
+  opts: { classes?: readonly number[] } & Partial<Omit<ArtifactExpectation, "kind" | "allowForeign">> = {},
 ): Promise<ContrastVectors> {
+  const checked = await checkArtifact(dir, {
+    flag: opts.flag ?? "--vectors",
+    kind: VECTORS_KIND,
+    model: opts.model,
+    layer: opts.layer,
+    allowForeign: true,
+  });
   const index = await readJsonIfExists<ContrastVectorsIndex>(join(dir, VECTORS_INDEX));
   const present = await listClassFiles(dir);
   const presentSet = new Set(present);
@@ -178,5 +202,7 @@ export async function readContrastVectors(
     numClasses,
     sha256: await sha256Hex(new TextEncoder().encode(hashes.join("\n"))),
     index,
+    manifest: checked.manifest,
+    ref: checked.ref,
   };
 }

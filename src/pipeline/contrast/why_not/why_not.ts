@@ -22,14 +22,14 @@ import { acquireGpu } from "../../../runtime/gpu.ts";
 import type { EpChoice } from "../../../runtime/ort.ts";
 import { namesFor } from "../../../model/model_classes.ts";
 import { UsageError } from "../../../cli/cli.ts";
-import { buildManifest } from "../../../io/manifest.ts";
+import { buildManifest, completeManifest, startManifest, takeOverOutDir } from "../../../io/manifest.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../../io/atomic.ts";
 import { writeNpy } from "../../../io/npy.ts";
 import { withOutDir } from "../../../io/out_dir.ts";
 import { safeName } from "../../../render/canvas.ts";
 import { loadImages } from "../../search/crop_images.ts";
-import { checkHyperplaneWidth, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
-import { readHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
+import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
+import { openHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
 import { SplitModel } from "../../../model/split_model.ts";
 import { whyNotFigure } from "./why_not_figure.ts";
 
@@ -150,11 +150,14 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     const K = model.numClasses;
     const source = typeof opts.hyperplanes === "string" ? opts.hyperplanes : opts.hyperplanes.source;
     const planes = typeof opts.hyperplanes === "string"
-      ? await readHyperplanes(opts.hyperplanes, { classes: [] }).catch((e) => {
-        throw new UsageError(`--hyperplanes ${source}: ${(e as Error).message}`);
-      })
+      ? await openHyperplanes(opts.hyperplanes)
       : opts.hyperplanes.set;
-    checkHyperplaneWidth(planes, source, opts.layer, C);
+    checkHyperplanesFit(planes, source, opts.layer, {
+      channels: C,
+      tapTensor: model.tapTensor,
+      sha256: model.sha256,
+      path: opts.model,
+    });
     if (planes.numClasses !== K) {
       throw new UsageError(
         `--hyperplanes ${source}: ${planes.numClasses} classes, but --model ${opts.model} has ${K}`,
@@ -215,8 +218,11 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       data: { path: opts.data, count: dataset.size, files: dataset.entries.map((e) => e.path) },
       device: `${model.device}; kernels: ${gpu?.description ?? "CPU"}`,
       settings,
+      ...(planes.ref ? { inputs: { hyperplanes: planes.ref } } : {}),
     });
-    await writeJsonAtomic(join(opts.out, "manifest.json"), manifest);
+    // Everything validated: the earlier run's files (another pair's reverse/, its figure) go now.
+    await takeOverOutDir(opts.out, "contrast");
+    await startManifest(opts.out, manifest);
 
     const nameOf = (c: number) => names?.[c];
     const one = async ([from, to]: number[]): Promise<WhyNotDirection> => {
@@ -348,6 +354,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       ...(reverse ? { reverse: record(reverse, "reverse") } : {}),
       skipped: found.skipped,
     });
+    await completeManifest(opts.out, manifest);
     return { ...main, k, channels: C, pooledGrid, reverse, figure: join(opts.out, figure), manifest };
   } finally {
     dataset?.close();
