@@ -12,7 +12,7 @@ import {
   VTF_GROUPS,
   VTX_COLUMNS,
 } from "./plan.ts";
-import { JACOBI_SWEEPS, NNDSVD_EPS } from "./settings.ts";
+import { JACOBI_SKIP, JACOBI_SWEEPS, NNDSVD_EPS } from "./settings.ts";
 
 export interface NmfPipelines {
   k: number;
@@ -36,10 +36,8 @@ export interface NmfPipelines {
   gramH: GPUComputePipeline;
   stats: GPUComputePipeline;
   sumSplits: GPUComputePipeline;
-  gramWide: GPUComputePipeline;
   gramTall: GPUComputePipeline;
-  orthFactor: GPUComputePipeline;
-  orthApply: GPUComputePipeline;
+  orthonormalize: GPUComputePipeline;
   ritz: GPUComputePipeline;
   nndsvdScales: GPUComputePipeline;
   nndsvdW: GPUComputePipeline;
@@ -89,17 +87,15 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
       [
         "stats",
         "sum_splits",
-        "gram_wide",
         "gram_tall",
-        "orth_factor",
-        "orth_apply",
+        "orthonormalize",
         "ritz",
         "nndsvd_scales",
         "nndsvd_w",
         "nndsvd_h",
       ],
       { K: k, P: p },
-      { STAT_CHUNK, JACOBI_SWEEPS, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
+      { STAT_CHUNK, JACOBI_SWEEPS, JACOBI_SKIP, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
     ),
     program("error.wgsl", `nmf error K=${k}`, ["residual", "finish"], { K: k, P: p }, { RES_ROWS }),
   ]);
@@ -122,10 +118,8 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
     gramH: hals.gram_h,
     stats: init.stats,
     sumSplits: init.sum_splits,
-    gramWide: init.gram_wide,
     gramTall: init.gram_tall,
-    orthFactor: init.orth_factor,
-    orthApply: init.orth_apply,
+    orthonormalize: init.orthonormalize,
     ritz: init.ritz,
     nndsvdScales: init.nndsvd_scales,
     nndsvdW: init.nndsvd_w,

@@ -17,7 +17,7 @@ export const ROWS_PER_INVOCATION = 4;
 export const VTF_GROUPS = 8;
 /** Columns per vtx workgroup (VTX_COLUMNS in products.wgsl, its workgroup size). */
 export const VTX_COLUMNS = 64;
-/** Invocations per workgroup of gram_wide, gram_tall and gram_h (GRAM_WORKGROUP in common.wgsl). */
+/** Invocations per workgroup of gram_tall and gram_h (GRAM_WORKGROUP in common.wgsl). */
 export const GRAM_WORKGROUP = 64;
 /** Bytes of one State in common.wgsl (a struct layout, checked by the solver's readback tests). */
 export const STATE_BYTES = 32;

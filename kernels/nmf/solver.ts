@@ -347,7 +347,6 @@ function createGroup(
   const state = storage(G * STATE_BYTES / 4, "state");
   const tall = storage(G * d.p * d.n, "tall");
   const wide = storage(G * d.p * d.c, "wide");
-  const wide2 = storage(G * d.p * d.c, "wide (orthonormalization)");
   const split = storage(G * d.splits * d.p * d.c, "split partials");
   const wt = storage(G * d.k * d.n, "W^T");
   const h = storage(G * d.k * d.c, "H");
@@ -386,12 +385,8 @@ function createGroup(
     gramH: bg(pl.gramH, { 0: prm, 2: h, 6: hht }),
     stats: bg(pl.stats, { 0: prm, 2: v, 5: stat }),
     sumSplits: bg(pl.sumSplits, { 0: prm, 4: wide, 9: split }),
-    gramWide: bg(pl.gramWide, { 0: prm, 3: wide, 6: mat }),
-    gramWide2: bg(pl.gramWide, { 0: prm, 3: wide2, 6: mat }),
     gramTall: bg(pl.gramTall, { 0: prm, 3: tall, 6: mat }),
-    orthFactor: bg(pl.orthFactor, { 0: prm, 6: mat, 7: vecs }),
-    orthApply: bg(pl.orthApply, { 0: prm, 3: wide, 4: wide2, 7: vecs }),
-    orthApply2: bg(pl.orthApply, { 0: prm, 3: wide2, 4: wide, 7: vecs }),
+    orthonormalize: bg(pl.orthonormalize, { 0: prm, 4: wide }),
     ritz: bg(pl.ritz, { 0: prm, 1: state, 5: stat, 6: mat, 7: vecs, 8: coef }),
     nndsvdScales: bg(pl.nndsvdScales, { 0: prm, 8: coef, 10: tall, 11: wide }),
     nndsvdW: bg(pl.nndsvdW, { 0: prm, 1: state, 8: coef, 10: tall, 12: wt }),
@@ -402,15 +397,9 @@ function createGroup(
   return { device, plan, dims: d, size: G, owned, state, wt, h, args, bind, stateOffset };
 }
 
-/** Q <- orthonormal basis of span(Q) (see orth_factor in init.wgsl), twice; Q stays in `wide`. */
+/** Q <- orthonormal basis of span(Q) in place (Gram-Schmidt twice, one workgroup per problem; init.wgsl). */
 function encodeOrthonormalize(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
-  const { c, p } = g.dims;
-  const G = g.size;
-  for (const [gram, apply] of [[g.bind.gramWide, g.bind.orthApply], [g.bind.gramWide2, g.bind.orthApply2]]) {
-    encodeDispatch(pass, g.device, pl.gramWide, gram, [Math.ceil((p * p) / GRAM_WORKGROUP), G]);
-    encodeDispatch(pass, g.device, pl.orthFactor, g.bind.orthFactor, [G]);
-    encodeDispatch(pass, g.device, pl.orthApply, apply, [Math.ceil(c / LINEAR_WORKGROUP), G]);
-  }
+  encodeDispatch(pass, g.device, pl.orthonormalize, g.bind.orthonormalize, [g.size]);
 }
 
 /** Moments of V, subspace iteration Q <- orth(V^T V Q), then Rayleigh-Ritz + NNDSVDa (see init.wgsl). */

@@ -1,22 +1,41 @@
 """scikit-learn's NMF with the reference implementation's call, NMF(n_components=K).fit_transform(V), on a
 .npy matrix; writes components_ as OUT.npy and prints n_iter_ and the relative reconstruction error as JSON.
+K may be a comma-separated list: then OUT is not written and one JSON object per K is printed, keyed by K,
+which also holds relErrorSeeds: the relative error with random_state 0..7, how much the start's randomness
+alone moves scikit-learn's own result (the spread a test must allow on inputs where it matters).
 
-Dev-only (Debian: apt-get install python3-sklearn). Usage: python3 sklearn_nmf.py V.npy K OUT.npy
+Dev-only (Debian: apt-get install python3-sklearn). Usage: python3 sklearn_nmf.py V.npy K[,K...] [OUT.npy]
 """
 import json
 import sys
+import warnings
 
 import numpy as np
 import sklearn
 from sklearn.decomposition import NMF
+from sklearn.exceptions import ConvergenceWarning
 
 v = np.load(sys.argv[1])
-k = int(sys.argv[2])
-# randomized_svd inside NNDSVDa draws from numpy's global state when random_state is None, as in the reference.
-np.random.seed(0)
-model = NMF(n_components=k)
-w = model.fit_transform(v)
-np.save(sys.argv[3], model.components_.astype(np.float32))
-rel = float(np.linalg.norm(v - w @ model.components_) / np.linalg.norm(v))
-print(json.dumps({"sklearn": sklearn.__version__, "init": "nndsvda", "n_iter": int(model.n_iter_), "relError": rel,
-                  "dtype": str(v.dtype)}))
+
+
+def fit(model):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        w = model.fit_transform(v)
+    return model, float(np.linalg.norm(v - w @ model.components_) / np.linalg.norm(v))
+
+
+ks = [int(k) for k in sys.argv[2].split(",")]
+out = {}
+for k in ks:
+    # randomized_svd inside NNDSVDa draws from numpy's global state when random_state is None, as in the
+    # reference.
+    np.random.seed(0)
+    model, rel = fit(NMF(n_components=k))
+    if len(ks) == 1 and len(sys.argv) > 3:
+        np.save(sys.argv[3], model.components_.astype(np.float32))
+    out[k] = {"sklearn": sklearn.__version__, "init": "nndsvda", "n_iter": int(model.n_iter_), "relError": rel,
+              "dtype": str(v.dtype)}
+    if len(ks) > 1:
+        out[k]["relErrorSeeds"] = [fit(NMF(n_components=k, random_state=seed))[1] for seed in range(8)]
+print(json.dumps(out[ks[0]] if len(ks) == 1 else out))
