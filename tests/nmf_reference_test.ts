@@ -1,7 +1,13 @@
 // CPU reference NMF (kernels/nmf/reference.ts): the ground truth of the GPU tests, so it is checked on its own.
 import assert from "node:assert/strict";
 import { matchedCosines, plantedProblem } from "../fixtures/planted_nmf.ts";
-import { jacobiEigen, nmfReference, orthonormalizeRows, relativeError } from "../kernels/nmf/reference.ts";
+import {
+  jacobiEigen,
+  nmfReference,
+  orthonormalizeRows,
+  relativeError,
+  roundRobinPair,
+} from "../kernels/nmf/reference.ts";
 import { gaussianBlock } from "../kernels/nmf/random.ts";
 
 Deno.test("reference NMF recovers planted factors up to permutation and scale", () => {
@@ -108,4 +114,20 @@ Deno.test("reference NMF refuses negative, non-finite and too-wide input", () =>
     () => nmfReference(new Float32Array(100).fill(1), 20, 5, { k: 6 }),
     /k=6 exceeds min\(n, c\) = 5/,
   );
+});
+
+Deno.test("roundRobinPair: every pair once per sweep, the pairs of a step disjoint", () => {
+  for (const m of [2, 4, 10, 34]) {
+    const seen = new Set<string>();
+    for (let s = 0; s + 1 < m; s++) {
+      const used = new Set<number>();
+      for (let i = 0; i < m / 2; i++) {
+        const [a, b] = roundRobinPair(i, s, m);
+        assert.ok(a < b && !used.has(a) && !used.has(b), `m=${m} step ${s}: pair ${a},${b} overlaps`);
+        used.add(a).add(b);
+        seen.add(`${a},${b}`);
+      }
+    }
+    assert.equal(seen.size, (m * (m - 1)) / 2, `m=${m}`);
+  }
 });

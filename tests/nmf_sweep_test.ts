@@ -5,11 +5,11 @@
 //
 // What "matches scikit-learn" can mean depends on the input. On dense input the result does not depend on
 // the random start, and ours must be within 1% + 1e-4 of scikit-learn's relative error. On the offset and
-// low-rank inputs scikit-learn's own result moves with its random_state by up to 43% (offset) and 7x
-// (low-rank) (sweep.json's relErrorSeeds, random_state 0..7), so no start but scikit-learn's own draw can
-// land within 1% of it: there ours must be no worse than scikit-learn's worst start plus one more spread of
-// its starts, (2 max - min)(1 + 1%) + 1e-4. Every result must also be finite and non-negative, and its
-// reported error must be the error of the W and H returned.
+// low-rank inputs scikit-learn's own result moves with its random_state by up to 69% (offset) and 12x
+// (low-rank) (sweep.json's relErrorSeeds, random_state 0..31), so no start but scikit-learn's own draw can
+// land within 1% of it: there ours must be within 1% + 1e-4 of the worst of scikit-learn's 32 starts. Every
+// result must also be finite and non-negative, and its reported error must be the error of the W and H
+// returned.
 import assert from "node:assert/strict";
 import { nmf } from "../kernels/nmf/nmf.ts";
 import { nmfReference, relativeError } from "../kernels/nmf/reference.ts";
@@ -30,10 +30,11 @@ const ALL_K = Array.from({ length: MAX_K }, (_, i) => i + 1);
 // Each k is a separate shader compile on llvmpipe (about 10 s): the GPU path takes the k that used to fail
 // (10, 12, 16, 17, 20, 24 in the report; 9 and up in fact) and the smallest ones.
 const GPU_K = [1, 2, 6, 9, 10, 12, 16, 17, 20, 24];
-// Known to exceed the start-spread bound (ratio to scikit-learn's reference error, measured 2026-12-02): the
-// float64 CPU twin's start lands in a worse basin than any of scikit-learn's 8 starts on offset k = 24
-// (it stops after 4 iterations, scikit-learn's reference call after 8). Held at what it is, not hidden.
-const KNOWN_WORSE: Record<string, number> = { "cpu offset 24": 1.38 };
+// Known to exceed that bound (ratio to scikit-learn's reference error, measured 2026-12-02): the float64 CPU
+// twin's start on the rank-5 matrix at k = 16 and 18 ends 7% above scikit-learn's worst start (relative
+// errors near 0.002: a fit to 0.2% either way). The float32 GPU path is within the bound at every k tested.
+// Held at what they are, not hidden.
+const KNOWN_WORSE: Record<string, number> = { "cpu lowRank 16": 1.53, "cpu lowRank 18": 1.47 };
 
 function check(where: string, kind: SweepKind, k: number, v: Float32Array, r: NmfResult): void {
   const label = `${where} ${kind} ${k}`;
@@ -53,9 +54,7 @@ function check(where: string, kind: SweepKind, k: number, v: Float32Array, r: Nm
     return;
   }
   const hi = Math.max(...sk.relErrorSeeds), lo = Math.min(...sk.relErrorSeeds);
-  const bound = KNOWN_WORSE[label] !== undefined
-    ? KNOWN_WORSE[label] * sk.relError
-    : (2 * hi - lo) * 1.01 + 1e-4;
+  const bound = KNOWN_WORSE[label] !== undefined ? KNOWN_WORSE[label] * sk.relError : hi * 1.01 + 1e-4;
   assert.ok(actual <= bound, `${label}: relative error ${actual} > ${bound} (scikit-learn ${lo}..${hi})`);
 }
 

@@ -3,8 +3,8 @@
 // NNDSVD construction of W and H. Everything is float32, so no step may square a condition number that can
 // reach 1 / epsilon: the orthonormalization is Gram-Schmidt (twice) on the vectors themselves, not through
 // their Gram matrix, and NNDSVD never divides by a singular value (near-noise Ritz values of a V of lower
-// rank than P made s / sigma overflow). The small P x P eigenproblem runs in one invocation per problem
-// (cyclic Jacobi, no barriers); everything sized by n or c runs one invocation per row or column.
+// rank than P made s / sigma overflow). The small P x P eigenproblem runs in one workgroup per problem
+// (parallel cyclic Jacobi); everything sized by n or c runs one invocation per row or column.
 @group(0) @binding(0) var<uniform> prm: Params;
 @group(0) @binding(1) var<storage, read_write> state: array<State>;
 @group(0) @binding(2) var<storage, read> v: array<f32>;              // [G][n][c]
@@ -35,7 +35,7 @@ const SCALE_W: u32 = SIGMA + 2u * K;
 const SCALE_H: u32 = SIGMA + 3u * K;
 
 var<workgroup> red_stats: array<vec2<f32>, 256>;
-var<workgroup> red_orth: array<f32, 256>;
+var<workgroup> red_orth: array<vec4<f32>, 256>;
 
 // Sum and sum of squares of V, one partial per workgroup (summed in ritz).
 @compute @workgroup_size(256)
@@ -91,56 +91,103 @@ fn gram_tall(@builtin(global_invocation_id) gid: vec3<u32>) {
   gram(gid.x, gid.y, prm.n);
 }
 
-// Cyclic Jacobi on mat[g] (symmetric p x p), accumulating the rotations into vecs[g] (from identity).
-fn jacobi(g: u32) {
+// Invocations of the ritz workgroup; only WGSL uses it (the grid is one workgroup per problem).
+const JACOBI_LANES: u32 = 64u;
+// Rotation (cos, sin) of each pair of the current Jacobi step.
+var<workgroup> rot: array<vec2<f32>, (P + 1u) / 2u>;
+
+// Pair i of step s of the round-robin ("chess tournament") order over m (even) indices: index 0 stays, the
+// other m - 1 rotate, so every pair meets once in m - 1 steps and the m / 2 pairs of a step are disjoint.
+// An index >= p (odd p) is a bye. Returned ordered (a < b). Shared with reference.ts's roundRobinPair.
+fn round_robin_pair(i: u32, s: u32, m: u32) -> vec2<u32> {
+  let ring0 = 1u + (s % (m - 1u));
+  var x = 0u;
+  var y = ring0;
+  if (i > 0u) {
+    x = 1u + ((i + s) % (m - 1u));
+    y = 1u + ((m - 1u - i + s) % (m - 1u));
+  }
+  return vec2<u32>(min(x, y), max(x, y));
+}
+
+// Parallel cyclic Jacobi (Brent & Luk 1985) on mat[g] (symmetric p x p), accumulating the rotations into
+// vecs[g] (from identity): each step rotates its p / 2 disjoint pairs at once, first every pair's
+// parameters from the same matrix, then the column rotations, then the row rotations. Disjoint rotations
+// commute, so a step equals the same rotations applied one after the other. Called by the whole workgroup.
+fn jacobi(g: u32, lid: u32) {
   let p = prm.p;
+  let m = p + (p & 1u);
+  let half = m / 2u;
   let base = g * P * P;
-  for (var e = 0u; e < p * p; e++) { vecs[base + e] = select(0.0, 1.0, e / p == e % p); }
+  for (var e = lid; e < p * p; e += JACOBI_LANES) { vecs[base + e] = select(0.0, 1.0, e / p == e % p); }
   for (var sweep = 0u; sweep < JACOBI_SWEEPS; sweep++) {
-    for (var a = 0u; a + 1u < p; a++) {
-      for (var b = a + 1u; b < p; b++) {
-        let apq = mat[base + a * p + b];
-        let app = mat[base + a * p + a];
-        let aqq = mat[base + b * p + b];
-        // An entry at round-off level of its diagonal is zero to float32: rotating on it only churns
-        // round-off (and on llvmpipe, past convergence, lost the orthogonality of the eigenvectors).
-        if (abs(apq) <= JACOBI_SKIP * sqrt(abs(app)) * sqrt(abs(aqq)) || 2.0 * apq == 0.0) {
-          mat[base + a * p + b] = 0.0;
-          mat[base + b * p + a] = 0.0;
-          continue;
+    for (var step = 0u; step + 1u < m; step++) {
+      if (lid < half) {
+        let ab = round_robin_pair(lid, step, m);
+        var r = vec2<f32>(1.0, 0.0);
+        if (ab.y < p) {
+          let app = mat[base + ab.x * p + ab.x];
+          let aqq = mat[base + ab.y * p + ab.y];
+          let apq = mat[base + ab.x * p + ab.y];
+          // An entry at round-off level of its diagonal is zero to float32: rotating on it only churns
+          // round-off (and on llvmpipe, past convergence, lost the orthogonality of the eigenvectors).
+          if (abs(apq) <= JACOBI_SKIP * sqrt(abs(app)) * sqrt(abs(aqq)) || 2.0 * apq == 0.0) {
+            mat[base + ab.x * p + ab.y] = 0.0;
+            mat[base + ab.y * p + ab.x] = 0.0;
+          } else {
+            // Golub & Van Loan's symmetric Schur rotation, which zeroes the (a, b) entry.
+            let tau = (aqq - app) / (2.0 * apq);
+            var t: f32;
+            if (abs(tau) > 1e15) {
+              t = 0.5 / tau;
+            } else {
+              t = select(-1.0, 1.0, tau >= 0.0) / (abs(tau) + sqrt(1.0 + tau * tau));
+            }
+            let cs = 1.0 / sqrt(1.0 + t * t);
+            r = vec2<f32>(cs, t * cs);
+          }
         }
-        // Golub & Van Loan's symmetric Schur rotation, which zeroes the (a, b) entry.
-        let tau = (aqq - app) / (2.0 * apq);
-        var t: f32;
-        if (abs(tau) > 1e15) {
-          t = 0.5 / tau;
-        } else {
-          t = select(-1.0, 1.0, tau >= 0.0) / (abs(tau) + sqrt(1.0 + tau * tau));
-        }
-        let cs = 1.0 / sqrt(1.0 + t * t);
-        let sn = t * cs;
-        for (var r = 0u; r < p; r++) {
-          let x = mat[base + r * p + a];
-          let y = mat[base + r * p + b];
-          mat[base + r * p + a] = cs * x - sn * y;
-          mat[base + r * p + b] = sn * x + cs * y;
-          let ex = vecs[base + r * p + a];
-          let ey = vecs[base + r * p + b];
-          vecs[base + r * p + a] = cs * ex - sn * ey;
-          vecs[base + r * p + b] = sn * ex + cs * ey;
-        }
-        for (var r = 0u; r < p; r++) {
-          let x = mat[base + a * p + r];
-          let y = mat[base + b * p + r];
-          mat[base + a * p + r] = cs * x - sn * y;
-          mat[base + b * p + r] = sn * x + cs * y;
+        rot[lid] = r;
+      }
+      storageBarrier();
+      workgroupBarrier();
+      for (var e = lid; e < half * p; e += JACOBI_LANES) {
+        let i = e / p;
+        let row = e % p;
+        let ab = round_robin_pair(i, step, m);
+        let r = rot[i];
+        if (ab.y < p && r.y != 0.0) {
+          let x = mat[base + row * p + ab.x];
+          let y = mat[base + row * p + ab.y];
+          mat[base + row * p + ab.x] = r.x * x - r.y * y;
+          mat[base + row * p + ab.y] = r.y * x + r.x * y;
+          let ex = vecs[base + row * p + ab.x];
+          let ey = vecs[base + row * p + ab.y];
+          vecs[base + row * p + ab.x] = r.x * ex - r.y * ey;
+          vecs[base + row * p + ab.y] = r.y * ex + r.x * ey;
         }
       }
+      storageBarrier();
+      workgroupBarrier();
+      for (var e = lid; e < half * p; e += JACOBI_LANES) {
+        let i = e / p;
+        let col = e % p;
+        let ab = round_robin_pair(i, step, m);
+        let r = rot[i];
+        if (ab.y < p && r.y != 0.0) {
+          let x = mat[base + ab.x * p + col];
+          let y = mat[base + ab.y * p + col];
+          mat[base + ab.x * p + col] = r.x * x - r.y * y;
+          mat[base + ab.y * p + col] = r.y * x + r.x * y;
+        }
+      }
+      storageBarrier();
+      workgroupBarrier();
     }
   }
 }
 
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
+fn workgroup_sum(lid: u32, x: vec4<f32>) -> vec4<f32> {
   red_orth[lid] = x;
   workgroupBarrier();
   for (var stride = 128u; stride > 0u; stride /= 2u) {
@@ -152,11 +199,18 @@ fn workgroup_sum(lid: u32, x: f32) -> f32 {
   return sum;
 }
 
+// Entry j of row b of dst[g] (length c), or 0 past the p rows.
+fn q_at(base: u32, b: u32, j: u32) -> f32 {
+  if (b >= prm.p) { return 0.0; }
+  return dst[base + b * prm.c + j];
+}
+
 // Orthonormalizes the p rows of dst[g] (length c) in place by modified Gram-Schmidt, run twice ("twice is
 // enough", Giraud et al. 2005): orthogonal to float32 round-off whatever the rows' condition number. A row
 // that is numerically in the span of the earlier ones comes out of the first pass as normalized round-off
 // and of the second as a valid further direction (as Householder QR would give); an exactly zero row stays
-// zero. One workgroup per problem; the dot products are workgroup reductions in a fixed order.
+// zero. One workgroup per problem; the dot products are workgroup reductions in a fixed order, four rows
+// per reduction (the projections of one step are independent of each other).
 @compute @workgroup_size(256)
 fn orthonormalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = wid.x;
@@ -167,27 +221,37 @@ fn orthonormalize(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_
     for (var a = 0u; a < p; a++) {
       var sq = 0.0;
       for (var j = lid; j < c; j += 256u) { sq += dst[base + a * c + j] * dst[base + a * c + j]; }
-      let norm = sqrt(workgroup_sum(lid, sq));
+      let norm = sqrt(workgroup_sum(lid, vec4<f32>(sq, 0.0, 0.0, 0.0)).x);
       let inv = select(0.0, 1.0 / norm, norm > 0.0);
       for (var j = lid; j < c; j += 256u) { dst[base + a * c + j] *= inv; }
-      for (var b = a + 1u; b < p; b++) {
-        var d = 0.0;
-        for (var j = lid; j < c; j += 256u) { d += dst[base + a * c + j] * dst[base + b * c + j]; }
+      for (var b = a + 1u; b < p; b += 4u) {
+        var d = vec4<f32>();
+        for (var j = lid; j < c; j += 256u) {
+          let qa = dst[base + a * c + j];
+          d += qa * vec4<f32>(q_at(base, b, j), q_at(base, b + 1u, j), q_at(base, b + 2u, j), q_at(base, b + 3u, j));
+        }
         let proj = workgroup_sum(lid, d);
-        for (var j = lid; j < c; j += 256u) { dst[base + b * c + j] -= proj * dst[base + a * c + j]; }
+        for (var j = lid; j < c; j += 256u) {
+          let qa = dst[base + a * c + j];
+          for (var u = 0u; u < 4u; u++) {
+            if (b + u < p) { dst[base + (b + u) * c + j] -= proj[u] * qa; }
+          }
+        }
       }
     }
   }
 }
 
 // Rayleigh-Ritz on mat = (VQ)^T (VQ) = S diag(sigma^2) S^T: the K largest sigma with their coefficient
-// vectors, plus mean(V) and ||V||^2 from the stats partials; resets the solver state. One invocation.
-@compute @workgroup_size(1)
-fn ritz(@builtin(workgroup_id) wid: vec3<u32>) {
+// vectors, plus mean(V) and ||V||^2 from the stats partials; resets the solver state. One workgroup per
+// problem: the eigenproblem in parallel, the rest (O(p^2 + stat tiles)) in its first invocation.
+@compute @workgroup_size(JACOBI_LANES)
+fn ritz(@builtin(local_invocation_index) lid: u32, @builtin(workgroup_id) wid: vec3<u32>) {
   let g = wid.x;
   let p = prm.p;
   let base = g * P * P;
-  jacobi(g);
+  jacobi(g, lid);
+  if (lid != 0u) { return; }
   // Descending eigenvalues, ties by index (selection sort).
   var order: array<u32, P>;
   for (var a = 0u; a < p; a++) { order[a] = a; }

@@ -7,7 +7,7 @@
 // 1. Top-k singular triplets of V by randomized subspace iteration on V^T V: a seeded Gaussian c x p
 //    block Q (p = k + 10, capped at min(n, c)), `svdIterations` times Q <- orth(V^T (V Q)) (orth: modified
 //    Gram-Schmidt twice, see orthonormalizeRows), then Rayleigh-Ritz: the p x p matrix (VQ)^T (VQ) is
-//    diagonalized by cyclic Jacobi (rotations on entries at float32 round-off skipped), its eigenvalues
+//    diagonalized by parallel-order cyclic Jacobi (entries at float32 round-off skipped), its eigenvalues
 //    order the directions, right singular vectors are Q s and x = V Q s = sigma u with sigma = |x|.
 // 2. NNDSVD (Boutsidis & Gallopoulos 2008): component 0 from |u0|, |v0|; component j >= 1 from the
 //    positive or the negative parts of (u_j, v_j), whichever has the larger product of norms; entries below
@@ -120,23 +120,47 @@ export function orthonormalizeRows(
   return rows;
 }
 
-/** Cyclic Jacobi for a symmetric p x p matrix (overwritten). Returns eigenvectors as columns (p x p). */
+/**
+ * Pair i of step s of the round-robin order over m (even) indices: 0 stays, the other m - 1 rotate, so every
+ * pair meets once in m - 1 steps and the pairs of one step are disjoint (init.wgsl's round_robin_pair).
+ */
+export function roundRobinPair(i: number, s: number, m: number): [number, number] {
+  const x = i === 0 ? 0 : 1 + ((i + s) % (m - 1));
+  const y = i === 0 ? 1 + (s % (m - 1)) : 1 + ((m - 1 - i + s) % (m - 1));
+  return [Math.min(x, y), Math.max(x, y)];
+}
+
+/**
+ * Parallel-order cyclic Jacobi (Brent & Luk 1985) for a symmetric p x p matrix (overwritten), step for step
+ * as the GPU's: each step takes p / 2 disjoint pairs (roundRobinPair), computes every pair's rotation from
+ * the same matrix, then applies the column rotations, then the row rotations. Entries at float32 round-off
+ * of their diagonal count as zero, as on the GPU. Returns eigenvectors as columns (p x p).
+ */
 export function jacobiEigen(m: Matrix, p: number, sweeps = JACOBI_SWEEPS): Matrix {
   const vec = new Float64Array(p * p);
   for (let a = 0; a < p; a++) vec[a * p + a] = 1;
+  const even = p + (p % 2);
+  const half = even / 2;
+  const rot: { a: number; b: number; cs: number; sn: number }[] = [];
   for (let sweep = 0; sweep < sweeps; sweep++) {
-    for (let a = 0; a < p - 1; a++) {
-      for (let b = a + 1; b < p; b++) {
+    for (let step = 0; step + 1 < even; step++) {
+      rot.length = 0;
+      for (let i = 0; i < half; i++) {
+        const [a, b] = roundRobinPair(i, step, even);
+        if (b >= p) continue;
         const app = m[a * p + a], aqq = m[b * p + b], apq = m[a * p + b];
-        // Entries at float32 round-off of their diagonal count as zero, as on the GPU (init.wgsl).
         if (Math.abs(apq) <= JACOBI_SKIP * Math.sqrt(Math.abs(app)) * Math.sqrt(Math.abs(aqq))) {
           m[a * p + b] = m[b * p + a] = 0;
           continue;
         }
         const [cs, sn] = rotation(app, aqq, apq);
-        if (sn === 0) continue;
+        if (sn !== 0) rot.push({ a, b, cs, sn });
+      }
+      for (const { a, b, cs, sn } of rot) {
         rotateColumns(m, p, a, b, cs, sn);
         rotateColumns(vec, p, a, b, cs, sn);
+      }
+      for (const { a, b, cs, sn } of rot) {
         for (let r = 0; r < p; r++) {
           const x = m[a * p + r], y = m[b * p + r];
           m[a * p + r] = cs * x - sn * y;
