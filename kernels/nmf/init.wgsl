@@ -110,6 +110,21 @@ fn round_robin_pair(i: u32, s: u32, m: u32) -> vec2<u32> {
   return vec2<u32>(min(x, y), max(x, y));
 }
 
+// (x, y) <- (c x - s y, s x + c y) for r = (c, s), on two entries of mat or of vecs.
+fn rotate_mat(ia: u32, ib: u32, r: vec2<f32>) {
+  let x = mat[ia];
+  let y = mat[ib];
+  mat[ia] = r.x * x - r.y * y;
+  mat[ib] = r.y * x + r.x * y;
+}
+
+fn rotate_vecs(ia: u32, ib: u32, r: vec2<f32>) {
+  let x = vecs[ia];
+  let y = vecs[ib];
+  vecs[ia] = r.x * x - r.y * y;
+  vecs[ib] = r.y * x + r.x * y;
+}
+
 // Parallel cyclic Jacobi (Brent & Luk 1985) on mat[g] (symmetric p x p), accumulating the rotations into
 // vecs[g] (from identity): each step rotates its p / 2 disjoint pairs at once, first every pair's
 // parameters from the same matrix, then the column rotations, then the row rotations. Disjoint rotations
@@ -157,14 +172,8 @@ fn jacobi(g: u32, lid: u32) {
         let ab = round_robin_pair(i, step, m);
         let r = rot[i];
         if (ab.y < p && r.y != 0.0) {
-          let x = mat[base + row * p + ab.x];
-          let y = mat[base + row * p + ab.y];
-          mat[base + row * p + ab.x] = r.x * x - r.y * y;
-          mat[base + row * p + ab.y] = r.y * x + r.x * y;
-          let ex = vecs[base + row * p + ab.x];
-          let ey = vecs[base + row * p + ab.y];
-          vecs[base + row * p + ab.x] = r.x * ex - r.y * ey;
-          vecs[base + row * p + ab.y] = r.y * ex + r.x * ey;
+          rotate_mat(base + row * p + ab.x, base + row * p + ab.y, r);
+          rotate_vecs(base + row * p + ab.x, base + row * p + ab.y, r);
         }
       }
       storageBarrier();
@@ -174,12 +183,7 @@ fn jacobi(g: u32, lid: u32) {
         let col = e % p;
         let ab = round_robin_pair(i, step, m);
         let r = rot[i];
-        if (ab.y < p && r.y != 0.0) {
-          let x = mat[base + ab.x * p + col];
-          let y = mat[base + ab.y * p + col];
-          mat[base + ab.x * p + col] = r.x * x - r.y * y;
-          mat[base + ab.y * p + col] = r.y * x + r.x * y;
-        }
+        if (ab.y < p && r.y != 0.0) { rotate_mat(base + ab.x * p + col, base + ab.y * p + col, r); }
       }
       storageBarrier();
       workgroupBarrier();
