@@ -12,7 +12,8 @@ export interface WeightedRowsSource {
   hw: number;
 }
 
-const TILE = 16; // the workgroup tile of weighted_rows.wgsl (its @workgroup_size(16, 16) and TILE)
+/** Side of the square workgroup tile of weighted_rows.wgsl (its TILE override; 256 invocations). */
+const TILE = 16;
 
 /**
  * V of every source, (keep.length * hw) x c row-major each (as weightedRows in src/pipeline/concepts/), one after the other in one STORAGE buffer
@@ -27,6 +28,7 @@ export async function weightedRowsOnGpu(
     label: "nmf weighted rows",
     sources: [new URL("./weighted_rows.wgsl", import.meta.url)],
     entryPoints: ["weighted_rows"],
+    overrides: { TILE },
   });
   const rowsBytes = (s: WeightedRowsSource) => s.keep.length * s.hw * c * 4;
   const offsets: number[] = [];

@@ -2,14 +2,14 @@
 //   out[g][i][y][x][ch] = act[keep[g][i]][ch][y][x] * maps[keep[g][i]][y][x]
 // i.e. the (image, y, x) rows x channels matrix V of each problem g, from activations in the network's
 // NCHW layout and one attribution map per image (host reference: weightedRows in
-// src/pipeline/concepts/concepts.ts). A transpose through a 16 x 16 workgroup tile, so that both the read
+// src/pipeline/concepts/concepts.ts). A transpose through a TILE x TILE workgroup tile, so that both the read
 // (along y x) and the write (along channels) are coalesced. Images not in `keep` (unreadable ones) leave
 // no rows. One dispatch per problem; problems lie one after the other in `out`.
 
 struct RowsParams {
   c: u32,
   hw: u32,
-  tiles_hw: u32,      // ceil(hw / 16)
+  tiles_hw: u32,      // ceil(hw / TILE)
   out_base: u32,      // first element of this problem in the bound range of `out`
 }
 
@@ -19,11 +19,12 @@ struct RowsParams {
 @group(0) @binding(3) var<storage, read> keep: array<u32>;   // [output images] -> source image
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [output images][hw][c]
 
-const TILE: u32 = 16u;
-var<workgroup> tile: array<f32, 256>;
+// Tile side, set by weighted_rows.ts from the TypeScript that sizes the grid with it (16: 256 invocations).
+override TILE: u32;
+var<workgroup> tile: array<f32, TILE * TILE>;
 
 // Grid: x = tile of (hw, c) (tiles_hw * tiles_c of them), y = output image.
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(TILE, TILE)
 fn weighted_rows(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let i = wid.y;
   let src = keep[i];
