@@ -6,7 +6,7 @@ import { benchForward } from "../src/bench/forward.ts";
 import { benchAttribution } from "../src/bench/attribution.ts";
 import { PAPER_ATTRIBUTION } from "../src/pipeline/attribute/attributor.ts";
 import { benchSearch } from "../src/bench/search.ts";
-import { benchNmf } from "../src/bench/nmf.ts";
+import { benchNmf, benchWeightedRows } from "../src/bench/nmf.ts";
 import { benchNmfCpu } from "../src/bench/nmf_cpu.ts";
 import { plantedProblem } from "../fixtures/planted_nmf.ts";
 import { seededRandom } from "../src/runtime/random.ts";
@@ -133,6 +133,12 @@ const sections: Record<string, Section> = {
         out.push({ label: shape.label, ...r });
       }
     }
+    // The start alone at the largest k (p = 34): orthonormalization and the Ritz eigenproblem dominate.
+    const start = await benchNmf(gpu.device, { n: 400, c: 256, k: 24, batch: 4, iterations: 1 });
+    out.push({ label: "start at k = 24 (400 x 256, 4 problems)", ...start });
+    // The concepts stage's V per class at layer3.5 (60 images x 1024 x 14 x 14): host transpose vs GPU.
+    const rows = await benchWeightedRows(gpu.device, { images: quick ? 8 : 60, c: 1024, hw: 196 });
+    out.push({ label: "concepts V per class (layer3.5)", ...rows });
     return out;
   },
   async search(quick) {

@@ -4,7 +4,10 @@ import { nmf, nmfBatched, type NmfProblem } from "../kernels/nmf/nmf.ts";
 import { groupDims, planGroups } from "../kernels/nmf/plan.ts";
 import { matchedCosines, plantedProblem } from "../fixtures/planted_nmf.ts";
 import { nmfReference } from "../kernels/nmf/reference.ts";
-import { solveBatched } from "../kernels/nmf/solver.ts";
+import { type NmfTrace, solveBatched } from "../kernels/nmf/solver.ts";
+import { gaussianBlock } from "../kernels/nmf/random.ts";
+import { weightedRowsOnGpu } from "../kernels/nmf/weighted_rows.ts";
+import { factorize, keptRows } from "../src/pipeline/concepts/factorize.ts";
 import { gpu, noGpu } from "./_helpers/gpu.ts";
 
 const N = 600, C = 64;
@@ -148,4 +151,69 @@ Deno.test("planGroups groups by shape and splits by the binding size", () => {
   const split = planGroups(shapes, dims, 11, 2 * 600 * 64 * 4);
   assert.deepEqual(split.map((g) => g.members), [[0, 2], [3], [1]]);
   assert.throws(() => planGroups(shapes, dims, 11, 1000), /largest storage binding \(1000 bytes\)/);
+});
+
+Deno.test({
+  name: "GPU NMF reads the done flags at growing gaps: 5 readbacks for 200 iterations",
+  ignore: noGpu,
+}, async () => {
+  const { v } = plantedProblem(41, 100, 16, 2, { noise: 0.1 });
+  const trace = {} as NmfTrace;
+  const [r] = await solveBatched(gpu!.device, [{ v, n: 100, c: 16 }], { k: 2, tol: 0, trace });
+  assert.equal(r.iterations, 200);
+  // 20 + 40 + 80 + 60 iterations, then the result readback (it was 10 + 1 at a fixed gap of 20).
+  assert.equal(trace.readbacks, 5);
+  assert.equal(trace.iterationsEncoded, 200);
+});
+
+Deno.test({
+  name: "V built on the GPU from activations and maps equals the host's weighted rows",
+  ignore: noGpu,
+}, async () => {
+  const c = 37, hw = 49;
+  const source = (seed: number, images: number, keep: number[]) => ({
+    activations: gaussianBlock(seed, images, c * hw).map(Math.abs),
+    maps: gaussianBlock(seed + 1, images, hw).map(Math.abs),
+    keep,
+    hw,
+  });
+  // Odd sizes: the second problem starts at a byte offset that is no multiple of the binding alignment.
+  const sources = [source(1, 5, [0, 2, 3, 4]), source(3, 3, [0, 1, 2]), source(5, 2, [])];
+  const { buffer, offsets } = await weightedRowsOnGpu(gpu!.device, sources, c);
+  try {
+    const staging = gpu!.device.createBuffer({
+      size: buffer.size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const enc = gpu!.device.createCommandEncoder();
+    enc.copyBufferToBuffer(buffer, 0, staging, 0, buffer.size);
+    gpu!.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const all = new Float32Array(staging.getMappedRange().slice(0));
+    staging.destroy();
+    sources.forEach((s, g) => {
+      const want = keptRows(s, c);
+      const got = all.subarray(offsets[g] / 4, offsets[g] / 4 + want.length);
+      assert.ok(sameBits(got, want), `problem ${g} differs`);
+    });
+  } finally {
+    buffer.destroy();
+  }
+  // factorize builds V on the GPU from sources: the same factors as from host rows.
+  const settings = { k: 3, maxIter: 30, tol: 1e-4, seed: 0 };
+  const fromSources = await factorize(
+    gpu!.device,
+    sources.slice(0, 2).map((v) => ({ v, n: v.keep.length * hw })),
+    c,
+    settings,
+  );
+  const fromHost = await factorize(
+    gpu!.device,
+    sources.slice(0, 2).map((s) => ({ v: keptRows(s, c), n: s.keep.length * hw })),
+    c,
+    settings,
+  );
+  fromSources.forEach((r, i) =>
+    assert.ok(sameBits(r.h, fromHost[i].h) && sameBits(r.w, fromHost[i].w), `problem ${i}`)
+  );
 });

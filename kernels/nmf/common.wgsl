@@ -17,8 +17,8 @@
 const K: u32 = 6u;
 const P: u32 = 16u;
 
-// Invocations per workgroup of the kernels that take one element each (sum_splits, orth_apply, nndsvd_w,
-// nndsvd_h) and of the Gram kernels (gram_wide, gram_tall, gram_h), set by kernels.ts from the TypeScript
+// Invocations per workgroup of the kernels that take one element each (sum_splits, nndsvd_w, nndsvd_h) and
+// of the Gram kernels (gram_tall, gram_h), set by kernels.ts from the TypeScript
 // that sizes their grids.
 override WORKGROUP: u32;
 override GRAM_WORKGROUP: u32;

@@ -13,7 +13,7 @@ import {
   VTF_GROUPS,
   VTX_COLUMNS,
 } from "./plan.ts";
-import { JACOBI_SWEEPS, NNDSVD_EPS } from "./settings.ts";
+import { JACOBI_SKIP, JACOBI_SWEEPS, NNDSVD_EPS } from "./settings.ts";
 
 export interface NmfPipelines {
   k: number;
@@ -39,10 +39,8 @@ export interface NmfPipelines {
   gramH: GPUComputePipeline;
   stats: GPUComputePipeline;
   sumSplits: GPUComputePipeline;
-  gramWide: GPUComputePipeline;
   gramTall: GPUComputePipeline;
-  orthFactor: GPUComputePipeline;
-  orthApply: GPUComputePipeline;
+  orthonormalize: GPUComputePipeline;
   ritz: GPUComputePipeline;
   nndsvdScales: GPUComputePipeline;
   nndsvdW: GPUComputePipeline;
@@ -92,17 +90,15 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
       [
         "stats",
         "sum_splits",
-        "gram_wide",
         "gram_tall",
-        "orth_factor",
-        "orth_apply",
+        "orthonormalize",
         "ritz",
         "nndsvd_scales",
         "nndsvd_w",
         "nndsvd_h",
       ],
       { K: k, P: p },
-      { STAT_CHUNK, JACOBI_SWEEPS, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
+      { STAT_CHUNK, JACOBI_SWEEPS, JACOBI_SKIP, NNDSVD_EPS, WORKGROUP: LINEAR_WORKGROUP, GRAM_WORKGROUP },
     ),
     program("error.wgsl", `nmf error K=${k}`, ["residual", "finish"], { K: k, P: p }, { RES_ROWS }),
     uniformLayout(COMMON, "Params"),
@@ -127,10 +123,8 @@ export async function nmfPipelines(device: GPUDevice, k: number, p: number): Pro
     gramH: hals.gram_h,
     stats: init.stats,
     sumSplits: init.sum_splits,
-    gramWide: init.gram_wide,
     gramTall: init.gram_tall,
-    orthFactor: init.orth_factor,
-    orthApply: init.orth_apply,
+    orthonormalize: init.orthonormalize,
     ritz: init.ritz,
     nndsvdScales: init.nndsvd_scales,
     nndsvdW: init.nndsvd_w,

@@ -19,7 +19,7 @@ export const VTF_GROUPS = 8;
 export const VTX_COLUMNS = 64;
 /** Invocations per reduce_w / reduce_h workgroup (REDUCE_WORKGROUP in hals.wgsl). */
 export const REDUCE_WORKGROUP = 64;
-/** Invocations per workgroup of gram_wide, gram_tall and gram_h (GRAM_WORKGROUP in common.wgsl). */
+/** Invocations per workgroup of gram_tall and gram_h (GRAM_WORKGROUP in common.wgsl). */
 export const GRAM_WORKGROUP = 64;
 /** Bytes of one State in common.wgsl (a struct layout, checked by the solver's readback tests). */
 export const STATE_BYTES = 32;

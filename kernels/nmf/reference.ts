@@ -8,12 +8,14 @@
 // regularization), minimizing 0.5 * ||V - W H||_F^2 with V (n x c) >= 0, W (n x k) >= 0, H (k x c) >= 0:
 //
 // 1. Top-k singular triplets of V by randomized subspace iteration on V^T V: a seeded Gaussian c x p
-//    block Q (p = k + 10, capped at min(n, c)), `svdIterations` times Q <- orth(V^T (V Q)) (orth: see
-//    orthonormalizeRows), then Rayleigh-Ritz: the p x p matrix (VQ)^T (VQ) is diagonalized by cyclic
-//    Jacobi, its eigenvalues are sigma^2, right singular vectors Q s, left singular vectors V Q s / sigma.
+//    block Q (p = k + 10, capped at min(n, c)), `svdIterations` times Q <- orth(V^T (V Q)) (orth: modified
+//    Gram-Schmidt twice, see orthonormalizeRows), then Rayleigh-Ritz: the p x p matrix (VQ)^T (VQ) is
+//    diagonalized by parallel-order cyclic Jacobi (entries at float32 round-off skipped), its eigenvalues
+//    order the directions, right singular vectors are Q s and x = V Q s = sigma u with sigma = |x|.
 // 2. NNDSVD (Boutsidis & Gallopoulos 2008): component 0 from |u0|, |v0|; component j >= 1 from the
 //    positive or the negative parts of (u_j, v_j), whichever has the larger product of norms; entries below
-//    1e-6 become 0, and NNDSVDa then fills every zero with mean(V).
+//    1e-6 become 0, and NNDSVDa then fills every zero with mean(V). Written in x so that it never divides
+//    by sigma (see nndsvdScales), which in float32 overflowed for near-noise singular values.
 // 3. HALS / coordinate descent (Cichocki & Phan 2009), one iteration = one cyclic sweep over the k
 //    coordinates of every row of W (using H H^T and V H^T), then of every column of H (using W^T W and
 //    V^T W with the new W). Each coordinate step is x <- max(0, x - grad / hess).
@@ -25,6 +27,7 @@ import { gaussianBlock } from "./random.ts";
 import {
   checkShape,
   firstInvalid,
+  JACOBI_SKIP,
   JACOBI_SWEEPS,
   type NmfOptions,
   type NmfResult,
@@ -142,53 +145,77 @@ export function productWithV(V: Matrix, n: number, c: number, r: VProduct): Matr
 }
 
 /**
- * Orthonormal basis of the span of the p rows (length len) of qt, returned as new rows: with G the Gram
- * matrix of the rows scaled to unit diagonal, D^-1 G D^-1 = U L U^T, the rows of (D^-1 U L^-1/2)^T qt are
- * orthonormal; directions with L < 1e-12 max(L) become zero rows. Applied twice (like CholeskyQR2). This
- * is the GPU's method (orth_factor in init.wgsl), which avoids a sequential Gram-Schmidt there.
+ * Orthonormal basis of the span of the p rows (length len) of qt, returned as new rows: modified
+ * Gram-Schmidt, run twice ("twice is enough", Giraud et al. 2005), so that the rows are orthonormal to
+ * round-off whatever their condition number (a Gram-matrix method squares it, beyond float32's reach). A
+ * row numerically in the span of the earlier ones becomes a further orthonormal direction in the second
+ * pass; an exactly zero row stays zero. This is the GPU's method (orthonormalize in init.wgsl), where one
+ * workgroup runs it with reductions; `round` rounds every operation (Math.fround checks float32).
  */
-export function orthonormalizeRows(qt: Matrix, p: number, len: number): Matrix {
-  let rows = qt;
+export function orthonormalizeRows(
+  qt: ArrayLike<number>,
+  p: number,
+  len: number,
+  round: (x: number) => number = (x) => x,
+): Matrix {
+  const rows = Float64Array.from(qt, round);
   for (let pass = 0; pass < 2; pass++) {
-    const g = new Float64Array(p * p);
     for (let a = 0; a < p; a++) {
-      for (let b = 0; b < p; b++) {
-        g[a * p + b] = dot(rows.subarray(a * len, (a + 1) * len), rows.subarray(b * len, (b + 1) * len));
+      const ra = rows.subarray(a * len, (a + 1) * len);
+      const norm = round(Math.sqrt(dot(ra, ra, round)));
+      const inv = norm > 0 ? round(1 / norm) : 0;
+      for (let j = 0; j < len; j++) ra[j] = round(ra[j] * inv);
+      for (let b = a + 1; b < p; b++) {
+        const rb = rows.subarray(b * len, (b + 1) * len);
+        const proj = dot(ra, rb, round);
+        for (let j = 0; j < len; j++) rb[j] = round(rb[j] - round(proj * ra[j]));
       }
     }
-    const scale = Array.from({ length: p }, (_, a) => (g[a * p + a] > 0 ? 1 / Math.sqrt(g[a * p + a]) : 0));
-    for (let a = 0; a < p; a++) for (let b = 0; b < p; b++) g[a * p + b] *= scale[a] * scale[b];
-    const u = jacobiEigen(g, p);
-    let top = 0;
-    for (let a = 0; a < p; a++) top = Math.max(top, g[a * p + a]);
-    const out = new Float64Array(p * len);
-    for (let a = 0; a < p; a++) {
-      const l = g[a * p + a];
-      const f = l > 1e-12 * top ? 1 / Math.sqrt(l) : 0;
-      const row = out.subarray(a * len, (a + 1) * len);
-      for (let b = 0; b < p; b++) {
-        const coef = scale[b] * u[b * p + a] * f;
-        if (coef === 0) continue;
-        const src = rows.subarray(b * len, (b + 1) * len);
-        for (let j = 0; j < len; j++) row[j] += coef * src[j];
-      }
-    }
-    rows = out;
   }
   return rows;
 }
 
-/** Cyclic Jacobi for a symmetric p x p matrix (overwritten). Returns eigenvectors as columns (p x p). */
+/**
+ * Pair i of step s of the round-robin order over m (even) indices: 0 stays, the other m - 1 rotate, so every
+ * pair meets once in m - 1 steps and the pairs of one step are disjoint (init.wgsl's round_robin_pair).
+ */
+export function roundRobinPair(i: number, s: number, m: number): [number, number] {
+  const x = i === 0 ? 0 : 1 + ((i + s) % (m - 1));
+  const y = i === 0 ? 1 + (s % (m - 1)) : 1 + ((m - 1 - i + s) % (m - 1));
+  return [Math.min(x, y), Math.max(x, y)];
+}
+
+/**
+ * Parallel-order cyclic Jacobi (Brent & Luk 1985) for a symmetric p x p matrix (overwritten), step for step
+ * as the GPU's: each step takes p / 2 disjoint pairs (roundRobinPair), computes every pair's rotation from
+ * the same matrix, then applies the column rotations, then the row rotations. Entries at float32 round-off
+ * of their diagonal count as zero, as on the GPU. Returns eigenvectors as columns (p x p).
+ */
 export function jacobiEigen(m: Matrix, p: number, sweeps = JACOBI_SWEEPS): Matrix {
   const vec = new Float64Array(p * p);
   for (let a = 0; a < p; a++) vec[a * p + a] = 1;
+  const even = p + (p % 2);
+  const half = even / 2;
+  const rot: { a: number; b: number; cs: number; sn: number }[] = [];
   for (let sweep = 0; sweep < sweeps; sweep++) {
-    for (let a = 0; a < p - 1; a++) {
-      for (let b = a + 1; b < p; b++) {
-        const [cs, sn] = rotation(m[a * p + a], m[b * p + b], m[a * p + b]);
-        if (sn === 0) continue;
+    for (let step = 0; step + 1 < even; step++) {
+      rot.length = 0;
+      for (let i = 0; i < half; i++) {
+        const [a, b] = roundRobinPair(i, step, even);
+        if (b >= p) continue;
+        const app = m[a * p + a], aqq = m[b * p + b], apq = m[a * p + b];
+        if (Math.abs(apq) <= JACOBI_SKIP * Math.sqrt(Math.abs(app)) * Math.sqrt(Math.abs(aqq))) {
+          m[a * p + b] = m[b * p + a] = 0;
+          continue;
+        }
+        const [cs, sn] = rotation(app, aqq, apq);
+        if (sn !== 0) rot.push({ a, b, cs, sn });
+      }
+      for (const { a, b, cs, sn } of rot) {
         rotateColumns(m, p, a, b, cs, sn);
         rotateColumns(vec, p, a, b, cs, sn);
+      }
+      for (const { a, b, cs, sn } of rot) {
         for (let r = 0; r < p; r++) {
           const x = m[a * p + r], y = m[b * p + r];
           m[a * p + r] = cs * x - sn * y;
@@ -233,7 +260,7 @@ function* nndsvda(
   const timesQ = function* (qt: Matrix): Generator<VProduct, Matrix, Matrix> {
     return transpose(yield { op: "VX", x: transpose(qt, p, c), p }, n, p);
   };
-  let qt = orthonormalizeRows(Float64Array.from(gaussianBlock(seed, p, c)), p, c);
+  let qt = orthonormalizeRows(gaussianBlock(seed, p, c), p, c);
   for (let it = 0; it < svdIterations; it++) {
     const yt = yield* timesQ(qt);
     const zt = transpose(yield { op: "VtY", y: transpose(yt, p, n), p }, c, p);
@@ -253,27 +280,14 @@ function* nndsvda(
   const ht = new Float64Array(c * k);
   for (let j = 0; j < k; j++) {
     const e = order[j];
-    const sigma = Math.sqrt(Math.max(m[e * p + e], 0));
-    const x = new Float64Array(n); // left singular vector
+    const x = new Float64Array(n); // sigma times the left singular vector
     const y = new Float64Array(c); // right singular vector
     for (let a = 0; a < p; a++) {
       const coef = vec[a * p + e];
       for (let i = 0; i < n; i++) x[i] += coef * yt[a * n + i];
       for (let col = 0; col < c; col++) y[col] += coef * qt[a * c + col];
     }
-    for (let i = 0; i < n; i++) x[i] = sigma > 0 ? x[i] / sigma : 0;
-    let part: (z: number) => number, scaleW: number, scaleH: number;
-    if (j === 0) {
-      part = Math.abs;
-      scaleW = scaleH = Math.sqrt(sigma);
-    } else {
-      const [xp, xn] = partNorms(x), [yp, yn] = partNorms(y);
-      const positive = xp * yp > xn * yn;
-      const lbd = Math.sqrt(sigma * (positive ? xp * yp : xn * yn));
-      part = positive ? (z) => Math.max(z, 0) : (z) => Math.max(-z, 0);
-      scaleW = lbd / (positive ? xp : xn) || 0;
-      scaleH = lbd / (positive ? yp : yn) || 0;
-    }
+    const { part, scaleW, scaleH } = nndsvdScales(x, y, j);
     for (let i = 0; i < n; i++) {
       const val = scaleW * part(x[i]);
       w[i * k + j] = val < NNDSVD_EPS ? mean : val;
@@ -284,6 +298,28 @@ function* nndsvda(
     }
   }
   return { w, ht };
+}
+
+/**
+ * NNDSVD's choice for component j from x = sigma u (u, v the unit singular vectors), with sigma = |x|:
+ * component 0 is sqrt(sigma) (|u|, |v|) = (|x| / sqrt|x|, |v| sqrt|x|); component j >= 1 the positive or
+ * the negative parts, whichever has the larger product of norms m, times sqrt(sigma m) over the part's
+ * norm, which for x is sqrt(|x+-| |v+-|) / |x+-| (sigma cancels: no division by a near-zero sigma).
+ */
+function nndsvdScales(x: Matrix, y: Matrix, j: number) {
+  const [xp, xn] = partNorms(x), [yp, yn] = partNorms(y);
+  if (j === 0) {
+    const sigma = Math.hypot(xp, xn);
+    return { part: Math.abs, scaleW: sigma > 0 ? 1 / Math.sqrt(sigma) : 0, scaleH: Math.sqrt(sigma) };
+  }
+  const positive = xp * yp > xn * yn;
+  const [xs, ys] = positive ? [xp, yp] : [xn, yn];
+  const lbd = Math.sqrt(xs) * Math.sqrt(ys);
+  return {
+    part: positive ? (z: number) => Math.max(z, 0) : (z: number) => Math.max(-z, 0),
+    scaleW: xs > 0 ? lbd / xs : 0,
+    scaleH: ys > 0 ? lbd / ys : 0,
+  };
 }
 
 function partNorms(x: Matrix): [number, number] {
@@ -353,9 +389,9 @@ function transpose(x: Matrix, rows: number, cols: number): Matrix {
   return out;
 }
 
-function dot(x: Matrix, y: Matrix): number {
+function dot(x: Matrix, y: Matrix, round: (x: number) => number = (x) => x): number {
   let s = 0;
-  for (let i = 0; i < x.length; i++) s += x[i] * y[i];
+  for (let i = 0; i < x.length; i++) s = round(s + round(x[i] * y[i]));
   return s;
 }
 

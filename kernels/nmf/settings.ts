@@ -46,6 +46,11 @@ export const OVERSAMPLES = 10;
 export const NNDSVD_EPS = 1e-6;
 /** Cyclic Jacobi sweeps for the small Rayleigh-Ritz eigenproblem; 16x16 converges in far fewer. */
 export const JACOBI_SWEEPS = 10;
+/**
+ * A Jacobi rotation is skipped (the entry set to zero) where |a_pq| <= JACOBI_SKIP sqrt(|a_pp| |a_qq|): float32
+ * epsilon, the level below which an off-diagonal entry is round-off of its diagonal in the GPU's arithmetic.
+ */
+export const JACOBI_SKIP = 2 ** -23;
 /** Largest k the GPU kernels are built for (per-thread arrays hold k x k Gram entries). */
 export const MAX_K = 24;
 

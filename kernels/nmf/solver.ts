@@ -1,6 +1,6 @@
 // Drives the batched NMF on the GPU: allocates one set of buffers per dispatch group, records the NNDSVDa
 // initialization and then many HALS iterations per submit, and reads back only the per-problem `done`
-// flags every `checkEvery` iterations (each readback costs a GPU round trip, ~11 ms in Deno). After every
+// flags between submits, at growing gaps (each readback costs a GPU round trip, ~11 ms in Deno). After every
 // iteration the GPU rebuilds each group's list of unconverged problems and the indirect dispatch sizes, so a
 // converged problem gets no more workgroups (and stops changing) while the rest of its batch goes on.
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
@@ -48,7 +48,10 @@ export interface NmfTrace {
 }
 
 export interface SolveOptions extends NmfOptions {
-  /** Iterations recorded per submit before the done flags are read back. Default 20. */
+  /**
+   * Iterations recorded in the first submit before the done flags are read back; each later submit records
+   * twice as many as the one before (up to CHECK_CAP). Default 20.
+   */
   checkEvery?: number;
   /** Caps the storage binding size used for planning (testing the group split); default: the device's. */
   maxBindingBytes?: number;
@@ -70,6 +73,13 @@ interface Group {
   /** Byte offset of this group's states in the shared state staging buffer. */
   stateOffset: number;
 }
+
+/**
+ * Most iterations recorded between two readbacks of the done flags. Each readback is a GPU round trip (~11 ms
+ * in Deno) while an iteration of a converged problem costs only empty indirect dispatches, so the gaps grow
+ * geometrically (20, 40, 80, 80, ...: 4 readbacks for scikit-learn's 200 iterations instead of 10).
+ */
+const CHECK_CAP = 80;
 
 /** 5 indirect dispatch sizes (x, y, z) written by compact in hals.wgsl. */
 const ARGS_BYTES = 5 * 12;
@@ -149,8 +159,10 @@ export async function solveBatched(
     let active = groups;
     let encoded = 0;
     let readbacks = 0;
+    let gap = checkEvery;
     while (active.length && encoded < s.maxIter) {
-      const chunk = Math.min(checkEvery, s.maxIter - encoded);
+      const chunk = Math.min(gap, s.maxIter - encoded);
+      gap = Math.max(gap, Math.min(2 * gap, CHECK_CAP));
       const enc = device.createCommandEncoder({ label: "nmf iterations" });
       const iterPass = enc.beginComputePass({ label: "nmf iterations" });
       for (let it = 0; it < chunk; it++) {
@@ -345,7 +357,6 @@ function createGroup(
   const state = storage(G * STATE_BYTES / 4, "state");
   const tall = storage(G * d.p * d.n, "tall");
   const wide = storage(G * d.p * d.c, "wide");
-  const wide2 = storage(G * d.p * d.c, "wide (orthonormalization)");
   const split = storage(G * d.splits * d.p * d.c, "split partials");
   const wt = storage(G * d.k * d.n, "W^T");
   const h = storage(G * d.k * d.c, "H");
@@ -384,12 +395,8 @@ function createGroup(
     gramH: bg(pl.gramH, { 0: prm, 2: h, 6: hht }),
     stats: bg(pl.stats, { 0: prm, 2: v, 5: stat }),
     sumSplits: bg(pl.sumSplits, { 0: prm, 4: wide, 9: split }),
-    gramWide: bg(pl.gramWide, { 0: prm, 3: wide, 6: mat }),
-    gramWide2: bg(pl.gramWide, { 0: prm, 3: wide2, 6: mat }),
     gramTall: bg(pl.gramTall, { 0: prm, 3: tall, 6: mat }),
-    orthFactor: bg(pl.orthFactor, { 0: prm, 6: mat, 7: vecs }),
-    orthApply: bg(pl.orthApply, { 0: prm, 3: wide, 4: wide2, 7: vecs }),
-    orthApply2: bg(pl.orthApply, { 0: prm, 3: wide2, 4: wide, 7: vecs }),
+    orthonormalize: bg(pl.orthonormalize, { 0: prm, 4: wide }),
     ritz: bg(pl.ritz, { 0: prm, 1: state, 5: stat, 6: mat, 7: vecs, 8: coef }),
     nndsvdScales: bg(pl.nndsvdScales, { 0: prm, 8: coef, 10: tall, 11: wide }),
     nndsvdW: bg(pl.nndsvdW, { 0: prm, 1: state, 8: coef, 10: tall, 12: wt }),
@@ -400,15 +407,9 @@ function createGroup(
   return { device, plan, dims: d, size: G, owned, state, wt, h, args, bind, stateOffset };
 }
 
-/** Q <- orthonormal basis of span(Q) (see orth_factor in init.wgsl), twice; Q stays in `wide`. */
+/** Q <- orthonormal basis of span(Q) in place (Gram-Schmidt twice, one workgroup per problem; init.wgsl). */
 function encodeOrthonormalize(pass: GPUComputePassEncoder, g: Group, pl: NmfPipelines): void {
-  const { c, p } = g.dims;
-  const G = g.size;
-  for (const [gram, apply] of [[g.bind.gramWide, g.bind.orthApply], [g.bind.gramWide2, g.bind.orthApply2]]) {
-    encodeDispatch(pass, g.device, pl.gramWide, gram, [Math.ceil((p * p) / GRAM_WORKGROUP), G]);
-    encodeDispatch(pass, g.device, pl.orthFactor, g.bind.orthFactor, [G]);
-    encodeDispatch(pass, g.device, pl.orthApply, apply, [Math.ceil(c / LINEAR_WORKGROUP), G]);
-  }
+  encodeDispatch(pass, g.device, pl.orthonormalize, g.bind.orthonormalize, [g.size]);
 }
 
 /** Moments of V, subspace iteration Q <- orth(V^T V Q), then Rayleigh-Ritz + NNDSVDa (see init.wgsl). */

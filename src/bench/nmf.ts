@@ -6,6 +6,10 @@ import { acquireGpu } from "../runtime/gpu.ts";
 import { fillSparseRandom, type RandomFill } from "../../kernels/random/mod.ts";
 import { type NmfProblem, type NmfTrace, solveBatched } from "../../kernels/nmf/solver.ts";
 import { NMF_DEFAULTS } from "../../kernels/nmf/settings.ts";
+import { gaussianBlock } from "../../kernels/nmf/random.ts";
+import { weightedRowsOnGpu } from "../../kernels/nmf/weighted_rows.ts";
+import { weightedRows } from "../pipeline/concepts/factorize.ts";
+import { createStorageBuffer } from "../runtime/gpu.ts";
 
 export interface NmfBenchOptions {
   n: number;
@@ -34,6 +38,8 @@ export interface NmfBenchResult {
   secondsPerIteration: number;
   /** Measured: final residual and the readback of W and H. */
   finishSeconds: number;
+  /** Counted: GPU round trips of the call (done-flag readbacks + the result readback). */
+  readbacks: number;
   /** Measured wall time of the whole call (excluding generating V and compiling the kernels). */
   measuredSeconds: number;
   /** Extrapolated: init + 200 iterations + finish, for the whole batch (no early convergence assumed). */
@@ -74,6 +80,7 @@ export async function benchNmf(device: GPUDevice, opts: NmfBenchOptions): Promis
       initSeconds: trace.initSeconds,
       secondsPerIteration,
       finishSeconds: trace.finishSeconds,
+      readbacks: trace.readbacks,
       measuredSeconds,
       extrapolatedSeconds200,
       problemsPerSecond: batch / extrapolatedSeconds200,
@@ -83,6 +90,56 @@ export async function benchNmf(device: GPUDevice, opts: NmfBenchOptions): Promis
   } finally {
     for (const b of buffers) b.destroy();
   }
+}
+
+export interface NmfRowsBenchResult {
+  images: number;
+  c: number;
+  hw: number;
+  /** Measured: weightedRows (transpose in JavaScript) + upload of V, per class, in seconds (median of 3). */
+  hostSeconds: number;
+  /** Measured: upload of the activations + weighted_rows.wgsl, per class, in seconds (median of 3). */
+  gpuSeconds: number;
+  /** hostSeconds / gpuSeconds. */
+  speedup: number;
+}
+
+/**
+ * The concepts stage's path from a class's activations (images x c x hw, as the network gives them) and
+ * attribution maps to V on the GPU: before, transposed and weighted in JavaScript, then uploaded; now
+ * uploaded as they are and built by weighted_rows.wgsl. NMF itself is the same either way.
+ */
+export async function benchWeightedRows(
+  device: GPUDevice,
+  opts: { images: number; c: number; hw: number },
+): Promise<NmfRowsBenchResult> {
+  const { images, c, hw } = opts;
+  const source = {
+    activations: gaussianBlock(1, images, c * hw).map(Math.abs),
+    maps: gaussianBlock(2, images, hw).map(Math.abs),
+    keep: Array.from({ length: images }, (_, i) => i),
+    hw,
+  };
+  const host = async () => {
+    const v = weightedRows(source.activations, source.maps, images, c, hw);
+    const b = createStorageBuffer(device, v, 0, "nmf bench V (host rows)");
+    await device.queue.onSubmittedWorkDone();
+    b.destroy();
+  };
+  const onGpu = async () => (await weightedRowsOnGpu(device, [source], c)).buffer.destroy();
+  await onGpu(); // compile
+  const median = async (f: () => Promise<void>) => {
+    const t: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      const started = performance.now();
+      await f();
+      t.push((performance.now() - started) / 1000);
+    }
+    return t.sort((a, b) => a - b)[1];
+  };
+  const hostSeconds = await median(host);
+  const gpuSeconds = await median(onGpu);
+  return { images, c, hw, hostSeconds, gpuSeconds, speedup: hostSeconds / gpuSeconds };
 }
 
 /** batch random V (n x c) on the GPU, packed into as few buffers as the binding size allows. */

@@ -18,7 +18,9 @@ import {
   predictedMembers,
 } from "../attribute/class_attribution.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
-import { factorize, nmfDeviceFor } from "./factorize.ts";
+import { factorize, type FactorizeProblem, nmfDeviceFor } from "./factorize.ts";
+
+export { weightedRows } from "./factorize.ts";
 import { MAX_K, NMF_DEFAULTS, type NmfResult } from "../../../kernels/nmf/settings.ts";
 import { buildManifest, claimResumableOutDir, completeManifest, startManifest } from "../../io/manifest.ts";
 import { readJsonIfExists, readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
@@ -75,27 +77,6 @@ interface ClassFile extends ClassConcepts {
   identity: RunIdentity;
   imagePaths: string[];
   imageIndices: number[];
-}
-
-/**
- * The NMF input of one class: row (i, y, x) is the activation vector at (y, x) of image i scaled by the
- * attribution map there. Activations n x C x h x w, maps n x h x w; returns (n*h*w) x C row-major.
- */
-export function weightedRows(
-  activations: Float32Array,
-  maps: Float32Array,
-  n: number,
-  c: number,
-  hw: number,
-): Float32Array {
-  const v = new Float32Array(n * hw * c);
-  for (let i = 0; i < n; i++) {
-    for (let ch = 0; ch < c; ch++) {
-      const src = (i * c + ch) * hw;
-      for (let p = 0; p < hw; p++) v[(i * hw + p) * c + ch] = activations[src + p] * maps[i * hw + p];
-    }
-  }
-  return v;
 }
 
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
@@ -211,7 +192,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     const group = Math.max(1, opts.nmfBatch ?? 16);
     for (let g = 0; g < pending.length; g += group) {
       const chunk = pending.slice(g, g + group);
-      const problems: { cls: number; images: number[]; v: Float32Array; n: number; cached: boolean }[] = [];
+      const problems: (FactorizeProblem & { cls: number; images: number[]; cached: boolean })[] = [];
       for (const cls of chunk) {
         const wanted = members.get(cls) ?? [];
         const r = wanted.length
@@ -235,16 +216,10 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
           progress.tick();
           continue;
         }
-        // Unreadable images (zero pixels in the attribution) leave no rows.
-        const all = weightedRows(r!.activations, r!.maps, wanted.length, channels, hw);
-        const rows = hw * channels;
-        const v = failed.size ? new Float32Array(images.length * rows) : all;
-        if (failed.size) {
-          let at = 0;
-          wanted.forEach((img, i) => {
-            if (!failed.has(img)) v.set(all.subarray(i * rows, (i + 1) * rows), (at++) * rows);
-          });
-        }
+        // Unreadable images (zero pixels in the attribution) leave no rows. V itself is built where NMF
+        // runs (on the GPU from the activations as they are, or transposed here for the CPU).
+        const keep = wanted.flatMap((img, i) => (failed.has(img) ? [] : [i]));
+        const v = { activations: r!.activations, maps: r!.maps, keep, hw };
         problems.push({ cls, images, v, n: images.length * hw, cached: r!.cached });
       }
       if (!problems.length) continue;
