@@ -3,6 +3,9 @@
 /** Each setting is optional; an unset one takes its value from NMF_DEFAULTS. */
 export type NmfOptions = Partial<NmfSettings>;
 
+/** Side of the square workgroup tile of weighted_rows.wgsl (its TILE override: 16 x 16 = 256 invocations). */
+export const WEIGHTED_ROWS_TILE = 16;
+
 export interface NmfSettings {
   /** Number of components (rows of H). */
   k: number;

@@ -2,7 +2,8 @@
 // the activations in the network's layout instead of a transpose in JavaScript, and every problem's V in
 // one storage buffer, consecutive, so that the solver binds it in place (no copy).
 import { createStorageBuffer, createUniformBuffer } from "../../src/runtime/gpu.ts";
-import { compileProgram, encodeDispatch } from "../_program.ts";
+import { compileProgram, encodeDispatch, packUniforms, uniformLayout } from "../_program.ts";
+import { WEIGHTED_ROWS_TILE as TILE } from "./settings.ts";
 
 /** One problem: images x c x hw activations, images x hw maps, and which images give rows (in order). */
 export interface WeightedRowsSource {
@@ -11,9 +12,6 @@ export interface WeightedRowsSource {
   keep: number[];
   hw: number;
 }
-
-/** Side of the square workgroup tile of weighted_rows.wgsl (its TILE override; 256 invocations). */
-const TILE = 16;
 
 /**
  * V of every source, (keep.length * hw) x c row-major each (as weightedRows in src/pipeline/concepts/), one after the other in one STORAGE buffer
@@ -24,9 +22,11 @@ export async function weightedRowsOnGpu(
   sources: WeightedRowsSource[],
   c: number,
 ): Promise<{ buffer: GPUBuffer; offsets: number[] }> {
+  const source = new URL("./weighted_rows.wgsl", import.meta.url);
+  const layout = await uniformLayout(source, "RowsParams");
   const program = await compileProgram(device, {
     label: "nmf weighted rows",
-    sources: [new URL("./weighted_rows.wgsl", import.meta.url)],
+    sources: [source],
     entryPoints: ["weighted_rows"],
     overrides: { TILE },
   });
@@ -65,7 +65,7 @@ export async function weightedRowsOnGpu(
       const bindAt = Math.floor(offsets[g] / align) * align;
       const prm = createUniformBuffer(
         device,
-        Uint32Array.from([c, hw, Math.ceil(hw / TILE), (offsets[g] - bindAt) / 4]),
+        packUniforms(layout, { c, hw, tiles_hw: Math.ceil(hw / TILE), out_base: (offsets[g] - bindAt) / 4 }),
         "nmf weighted rows params",
       );
       const act = createStorageBuffer(device, s.activations, 0, "nmf activations");
