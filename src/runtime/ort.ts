@@ -96,21 +96,18 @@ export async function resolveEp(
   loadNative: () => Promise<NativeOrt> = loadOrtNode,
 ): Promise<ResolvedEp> {
   if (requested === "wasm") return { ep: "wasm" };
-  if (requested === "cpu") {
+  if (requested === "auto") {
+    const gpu = await acquireGpu();
+    if (gpu && !gpu.software) return { ep: "webgpu", gpu };
+  }
+  if (requested === "cpu" || requested === "auto") {
     const native = await loadNative();
     if (native.ort) return { ep: "cpu", native: native.ort, nativeVersion: native.version };
-    if (strict) throw new Error(`--ep cpu: ${native.reason}`);
+    if (strict && requested === "cpu") throw new Error(`--ep cpu: ${native.reason}`);
     sayOnce(`${native.reason}: falling back to the wasm execution provider`);
     return { ep: "wasm" };
   }
   const gpu = await acquireGpu();
-  if (requested === "auto") {
-    if (gpu && !gpu.software) return { ep: "webgpu", gpu };
-    const native = await loadNative();
-    if (native.ort) return { ep: "cpu", native: native.ort, nativeVersion: native.version };
-    sayOnce(`${native.reason}: the model runs on the wasm execution provider`);
-    return { ep: "wasm" };
-  }
   if (gpu) return { ep: "webgpu", gpu };
   const msg = "no WebGPU adapter is available on this machine";
   if (strict) throw new Error(`--ep webgpu: ${msg}`);

@@ -3,10 +3,11 @@
 // same cores (docs/performance.md). Its linux/macOS/windows libraries ship inside the npm package; Deno runs no
 // install script, which is what we want (the script only fetches optional CUDA files).
 //
-// The one place that loads it. The import names the package through a variable, so `deno compile` does not
-// follow it: the single binary stays without the 288 MB package (every platform's library), the import fails
-// there, and the session falls back to the wasm EP (see resolveEp in ./ort.ts). The same holds wherever the
-// library cannot load (an unsupported platform, a run without --allow-ffi).
+// The one place that loads it. The single binary leaves the package out (`deno task compile` excludes its
+// 288 MB of every platform's libraries, see COMPILE_EXCLUDES) and does not try: there, and wherever the library
+// cannot load (an unsupported platform, a run without --allow-ffi), sessions fall back to the wasm EP (see
+// resolveEp in ./ort.ts). The import names the package through a variable so that `deno compile` does not
+// pull it into the binary's module graph either.
 import type * as OrtNode from "onnxruntime-node";
 
 export type OrtNodeModule = typeof OrtNode;
@@ -31,6 +32,9 @@ export function loadOrtNode(specifier: string = ORT_NODE_SPECIFIER): Promise<Nat
 }
 
 async function importOrtNode(specifier: string): Promise<NativeOrt> {
+  if (Deno.build.standalone) {
+    return { reason: "the single binary does not carry onnxruntime-node's native library" };
+  }
   try {
     const mod = await import(specifier) as OrtNodeModule & { default?: OrtNodeModule };
     // Deno's CommonJS interop puts the exports on the namespace and on `default`; either has the session.
