@@ -4,7 +4,7 @@ import { IMAGE_SIZE } from "../data/input_spec.ts";
 import type { Ep } from "../runtime/ort.ts";
 import { loadOrtNode } from "../runtime/ort_node.ts";
 import type { CompareContext, CompareRow } from "./compare.ts";
-import { runReferenceScript } from "./reference_stack.ts";
+import { torchReference } from "./reference_stack.ts";
 
 export interface ForwardBench {
   model: string;
@@ -42,12 +42,6 @@ export async function benchForward(
   }
 }
 
-interface TorchForward {
-  stack: string;
-  threads: number;
-  forward: { imagesPerSecond: number };
-}
-
 /**
  * ResNet-50 forward at batch 8 against torch eager on the same cores: protoscope on its native CPU EP where it
  * loads (else wasm), and the wasm EP it ran on before, each beside torch.
@@ -56,22 +50,16 @@ export async function compareForward(ctx: CompareContext): Promise<CompareRow[]>
   const opts = { batch: 8, batches: ctx.quick ? 1 : 4, label: "resnet50-topology" };
   const wasm = await benchForward(ctx.resnet50, "wasm", opts);
   const native = (await loadOrtNode()).ort ? await benchForward(ctx.resnet50, "cpu", opts) : undefined;
-  const torch = await runReferenceScript<TorchForward>("torch_cpu_bench.py", [
-    ...["--only", "forward", "--batch", String(opts.batch), "--batches", String(opts.batches)],
-    ...["--threads", String(ctx.threads)],
-  ]);
-  const reference = torch.result
-    ? {
-      what: `${torch.result.stack}, ${torch.result.threads} threads`,
-      value: torch.result.forward.imagesPerSecond,
-    }
-    : undefined;
+  const torch = await torchReference(
+    ["--only", "forward", "--batch", String(opts.batch), "--batches", String(opts.batches)],
+    ctx.threads,
+    (r) => r.forward?.imagesPerSecond,
+  );
   const row = (stage: string, b: ForwardBench): CompareRow => ({
     stage,
     unit: "img/s",
     protoscope: { what: b.ep, value: b.imagesPerSecond },
-    reference,
-    skipped: torch.skipped,
+    ...torch,
   });
   const stage = `ResNet-50 forward, batch ${opts.batch}`;
   return native ? [row(stage, native), row(`${stage}, wasm EP (before)`, wasm)] : [row(stage, wasm)];

@@ -2,6 +2,7 @@
 // tools/reference/ run with Debian's torch (/usr/bin/python3, or PROTOSCOPE_REFERENCE_PYTHON). Where Python or
 // torch is missing, or the script is not there (the single binary), the comparison says so and goes on.
 import { fileURLToPath } from "node:url";
+import type { Measured } from "./compare.ts";
 
 export const REFERENCE_PYTHON_ENV = "PROTOSCOPE_REFERENCE_PYTHON";
 /** Debian's python3 carries python3-torch; a pyenv python3 earlier on PATH usually does not. */
@@ -37,4 +38,31 @@ export async function runReferenceScript<T>(script: string, args: string[]): Pro
   } catch {
     return { skipped: `reference stack skipped: ${script} printed no JSON (${last.slice(0, 80)})` };
   }
+}
+
+/** What tools/reference/torch_cpu_bench.py prints (each part only when measured). */
+export interface TorchCpuBench {
+  stack: string;
+  threads: number;
+  forward?: { imagesPerSecond: number };
+  head?: { rowsPerSecond: number };
+}
+
+/** The torch side of a comparison: torch_cpu_bench.py with `args` on `threads` threads, one number of it. */
+export async function torchReference(
+  args: string[],
+  threads: number,
+  pick: (r: TorchCpuBench) => number | undefined,
+): Promise<{ reference?: Measured; skipped?: string }> {
+  const run = await runReferenceScript<TorchCpuBench>("torch_cpu_bench.py", [
+    ...args,
+    "--threads",
+    String(threads),
+  ]);
+  if (!run.result) return { skipped: run.skipped };
+  const value = pick(run.result);
+  if (value === undefined) {
+    return { skipped: `reference stack skipped: torch_cpu_bench.py ${args.join(" ")} measured nothing` };
+  }
+  return { reference: { what: `${run.result.stack}, ${run.result.threads} threads`, value } };
 }

@@ -10,7 +10,7 @@ import type { Ep } from "../runtime/ort.ts";
 import { seededRandom } from "../runtime/random.ts";
 import { loadOrtNode } from "../runtime/ort_node.ts";
 import type { CompareContext, CompareRow } from "./compare.ts";
-import { runReferenceScript } from "./reference_stack.ts";
+import { torchReference } from "./reference_stack.ts";
 
 export interface ShiftingBench {
   model: string;
@@ -85,12 +85,6 @@ export async function benchShifting(
   }
 }
 
-interface TorchHead {
-  stack: string;
-  threads: number;
-  head: { rowsPerSecond: number };
-}
-
 /**
  * The shifting test's head passes (layer3.5 -> logits, batch 8) against the reference's torch head on the same
  * cores, on the native CPU EP where it loads and on the wasm EP it ran on before; each row projects the
@@ -104,24 +98,19 @@ export async function compareShifting(ctx: CompareContext): Promise<CompareRow[]
   const native = (await loadOrtNode()).ort
     ? await benchShifting(ctx.resnet50, "layer3.5", "cpu", { ...opts, pairs: ctx.quick ? 2 : 8 })
     : undefined;
-  const torch = await runReferenceScript<TorchHead>("torch_cpu_bench.py", [
-    ...["--only", "head", "--head-batch", String(batch), "--head-batches", ctx.quick ? "2" : "8"],
-    ...["--threads", String(ctx.threads)],
-  ]);
-  const reference = torch.result
-    ? {
-      what: `${torch.result.stack}, ${torch.result.threads} threads`,
-      value: torch.result.head.rowsPerSecond,
-    }
-    : undefined;
+  const torch = await torchReference(
+    ["--only", "head", "--head-batch", String(batch), "--head-batches", ctx.quick ? "2" : "8"],
+    ctx.threads,
+    (r) => r.head?.rowsPerSecond,
+  );
+  const reference = torch.reference;
   const hours = (perSecond: number) =>
     `paper run ${perSecond > 0 ? projectedPaperHours(perSecond).toFixed(0) : "-"} h`;
   const row = (stage: string, b: ShiftingBench): CompareRow => ({
     stage,
     unit: "head passes/s",
     protoscope: { what: b.ep, value: b.headPassesPerSecond },
-    reference,
-    skipped: torch.skipped,
+    ...torch,
     note: `${hours(b.headPassesPerSecond)}${reference ? `; reference ${hours(reference.value)}` : ""}`,
   });
   const stage = `shifting test head, layer3.5, batch ${batch}`;
