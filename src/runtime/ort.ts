@@ -76,6 +76,8 @@ export interface SessionOptions {
   gpuOutputs?: string[];
   /** Set when an explicit --ep webgpu or --ep cpu must not silently become wasm. */
   strict?: boolean;
+  /** A helper session (e.g. probing shapes), not the model run: does not announce its EP. */
+  quiet?: boolean;
 }
 
 export interface ResolvedEp {
@@ -141,7 +143,7 @@ export async function createSession(model: Model | Uint8Array, opts: SessionOpti
   }
   const handle = { session, ep, gpu, nativeVersion };
   // Which EP runs the model, said once per process (on stderr: stdout may be a task's JSON).
-  sayOnce(`model runs on ${epDescription(handle)}`);
+  if (!opts.quiet) sayOnce(`model runs on ${epDescription(handle)}`);
   return handle;
 }
 
