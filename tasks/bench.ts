@@ -1,5 +1,7 @@
-// deno task bench [--only a,b] [--quick]: throughput benchmarks as one JSON document on stdout.
-// Compare numbers as ratios within one run; absolute numbers mean something only on a named GPU.
+// deno task bench [--only a,b] [--quick] [--compare]: throughput benchmarks as one JSON document on stdout.
+// Compare numbers as ratios within one run; absolute numbers mean something only on a named GPU. --compare
+// measures the reference stack beside protoscope in the same run and prints the ratio table (on stderr, and as
+// "compare" in the JSON).
 import { parseCli, runTask } from "../src/cli/cli.ts";
 import { acquireGpu } from "../src/runtime/gpu.ts";
 import { benchForward } from "../src/bench/forward.ts";
@@ -23,6 +25,14 @@ import { writeJsonAtomic } from "../src/io/atomic.ts";
 import { ensureFixture, ensureResNet50 } from "../fixtures/ensure.ts";
 import { benchPreprocess } from "../src/data/pool.ts";
 import { listImages } from "../src/data/layouts.ts";
+import { loadOrtNode } from "../src/runtime/ort_node.ts";
+import { COMPARISONS, ratioTable, runComparisons, speedRatio } from "../src/bench/compare.ts";
+import type { Ep } from "../src/runtime/ort.ts";
+
+/** The CPU EPs of this machine: wasm, and the native one where onnxruntime-node loads. */
+async function cpuEps(): Promise<Ep[]> {
+  return (await loadOrtNode()).ort ? ["wasm", "cpu"] : ["wasm"];
+}
 
 type Section = (quick: boolean) => Promise<unknown>;
 
@@ -44,7 +54,7 @@ const sections: Record<string, Section> = {
     const fixture = await ensureFixture();
     const resnet = await ensureResNet50(".cache/models", "legacy");
     const gpu = await acquireGpu();
-    const eps = gpu ? (["wasm", "webgpu"] as const) : (["wasm"] as const);
+    const eps: Ep[] = [...await cpuEps(), ...(gpu ? ["webgpu" as const] : [])];
     const out = [];
     for (const ep of eps) {
       out.push(
@@ -69,7 +79,7 @@ const sections: Record<string, Section> = {
     const resnet = await ensureResNet50(".cache/models", "legacy");
     const gpu = await acquireGpu();
     const out = [];
-    for (const ep of gpu ? (["wasm", "webgpu"] as const) : (["wasm"] as const)) {
+    for (const ep of [...await cpuEps(), ...(gpu ? ["webgpu" as const] : [])]) {
       // The paper's setting: DeepLift with a 20-sample noise tunnel.
       out.push(
         await benchAttribution(fixture.modelPath, "layer3", ep, {
@@ -201,7 +211,7 @@ const sections: Record<string, Section> = {
     const resnet = await ensureResNet50(".cache/models", "legacy");
     const gpu = await acquireGpu();
     const out = [];
-    for (const ep of gpu && !gpu.software ? (["wasm", "webgpu"] as const) : (["wasm"] as const)) {
+    for (const ep of [...await cpuEps(), ...(gpu && !gpu.software ? ["webgpu" as const] : [])]) {
       const hardware = ep === "webgpu";
       out.push(
         await benchShifting(resnet, "layer3.5", ep, {
@@ -253,7 +263,7 @@ const sections: Record<string, Section> = {
     const work = await Deno.makeTempDir();
     const data = join(fixture.imageFolder, fixture.classNames[0]);
     const predictions = join(work, "predictions");
-    await predictDataset({ model: resnet, data, out: predictions, ep: "wasm", limit: 8 });
+    await predictDataset({ model: resnet, data, out: predictions, ep: "auto", limit: 8 });
     const predicted = await readPredictedClasses(predictions);
     const settings = { ...PAPER_ATTRIBUTION, samples: quick ? 2 : 4, maxImages: 2, k: 6 };
     const classes = [...new Set(predicted)].slice(0, quick ? 1 : 2);
@@ -284,12 +294,19 @@ export async function main(argv: string[]): Promise<void> {
   const a = parseCli("bench", "Throughput benchmarks; prints one JSON document.", {
     only: { type: "string", help: `comma-separated sections: ${Object.keys(sections).join(",")}` },
     quick: { type: "boolean", default: false, help: "fewer repetitions (smoke run)" },
+    compare: {
+      type: "boolean",
+      default: false,
+      help: `protoscope vs the reference stack (torch via /usr/bin/python3) in this run, as a ratio table: ${
+        Object.keys(COMPARISONS).join(",")
+      }; runs no other section unless --only names it`,
+    },
     out: {
       type: "string",
       help: "also write the JSON here, rewritten after each section (kept if cut short)",
     },
   }, argv);
-  const chosen = a.only ? (a.only as string).split(",") : Object.keys(sections);
+  const chosen = a.only ? (a.only as string).split(",") : a.compare ? [] : Object.keys(sections);
   for (const s of chosen) if (!sections[s]) throw new Error(`--only: unknown section '${s}'`);
   const gpu = await acquireGpu();
   const report: Record<string, unknown> = {
@@ -306,6 +323,17 @@ export async function main(argv: string[]): Promise<void> {
     report[s] = await sections[s](a.quick as boolean);
     console.error(`bench: ${s} took ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     if (a.out) await writeJsonAtomic(a.out as string, report);
+  }
+  if (a.compare) {
+    const rows = await runComparisons({
+      threads: navigator.hardwareConcurrency,
+      quick: a.quick as boolean,
+      resnet50: await ensureResNet50(".cache/models", "legacy"),
+    });
+    const table = ratioTable(rows);
+    report.compare = { rows: rows.map((r) => ({ ...r, ratio: speedRatio(r) })), table };
+    if (a.out) await writeJsonAtomic(a.out as string, report);
+    console.error(`\n${table}\n`);
   }
   console.log(JSON.stringify(report, null, 2));
 }

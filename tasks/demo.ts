@@ -1,4 +1,4 @@
-// deno task demo [--out out/demo] [--ep auto|webgpu|wasm]: the pipeline on the generated fixture.
+// deno task demo [--out out/demo] [--ep auto|webgpu|cpu|wasm]: the pipeline on the generated fixture.
 import { join, resolve } from "node:path";
 import { choiceArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";

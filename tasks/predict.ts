@@ -1,4 +1,4 @@
-// deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep webgpu|wasm]
+// deno task predict --model M --data D --out O [--batch N] [--limit N] [--ep auto|webgpu|cpu|wasm]
 import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import {

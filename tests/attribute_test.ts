@@ -8,7 +8,7 @@ import { readModel, sha256File } from "../src/onnx/model.ts";
 import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { openDataset } from "../src/data/dataset.ts";
-import { noGpu } from "./_helpers/gpu.ts";
+import { TEST_EPS } from "./_helpers/eps.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -152,20 +152,23 @@ Deno.test(
   },
 );
 
-Deno.test({
-  name: "webgpu (GPU-resident trunk -> backward) and wasm give the same maps",
-  ignore: noGpu,
-  ...ORT_TEST,
-  fn: async () => {
-    const { picked, pixels } = await alignedImages(2);
-    const targets = picked.map((p) => p.classIndex);
-    const settings = { method: "deeplift" as const, samples: 2, sigma: 0.25, seed: 2 };
-    const maps: Float32Array[] = [];
-    for (const ep of ["wasm", "webgpu"] as const) {
-      const att = await Attributor.open(model, identity, "layer3", settings, { ep });
-      maps.push((await att.attribute(pixels, 2, targets, 0)).maps);
-      await att.release();
-    }
-    assert.ok(relativeError(maps[1], maps[0]) < 1e-3, `relative error ${relativeError(maps[1], maps[0])}`);
-  },
-});
+for (const { ep, ignore } of TEST_EPS.filter((e) => e.ep !== "wasm")) {
+  Deno.test({
+    name: `${ep === "webgpu" ? "webgpu (GPU-resident trunk -> backward)" : ep} and wasm give the same maps`,
+    ignore,
+    ...ORT_TEST,
+    fn: async () => {
+      const { picked, pixels } = await alignedImages(2);
+      const targets = picked.map((p) => p.classIndex);
+      const settings = { method: "deeplift" as const, samples: 2, sigma: 0.25, seed: 2 };
+      const maps: Float32Array[] = [];
+      for (const run of ["wasm", ep] as const) {
+        const att = await Attributor.open(model, identity, "layer3", settings, { ep: run });
+        assert.equal(att.trunk.ep, run);
+        maps.push((await att.attribute(pixels, 2, targets, 0)).maps);
+        await att.release();
+      }
+      assert.ok(relativeError(maps[1], maps[0]) < 1e-3, `relative error ${relativeError(maps[1], maps[0])}`);
+    },
+  });
+}

@@ -22,7 +22,8 @@ import { seededRandom } from "../src/runtime/random.ts";
 import { GraphBuilder } from "../src/onnx/builder.ts";
 import { declaredShape, int64Tensor, type Model } from "../src/onnx/model.ts";
 import { noGpu } from "./_helpers/gpu.ts";
-import { configureWasm } from "../src/runtime/ort.ts";
+import { TEST_EPS } from "./_helpers/eps.ts";
+import { configureWasm, type Ep } from "../src/runtime/ort.ts";
 
 configureWasm(1);
 const ORT = { sanitizeResources: false, sanitizeOps: false };
@@ -45,7 +46,7 @@ async function backward(
   head: Model,
   method: AttributionMethod,
   feeds: { x: HostTensor; xRef?: HostTensor; seed: HostTensor },
-  ep: "wasm" | "webgpu" = "wasm",
+  ep: Ep = "wasm",
   options: Partial<BackwardOptions> = {},
 ): Promise<Record<string, HostTensor>> {
   const model = buildBackwardGraph(head, {
@@ -130,7 +131,7 @@ Deno.test({
 });
 
 /** Summation-to-delta: sum over (C,H,W) of the attribution = logit_t(x) - logit_t(x_ref), per row. */
-async function summationToDelta(head: Model, label: string, ep: "wasm" | "webgpu" = "wasm"): Promise<number> {
+async function summationToDelta(head: Model, label: string, ep: Ep = "wasm"): Promise<number> {
   const x = tapActivations(head, BATCH, 21);
   const xRef = tapActivations(head, 1, 22);
   const targets = [3, 0, 4];
@@ -347,28 +348,30 @@ Deno.test({
   },
 });
 
-Deno.test({
-  name: "wasm and WebGPU agree on the generated graphs (relative 1e-4)",
-  ignore: noGpu,
-  ...ORT,
-  fn: async () => {
-    for (const [label, head] of [["toy ResNet", toyResNetHead()], ["op zoo", opZooHead()]] as const) {
-      const x = tapActivations(head, BATCH, 41);
-      const xRef = tapActivations(head, 1, 42);
-      const seed = seedFor([1, 2, 3]);
-      for (const method of ["gradxact", "deeplift"] as const) {
-        const cpu = await backward(head, method, { x, xRef, seed }, "wasm");
-        const webgpu = await backward(head, method, { x, xRef, seed }, "webgpu");
-        for (const k of ["attribution", "map", "logits", "grad"]) {
-          const rel = relativeDifference(webgpu[k].data, cpu[k].data);
-          console.log(`${label} ${method} ${k}: webgpu vs wasm relative difference ${rel}`);
-          assert.ok(rel <= 1e-4, `${label} ${method} ${k}: ${rel}`);
+for (const { ep, ignore } of TEST_EPS.filter((e) => e.ep !== "wasm")) {
+  Deno.test({
+    name: `wasm and ${ep} agree on the generated graphs, op zoo included (relative 1e-4)`,
+    ignore,
+    ...ORT,
+    fn: async () => {
+      for (const [label, head] of [["toy ResNet", toyResNetHead()], ["op zoo", opZooHead()]] as const) {
+        const x = tapActivations(head, BATCH, 41);
+        const xRef = tapActivations(head, 1, 42);
+        const seed = seedFor([1, 2, 3]);
+        for (const method of ["gradxact", "deeplift"] as const) {
+          const wasm = await backward(head, method, { x, xRef, seed }, "wasm");
+          const other = await backward(head, method, { x, xRef, seed }, ep);
+          for (const k of ["attribution", "map", "logits", "grad"]) {
+            const rel = relativeDifference(other[k].data, wasm[k].data);
+            console.log(`${label} ${method} ${k}: ${ep} vs wasm relative difference ${rel}`);
+            assert.ok(rel <= 1e-4, `${label} ${method} ${k}: ${rel}`);
+          }
         }
       }
-    }
-    assert.ok(await summationToDelta(toyResNetHead(), "toy ResNet", "webgpu") <= 1e-3);
-  },
-});
+      assert.ok(await summationToDelta(toyResNetHead(), "toy ResNet", ep) <= 1e-3);
+    },
+  });
+}
 
 Deno.test({
   name: "every node of the generated graphs is placed on the WebGPU EP (no CPU fallback)",

@@ -1,12 +1,12 @@
 // Our DeepLift against captum's: LayerDeepLift (baseline all 1.0, multiplied by inputs) averaged over the
 // noise tunnel's copies, computed once by captum 0.8 on torch 1.13 for the models and inputs of
-// fixtures/captum_cases.ts (tools/reference/make_captum_cases.ts). On the wasm EP and, where an adapter
-// exists, on WebGPU.
+// fixtures/captum_cases.ts (tools/reference/make_captum_cases.ts). On the wasm EP, the native CPU EP where
+// onnxruntime-node loads and, where an adapter exists, on WebGPU.
 import assert from "node:assert/strict";
 import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { encodeModel, sha256Hex } from "../src/onnx/model.ts";
-import { noGpu } from "./_helpers/gpu.ts";
+import { TEST_EPS } from "./_helpers/eps.ts";
 import { configureWasm } from "../src/runtime/ort.ts";
 import { buildCaptumModel, CAPTUM_CASES, captumPixels } from "../fixtures/captum_cases.ts";
 import { relativeError } from "./_helpers/numeric.ts";
@@ -36,12 +36,12 @@ Deno.test("captum cases: the generated model is the one captum saw", async () =>
 });
 
 for (const c of CAPTUM_CASES) {
-  for (const ep of ["wasm", "webgpu"] as const) {
+  for (const { ep, ignore } of TEST_EPS) {
     Deno.test({
       name: `DeepLift = captum LayerDeepLift${
         c.settings.samples > 1 ? " + noise tunnel" : ""
       }: ${c.name}, ${ep}`,
-      ignore: ep === "webgpu" && noGpu,
+      ignore,
       ...ORT,
       fn: async () => {
         const expected = await readNpy(`${DIR}${c.name}.npy`);

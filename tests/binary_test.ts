@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { cp } from "node:fs/promises";
 import { join } from "node:path";
 import { SUBCOMMANDS } from "../main.ts";
-import { ASSET_ROOT_ENV, COMPILE_INCLUDES, MODULE_ROOT } from "../src/runtime/assets.ts";
+import { ASSET_ROOT_ENV, COMPILE_EXCLUDES, COMPILE_INCLUDES, MODULE_ROOT } from "../src/runtime/assets.ts";
 import { writeNpy } from "../src/io/npy.ts";
 import { plantedProblem } from "../fixtures/planted_nmf.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";
@@ -54,8 +54,15 @@ Deno.test("every deno.json tool task is a subcommand of main.ts, running tasks/<
   }
   // The compile task embeds exactly the loader's list and builds main.ts.
   const compile = denoJson.tasks.compile.split(/\s+/);
-  const includes = compile.flatMap((w, i) => (compile[i - 1] === "--include" ? [w] : []));
-  assert.deepEqual(includes, [...COMPILE_INCLUDES]);
+  const flagged = (flag: string) => compile.flatMap((w, i) => (compile[i - 1] === flag ? [w] : []));
+  assert.deepEqual(flagged("--include"), [...COMPILE_INCLUDES]);
+  // It leaves out the installed onnxruntime-node (the binary runs the model on wasm; see the next test).
+  assert.deepEqual(flagged("--exclude"), [...COMPILE_EXCLUDES]);
+  const nodePackage = await Deno.realPath(new URL("node_modules/onnxruntime-node", MODULE_ROOT));
+  assert.ok(
+    COMPILE_EXCLUDES.some((e) => nodePackage.startsWith(new URL(`${e}/`, MODULE_ROOT).pathname)),
+    `${nodePackage} is not excluded from the binary`,
+  );
   assert.deepEqual(compile.slice(-3), ["--output", "dist/protoscope", "main.ts"]);
 });
 

@@ -19,6 +19,7 @@ import { certainOutcomes } from "../fixtures/contrast_truth.ts";
 import { fixtureContrastVectors } from "./_helpers/fixture_vectors.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
+import { noNative } from "./_helpers/eps.ts";
 
 const C = STAGE_CHANNELS.layer3;
 const K = CLASSES.length;
@@ -63,9 +64,14 @@ async function unchangedMean(modelPath: string, data: string, cls: number): Prom
 }
 
 /** A test with the fixture and a scratch folder (ORT keeps a MessagePort open: no resource sanitizer). */
-function fixtureTest(name: string, body: (fixture: FixturePaths, work: string) => Promise<void>): void {
+function fixtureTest(
+  name: string,
+  body: (fixture: FixturePaths, work: string) => Promise<void>,
+  ignore = false,
+): void {
   Deno.test({
     name,
+    ignore,
     sanitizeResources: false,
     sanitizeOps: false,
     async fn() {
@@ -170,6 +176,42 @@ fixtureTest(
       assert.deepEqual((m.keptShare as number[])[0], 1);
     }
   },
+);
+
+fixtureTest(
+  "shifting (head passes) and masking (whole model) on the native cpu EP give wasm's curves",
+  async (fixture, work) => {
+    const predictions = await writeLabelPredictions(join(work, "predictions"), fixture.imageFolder);
+    const rows = new Map(CLASSES.map((c) => [c.index, constructedRow(c.index)]));
+    const run = (test: Parameters<typeof runContrastTest>[0], ep: "wasm" | "cpu") =>
+      runContrastTest(test, {
+        model: fixture.modelPath,
+        data: fixture.imageFolder,
+        layer: "layer3.1",
+        hyperplanes: { source: "constructed", set: hyperplanesInMemory(K, C, rows) },
+        predictions,
+        pairs: "0:6,2:4",
+        maxImages: 2,
+        batch: 16,
+        ep,
+        out: join(work, `${test.name}-${ep}`),
+      });
+    for (const test of [shiftingTest([...REFERENCE_OFFSETS]), maskingTest(0)]) {
+      const [wasm, cpu] = [await run(test, "wasm"), await run(test, "cpu")];
+      const manifest = JSON.parse(await Deno.readTextFile(join(work, `${test.name}-cpu`, "manifest.json")));
+      assert.match(manifest.device, /^cpu \(onnxruntime-node/, `${test.name}: ${manifest.device}`);
+      wasm.runs[0].pairs.forEach((w, p) => {
+        const c = cpu.runs[0].pairs[p];
+        assert.deepEqual(c.top1, w.top1, `${test.name} ${w.from}:${w.to}`);
+        for (const [a, b] of [[c.pTo, w.pTo], [c.pFrom, w.pFrom]]) {
+          a.forEach((v, k) =>
+            assert.ok(Math.abs(v - b[k]) < 1e-5, `${test.name} ${w.from}:${w.to} step ${k}`)
+          );
+        }
+      });
+    }
+  },
+  noNative,
 );
 
 fixtureTest(

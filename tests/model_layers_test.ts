@@ -9,11 +9,13 @@ import { listLayers, probeShapes } from "../src/model/inspect.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { createSession, type Ep, ort } from "../src/runtime/ort.ts";
 import { seededRandom } from "../src/runtime/random.ts";
-import { gpu, noGpu } from "./_helpers/gpu.ts";
+import { gpu } from "./_helpers/gpu.ts";
+import { TEST_EPS } from "./_helpers/eps.ts";
 import type { Model } from "../src/onnx/model.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 
-const EPS: Ep[] = gpu ? ["wasm", "webgpu"] : ["wasm"];
+/** The EPs this machine has. */
+const EPS: Ep[] = TEST_EPS.filter((e) => !e.ignore).map((e) => e.ep);
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 
 function pixels(n: number, seed: number): Uint8Array {
@@ -100,7 +102,7 @@ Deno.test(
   },
 );
 
-Deno.test("trunk tap + head logits equal the full model's logits (fixture, both EPs)", ORT_TEST, async () => {
+Deno.test("trunk tap + head logits equal the full model's logits (fixture, every EP)", ORT_TEST, async () => {
   const model = buildFixtureModel();
   for (const ep of EPS) {
     for (const layer of ["layer3", "layer4"]) {
@@ -111,7 +113,7 @@ Deno.test("trunk tap + head logits equal the full model's logits (fixture, both 
 });
 
 Deno.test(
-  "trunk tap + head logits equal the full model's logits (ResNet50 topology, layer3.5, both EPs)",
+  "trunk tap + head logits equal the full model's logits (ResNet50 topology, layer3.5, every EP)",
   ORT_TEST,
   async () => {
     const model = buildResNet50({ naming: "legacy" });
@@ -137,22 +139,25 @@ Deno.test("the trunk without logits is pruned to what the tap needs", () => {
   assert.ok(trunk.graph.node.length < model.graph.node.length);
 });
 
-Deno.test({
-  name: "webgpu and wasm agree on the fixture's logits",
-  ignore: noGpu,
-  ...ORT_TEST,
-  fn: async () => {
-    const model = buildFixtureModel();
-    const px = pixels(2, 5);
-    const results: Float32Array[] = [];
-    for (const ep of ["wasm", "webgpu"] as const) {
-      const c = await Classifier.fromModel(model, "fixture", "-", { ep });
-      results.push((await c.forward(px, 2)).logits!);
-      await c.release();
-    }
-    assert.ok(relativeError(results[1], results[0]) < 1e-4);
-  },
-});
+for (const { ep, ignore } of TEST_EPS.filter((e) => e.ep !== "wasm")) {
+  Deno.test({
+    name: `${ep} and wasm agree on the fixture's logits`,
+    ignore,
+    ...ORT_TEST,
+    fn: async () => {
+      const model = buildFixtureModel();
+      const px = pixels(2, 5);
+      const results: Float32Array[] = [];
+      for (const run of ["wasm", ep] as const) {
+        const c = await Classifier.fromModel(model, "fixture", "-", { ep: run, strict: true });
+        assert.equal(c.ep, run);
+        results.push((await c.forward(px, 2)).logits!);
+        await c.release();
+      }
+      assert.ok(relativeError(results[1], results[0]) < 1e-4);
+    },
+  });
+}
 
 Deno.test("`layers` lists the fixture's blocks with their shapes", ORT_TEST, async () => {
   const rows = await listLayers(buildFixtureModel());

@@ -10,6 +10,7 @@ import {
 } from "../src/pipeline/predict/predict.ts";
 import { prepareCache } from "../src/data/cache.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
+import { noNative } from "./_helpers/eps.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const fixture = await ensureFixture();
@@ -120,3 +121,35 @@ Deno.test(
     await assert.rejects(Deno.stat(join(out, ".predict-checkpoint.json")));
   },
 );
+
+Deno.test({
+  name: "predict on the native cpu EP: wasm's top-5 and probabilities; the manifest names the EP",
+  ignore: noNative,
+  ...ORT_TEST,
+  fn: async () => {
+    const work = await Deno.makeTempDir();
+    try {
+      const run = (ep: "wasm" | "cpu") =>
+        predictDataset({
+          model: fixture.modelPath,
+          data: fixture.imageFolder,
+          out: join(work, ep),
+          ep,
+          limit: 24,
+        });
+      const [wasm, cpu] = [await run("wasm"), await run("cpu")];
+      assert.equal(cpu.images.length, 24);
+      cpu.images.forEach((img, i) => {
+        const want = wasm.images[i];
+        assert.deepEqual(img.top5.map((t) => t.class), want.top5.map((t) => t.class), img.path);
+        img.top5.forEach((t, j) => assert.ok(Math.abs(t.p - want.top5[j].p) < 1e-5, `${img.path}: p ${t.p}`));
+      });
+      const manifest = (file: string) =>
+        Deno.readTextFile(join(work, file, "predictions.json")).then((t) => JSON.parse(t).manifest.device);
+      assert.match(await manifest("cpu"), /^cpu \(onnxruntime-node 1\.30\.0, native\)$/);
+      assert.match(await manifest("wasm"), /^wasm /);
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+});

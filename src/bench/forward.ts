@@ -2,6 +2,9 @@
 import { Classifier } from "../model/classifier.ts";
 import { IMAGE_SIZE } from "../data/input_spec.ts";
 import type { Ep } from "../runtime/ort.ts";
+import { loadOrtNode } from "../runtime/ort_node.ts";
+import type { CompareContext, CompareRow } from "./compare.ts";
+import { torchReference } from "./reference_stack.ts";
 
 export interface ForwardBench {
   model: string;
@@ -37,4 +40,27 @@ export async function benchForward(
   } finally {
     await classifier.release();
   }
+}
+
+/**
+ * ResNet-50 forward at batch 8 against torch eager on the same cores: protoscope on its native CPU EP where it
+ * loads (else wasm), and the wasm EP it ran on before, each beside torch.
+ */
+export async function compareForward(ctx: CompareContext): Promise<CompareRow[]> {
+  const opts = { batch: 8, batches: ctx.quick ? 1 : 4, label: "resnet50-topology" };
+  const wasm = await benchForward(ctx.resnet50, "wasm", opts);
+  const native = (await loadOrtNode()).ort ? await benchForward(ctx.resnet50, "cpu", opts) : undefined;
+  const torch = await torchReference(
+    ["--only", "forward", "--batch", String(opts.batch), "--batches", String(opts.batches)],
+    ctx.threads,
+    (r) => r.forward?.imagesPerSecond,
+  );
+  const row = (stage: string, b: ForwardBench): CompareRow => ({
+    stage,
+    unit: "img/s",
+    protoscope: { what: b.ep, value: b.imagesPerSecond },
+    ...torch,
+  });
+  const stage = `ResNet-50 forward, batch ${opts.batch}`;
+  return native ? [row(stage, native), row(`${stage}, wasm EP (before)`, wasm)] : [row(stage, wasm)];
 }

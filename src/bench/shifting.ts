@@ -8,6 +8,9 @@ import { meanSoftmaxPerStep } from "../pipeline/contrast/sanity_checks/step_runn
 import { IMAGE_SIZE } from "../data/input_spec.ts";
 import type { Ep } from "../runtime/ort.ts";
 import { seededRandom } from "../runtime/random.ts";
+import { loadOrtNode } from "../runtime/ort_node.ts";
+import type { CompareContext, CompareRow } from "./compare.ts";
+import { torchReference } from "./reference_stack.ts";
 
 export interface ShiftingBench {
   model: string;
@@ -23,6 +26,11 @@ export interface ShiftingBench {
   shiftShare: number;
   /** The reference's 5 runs x ~10,000 pairs x 10 offsets x 60 images at this rate, in hours. */
   projectedPaperHours: number;
+}
+
+/** The paper's shifting test (5 runs x ~10,000 pairs x 10 offsets x 60 images) at `perSecond` head passes. */
+export function projectedPaperHours(perSecond: number): number {
+  return (5 * 10_000 * REFERENCE_OFFSETS.length * 60) / perSecond / 3600;
 }
 
 export async function benchShifting(
@@ -70,9 +78,41 @@ export async function benchShifting(
       headRows: rows,
       headPassesPerSecond: perSecond,
       shiftShare: shiftMs / ms,
-      projectedPaperHours: (5 * 10_000 * REFERENCE_OFFSETS.length * 60) / perSecond / 3600,
+      projectedPaperHours: projectedPaperHours(perSecond),
     };
   } finally {
     await model.release();
   }
+}
+
+/**
+ * The shifting test's head passes (layer3.5 -> logits, batch 8) against the reference's torch head on the same
+ * cores, on the native CPU EP where it loads and on the wasm EP it ran on before; each row projects the
+ * paper's run.
+ */
+export async function compareShifting(ctx: CompareContext): Promise<CompareRow[]> {
+  const batch = 8;
+  const opts = { images: 2, pairs: ctx.quick ? 1 : 2, batch, label: "resnet50-topology" };
+  const wasm = await benchShifting(ctx.resnet50, "layer3.5", "wasm", opts);
+  // The native EP is fast enough for more pairs, which steadies its number.
+  const native = (await loadOrtNode()).ort
+    ? await benchShifting(ctx.resnet50, "layer3.5", "cpu", { ...opts, pairs: ctx.quick ? 2 : 8 })
+    : undefined;
+  const torch = await torchReference(
+    ["--only", "head", "--head-batch", String(batch), "--head-batches", ctx.quick ? "2" : "8"],
+    ctx.threads,
+    (r) => r.head?.rowsPerSecond,
+  );
+  const reference = torch.reference;
+  const hours = (perSecond: number) =>
+    `paper run ${perSecond > 0 ? projectedPaperHours(perSecond).toFixed(0) : "-"} h`;
+  const row = (stage: string, b: ShiftingBench): CompareRow => ({
+    stage,
+    unit: "head passes/s",
+    protoscope: { what: b.ep, value: b.headPassesPerSecond },
+    ...torch,
+    note: `${hours(b.headPassesPerSecond)}${reference ? `; reference ${hours(reference.value)}` : ""}`,
+  });
+  const stage = `shifting test head, layer3.5, batch ${batch}`;
+  return native ? [row(stage, native), row(`${stage}, wasm EP (before)`, wasm)] : [row(stage, wasm)];
 }

@@ -17,7 +17,7 @@ import { IMAGE_SIZE } from "../data/input_spec.ts";
 
 export interface OpenOptions {
   ep?: EpChoice;
-  /** Fail instead of falling back to wasm when --ep webgpu has no adapter. */
+  /** Fail instead of falling back to wasm when --ep webgpu has no adapter or --ep cpu no native library. */
   strict?: boolean;
   /** Layer names or tensor names to output beside the logits. */
   layers?: string[];

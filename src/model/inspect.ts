@@ -2,6 +2,7 @@
 // record them, and ORT knows them exactly.
 import type { Model } from "../onnx/model.ts";
 import { createSession, ort } from "../runtime/ort.ts";
+import { loadOrtNode } from "../runtime/ort_node.ts";
 import { imageInput, trunkWithTaps, withDynamicInput } from "./surgery.ts";
 import { layerCandidates, moduleOutputs } from "./layers.ts";
 import { IMAGE_SIZE } from "../data/input_spec.ts";
@@ -13,7 +14,12 @@ export async function probeShapes(
 ): Promise<Map<string, number[]>> {
   const dynamic = withDynamicInput(model);
   const input = imageInput(dynamic);
-  const handle = await createSession(trunkWithTaps(dynamic, tensors, { withLogits: false }), { ep: "wasm" });
+  // On the CPU whatever runs the model: a run on the native EP then never starts the wasm runtime.
+  const ep = (await loadOrtNode()).ort ? "cpu" : "wasm";
+  const handle = await createSession(trunkWithTaps(dynamic, tensors, { withLogits: false }), {
+    ep,
+    quiet: true,
+  });
   try {
     const blank = new ort.Tensor("float32", new Float32Array(3 * size * size), [1, 3, size, size]);
     const out = await handle.session.run({ [input.name]: blank });

@@ -25,6 +25,14 @@ export const ASSET_ROOT_ENV = "PROTOSCOPE_ASSET_ROOT";
  */
 export const COMPILE_INCLUDES: readonly string[] = ["kernels/", "src/data/preprocess_worker.ts"];
 
+/**
+ * What `deno task compile` passes as `--exclude`: deno compile embeds the whole node_modules folder, and
+ * onnxruntime-node's native libraries for every platform (288 MB) would more than quadruple the binary, which
+ * runs the model on the wasm EP instead (src/runtime/ort_node.ts). tests/binary_test.ts checks that deno.json
+ * names exactly these and that they are the installed package's folder.
+ */
+export const COMPILE_EXCLUDES: readonly string[] = ["node_modules/.deno/onnxruntime-node@1.30.0"];
+
 /** The root assets are read from: PROTOSCOPE_ASSET_ROOT when set, else the module root. */
 export function assetRoot(): URL {
   const staged = Deno.env.get(ASSET_ROOT_ENV);

@@ -1,41 +1,30 @@
 // onnxruntime-node's CPU kernels (MLAS, BLAS-speed GEMMs) for protoscope's own matrix products: small ONNX
 // graphs generated for the GEMM-heavy steps (hyperplanes, NMF products) run here when no hardware GPU does
-// them. The native library is loaded once, on first use; where it cannot load (inside the single binary, on
-// a platform the npm package has no library for, or with PROTOSCOPE_NO_NATIVE=1) callers fall back to the
-// CPU twins and print the reason this module gives.
+// them. The library is the model's native CPU EP's (./ort_node.ts loads it once for both); where it cannot
+// load (inside the single binary, on a platform the npm package has no library for, or with
+// PROTOSCOPE_NO_NATIVE=1) callers fall back to the CPU twins and print the reason this module gives.
 import type * as OrtNode from "onnxruntime-node";
 import type { Model } from "../onnx/model.ts";
 import { encodeModel } from "../onnx/model.ts";
+import { loadOrtNode, type OrtNodeModule } from "./ort_node.ts";
 
-export type NativeOrt = typeof OrtNode;
+export type NativeOrt = OrtNodeModule;
 export type NativeSession = OrtNode.InferenceSession;
 
 export type NativeCpu =
   | { ort: NativeOrt; description: string }
   | { ort: undefined; reason: string };
 
-let loading: Promise<NativeCpu> | undefined;
-
-/** The native runtime, or why it is not there. Never throws. */
-export function loadNativeCpu(): Promise<NativeCpu> {
+/** The native runtime (loaded once, by ./ort_node.ts, which the model's CPU EP uses too), or why it is not there. Never throws. */
+export async function loadNativeCpu(): Promise<NativeCpu> {
   // Checked on every call (not cached): a test turns the native path off and on again.
   if (Deno.env.get("PROTOSCOPE_NO_NATIVE") === "1") {
-    return Promise.resolve({ ort: undefined, reason: "PROTOSCOPE_NO_NATIVE=1" });
+    return { ort: undefined, reason: "PROTOSCOPE_NO_NATIVE=1" };
   }
-  loading ??= load();
-  return loading;
-}
-
-async function load(): Promise<NativeCpu> {
-  try {
-    // A specifier outside the code graph (only the types are in it), so that `deno compile` need not trace the
-    // package (287 MB, every platform's library) into a binary where a native addon cannot load anyway.
-    const specifier = ["onnxruntime", "node"].join("-");
-    const ort: NativeOrt = await import(specifier);
-    return { ort, description: `onnxruntime-node ${ort.env.versions.common} CPU` };
-  } catch (e) {
-    return { ort: undefined, reason: `onnxruntime-node does not load here (${(e as Error).message})` };
-  }
+  const loaded = await loadOrtNode();
+  return loaded.ort
+    ? { ort: loaded.ort, description: `onnxruntime-node ${loaded.version} CPU` }
+    : { ort: undefined, reason: loaded.reason };
 }
 
 /**
