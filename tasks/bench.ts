@@ -13,7 +13,7 @@ import { benchNmfCpu } from "../src/bench/nmf_cpu.ts";
 import { plantedProblem } from "../fixtures/planted_nmf.ts";
 import { seededRandom } from "../src/runtime/random.ts";
 import { benchShifting } from "../src/bench/shifting.ts";
-import { benchHyperplanes } from "../src/bench/hyperplanes.ts";
+import { benchHyperplanes, hyperplaneBenchOptions } from "../src/bench/hyperplanes.ts";
 import { benchDecompose } from "../src/bench/decompose.ts";
 import { benchComposites } from "../src/bench/composite.ts";
 import { benchVisualizeSearch } from "../src/bench/visualize.ts";
@@ -225,23 +225,8 @@ const sections: Record<string, Section> = {
     return out;
   },
   async hyperplanes(quick) {
-    // C = 1024, 2000 rows per class. A hardware GPU trains one 64-class block (4032 pairs); llvmpipe a few
-    // classes for a few epochs, scaled to 100 (the JSON says so). The CPU sides run 2 threads each.
     const gpu = await acquireGpu();
-    const hardware = gpu && !gpu.software;
-    return await benchHyperplanes(gpu, {
-      channels: 1024,
-      rowsPerClass: 2000,
-      gpuClasses: hardware ? (quick ? 16 : 64) : (quick ? 2 : 4),
-      gpuEpochs: hardware ? (quick ? 10 : 100) : (quick ? 1 : 3),
-      cpuEpochs: quick ? 1 : 3,
-      // 32 classes: the block a full run forms at this shape (256 MiB of rows), for both batched trainers.
-      nativeClasses: quick ? 8 : 32,
-      nativeEpochs: quick ? 2 : 10,
-      torchLoop: { classes: 2, epochs: quick ? 5 : 100 },
-      torchBatched: { classes: quick ? 8 : 32, epochs: quick ? 2 : 5 },
-      threads: 2,
-    });
+    return await benchHyperplanes(gpu, hyperplaneBenchOptions(quick, !!gpu && !gpu.software, 2));
   },
   async decompose(quick) {
     // Explaining new images (deno task decompose): exact NNLS per position at layer3.5's shape.
@@ -329,6 +314,8 @@ export async function main(argv: string[]): Promise<void> {
       threads: navigator.hardwareConcurrency,
       quick: a.quick as boolean,
       resnet50: await ensureResNet50(".cache/models", "legacy"),
+      nmfTask: new URL("./nmf.ts", import.meta.url),
+      plantedNmf: (n, c, k) => plantedProblem(5, n, c, k, { noise: 0.05 }).v,
     });
     const table = ratioTable(rows);
     report.compare = { rows: rows.map((r) => ({ ...r, ratio: speedRatio(r) })), table };

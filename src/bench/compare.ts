@@ -3,6 +3,8 @@
 // every row the same way, so a stage added later is one more entry in COMPARISONS.
 import { compareForward } from "./forward.ts";
 import { compareShifting } from "./shifting.ts";
+import { compareHyperplanes } from "./hyperplanes.ts";
+import { compareNmf } from "./nmf_cpu.ts";
 
 export interface Measured {
   /** What ran, e.g. "cpu (onnxruntime-node 1.30.0, native)" or "torch 1.13 eager". */
@@ -32,6 +34,10 @@ export interface CompareContext {
   quick: boolean;
   /** The random-weight ResNet-50 (legacy torch names) both sides run. */
   resnet50: string;
+  /** tasks/nmf.ts, run start to end as a user runs it (src/ never names the entry points itself). */
+  nmfTask: URL;
+  /** A planted rank-k V (n x c) with noise 0.05 (fixtures/planted_nmf.ts, which only the tasks may import). */
+  plantedNmf: (n: number, c: number, k: number) => Float32Array;
 }
 
 export type Comparison = (ctx: CompareContext) => Promise<CompareRow[]>;
@@ -40,6 +46,8 @@ export type Comparison = (ctx: CompareContext) => Promise<CompareRow[]>;
 export const COMPARISONS: Record<string, Comparison> = {
   forward: compareForward,
   shifting: compareShifting,
+  hyperplanes: compareHyperplanes,
+  nmf: compareNmf,
 };
 
 /** How many times faster protoscope is than the reference (below 1: slower), or undefined when skipped. */

@@ -15,7 +15,8 @@ import { type HyperplaneTraining, REFERENCE_TRAINING } from "../../kernels/hyper
 import type { GpuContext } from "../runtime/gpu.ts";
 import { loadNativeCpu } from "../runtime/native_cpu.ts";
 import { seededRandom } from "../runtime/random.ts";
-import { runPythonReference } from "./python_reference.ts";
+import { referenceJson } from "./reference_stack.ts";
+import type { CompareContext, CompareRow } from "./compare.ts";
 import { hyperplaneCosts, predict } from "./roofline.ts";
 
 export interface HyperplaneBenchOptions {
@@ -37,6 +38,58 @@ export interface HyperplaneBenchOptions {
 }
 
 const ALL_PAIRS = 1000 * 999;
+
+/**
+ * The section's shape, C = 1024 and 2000 rows per class: a hardware GPU trains one 64-class block (4032
+ * pairs), llvmpipe a few classes for a few epochs, scaled to 100 (the JSON says so); the CPU sides run
+ * `threads` threads each.
+ */
+export function hyperplaneBenchOptions(
+  quick: boolean,
+  hardwareGpu: boolean,
+  threads: number,
+): HyperplaneBenchOptions {
+  return {
+    channels: 1024,
+    rowsPerClass: 2000,
+    gpuClasses: hardwareGpu ? (quick ? 16 : 64) : (quick ? 2 : 4),
+    gpuEpochs: hardwareGpu ? (quick ? 10 : 100) : (quick ? 1 : 3),
+    cpuEpochs: quick ? 1 : 3,
+    // 32 classes: the block a full run forms at this shape (256 MiB of rows), for both batched trainers.
+    nativeClasses: quick ? 8 : 32,
+    nativeEpochs: quick ? 2 : 10,
+    torchLoop: { classes: 2, epochs: quick ? 5 : 100 },
+    torchBatched: { classes: quick ? 8 : 32, epochs: quick ? 2 : 5 },
+    threads,
+  };
+}
+
+/** `--compare`'s rows: the native CPU path against the reference's per-pair torch loop and torch's batched GEMMs. */
+export async function compareHyperplanes(ctx: CompareContext): Promise<CompareRow[]> {
+  const r = await benchHyperplanes(undefined, hyperplaneBenchOptions(ctx.quick, false, ctx.threads));
+  const ours = r.cpuNative.pairsPerSecond !== undefined
+    ? { what: String(r.cpuNative.device), value: r.cpuNative.pairsPerSecond }
+    : { what: "CPU twin (the native library did not load)", value: Number(r.cpuTwin.pairsPerSecond) };
+  const against = (what: string, ref: Record<string, unknown>): Pick<CompareRow, "reference" | "skipped"> =>
+    typeof ref.pairsPerSecond === "number"
+      ? { reference: { what, value: ref.pairsPerSecond } }
+      : { skipped: String(ref.skipped ?? "reference stack skipped: torch_hyperplanes.py measured nothing") };
+  const stage = "hyperplanes, C 1024, 2000 rows a class, 100 epochs";
+  return [
+    {
+      stage,
+      unit: "pairs/s",
+      protoscope: ours,
+      ...against("the reference's per-pair torch loop", r.torchLoop),
+    },
+    {
+      stage: `${stage} (vs torch batched)`,
+      unit: "pairs/s",
+      protoscope: ours,
+      ...against("torch batched GEMMs", r.torchBatched),
+    },
+  ];
+}
 
 function syntheticInput(classes: number, rows: number, channels: number): PairTrainingInput {
   const rnd = seededRandom(7);
@@ -144,7 +197,7 @@ export async function benchHyperplanes(gpu: GpuContext | undefined, opts: Hyperp
       "--threads",
       String(opts.threads),
     );
-    return await runPythonReference("torch_hyperplanes.py", args, ["torch"]);
+    return await referenceJson("torch_hyperplanes.py", args);
   };
   const torchLoop = await torch("loop", opts.torchLoop);
   const torchBatched = "skipped" in torchLoop ? torchLoop : await torch("batched", opts.torchBatched);

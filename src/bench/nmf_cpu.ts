@@ -6,7 +6,8 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { writeNpy } from "../io/npy.ts";
-import { runPythonReference } from "./python_reference.ts";
+import { referenceJson } from "./reference_stack.ts";
+import type { CompareContext, CompareRow } from "./compare.ts";
 
 /** `nmfTask`: the file URL of tasks/nmf.ts (src/ never names the entry points itself). */
 export async function benchNmfCpu(
@@ -28,11 +29,12 @@ export async function benchNmfCpu(
     const wallSeconds = (performance.now() - t0) / 1000;
     if (!run.success) throw new Error(`deno task nmf failed:\n${new TextDecoder().decode(run.stderr)}`);
     const ours = JSON.parse(await Deno.readTextFile(join(dir, "ours", "nmf.json")));
-    const sklearn = await runPythonReference(
-      "sklearn_nmf.py",
-      [input, String(k), join(dir, "sklearn_H.npy"), String(threads)],
-      ["sklearn", "threadpoolctl"],
-    );
+    const sklearn = await referenceJson("sklearn_nmf.py", [
+      input,
+      String(k),
+      join(dir, "sklearn_H.npy"),
+      String(threads),
+    ]);
     const fit = "fitSeconds" in sklearn ? Number(sklearn.fitSeconds) : null;
     return {
       shape: `${n} x ${c}, k ${k}`,
@@ -50,4 +52,23 @@ export async function benchNmfCpu(
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+/** `--compare`'s row: `deno task nmf --cpu` start to end against scikit-learn's fit, at layer3.5's shape. */
+export async function compareNmf(ctx: CompareContext): Promise<CompareRow[]> {
+  const n = ctx.quick ? 2940 : 11760, c = 1024, k = 6;
+  const r = await benchNmfCpu(ctx.nmfTask, ctx.plantedNmf(n, c, k), n, c, k, ctx.threads);
+  const fit = (r.sklearn as { fitSeconds?: number }).fitSeconds;
+  return [{
+    stage: `NMF ${r.shape}, planted rank 6 + noise, wall`,
+    unit: "s",
+    lowerIsBetter: true,
+    protoscope: { what: `deno task nmf --cpu (${r.protoscope.cpu})`, value: r.protoscope.wallSeconds },
+    ...(typeof fit === "number" ? { reference: { what: "scikit-learn fit", value: fit } } : {
+      skipped: String(
+        (r.sklearn as { skipped?: string }).skipped ?? "sklearn_nmf.py printed no fitSeconds",
+      ),
+    }),
+    note: `${r.protoscope.iterations} iterations`,
+  }];
 }

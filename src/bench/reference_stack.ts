@@ -28,7 +28,9 @@ export async function runReferenceScript<T>(script: string, args: string[]): Pro
   if (!output.success) {
     const missing = stderr.match(/No module named '([^']+)'/);
     const why = missing
-      ? `${python} has no ${missing[1]} (Debian: apt-get install python3-torch python3-torchvision)`
+      ? `${python} has no ${
+        missing[1]
+      } (Debian: apt-get install python3-torch python3-torchvision python3-sklearn)`
       : `${script} failed: ${stderr.trim().split("\n").at(-1)}`;
     return { skipped: `reference stack skipped: ${why}` };
   }
@@ -38,6 +40,12 @@ export async function runReferenceScript<T>(script: string, args: string[]): Pro
   } catch {
     return { skipped: `reference stack skipped: ${script} printed no JSON (${last.slice(0, 80)})` };
   }
+}
+
+/** The script's JSON object, or `{ skipped }` saying why not (for sections that report it beside their own). */
+export async function referenceJson(script: string, args: string[]): Promise<Record<string, unknown>> {
+  const run = await runReferenceScript<Record<string, unknown>>(script, args);
+  return run.result ?? { skipped: run.skipped };
 }
 
 /** What tools/reference/torch_cpu_bench.py prints (each part only when measured). */
