@@ -18,7 +18,7 @@ const FIXTURE_FLAGS = {
   force: { type: "boolean", default: false, help: "regenerate the fixture even if its stamp is current" },
   classes: { type: "string", help: "write the scale fixture of K classes (each a unique pair of motifs)" },
   channels: { type: "string", help: "--classes: tap channels (default: the motifs, rounded up to 2^n, >= 16)" },
-  size: { type: "string", default: "224", help: "--classes: image side in px (224, 112 or 56)" },
+  size: { type: "string", default: "112", help: "--classes: image side in px (224, 112 or 56)" },
   "per-class": { type: "string", default: "4", help: "--classes: images per class" },
 } satisfies Flags;
 

@@ -1,0 +1,348 @@
+// deno task rehearse --classes K [--channels C] [--shards N] --out R [--epochs 100] [--with R1,R2]
+// The ImageNet-scale rehearsal on one machine: writes the scale fixture of K classes, runs every stage once
+// through the tasks' own main(argv) (prepare, predict, concepts, component-test, visualize, contrast-vectors,
+// hyperplanes over all K(K-1) pairs, shifting-test, masking-test, contrast and insert-test --auto on sampled
+// pairs, report), then the sharded stages as N shards + merge, compared with the single run. R/rehearsal.json
+// holds each stage's wall time, peak RSS, bytes and files written and items per second, and the planted truth
+// checked as counts; R/cost_vs_k.jpg plots each stage's wall time against K over this and the --with runs.
+import { join, resolve } from "node:path";
+import { intArg, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
+import { writeJsonAtomic } from "../src/io/atomic.ts";
+import { meterStage, type StageCost } from "../src/bench/stage_meter.ts";
+import { compareOutputs, type OutputComparison } from "../src/bench/compare_outputs.ts";
+import { type CostSeries, writeCostChart } from "../src/bench/cost_chart.ts";
+import { ensureScaleFixture } from "../fixtures/scale/scale_images.ts";
+import { checkScaleRun, type ScaleTruthCounts } from "../fixtures/scale/scale_check.ts";
+import { Prng } from "../fixtures/prng.ts";
+
+/** Runs `task`'s main(argv) in a process of its own (tasks/_rehearse_stage.ts); returns its peak RSS. */
+async function runStage(task: string, argv: string[]): Promise<number | null> {
+  const peakFile = await Deno.makeTempFile({ prefix: "rehearse-peak-" });
+  try {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("./_rehearse_stage.ts", import.meta.url).pathname, task, peakFile, ...argv],
+      stdout: "inherit",
+      stderr: "inherit",
+    });
+    const { code } = await child.output();
+    if (code !== 0) throw new Error(`stage ${task} failed (exit ${code}): deno task ${task} ${argv.join(" ")}`);
+    return (JSON.parse(await Deno.readTextFile(peakFile)) as { peakRssBytes: number | null }).peakRssBytes;
+  } finally {
+    await Deno.remove(peakFile).catch(() => {});
+  }
+}
+
+const maxPeak = (peaks: (number | null)[]) =>
+  peaks.some((p) => p === null) ? null : Math.max(...(peaks as number[]));
+
+export interface Rehearsal {
+  classes: number;
+  channels: number;
+  motifs: number;
+  images: number;
+  settings: Record<string, unknown>;
+  machine: string;
+  totalSeconds: number;
+  stages: StageCost[];
+  shards?: { count: number; stages: (StageCost & { equalsSingleRun: OutputComparison })[] };
+  truth: ScaleTruthCounts;
+}
+
+/** The stages that take --shard and that `deno task merge` joins, by their folder under R. */
+const SHARDED = ["predictions", "concepts", "component-test", "contrast-vectors", "hyperplanes", "shifting-test"];
+
+export async function main(argv: string[]): Promise<void> {
+  const a = parseCli(
+    "rehearse",
+    "Runs every stage on the scale fixture of K classes, single and sharded, and writes R/rehearsal.json with\n" +
+      "per-stage wall time, peak RSS, bytes, files and throughput, and the planted truth checked as counts.",
+    {
+      classes: { type: "string", required: true, help: "K: classes of the scale fixture" },
+      channels: { type: "string", help: "tap channels (default: the fixture's, motifs rounded up to 2^n)" },
+      "per-class": { type: "string", default: "4", help: "images per class" },
+      size: { type: "string", default: "112", help: "image side in px (224, 112 or 56)" },
+      shards: { type: "string", default: "2", help: "N: also run the sharded stages as N shards + merge (0: skip)" },
+      out: { type: "string", required: true, help: "rehearsal folder R (the fixture goes to R/fixture)" },
+      epochs: { type: "string", default: "100", help: "hyperplane gradient steps (the reference's 100)" },
+      samples: { type: "string", default: "20", help: "noise-tunnel samples per image (the paper's 20)" },
+      runs: { type: "string", default: "5", help: "shifting-test runs (the reference's 5)" },
+      draws: { type: "string", default: "1000", help: "shifting-test draws of i per run (the reference's 1000)" },
+      others: { type: "string", default: "10", help: "shifting-test draws of j per i (the reference's 10)" },
+      "max-images": { type: "string", default: "60", help: "images per class in the contrast tests" },
+      pairs: { type: "string", default: "4", help: "sampled pairs for masking-test, contrast, insert-test" },
+      ep: { type: "string", default: "auto", help: "execution provider (as the tasks' --ep)" },
+      with: { type: "string", help: "other rehearsal folders to plot beside this one in cost_vs_k.jpg" },
+    },
+    argv,
+  );
+  const K = intArg("classes", a.classes, 2)!;
+  const shards = intArg("shards", a.shards, 0)!;
+  if (shards === 1) throw new UsageError("--shards 1: use 0 (skip) or at least 2");
+  const out = resolve(a.out as string);
+  const ep = a.ep as string;
+  const sampledPairs = intArg("pairs", a.pairs, 1)!;
+  const settings = {
+    epochs: intArg("epochs", a.epochs, 1)!,
+    samples: intArg("samples", a.samples, 1)!,
+    runs: intArg("runs", a.runs, 1)!,
+    draws: intArg("draws", a.draws, 1)!,
+    others: intArg("others", a.others, 1)!,
+    maxImages: intArg("max-images", a["max-images"], 1)!,
+    pairs: sampledPairs,
+    shards,
+    ep,
+  };
+  const t0 = performance.now();
+  const stages: StageCost[] = [];
+  const fixtureDir = join(out, "fixture");
+  let fixture!: Awaited<ReturnType<typeof ensureScaleFixture>>;
+  const perClass = intArg("per-class", a["per-class"], 1)!;
+  stages.push(
+    await meterStage("fixture", fixtureDir, { count: K * perClass, kind: "images" }, async () => {
+      fixture = await ensureScaleFixture(fixtureDir, {
+        classes: K,
+        channels: intArg("channels", a.channels, 1),
+        size: intArg("size", a.size, 1),
+        perClass,
+      });
+    }),
+  );
+  const spec = fixture.spec;
+  const images = K * spec.perClass;
+  const pairs = K * (K - 1);
+  const M = fixture.modelPath;
+  const cache = join(out, "cache");
+  const common = ["--model", M, "--data", cache, "--ep", ep];
+  const attribution = ["--samples", String(settings.samples), "--max-images", String(settings.maxImages)];
+  const contrastTest = (dir: string, predictions: string, planes: string) => [
+    ...common,
+    "--layer",
+    "layer3",
+    "--hyperplanes",
+    planes,
+    "--predictions",
+    predictions,
+    "--max-images",
+    String(settings.maxImages),
+    "--out",
+    dir,
+  ];
+  const shiftingArgs = [
+    "--runs",
+    String(settings.runs),
+    "--draws",
+    String(settings.draws),
+    "--others",
+    String(settings.others),
+  ];
+  // The sampled pairs of the pair-wise tasks: seeded, distinct classes.
+  const rng = new Prng(K);
+  const sample = Array.from({ length: sampledPairs }, () => {
+    const i = rng.int(K);
+    return [i, (i + 1 + rng.int(K - 1)) % K] as const;
+  });
+
+  /** The single run's argv of each stage, given where its inputs and output are. */
+  const argvOf = (root: string, attributionCache: string) => ({
+    predictions: () => [...common, "--out", join(root, "predictions")],
+    concepts: () => [
+      ...common,
+      ...attribution,
+      "--layer",
+      "layer3",
+      "--predictions",
+      join(out, "predictions"),
+      "--attribution-cache",
+      attributionCache,
+      "--out",
+      join(root, "concepts"),
+    ],
+    "component-test": () => [
+      ...common,
+      "--concepts",
+      join(out, "concepts"),
+      "--predictions",
+      join(out, "predictions"),
+      "--out",
+      join(root, "component-test"),
+    ],
+    "contrast-vectors": () => [
+      ...common,
+      ...attribution,
+      "--layer",
+      "layer3",
+      "--predictions",
+      join(out, "predictions"),
+      "--attribution-cache",
+      attributionCache,
+      "--out",
+      join(root, "contrast-vectors"),
+    ],
+    hyperplanes: () => [
+      "--vectors",
+      join(out, "contrast-vectors"),
+      "--epochs",
+      String(settings.epochs),
+      "--out",
+      join(root, "hyperplanes"),
+    ],
+    "shifting-test": () => [
+      ...contrastTest(join(root, "shifting-test"), join(out, "predictions"), join(out, "hyperplanes")),
+      ...shiftingArgs,
+    ],
+  });
+  /** The task that writes each stage folder. */
+  const taskOf: Record<string, string> = { predictions: "predict" };
+  const itemsOf: Record<string, { count: number; kind: string }> = {
+    predictions: { count: images, kind: "images" },
+    concepts: { count: K, kind: "classes" },
+    "component-test": { count: K, kind: "classes" },
+    visualize: { count: K, kind: "classes" },
+    "contrast-vectors": { count: K, kind: "classes" },
+    hyperplanes: { count: pairs, kind: "pairs" },
+    "shifting-test": { count: settings.runs * settings.draws * settings.others, kind: "pair draws" },
+    "masking-test": { count: sampledPairs, kind: "pairs" },
+    contrast: { count: 1, kind: "pairs" },
+    "insert-test": { count: sampledPairs, kind: "pairs" },
+    report: { count: K, kind: "classes" },
+  };
+  const single = argvOf(out, join(out, "attribution-cache"));
+  const step = async (name: string, dir: string, fn: () => Promise<number | null>) => {
+    console.error(`rehearse: ${name} (K = ${K})`);
+    const cost = await meterStage(name, dir, itemsOf[name] ?? { count: images, kind: "images" }, fn);
+    console.error(`rehearse: ${name} took ${cost.wallSeconds.toFixed(1)} s`);
+    stages.push(cost);
+  };
+
+  await step("prepare", cache, () => runStage("prepare", ["--data", fixture.imageFolder, "--out", cache]));
+  await step("predictions", join(out, "predictions"), () => runStage("predict", single.predictions()));
+  await step("concepts", join(out, "concepts"), () => runStage("concepts", single.concepts()));
+  await step("component-test", join(out, "component-test"), () => runStage("component-test", single["component-test"]()));
+  await step("visualize", join(out, "figures"), () =>
+    runStage("visualize", [...common, "--concepts", join(out, "concepts"), "--out", join(out, "figures")]));
+  await step("contrast-vectors", join(out, "contrast-vectors"), () =>
+    runStage("contrast-vectors", single["contrast-vectors"]()));
+  await step("hyperplanes", join(out, "hyperplanes"), () => runStage("hyperplanes", single.hyperplanes()));
+  await step("shifting-test", join(out, "shifting-test"), () => runStage("shifting-test", single["shifting-test"]()));
+  const pairList = sample.map(([i, j]) => `${i}:${j}`).join(",");
+  await step("masking-test", join(out, "masking-test"), () =>
+    runStage("masking-test", [
+      ...contrastTest(join(out, "masking-test"), join(out, "predictions"), join(out, "hyperplanes")),
+      "--pairs",
+      pairList,
+    ]));
+  const [ci, cj] = sample[0];
+  await step("contrast", join(out, `contrast-${ci}-not-${cj}`), () =>
+    runStage("contrast", [
+      ...common,
+      "--layer",
+      "layer3",
+      "--hyperplanes",
+      join(out, "hyperplanes"),
+      "--class",
+      String(ci),
+      "--not",
+      String(cj),
+      "--predictions",
+      join(out, "predictions"),
+      "--max-images",
+      String(settings.maxImages),
+      "--out",
+      join(out, `contrast-${ci}-not-${cj}`),
+    ]));
+  await step("insert-test", join(out, "insert-test-auto"), () =>
+    runStage("insert-test", [
+      ...common,
+      "--auto",
+      String(sampledPairs),
+      "--layer",
+      "layer3",
+      "--hyperplanes",
+      join(out, "hyperplanes"),
+      "--predictions",
+      join(out, "predictions"),
+      "--max-images",
+      String(settings.maxImages),
+      "--out",
+      join(out, "insert-test-auto"),
+    ]));
+  await step("report", join(out, "report.html"), () => runStage("report", ["--run", out, "--out", join(out, "report.html")]));
+
+  const truth = await checkScaleRun(spec, out);
+  const rehearsal: Rehearsal = {
+    classes: K,
+    channels: spec.channels,
+    motifs: spec.motifCount,
+    images,
+    settings,
+    machine: `${Deno.build.os} ${Deno.build.arch}, ${navigator.hardwareConcurrency} cores`,
+    totalSeconds: 0,
+    stages,
+    truth,
+  };
+
+  if (shards >= 2) {
+    const shardStages: NonNullable<Rehearsal["shards"]>["stages"] = [];
+    const root = join(out, "shards");
+    for (const name of SHARDED) {
+      const parts = Array.from({ length: shards }, (_, k) => join(root, `${name}-s${k + 1}`));
+      const merged = join(root, name);
+      console.error(`rehearse: ${name} as ${shards} shards + merge`);
+      const cost = await meterStage(`${name} (${shards} shards + merge)`, root, itemsOf[name], async () => {
+        const peaks: (number | null)[] = [];
+        for (let k = 0; k < shards; k++) {
+          const partArgv = argvOf(join(root, `_part${k + 1}`), join(out, "attribution-cache"))[
+            name as keyof ReturnType<typeof argvOf>
+          ]();
+          // The part's own folder name, then --shard: the single run's argv otherwise.
+          partArgv[partArgv.lastIndexOf("--out") + 1] = parts[k];
+          peaks.push(await runStage(taskOf[name] ?? name, [...partArgv, "--shard", `${k + 1}/${shards}`]));
+        }
+        peaks.push(await runStage("merge", [...parts.flatMap((p) => ["--parts", p]), "--out", merged]));
+        return maxPeak(peaks);
+      });
+      shardStages.push({ ...cost, equalsSingleRun: await compareOutputs(join(out, name), merged) });
+    }
+    rehearsal.shards = { count: shards, stages: shardStages };
+  }
+
+  rehearsal.totalSeconds = (performance.now() - t0) / 1000;
+  await writeJsonAtomic(join(out, "rehearsal.json"), rehearsal);
+  const series: CostSeries[] = [rehearsal];
+  for (const other of ((a.with as string | undefined) ?? "").split(",").filter((s) => s)) {
+    series.push(JSON.parse(await Deno.readTextFile(join(other, "rehearsal.json"))));
+  }
+  await writeCostChart(join(out, "cost_vs_k.jpg"), series);
+  console.log(formatRehearsal(rehearsal));
+  console.log(`wrote ${join(out, "rehearsal.json")} and ${join(out, "cost_vs_k.jpg")}`);
+}
+
+const mb = (b: number | null) => (b === null ? "-" : (b / 2 ** 20).toFixed(0));
+
+/** The per-stage table and the truth counts, as the closing note prints them. */
+export function formatRehearsal(r: Rehearsal): string {
+  const lines = [
+    `K = ${r.classes} (${r.motifs} motifs, ${r.channels} channels, ${r.images} images): ` +
+    `${r.totalSeconds.toFixed(0)} s in all`,
+    "stage                          wall s   peak RSS MB   MB out    files   items/s",
+  ];
+  const row = (s: StageCost) =>
+    `${s.stage.padEnd(30)} ${s.wallSeconds.toFixed(1).padStart(7)} ${mb(s.peakRssBytes).padStart(12)} ` +
+    `${(s.bytesWritten / 2 ** 20).toFixed(1).padStart(8)} ${String(s.filesWritten).padStart(8)} ` +
+    `${s.itemsPerSecond.toFixed(1).padStart(9)} ${s.itemKind}`;
+  for (const s of r.stages) lines.push(row(s));
+  for (const s of r.shards?.stages ?? []) {
+    lines.push(`${row(s)}  ${s.equalsSingleRun.same ? "= single run" : "DIFFERS from the single run"}`);
+  }
+  const t = r.truth;
+  const pair = (x?: { agree: number; expected: number }) => (x ? `${x.agree}/${x.expected}` : "-");
+  lines.push(
+    `truth: top-1 ${t.predictionsTop1 ?? "-"}; component test all images ${pair(t.componentTest?.allImages)}, ` +
+      `target excluded ${pair(t.componentTest?.targetExcluded)}; disjoint-pair hyperplane accuracy >= 0.99 ` +
+      `${pair(t.hyperplaneAccuracy)}, weight changes as forced ${pair(t.hyperplaneSigns)}; shifting flips ` +
+      `${pair(t.shiftingFlips)}`,
+  );
+  return lines.join("\n");
+}
+
+if (import.meta.main) await runTask(() => main(Deno.args));
