@@ -1,6 +1,6 @@
 // Cost against K: one JPEG, one panel per measure (wall seconds, peak RSS), one line per stage, both axes
-// logarithmic, drawn from rehearsal.json files at several K (tasks/rehearse.ts). A straight line of slope 1
-// is a stage linear in K, slope 2 quadratic: the slope guide in each panel shows both.
+// logarithmic, drawn from rehearsal.json files at several K (tasks/rehearse.ts): on log-log axes a stage
+// linear in K rises by one decade per decade of K, a quadratic one (the pairs) by two.
 import { BLACK, Canvas, GRAY, type Rgb, textWidth } from "../render/canvas.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import type { StageCost } from "./stage_meter.ts";
