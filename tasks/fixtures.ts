@@ -17,7 +17,10 @@ const FIXTURE_FLAGS = {
   },
   force: { type: "boolean", default: false, help: "regenerate the fixture even if its stamp is current" },
   classes: { type: "string", help: "write the scale fixture of K classes (each a unique pair of motifs)" },
-  channels: { type: "string", help: "--classes: tap channels (default: the motifs, rounded up to 2^n, >= 16)" },
+  channels: {
+    type: "string",
+    help: "--classes: tap channels (default: the motifs, rounded up to 2^n, >= 16)",
+  },
   size: { type: "string", default: "112", help: "--classes: image side in px (224, 112 or 56)" },
   "per-class": { type: "string", default: "4", help: "--classes: images per class" },
 } satisfies Flags;
@@ -40,8 +43,10 @@ export async function main(argv: string[]): Promise<void> {
       force: values.force as boolean,
     });
     const s = scale.spec;
-    console.log(`scale fixture: ${scale.modelPath} (${classes} classes, ${s.motifCount} motifs, ${s.channels} ` +
-      `tap channels at layer3)`);
+    console.log(
+      `scale fixture: ${scale.modelPath} (${classes} classes, ${s.motifCount} motifs, ${s.channels} ` +
+        `tap channels at layer3)`,
+    );
     console.log(`  images: ${scale.imageFolder} (ImageFolder, ${s.perClass} per class, ${s.size} px)`);
     console.log(`  truth: ${scale.truthPath}`);
     console.log(`done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);

@@ -25,7 +25,9 @@ async function runStage(task: string, argv: string[]): Promise<number | null> {
       stderr: "inherit",
     });
     const { code } = await child.output();
-    if (code !== 0) throw new Error(`stage ${task} failed (exit ${code}): deno task ${task} ${argv.join(" ")}`);
+    if (code !== 0) {
+      throw new Error(`stage ${task} failed (exit ${code}): deno task ${task} ${argv.join(" ")}`);
+    }
     return (JSON.parse(await Deno.readTextFile(peakFile)) as { peakRssBytes: number | null }).peakRssBytes;
   } finally {
     await Deno.remove(peakFile).catch(() => {});
@@ -49,7 +51,14 @@ export interface Rehearsal {
 }
 
 /** The stages that take --shard and that `deno task merge` joins, by their folder under R. */
-const SHARDED = ["predictions", "concepts", "component-test", "contrast-vectors", "hyperplanes", "shifting-test"];
+const SHARDED = [
+  "predictions",
+  "concepts",
+  "component-test",
+  "contrast-vectors",
+  "hyperplanes",
+  "shifting-test",
+];
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
@@ -61,12 +70,20 @@ export async function main(argv: string[]): Promise<void> {
       channels: { type: "string", help: "tap channels (default: the fixture's, motifs rounded up to 2^n)" },
       "per-class": { type: "string", default: "4", help: "images per class" },
       size: { type: "string", default: "112", help: "image side in px (224, 112 or 56)" },
-      shards: { type: "string", default: "2", help: "N: also run the sharded stages as N shards + merge (0: skip)" },
+      shards: {
+        type: "string",
+        default: "2",
+        help: "N: also run the sharded stages as N shards + merge (0: skip)",
+      },
       out: { type: "string", required: true, help: "rehearsal folder R (the fixture goes to R/fixture)" },
       epochs: { type: "string", default: "100", help: "hyperplane gradient steps (the reference's 100)" },
       samples: { type: "string", default: "20", help: "noise-tunnel samples per image (the paper's 20)" },
       runs: { type: "string", default: "5", help: "shifting-test runs (the reference's 5)" },
-      draws: { type: "string", default: "1000", help: "shifting-test draws of i per run (the reference's 1000)" },
+      draws: {
+        type: "string",
+        default: "1000",
+        help: "shifting-test draws of i per run (the reference's 1000)",
+      },
       others: { type: "string", default: "10", help: "shifting-test draws of j per i (the reference's 10)" },
       "max-images": { type: "string", default: "60", help: "images per class in the contrast tests" },
       pairs: { type: "string", default: "4", help: "sampled pairs for masking-test, contrast, insert-test" },
@@ -142,55 +159,42 @@ export async function main(argv: string[]): Promise<void> {
     return [i, (i + 1 + rng.int(K - 1)) % K] as const;
   });
 
-  /** The single run's argv of each stage, given where its inputs and output are. */
-  const argvOf = (root: string, attributionCache: string) => ({
-    predictions: () => [...common, "--out", join(root, "predictions")],
-    concepts: () => [
+  /** The argv of each sharded stage, writing under `root`; inputs always from the single run. */
+  const argvOf = (root: string) => {
+    // concepts and contrast-vectors share one attribution cache: each class's maps are computed once.
+    const attributed = (folder: string) => [
       ...common,
       ...attribution,
-      "--layer",
-      "layer3",
-      "--predictions",
-      join(out, "predictions"),
-      "--attribution-cache",
-      attributionCache,
-      "--out",
-      join(root, "concepts"),
-    ],
-    "component-test": () => [
-      ...common,
-      "--concepts",
-      join(out, "concepts"),
-      "--predictions",
-      join(out, "predictions"),
-      "--out",
-      join(root, "component-test"),
-    ],
-    "contrast-vectors": () => [
-      ...common,
-      ...attribution,
-      "--layer",
-      "layer3",
-      "--predictions",
-      join(out, "predictions"),
-      "--attribution-cache",
-      attributionCache,
-      "--out",
-      join(root, "contrast-vectors"),
-    ],
-    hyperplanes: () => [
-      "--vectors",
-      join(out, "contrast-vectors"),
-      "--epochs",
-      String(settings.epochs),
-      "--out",
-      join(root, "hyperplanes"),
-    ],
-    "shifting-test": () => [
-      ...contrastTest(join(root, "shifting-test"), join(out, "predictions"), join(out, "hyperplanes")),
-      ...shiftingArgs,
-    ],
-  });
+      ...["--layer", "layer3", "--predictions", join(out, "predictions")],
+      ...["--attribution-cache", join(out, "attribution-cache"), "--out", join(root, folder)],
+    ];
+    return {
+      predictions: () => [...common, "--out", join(root, "predictions")],
+      concepts: () => attributed("concepts"),
+      "component-test": () => [
+        ...common,
+        "--concepts",
+        join(out, "concepts"),
+        "--predictions",
+        join(out, "predictions"),
+        "--out",
+        join(root, "component-test"),
+      ],
+      "contrast-vectors": () => attributed("contrast-vectors"),
+      hyperplanes: () => [
+        "--vectors",
+        join(out, "contrast-vectors"),
+        "--epochs",
+        String(settings.epochs),
+        "--out",
+        join(root, "hyperplanes"),
+      ],
+      "shifting-test": () => [
+        ...contrastTest(join(root, "shifting-test"), join(out, "predictions"), join(out, "hyperplanes")),
+        ...shiftingArgs,
+      ],
+    };
+  };
   /** The task that writes each stage folder. */
   const taskOf: Record<string, string> = { predictions: "predict" };
   const itemsOf: Record<string, { count: number; kind: string }> = {
@@ -206,7 +210,7 @@ export async function main(argv: string[]): Promise<void> {
     "insert-test": { count: sampledPairs, kind: "pairs" },
     report: { count: K, kind: "classes" },
   };
-  const single = argvOf(out, join(out, "attribution-cache"));
+  const single = argvOf(out);
   const step = async (name: string, dir: string, fn: () => Promise<number | null>) => {
     console.error(`rehearse: ${name} (K = ${K})`);
     const cost = await meterStage(name, dir, itemsOf[name] ?? { count: images, kind: "images" }, fn);
@@ -217,13 +221,28 @@ export async function main(argv: string[]): Promise<void> {
   await step("prepare", cache, () => runStage("prepare", ["--data", fixture.imageFolder, "--out", cache]));
   await step("predictions", join(out, "predictions"), () => runStage("predict", single.predictions()));
   await step("concepts", join(out, "concepts"), () => runStage("concepts", single.concepts()));
-  await step("component-test", join(out, "component-test"), () => runStage("component-test", single["component-test"]()));
-  await step("visualize", join(out, "figures"), () =>
-    runStage("visualize", [...common, "--concepts", join(out, "concepts"), "--out", join(out, "figures")]));
-  await step("contrast-vectors", join(out, "contrast-vectors"), () =>
-    runStage("contrast-vectors", single["contrast-vectors"]()));
+  await step(
+    "component-test",
+    join(out, "component-test"),
+    () => runStage("component-test", single["component-test"]()),
+  );
+  await step(
+    "visualize",
+    join(out, "figures"),
+    () =>
+      runStage("visualize", [...common, "--concepts", join(out, "concepts"), "--out", join(out, "figures")]),
+  );
+  await step(
+    "contrast-vectors",
+    join(out, "contrast-vectors"),
+    () => runStage("contrast-vectors", single["contrast-vectors"]()),
+  );
   await step("hyperplanes", join(out, "hyperplanes"), () => runStage("hyperplanes", single.hyperplanes()));
-  await step("shifting-test", join(out, "shifting-test"), () => runStage("shifting-test", single["shifting-test"]()));
+  await step(
+    "shifting-test",
+    join(out, "shifting-test"),
+    () => runStage("shifting-test", single["shifting-test"]()),
+  );
   const pairList = sample.map(([i, j]) => `${i}:${j}`).join(",");
   await step("masking-test", join(out, "masking-test"), () =>
     runStage("masking-test", [
@@ -266,7 +285,11 @@ export async function main(argv: string[]): Promise<void> {
       "--out",
       join(out, "insert-test-auto"),
     ]));
-  await step("report", join(out, "report.html"), () => runStage("report", ["--run", out, "--out", join(out, "report.html")]));
+  await step(
+    "report",
+    join(out, "report.html"),
+    () => runStage("report", ["--run", out, "--out", join(out, "report.html")]),
+  );
 
   const truth = await checkScaleRun(spec, out);
   const rehearsal: Rehearsal = {
@@ -291,7 +314,7 @@ export async function main(argv: string[]): Promise<void> {
       const cost = await meterStage(`${name} (${shards} shards + merge)`, root, itemsOf[name], async () => {
         const peaks: (number | null)[] = [];
         for (let k = 0; k < shards; k++) {
-          const partArgv = argvOf(join(root, `_part${k + 1}`), join(out, "attribution-cache"))[
+          const partArgv = argvOf(join(root, `_part${k + 1}`))[
             name as keyof ReturnType<typeof argvOf>
           ]();
           // The part's own folder name, then --shard: the single run's argv otherwise.
@@ -337,7 +360,9 @@ export function formatRehearsal(r: Rehearsal): string {
   const t = r.truth;
   const pair = (x?: { agree: number; expected: number }) => (x ? `${x.agree}/${x.expected}` : "-");
   lines.push(
-    `truth: top-1 ${t.predictionsTop1 ?? "-"}; component test all images ${pair(t.componentTest?.allImages)}, ` +
+    `truth: top-1 ${t.predictionsTop1 ?? "-"}; component test all images ${
+      pair(t.componentTest?.allImages)
+    }, ` +
       `target excluded ${pair(t.componentTest?.targetExcluded)}; disjoint-pair hyperplane accuracy >= 0.99 ` +
       `${pair(t.hyperplaneAccuracy)}, weight changes as forced ${pair(t.hyperplaneSigns)}; shifting flips ` +
       `${pair(t.shiftingFlips)}`,

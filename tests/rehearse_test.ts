@@ -14,7 +14,20 @@ Deno.test("rehearse --classes 20: every stage runs and the planted truth holds",
   const out = await Deno.makeTempDir({ prefix: "rehearse-" });
   await rehearse([
     ...["--classes", "20", "--out", out, "--shards", "0", "--per-class", "2", "--size", "56"],
-    ...["--samples", "2", "--runs", "1", "--draws", "20", "--others", "2", "--max-images", "2", "--pairs", "1"],
+    ...[
+      "--samples",
+      "2",
+      "--runs",
+      "1",
+      "--draws",
+      "20",
+      "--others",
+      "2",
+      "--max-images",
+      "2",
+      "--pairs",
+      "1",
+    ],
     ...["--ep", "wasm"],
   ]);
   const r: Rehearsal = JSON.parse(await Deno.readTextFile(join(out, "rehearsal.json")));
@@ -35,7 +48,9 @@ Deno.test("rehearse --classes 20: every stage runs and the planted truth holds",
   ]);
   for (const s of r.stages) {
     assert.ok(s.wallSeconds > 0 && s.filesWritten > 0 && s.bytesWritten > 0, `${s.stage} wrote nothing`);
-    if (s.stage !== "fixture") assert.ok(s.peakRssIsStageOwn && s.peakRssBytes! > 0, `${s.stage}: no peak RSS`);
+    if (s.stage !== "fixture") {
+      assert.ok(s.peakRssIsStageOwn && s.peakRssBytes! > 0, `${s.stage}: no peak RSS`);
+    }
   }
   assert.equal(r.stages.find((s) => s.stage === "hyperplanes")!.items, 380);
   const t = r.truth;
@@ -62,6 +77,10 @@ Deno.test("compareOutputs: same results despite timestamps and own paths; a chan
   assert.deepEqual(await compareOutputs(a, b), { same: true, files: 2, differing: [] });
   await Deno.writeFile(join(b, "sub", "y.npy"), new Uint8Array([1, 2, 4]));
   await Deno.writeTextFile(join(b, "extra.json"), "{}");
-  assert.deepEqual(await compareOutputs(a, b), { same: false, files: 2, differing: ["extra.json", "sub/y.npy"] });
+  assert.deepEqual(await compareOutputs(a, b), {
+    same: false,
+    files: 2,
+    differing: ["extra.json", "sub/y.npy"],
+  });
   await Deno.remove(root, { recursive: true });
 });

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { cellCounts, ensureScaleFixture, readScaleTruth } from "../fixtures/scale/scale_images.ts";
 import {
   motifsFor,
-  type ScaleSpec,
   scaleComponentTruth,
   scaleLogits,
   scalePairTruths,
+  type ScaleSpec,
   scaleSpec,
 } from "../fixtures/scale/scale_spec.ts";
 import { largeOffsetWinner } from "../fixtures/scale/scale_check.ts";
@@ -66,29 +66,37 @@ for (const K of [20, 200]) {
     for (const [from, set] of byFrom) assert.equal(set.size, K - 1, `class ${from}: two pairs look alike`);
     // The closed form of the shifting truth against the brute-force rule (both signs of the shared weight).
     for (const t of pairs.slice(0, 4000)) {
-      const always = bruteForceFlips(spec, t.to, t.positive) && bruteForceFlips(spec, t.to, [...t.positive, ...t.shared]);
+      const always = bruteForceFlips(spec, t.to, t.positive) &&
+        bruteForceFlips(spec, t.to, [...t.positive, ...t.shared]);
       assert.equal(t.shift === "flips", always, `pair ${t.from} -> ${t.to}`);
     }
   });
 }
 
-Deno.test("scale fixture K = 200: the model predicts the planted class (classes across the range)", ORT_TEST, async () => {
-  const paths = await ensureScaleFixture(join(work, "k200"), { classes: 200, perClass: 2, size: 56 });
-  const truth = await readScaleTruth(paths.truthPath);
-  // A plain folder (no labels) of both images of 12 classes from first to last, named by their class.
-  const few = join(work, "few");
-  await Deno.mkdir(few, { recursive: true });
-  const picked = truth.images.filter((im) => im.classIndex % 18 === 0 || im.classIndex === 199);
-  for (const [n, im] of picked.entries()) {
-    await Deno.copyFile(join(paths.dir, im.path), join(few, `${String(n).padStart(2, "0")}_${im.classIndex}.png`));
-  }
-  const p = await predictDataset({ model: paths.modelPath, data: few, out: join(work, "p"), ep: "wasm" });
-  assert.equal(p.images.length, picked.length);
-  for (const im of p.images) {
-    const want = Number(/_(\d+)\.png$/.exec(im.path)![1]);
-    assert.equal(im.predicted, want, im.path);
-  }
-});
+Deno.test(
+  "scale fixture K = 200: the model predicts the planted class (classes across the range)",
+  ORT_TEST,
+  async () => {
+    const paths = await ensureScaleFixture(join(work, "k200"), { classes: 200, perClass: 2, size: 56 });
+    const truth = await readScaleTruth(paths.truthPath);
+    // A plain folder (no labels) of both images of 12 classes from first to last, named by their class.
+    const few = join(work, "few");
+    await Deno.mkdir(few, { recursive: true });
+    const picked = truth.images.filter((im) => im.classIndex % 18 === 0 || im.classIndex === 199);
+    for (const [n, im] of picked.entries()) {
+      await Deno.copyFile(
+        join(paths.dir, im.path),
+        join(few, `${String(n).padStart(2, "0")}_${im.classIndex}.png`),
+      );
+    }
+    const p = await predictDataset({ model: paths.modelPath, data: few, out: join(work, "p"), ep: "wasm" });
+    assert.equal(p.images.length, picked.length);
+    for (const im of p.images) {
+      const want = Number(/_(\d+)\.png$/.exec(im.path)![1]);
+      assert.equal(im.predicted, want, im.path);
+    }
+  },
+);
 
 Deno.test("largeOffsetWinner: the class whose two motifs carry the most positive weight", () => {
   const spec = scaleSpec({ classes: 20 });
@@ -103,7 +111,10 @@ Deno.test("largeOffsetWinner: the class whose two motifs carry the most positive
 });
 
 Deno.test("scale fixture: bad options are refused naming the flag", () => {
-  assert.throws(() => scaleSpec({ classes: 1 }), (e) => e instanceof UsageError && /--classes 1/.test(e.message));
+  assert.throws(
+    () => scaleSpec({ classes: 1 }),
+    (e) => e instanceof UsageError && /--classes 1/.test(e.message),
+  );
   assert.throws(() => scaleSpec({ classes: 5000 }), /--classes 5000: expected an integer in 2\.\.1953/);
   assert.throws(() => scaleSpec({ classes: 1000, channels: 40 }), /--channels 40: expected an integer >= 48/);
   assert.throws(() => scaleSpec({ classes: 20, size: 100 }), /--size 100/);

@@ -52,7 +52,9 @@ export async function compareOutputs(one: string, other: string): Promise<Output
   for (const f of fa.filter((f) => inB.has(f))) {
     const [a, b] = [await Deno.readFile(join(one, f)), await Deno.readFile(join(other, f))];
     const dec = new TextDecoder();
-    const same = f.endsWith(".json") ? json(dec.decode(a), one) === json(dec.decode(b), other) : sameBytes(a, b);
+    const same = f.endsWith(".json")
+      ? json(dec.decode(a), one) === json(dec.decode(b), other)
+      : sameBytes(a, b);
     if (!same) differing.push(f);
   }
   return { same: differing.length === 0, files: fa.length, differing: differing.slice(0, 20) };

@@ -30,7 +30,9 @@ const PANEL = { width: 560, height: 420, left: 70, right: 20, top: 40, bottom: 5
 
 function line(c: Canvas, x0: number, y0: number, x1: number, y1: number, color: Rgb): void {
   const n = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0)));
-  for (let t = 0; t <= n; t++) c.fillRect(x0 + ((x1 - x0) * t) / n - 1, y0 + ((y1 - y0) * t) / n - 1, 2, 2, color);
+  for (let t = 0; t <= n; t++) {
+    c.fillRect(x0 + ((x1 - x0) * t) / n - 1, y0 + ((y1 - y0) * t) / n - 1, 2, 2, color);
+  }
 }
 
 function panel(
@@ -46,8 +48,9 @@ function panel(
   const values = series.flatMap((s) => s.stages.map(value)).filter((v): v is number => v !== null && v > 0);
   const [kLo, kHi] = [Math.min(...ks) / 1.5, Math.max(...ks) * 1.5];
   const [vLo, vHi] = [Math.min(...values) / 2, Math.max(...values) * 2];
-  const x = (k: number) => ox + left + ((Math.log(k) - Math.log(kLo)) / (Math.log(kHi) - Math.log(kLo))) *
-    (width - left - right);
+  const x = (k: number) =>
+    ox + left + ((Math.log(k) - Math.log(kLo)) / (Math.log(kHi) - Math.log(kLo))) *
+      (width - left - right);
   const y = (v: number) =>
     top + (1 - (Math.log(v) - Math.log(vLo)) / (Math.log(vHi) - Math.log(vLo))) * (height - top - bottom);
   c.text(ox + left, 10, title, BLACK, 2);
@@ -74,11 +77,20 @@ function panel(
 
 /** Writes the chart of `series` (any order, one per K) to `path`. */
 export async function writeCostChart(path: string, series: CostSeries[]): Promise<void> {
-  const stages = [...new Set(series.flatMap((s) => s.stages.map((x) => x.stage)))].filter((s) => !s.includes("shards"));
+  const stages = [...new Set(series.flatMap((s) => s.stages.map((x) => x.stage)))].filter((s) =>
+    !s.includes("shards")
+  );
   const legendRows = Math.ceil(stages.length / 4);
   const c = new Canvas(2 * PANEL.width, PANEL.height + 16 * legendRows + 10);
   panel(c, 0, "wall seconds", series, (s) => s.wallSeconds ?? null, stages);
-  panel(c, PANEL.width, "peak RSS (MB)", series, (s) => (s.peakRssBytes ? s.peakRssBytes / 2 ** 20 : null), stages);
+  panel(
+    c,
+    PANEL.width,
+    "peak RSS (MB)",
+    series,
+    (s) => (s.peakRssBytes ? s.peakRssBytes / 2 ** 20 : null),
+    stages,
+  );
   stages.forEach((stage, si) => {
     const lx = 20 + (si % 4) * 270, ly = PANEL.height + 4 + 16 * Math.floor(si / 4);
     c.fillRect(lx, ly + 2, 10, 10, COLORS[si % COLORS.length]);
