@@ -37,7 +37,26 @@ async function runStage(task: string, argv: string[]): Promise<number | null> {
 const maxPeak = (peaks: (number | null)[]) =>
   peaks.some((p) => p === null) ? null : Math.max(...(peaks as number[]));
 
+/** Stage times are only honest from scratch: a folder with outputs (other than a fixture) is refused. */
+async function refuseUsedFolder(out: string): Promise<void> {
+  const used: string[] = [];
+  try {
+    for await (const e of Deno.readDir(out)) if (e.name !== "fixture") used.push(e.name);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw e;
+  }
+  if (used.length) {
+    throw new UsageError(
+      `--out ${out}: holds ${used.slice(0, 3).join(", ")}${used.length > 3 ? ", ..." : ""} from an earlier ` +
+        "run; a rehearsal measures every stage from scratch, so give it a new folder (R/fixture may stay)",
+    );
+  }
+}
+
 export interface Rehearsal {
+  task: "rehearse";
+  created: string;
   classes: number;
   channels: number;
   motifs: number;
@@ -96,6 +115,7 @@ export async function main(argv: string[]): Promise<void> {
   const shards = intArg("shards", a.shards, 0)!;
   if (shards === 1) throw new UsageError("--shards 1: use 0 (skip) or at least 2");
   const out = resolve(a.out as string);
+  await refuseUsedFolder(out);
   const ep = a.ep as string;
   const sampledPairs = intArg("pairs", a.pairs, 1)!;
   const settings = {
@@ -293,6 +313,8 @@ export async function main(argv: string[]): Promise<void> {
 
   const truth = await checkScaleRun(spec, out);
   const rehearsal: Rehearsal = {
+    task: "rehearse",
+    created: new Date().toISOString(),
     classes: K,
     channels: spec.channels,
     motifs: spec.motifCount,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { main as rehearse, type Rehearsal } from "../tasks/rehearse.ts";
 import { compareOutputs } from "../src/bench/compare_outputs.ts";
+import { UsageError } from "../src/cli/cli.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 
@@ -63,6 +64,11 @@ Deno.test("rehearse --classes 20: every stage runs and the planted truth holds",
   assert.ok(t.shiftingFlips!.expected > 0, "no sampled pair should flip");
   assert.equal(t.shiftingFlips!.agree, t.shiftingFlips!.expected);
   assert.ok((await Deno.stat(join(out, "cost_vs_k.jpg"))).size > 1000);
+  // A second rehearsal into the same folder would time resumed stages: refused, naming the folder.
+  await assert.rejects(
+    () => rehearse(["--classes", "20", "--out", out]),
+    (e: Error) => e instanceof UsageError && e.message.includes(out) && /from an earlier run/.test(e.message),
+  );
   await Deno.remove(out, { recursive: true });
 });
 
