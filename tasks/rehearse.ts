@@ -369,10 +369,10 @@ export function formatRehearsal(r: Rehearsal): string {
   const lines = [
     `K = ${r.classes} (${r.motifs} motifs, ${r.channels} channels, ${r.images} images): ` +
     `${r.totalSeconds.toFixed(0)} s in all`,
-    "stage                          wall s   peak RSS MB   MB out    files   items/s",
+    "stage                                wall s   peak RSS MB   MB out    files   items/s",
   ];
   const row = (s: StageCost) =>
-    `${s.stage.padEnd(30)} ${s.wallSeconds.toFixed(1).padStart(7)} ${mb(s.peakRssBytes).padStart(12)} ` +
+    `${s.stage.padEnd(36)} ${s.wallSeconds.toFixed(1).padStart(7)} ${mb(s.peakRssBytes).padStart(12)} ` +
     `${(s.bytesWritten / 2 ** 20).toFixed(1).padStart(8)} ${String(s.filesWritten).padStart(8)} ` +
     `${s.itemsPerSecond.toFixed(1).padStart(9)} ${s.itemKind}`;
   for (const s of r.stages) lines.push(row(s));
