@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { main as rehearse, type Rehearsal } from "../tasks/rehearse.ts";
 import { compareOutputs } from "../src/bench/compare_outputs.ts";
+import { meterStage } from "../src/bench/stage_meter.ts";
 import { UsageError } from "../src/cli/cli.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -89,4 +90,23 @@ Deno.test("compareOutputs: same results despite timestamps and own paths; a chan
     differing: ["extra.json", "sub/y.npy"],
   });
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("meterStage: bytes and files the stage added, the child's peak when it reports one", async () => {
+  const out = await Deno.makeTempDir({ prefix: "meter-" });
+  await Deno.writeFile(join(out, "old.bin"), new Uint8Array(100));
+  const child = await meterStage("x", out, { count: 10, kind: "images" }, async () => {
+    await Deno.mkdir(join(out, "sub"));
+    await Deno.writeFile(join(out, "sub", "a.bin"), new Uint8Array(1000));
+    await Deno.writeFile(join(out, "b.bin"), new Uint8Array(24));
+    return 123_456;
+  });
+  assert.deepEqual(
+    [child.bytesWritten, child.filesWritten, child.peakRssBytes, child.peakRssIsStageOwn, child.items],
+    [1024, 2, 123_456, true, 10],
+  );
+  const here = await meterStage("y", join(out, "missing"), { count: 1, kind: "pairs" }, async () => {});
+  assert.deepEqual([here.bytesWritten, here.filesWritten, here.peakRssIsStageOwn], [0, 0, false]);
+  assert.ok(here.peakRssBytes! > 10 * 2 ** 20, `this process's VmHWM: ${here.peakRssBytes}`);
+  await Deno.remove(out, { recursive: true });
 });
