@@ -15,16 +15,31 @@ import { ensureScaleFixture } from "../fixtures/scale/scale_images.ts";
 import { checkScaleRun, type ScaleTruthCounts } from "../fixtures/scale/scale_check.ts";
 import { Prng } from "../fixtures/prng.ts";
 
-/** Runs `task`'s main(argv) in a process of its own (tasks/_rehearse_stage.ts); returns its peak RSS. */
-async function runStage(task: string, argv: string[]): Promise<number | null> {
+/**
+ * Runs `task`'s main(argv) in a process of its own (tasks/_rehearse_stage.ts); returns its peak RSS. With
+ * `killAfterMs`, sends SIGKILL after that long instead of waiting for success: returns "killed" (or the peak,
+ * when the task was done first).
+ */
+async function runStage(
+  task: string,
+  argv: string[],
+  killAfterMs?: number,
+): Promise<number | null | "killed"> {
   const peakFile = await Deno.makeTempFile({ prefix: "rehearse-peak-" });
   try {
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", new URL("./_rehearse_stage.ts", import.meta.url).pathname, task, peakFile, ...argv],
       stdout: "inherit",
       stderr: "inherit",
-    });
-    const { code } = await child.output();
+    }).spawn();
+    let killed = false;
+    const timer = killAfterMs === undefined ? undefined : setTimeout(() => {
+      killed = true;
+      child.kill("SIGKILL");
+    }, killAfterMs);
+    const { code } = await child.status;
+    clearTimeout(timer);
+    if (killed) return "killed";
     if (code !== 0) {
       throw new Error(`stage ${task} failed (exit ${code}): deno task ${task} ${argv.join(" ")}`);
     }
@@ -32,6 +47,59 @@ async function runStage(task: string, argv: string[]): Promise<number | null> {
   } finally {
     await Deno.remove(peakFile).catch(() => {});
   }
+}
+
+/** runStage for a stage that must finish. */
+async function runToEnd(task: string, argv: string[]): Promise<number | null> {
+  return (await runStage(task, argv)) as number | null;
+}
+
+/** What a SIGKILL in the middle of the hyperplanes costs: the resumed run against the single run. */
+export interface KillResume {
+  killedAfterSeconds: number;
+  /** Row files (<i>.npy) complete when the process was killed, of K. */
+  rowFilesAtKill: number;
+  resumedSeconds: number;
+  singleRunSeconds: number;
+  /** killedAfter + resumed - single run: the work done twice (plus one process start). */
+  redoneSeconds: number;
+  equalsSingleRun: OutputComparison;
+}
+
+/** Trains the hyperplanes again into `dir`, SIGKILLs the process half way through the single run's time,
+ * counts the finished row files, resumes, and compares the result with the single run's `reference`. */
+export async function killAndResume(
+  argvOf: () => string[],
+  reference: string,
+  root: string,
+  singleRunSeconds: number,
+): Promise<KillResume | { finishedBeforeKill: true }> {
+  const dir = join(root, "hyperplanes");
+  const argv = argvOf();
+  argv[argv.lastIndexOf("--out") + 1] = dir;
+  console.error(`rehearse: hyperplanes, killed after ${(singleRunSeconds / 2).toFixed(1)} s, then resumed`);
+  const t0 = performance.now();
+  if ((await runStage("hyperplanes", argv, (singleRunSeconds / 2) * 1000)) !== "killed") {
+    return { finishedBeforeKill: true };
+  }
+  const killedAfterSeconds = (performance.now() - t0) / 1000;
+  let rowFilesAtKill = 0;
+  try {
+    for await (const e of Deno.readDir(dir)) if (/^\d+\.npy$/.test(e.name)) rowFilesAtKill++;
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const t1 = performance.now();
+  await runToEnd("hyperplanes", argv);
+  const resumedSeconds = (performance.now() - t1) / 1000;
+  return {
+    killedAfterSeconds,
+    rowFilesAtKill,
+    resumedSeconds,
+    singleRunSeconds,
+    redoneSeconds: killedAfterSeconds + resumedSeconds - singleRunSeconds,
+    equalsSingleRun: await compareOutputs(reference, dir),
+  };
 }
 
 const maxPeak = (peaks: (number | null)[]) =>
@@ -66,6 +134,8 @@ export interface Rehearsal {
   totalSeconds: number;
   stages: StageCost[];
   shards?: { count: number; stages: (StageCost & { equalsSingleRun: OutputComparison })[] };
+  /** hyperplanes killed (SIGKILL) half way through the single run's time, then resumed. */
+  hyperplanesKillResume?: KillResume | { finishedBeforeKill: true };
   truth: ScaleTruthCounts;
 }
 
@@ -238,41 +308,41 @@ export async function main(argv: string[]): Promise<void> {
     stages.push(cost);
   };
 
-  await step("prepare", cache, () => runStage("prepare", ["--data", fixture.imageFolder, "--out", cache]));
-  await step("predictions", join(out, "predictions"), () => runStage("predict", single.predictions()));
-  await step("concepts", join(out, "concepts"), () => runStage("concepts", single.concepts()));
+  await step("prepare", cache, () => runToEnd("prepare", ["--data", fixture.imageFolder, "--out", cache]));
+  await step("predictions", join(out, "predictions"), () => runToEnd("predict", single.predictions()));
+  await step("concepts", join(out, "concepts"), () => runToEnd("concepts", single.concepts()));
   await step(
     "component-test",
     join(out, "component-test"),
-    () => runStage("component-test", single["component-test"]()),
+    () => runToEnd("component-test", single["component-test"]()),
   );
   await step(
     "visualize",
     join(out, "figures"),
     () =>
-      runStage("visualize", [...common, "--concepts", join(out, "concepts"), "--out", join(out, "figures")]),
+      runToEnd("visualize", [...common, "--concepts", join(out, "concepts"), "--out", join(out, "figures")]),
   );
   await step(
     "contrast-vectors",
     join(out, "contrast-vectors"),
-    () => runStage("contrast-vectors", single["contrast-vectors"]()),
+    () => runToEnd("contrast-vectors", single["contrast-vectors"]()),
   );
-  await step("hyperplanes", join(out, "hyperplanes"), () => runStage("hyperplanes", single.hyperplanes()));
+  await step("hyperplanes", join(out, "hyperplanes"), () => runToEnd("hyperplanes", single.hyperplanes()));
   await step(
     "shifting-test",
     join(out, "shifting-test"),
-    () => runStage("shifting-test", single["shifting-test"]()),
+    () => runToEnd("shifting-test", single["shifting-test"]()),
   );
   const pairList = sample.map(([i, j]) => `${i}:${j}`).join(",");
   await step("masking-test", join(out, "masking-test"), () =>
-    runStage("masking-test", [
+    runToEnd("masking-test", [
       ...contrastTest(join(out, "masking-test"), join(out, "predictions"), join(out, "hyperplanes")),
       "--pairs",
       pairList,
     ]));
   const [ci, cj] = sample[0];
   await step("contrast", join(out, `contrast-${ci}-not-${cj}`), () =>
-    runStage("contrast", [
+    runToEnd("contrast", [
       ...common,
       "--layer",
       "layer3",
@@ -290,7 +360,7 @@ export async function main(argv: string[]): Promise<void> {
       join(out, `contrast-${ci}-not-${cj}`),
     ]));
   await step("insert-test", join(out, "insert-test-auto"), () =>
-    runStage("insert-test", [
+    runToEnd("insert-test", [
       ...common,
       "--auto",
       String(sampledPairs),
@@ -308,7 +378,7 @@ export async function main(argv: string[]): Promise<void> {
   await step(
     "report",
     join(out, "report.html"),
-    () => runStage("report", ["--run", out, "--out", join(out, "report.html")]),
+    () => runToEnd("report", ["--run", out, "--out", join(out, "report.html")]),
   );
 
   const truth = await checkScaleRun(spec, out);
@@ -341,15 +411,22 @@ export async function main(argv: string[]): Promise<void> {
           ]();
           // The part's own folder name, then --shard: the single run's argv otherwise.
           partArgv[partArgv.lastIndexOf("--out") + 1] = parts[k];
-          peaks.push(await runStage(taskOf[name] ?? name, [...partArgv, "--shard", `${k + 1}/${shards}`]));
+          peaks.push(await runToEnd(taskOf[name] ?? name, [...partArgv, "--shard", `${k + 1}/${shards}`]));
         }
-        peaks.push(await runStage("merge", [...parts.flatMap((p) => ["--parts", p]), "--out", merged]));
+        peaks.push(await runToEnd("merge", [...parts.flatMap((p) => ["--parts", p]), "--out", merged]));
         return maxPeak(peaks);
       });
       shardStages.push({ ...cost, equalsSingleRun: await compareOutputs(join(out, name), merged) });
     }
     rehearsal.shards = { count: shards, stages: shardStages };
   }
+
+  rehearsal.hyperplanesKillResume = await killAndResume(
+    single.hyperplanes,
+    join(out, "hyperplanes"),
+    join(out, "resume"),
+    stages.find((x) => x.stage === "hyperplanes")!.wallSeconds,
+  );
 
   rehearsal.totalSeconds = (performance.now() - t0) / 1000;
   await writeJsonAtomic(join(out, "rehearsal.json"), rehearsal);
@@ -378,6 +455,20 @@ export function formatRehearsal(r: Rehearsal): string {
   for (const s of r.stages) lines.push(row(s));
   for (const s of r.shards?.stages ?? []) {
     lines.push(`${row(s)}  ${s.equalsSingleRun.same ? "= single run" : "DIFFERS from the single run"}`);
+  }
+  const kr = r.hyperplanesKillResume;
+  if (kr && "finishedBeforeKill" in kr) {
+    lines.push("hyperplanes finished before the SIGKILL (nothing to resume)");
+  } else if (kr) {
+    lines.push(
+      `hyperplanes SIGKILLed after ${
+        kr.killedAfterSeconds.toFixed(1)
+      } s (${kr.rowFilesAtKill}/${r.classes} row ` +
+        `files done), resumed in ${kr.resumedSeconds.toFixed(1)} s: ${
+          kr.redoneSeconds.toFixed(1)
+        } s done twice; ` +
+        (kr.equalsSingleRun.same ? "= single run" : "DIFFERS from the single run"),
+    );
   }
   const t = r.truth;
   const pair = (x?: { agree: number; expected: number }) => (x ? `${x.agree}/${x.expected}` : "-");
