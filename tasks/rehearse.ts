@@ -137,6 +137,44 @@ export interface Rehearsal {
   /** hyperplanes killed (SIGKILL) half way through the single run's time, then resumed. */
   hyperplanesKillResume?: KillResume | { finishedBeforeKill: true };
   truth: ScaleTruthCounts;
+  budgets?: Budgets;
+}
+
+/** Issue 17's budgets that one rehearsal can check, with the measured values. */
+export interface Budgets {
+  /** Every stage's peak RSS <= 3 GB: the largest and its stage. */
+  peakRss: { maxBytes: number | null; stage: string; withinBudget: boolean };
+  /** Every sharded stage merged equals the single run (null: no shards run). */
+  shardsEqualSingleRun: boolean | null;
+  /** Every truth count agrees (and top-1 is 1). */
+  truthHolds: boolean;
+  /** The hyperplanes resumed after SIGKILL equal the single run (null: finished before the kill). */
+  resumeEqualsSingleRun: boolean | null;
+}
+
+export const PEAK_RSS_BUDGET = 3 * 2 ** 30;
+
+export function budgetsOf(r: Rehearsal): Budgets {
+  const all = [...r.stages, ...(r.shards?.stages ?? [])];
+  const top = all.reduce((a, b) => ((b.peakRssBytes ?? 0) > (a.peakRssBytes ?? 0) ? b : a));
+  const t = r.truth;
+  const tallies = [
+    t.componentTest?.allImages,
+    t.componentTest?.targetExcluded,
+    t.hyperplaneSigns,
+    t.shiftingFlips,
+  ];
+  const kr = r.hyperplanesKillResume;
+  return {
+    peakRss: {
+      maxBytes: top.peakRssBytes,
+      stage: top.stage,
+      withinBudget: top.peakRssBytes !== null && top.peakRssBytes <= PEAK_RSS_BUDGET,
+    },
+    shardsEqualSingleRun: r.shards ? r.shards.stages.every((s) => s.equalsSingleRun.same) : null,
+    truthHolds: t.predictionsTop1 === 1 && tallies.every((x) => x !== undefined && x.agree === x.expected),
+    resumeEqualsSingleRun: !kr || "finishedBeforeKill" in kr ? null : kr.equalsSingleRun.same,
+  };
 }
 
 /** The stages that take --shard and that `deno task merge` joins, by their folder under R. */
@@ -428,6 +466,7 @@ export async function main(argv: string[]): Promise<void> {
     stages.find((x) => x.stage === "hyperplanes")!.wallSeconds,
   );
 
+  rehearsal.budgets = budgetsOf(rehearsal);
   rehearsal.totalSeconds = (performance.now() - t0) / 1000;
   await writeJsonAtomic(join(out, "rehearsal.json"), rehearsal);
   const series: CostSeries[] = [rehearsal];
@@ -480,6 +519,17 @@ export function formatRehearsal(r: Rehearsal): string {
       `${pair(t.hyperplaneAccuracy)}, weight changes as forced ${pair(t.hyperplaneSigns)}; shifting flips ` +
       `${pair(t.shiftingFlips)}`,
   );
+  const b = r.budgets;
+  if (b) {
+    const yes = (v: boolean | null) => (v === null ? "not run" : v ? "yes" : "NO");
+    lines.push(
+      `budgets: peak RSS <= 3 GB ${yes(b.peakRss.withinBudget)} (max ${mb(b.peakRss.maxBytes)} MB, ` +
+        `${b.peakRss.stage}); shards + merge = single run ${yes(b.shardsEqualSingleRun)}; planted truth ` +
+        `${yes(b.truthHolds)}; hyperplanes resumed after SIGKILL = single run ${
+          yes(b.resumeEqualsSingleRun)
+        }`,
+    );
+  }
   return lines.join("\n");
 }
 

@@ -65,6 +65,9 @@ Deno.test("rehearse --classes 20: every stage runs and the planted truth holds",
   assert.ok(t.shiftingFlips!.expected > 0, "no sampled pair should flip");
   assert.equal(t.shiftingFlips!.agree, t.shiftingFlips!.expected);
   assert.ok((await Deno.stat(join(out, "cost_vs_k.jpg"))).size > 1000);
+  assert.equal(r.budgets!.truthHolds, true);
+  assert.equal(r.budgets!.peakRss.withinBudget, true);
+  assert.equal(r.budgets!.shardsEqualSingleRun, null);
   const kr = r.hyperplanesKillResume!;
   assert.ok("finishedBeforeKill" in kr || kr.equalsSingleRun.same, "the resumed hyperplanes differ");
   // A second rehearsal into the same folder would time resumed stages: refused, naming the folder.
