@@ -18,6 +18,7 @@ import { UsageError } from "../src/cli/cli.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const work = await Deno.makeTempDir({ prefix: "scale-fixture-" });
+globalThis.addEventListener("unload", () => Deno.removeSync(work, { recursive: true }));
 
 /** The general rule (contrast_truth.ts largeOffsetOutcome) by brute force: j flips for every positive
  * magnitude on P when it dominates every other class there (ties to the lower index). */
