@@ -77,6 +77,11 @@ export const SUBCOMMANDS: readonly Subcommand[] = [
   task("fixtures", "generate the planted-truth test fixture", () => import("./tasks/fixtures.ts")),
   task("demo", "run the pipeline on the generated fixture", () => import("./tasks/demo.ts")),
   task("bench", "throughput benchmarks as one JSON document", () => import("./tasks/bench.ts")),
+  task(
+    "rehearse",
+    "every stage on a scale fixture of K classes: time, memory, files, truth (from a checkout)",
+    () => import("./tasks/rehearse.ts"),
+  ),
 ];
 
 export function usage(): string {

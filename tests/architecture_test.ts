@@ -39,9 +39,9 @@ const SUPPORT = ["data", "model", "onnx", "runtime", "io", "render", "backward",
 /** Support folders that may import stages (rule 2). */
 const STAGE_IMPORTING_SUPPORT = ["bench"];
 /** The only files outside src/bench/ that may import it (rule 2). */
-const BENCH_USERS = ["tasks/bench.ts"];
+const BENCH_USERS = ["tasks/bench.ts", "tasks/rehearse.ts", "tasks/_rehearse_stage.ts"];
 /** Tasks that may import fixtures/ (rule 4). */
-const FIXTURE_TASKS = ["tasks/fixtures.ts", "tasks/demo.ts", "tasks/bench.ts"];
+const FIXTURE_TASKS = ["tasks/fixtures.ts", "tasks/demo.ts", "tasks/bench.ts", "tasks/rehearse.ts"];
 const LIBRARY_ROOTS = ["src", "kernels", "tasks"];
 const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
 /** Deno's default test file pattern: test.ts, *_test.ts, *.test.ts (and the other script extensions). */
