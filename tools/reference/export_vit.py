@@ -1,0 +1,107 @@
+"""Exports torchvision Vision Transformers (random weights, seed 0) with torch's legacy ONNX exporter, and writes
+the reference data protoscope's ViT tests compare against (tests/testdata/vit/).
+
+Dev-only. Made with Debian bookworm's python3-torch 1.13.1, python3-torchvision 0.14.1, python3-onnx 1.12:
+  /usr/bin/python3 tools/reference/export_vit.py OUT_DIR [--b32]
+writes
+- tests/testdata/vit/vit_tiny.onnx: torchvision.models.VisionTransformer(image_size=224, patch_size=32,
+  num_layers=12, num_heads=2, hidden_dim=24, mlp_dim=48): vit_b_32's token layout ([N, 50, C]) and depth at
+  a width small enough to commit (about 0.6 MB);
+- tests/testdata/vit/vit_tiny_nodes.json: its node list (op, name, inputs, outputs);
+- tests/testdata/vit/vit_tiny_gradxact.npy: torch autograd's Grad x Act in float64 at
+  encoder.layers.encoder_layer_7 for the inputs of `inputs()` below and the targets in vit_tiny_gradxact.json;
+- with --b32, OUT_DIR/vit_b_32.onnx (353 MB, never committed) and its node list OUT_DIR/vit_b_32_nodes.json.
+torchvision starts a ViT's head at zero (every logit 0, no gradient): the head gets normal(0, 0.02) weights.
+"""
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import onnx
+import torch
+import torchvision
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TESTDATA = os.path.join(HERE, "..", "..", "tests", "testdata", "vit")
+LAYER = "encoder.layers.encoder_layer_7"
+
+
+def inputs(n):
+    """Deterministic normalized-space inputs that tests/vit_test.ts rebuilds (no file needed)."""
+    x = np.zeros((n, 3, 224, 224), dtype=np.float32)
+    h = np.arange(224, dtype=np.float64)[:, None]
+    w = np.arange(224, dtype=np.float64)[None, :]
+    for i in range(n):
+        for c in range(3):
+            x[i, c] = (np.sin(0.05 * (c + 1) * h + 0.031 * (i + 1) * w + i) * 1.5 + 0.2 * c).astype(np.float32)
+    return torch.from_numpy(x)
+
+
+def randomize_head(model):
+    torch.nn.init.normal_(model.heads.head.weight, std=0.02)
+    torch.nn.init.normal_(model.heads.head.bias, std=0.02)
+
+
+def export(model, path):
+    torch.onnx.export(model, torch.randn(1, 3, 224, 224), path, opset_version=17,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+
+
+def node_list(path, out_json):
+    graph = onnx.load(path).graph
+    initializers = {t.name for t in graph.initializer}
+    nodes = [{"op": n.op_type, "name": n.name, "inputs": [i if i not in initializers else "<init>" for i in n.input],
+              "outputs": list(n.output)} for n in graph.node]
+    with open(out_json, "w") as f:
+        json.dump({"torch": torch.__version__, "torchvision": torchvision.__version__, "opset": 17,
+                   "input": graph.input[0].name, "output": graph.output[0].name, "nodes": nodes}, f, indent=1)
+        f.write("\n")
+
+
+def grad_x_act(model, x, targets):
+    model = model.double()
+    store = {}
+
+    def hook(_m, _i, out):
+        out.retain_grad()
+        store["a"] = out
+
+    handle = dict(model.named_modules())[LAYER].register_forward_hook(hook)
+    logits = model(x.double())
+    logits[torch.arange(len(targets)), torch.tensor(targets)].sum().backward()
+    handle.remove()
+    a = store["a"]
+    return (a * a.grad).detach().numpy(), logits.detach().numpy()
+
+
+def main(out_dir, b32):
+    os.makedirs(out_dir, exist_ok=True)
+    torch.manual_seed(0)
+    tiny = torchvision.models.VisionTransformer(image_size=224, patch_size=32, num_layers=12, num_heads=2,
+                                                hidden_dim=24, mlp_dim=48).eval()
+    randomize_head(tiny)
+    path = os.path.join(TESTDATA, "vit_tiny.onnx")
+    export(tiny, path)
+    node_list(path, os.path.join(TESTDATA, "vit_tiny_nodes.json"))
+    x = inputs(2)
+    targets = [3, 417]
+    attribution, logits = grad_x_act(tiny, x, targets)
+    np.save(os.path.join(TESTDATA, "vit_tiny_gradxact.npy"), attribution)
+    with open(os.path.join(TESTDATA, "vit_tiny_gradxact.json"), "w") as f:
+        json.dump({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64",
+                   "logits_float64": logits.tolist()}, f)
+        f.write("\n")
+    if b32:
+        torch.manual_seed(0)
+        model = torchvision.models.vit_b_32(weights=None).eval()
+        randomize_head(model)
+        path = os.path.join(out_dir, "vit_b_32.onnx")
+        export(model, path)
+        node_list(path, os.path.join(out_dir, "vit_b_32_nodes.json"))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], "--b32" in sys.argv[2:])
