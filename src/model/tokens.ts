@@ -1,0 +1,120 @@
+// Tokens as positions: a transformer tap [N, T, C] holds T tokens of C features. The patch tokens form the
+// spatial grid (what a CNN's H x W positions are); the class token and any register tokens before them are not
+// spatial. The patch size comes from the patch embedding, the convolution on the image whose kernel equals its
+// stride (torchvision's conv_proj, DINO's patch_embed.proj), so no model family needs to be named.
+import { attrInts, type Model, runtimeInputs } from "../onnx/model.ts";
+import { IMAGE_SIZE } from "../data/input_spec.ts";
+
+export interface TokenLayout {
+  /** Tokens in the tap (T). */
+  tokens: number;
+  /** Features per token (C). */
+  channels: number;
+  /** Side of a patch in input pixels. */
+  patch: number;
+  /** The patch grid: gridH x gridW patch tokens, row-major. */
+  gridH: number;
+  gridW: number;
+  /** Tokens before the patch grid (1 for the class token, more with register tokens). */
+  prefix: number;
+}
+
+/** How a [N, T, C] tap's rows are read: tokens as positions (with or without the class token), or the reference's axes. */
+export type TokenAxes = "patches" | "patches+cls" | "reference";
+
+/** The patch size of a ViT: kernel (= stride) of the one convolution that reads the image. */
+export function patchSize(model: Model): number | undefined {
+  const input = runtimeInputs(model.graph)[0]?.name;
+  const embeddings = model.graph.node.filter((n) => n.opType === "Conv" && n.input[0] === input);
+  if (embeddings.length !== 1) return undefined;
+  const kernel = attrInts(embeddings[0], "kernel_shape", []);
+  const strides = attrInts(embeddings[0], "strides", [1, 1]);
+  if (
+    kernel.length !== 2 || kernel[0] !== kernel[1] || strides[0] !== kernel[0] || strides[1] !== kernel[1]
+  ) {
+    return undefined;
+  }
+  return kernel[0];
+}
+
+/**
+ * The token layout of a rank-3 tap of `model` for a square input of side `size`; fails naming the layer when
+ * the model has no patch embedding or the tap has fewer tokens than patches.
+ */
+export function tokenLayout(model: Model, layer: string, tapShape: number[], size = IMAGE_SIZE): TokenLayout {
+  if (tapShape.length !== 3) {
+    throw new Error(`--layer ${layer}: a token tap is [N, T, C], this one is [${tapShape.join(", ")}]`);
+  }
+  const [, tokens, channels] = tapShape;
+  const patch = patchSize(model);
+  if (!patch) {
+    throw new Error(
+      `--layer ${layer}: the tap is [N, T, C] but the model has no patch embedding (one Conv on the image with ` +
+        "kernel = stride), so its tokens cannot be placed on the image",
+    );
+  }
+  const grid = Math.floor(size / patch);
+  const prefix = tokens - grid * grid;
+  if (prefix < 0) {
+    throw new Error(
+      `--layer ${layer}: ${tokens} tokens, fewer than the ${grid} x ${grid} patches of ${patch} px at ${size} px`,
+    );
+  }
+  return { tokens, channels, patch, gridH: grid, gridW: grid, prefix };
+}
+
+/** Positions per image that `axes` makes rows of: patches, patches plus the class token, or channels. */
+export function positionsPerImage(layout: TokenLayout, axes: TokenAxes): number {
+  if (axes === "reference") return layout.channels;
+  return layout.gridH * layout.gridW + (axes === "patches+cls" ? 1 : 0);
+}
+
+/**
+ * Rows of a [N, T, C] tap (row-major), one per position: "patches" gives N x gridH x gridW rows of C (image,
+ * y, x order, as a CNN's NHWC rows), "patches+cls" puts each image's class token (token 0) before its patches,
+ * "reference" gives N x C rows of T (core/core.py's `permute(0, 2, 1).reshape(-1, T)`).
+ */
+export function tokenRows(tap: Float32Array, n: number, layout: TokenLayout, axes: TokenAxes): Float32Array {
+  const { tokens: t, channels: c, prefix } = layout;
+  if (tap.length !== n * t * c) throw new Error(`tokenRows: ${tap.length} values for [${n}, ${t}, ${c}]`);
+  if (axes === "reference") {
+    const out = new Float32Array(n * c * t);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < t; k++) {
+        for (let j = 0; j < c; j++) out[(i * c + j) * t + k] = tap[(i * t + k) * c + j];
+      }
+    }
+    return out;
+  }
+  const patches = layout.gridH * layout.gridW;
+  const first = axes === "patches+cls" ? 0 : prefix;
+  const per = positionsPerImage(layout, axes);
+  const out = new Float32Array(n * per * c);
+  for (let i = 0; i < n; i++) {
+    let row = i * per;
+    if (first === 0) out.set(tap.subarray(i * t * c, i * t * c + c), row++ * c);
+    const start = (i * t + prefix) * c;
+    out.set(tap.subarray(start, start + patches * c), row * c);
+  }
+  return out;
+}
+
+/** The patch tokens of a [N, T, C] tap as a [N, C, gridH, gridW] map, the layout the CNN stages read. */
+export function tokensAsGrid(tap: Float32Array, n: number, layout: TokenLayout): Float32Array {
+  const { tokens: t, channels: c, prefix, gridH, gridW } = layout;
+  const hw = gridH * gridW;
+  const out = new Float32Array(n * c * hw);
+  for (let i = 0; i < n; i++) {
+    for (let p = 0; p < hw; p++) {
+      const src = (i * t + prefix + p) * c;
+      for (let j = 0; j < c; j++) out[(i * c + j) * hw + p] = tap[src + j];
+    }
+  }
+  return out;
+}
+
+/** The input box [top, left, height, width] in pixels of patch token p (0-based over the grid). */
+export function patchBox(layout: TokenLayout, p: number): [number, number, number, number] {
+  const y = Math.floor(p / layout.gridW), x = p % layout.gridW;
+  return [y * layout.patch, x * layout.patch, layout.patch, layout.patch];
+}
