@@ -128,6 +128,7 @@ class BackwardGenerator {
       active: this.active,
       eps: opts.eps ?? CAPTUM_DEEPLIFT_EPS,
       convInputGradient: opts.convInputGradient ?? "conv",
+      constants,
     });
   }
 
