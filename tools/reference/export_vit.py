@@ -10,6 +10,9 @@ writes
 - tests/testdata/vit/vit_tiny_nodes.json: its node list (op, name, inputs, outputs);
 - tests/testdata/vit/vit_tiny_gradxact.npy: torch autograd's Grad x Act in float64 at
   encoder.layers.encoder_layer_7 for the inputs of `inputs()` below and the targets in vit_tiny_gradxact.json;
+- tests/testdata/vit/vit_tiny_deeplift.npy: captum's LayerDeepLift (multiply_by_inputs=True, baselines=1.0, no
+  noise tunnel) in float64 at the same layer, inputs and targets, when captum is importable (captum's source on
+  PYTHONPATH, as for captum_layer_deeplift.py);
 - with --b32, OUT_DIR/vit_b_32.onnx (353 MB, never committed) and its node list OUT_DIR/vit_b_32_nodes.json.
 torchvision starts a ViT's head at zero (every logit 0, no gradient): the head gets normal(0, 0.02) weights.
 """
@@ -77,6 +80,18 @@ def grad_x_act(model, x, targets):
     return (a * a.grad).detach().numpy(), logits.detach().numpy()
 
 
+def captum_deeplift(model, x, targets):
+    """captum's LayerDeepLift as core/core.py calls it, without the noise tunnel; None without captum."""
+    try:
+        from captum.attr import LayerDeepLift
+    except ImportError:
+        return None
+    model = model.double()
+    layer = dict(model.named_modules())[LAYER]
+    return LayerDeepLift(model, layer, multiply_by_inputs=True).attribute(
+        x.double(), target=targets, baselines=1.0).detach().numpy()
+
+
 def main(out_dir, b32):
     os.makedirs(out_dir, exist_ok=True)
     torch.manual_seed(0)
@@ -90,6 +105,9 @@ def main(out_dir, b32):
     targets = [3, 417]
     attribution, logits = grad_x_act(tiny, x, targets)
     np.save(os.path.join(TESTDATA, "vit_tiny_gradxact.npy"), attribution)
+    deeplift = captum_deeplift(tiny, x, targets)
+    if deeplift is not None:
+        np.save(os.path.join(TESTDATA, "vit_tiny_deeplift.npy"), deeplift)
     with open(os.path.join(TESTDATA, "vit_tiny_gradxact.json"), "w") as f:
         json.dump({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64",
                    "logits_float64": logits.tolist()}, f)
