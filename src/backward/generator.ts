@@ -312,6 +312,9 @@ function differentiableInputs(n: Node): string[] {
     case "Resize":
     case "Dropout":
       return n.input.slice(0, 1);
+    // The condition is boolean: it selects, it carries no gradient.
+    case "Where":
+      return n.input.slice(1);
     default:
       return n.input.filter((i) => i);
   }

@@ -4,7 +4,7 @@
 // get known targets and the gradient rules constants (no Shape op sends the backward pass to the CPU). An entry
 // that depends on the batch size is NaN: Reshape accepts one such entry (as its -1), anything else that needs
 // it fails naming the value.
-import { attrInt, type Node } from "../onnx/model.ts";
+import { attrInt, DataType, type Node, tensorValues } from "../onnx/model.ts";
 import type { ConstantTable, Shape } from "./shapes.ts";
 
 function elementwise(a: number[], b: number[], f: (x: number, y: number) => number): number[] | undefined {
@@ -12,6 +12,9 @@ function elementwise(a: number[], b: number[], f: (x: number, y: number) => numb
   const n = Math.max(a.length, b.length);
   return Array.from({ length: n }, (_, i) => f(a[a.length === 1 ? 0 : i], b[b.length === 1 ? 0 : i]));
 }
+
+/** Shape vectors are short; a longer integer tensor is data, not shape arithmetic. */
+const MAX_ENTRIES = 16;
 
 /** The integer values `node` computes, when its inputs' values are known; undefined otherwise. */
 export function shapeValues(
@@ -34,6 +37,26 @@ export function shapeValues(
       const data = value(0), index = value(1);
       if (!data || !index || attrInt(node, "axis", 0) !== 0) return undefined;
       return index.map((i) => data[i < 0 ? i + data.length : i]);
+    }
+    // torch's `expand(-1, ...)`: Where(Equal(target, -1), ones, target) over ConstantOfShape(rank).
+    case "ConstantOfShape": {
+      const dims = value(0);
+      const fill = node.attribute.find((a) => a.name === "value")?.t;
+      const integer = fill?.dataType === DataType.INT64 || fill?.dataType === DataType.INT32;
+      const count = dims?.reduce((a, b) => a * b, 1) ?? NaN;
+      if (!integer || !(count <= MAX_ENTRIES)) return undefined;
+      return new Array(count).fill(Number(tensorValues(fill!)[0]));
+    }
+    case "Equal": {
+      const a = value(0), b = value(1);
+      if (!a || !b) return undefined;
+      return elementwise(a, b, (x, y) => (Number.isNaN(x) || Number.isNaN(y) ? NaN : x === y ? 1 : 0));
+    }
+    case "Where": {
+      const c = value(0), a = value(1), b = value(2);
+      if (!c || !a || !b || !constants.isInteger(node.input[1])) return undefined;
+      const picked = elementwise(c, a, (k, x) => (Number.isNaN(k) ? NaN : k ? x : -Infinity));
+      return picked && elementwise(picked, b, (p, y) => (p === -Infinity ? y : p));
     }
     case "Unsqueeze":
     case "Squeeze":

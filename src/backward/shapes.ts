@@ -156,7 +156,18 @@ const SAME_SHAPE = new Set([
   "Neg",
   "BatchNormalization",
 ]);
-const BROADCAST = new Set(["Add", "Sub", "Mul", "Div", "Pow"]);
+const BROADCAST = new Set([
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Pow",
+  "Greater",
+  "Less",
+  "Equal",
+  "GreaterOrEqual",
+  "LessOrEqual",
+]);
 
 /**
  * Shapes of every value of `graph` that can be inferred from the input shapes; values whose shape cannot be
@@ -284,8 +295,9 @@ function inferNode(node: Node, shapes: Map<string, Shape>, constants: ConstantTa
       return x.flatMap((d, i) => (at.has(i) ? (keep ? [1] : []) : [d]));
     }
     case "Expand": {
-      const target = constants.ints(node.input[1]);
-      return target ? broadcastShapes(x, target, where) : undefined;
+      // A batch-dependent entry of the target broadcasts like the batch itself.
+      const target = constants.shapeInts(node.input[1]);
+      return target ? broadcastShapes(x, target.map((d) => (Number.isNaN(d) ? -1 : d)), where) : undefined;
     }
     case "Where":
       return ins[1] && ins[2] ? broadcastShapes(broadcastShapes(x, ins[1], where), ins[2], where) : undefined;

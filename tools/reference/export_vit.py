@@ -7,12 +7,16 @@ writes
 - tests/testdata/vit/vit_tiny.onnx: torchvision.models.VisionTransformer(image_size=224, patch_size=32,
   num_layers=12, num_heads=2, hidden_dim=24, mlp_dim=48): vit_b_32's token layout ([N, 50, C]) and depth at
   a width small enough to commit (about 0.6 MB);
-- tests/testdata/vit/vit_tiny_nodes.json: its node list (op, name, inputs, outputs);
+- OUT_DIR/vit_tiny_nodes.json: its node list (op, name, inputs, outputs; the same ops and names as vit_b_32);
 - tests/testdata/vit/vit_tiny_gradxact.npy: torch autograd's Grad x Act in float64 at
   encoder.layers.encoder_layer_7 for the inputs of `inputs()` below and the targets in vit_tiny_gradxact.json;
 - tests/testdata/vit/vit_tiny_deeplift.npy: captum's LayerDeepLift (multiply_by_inputs=True, baselines=1.0, no
   noise tunnel) in float64 at the same layer, inputs and targets, when captum is importable (captum's source on
   PYTHONPATH, as for captum_layer_deeplift.py);
+- tests/testdata/vit/ops_head.onnx (+ ops_head_gradxact.npy): a tiny head over a [N, 5, 8] token tap exported at
+  opset 16, where torch writes LayerNorm as ReduceMean/Sub/Pow/Sqrt/Div and `expand` as shape arithmetic
+  (ConstantOfShape, Equal, Where) feeding Expand; with torch.where, a slice and attention-like MatMuls; and its
+  float64 Grad x Act for `ops_inputs()` and targets [1, 7];
 - with --b32, OUT_DIR/vit_b_32.onnx (353 MB, never committed) and its node list OUT_DIR/vit_b_32_nodes.json.
 torchvision starts a ViT's head at zero (every logit 0, no gradient): the head gets normal(0, 0.02) weights.
 """
@@ -40,6 +44,33 @@ def inputs(n):
         for c in range(3):
             x[i, c] = (np.sin(0.05 * (c + 1) * h + 0.031 * (i + 1) * w + i) * 1.5 + 0.2 * c).astype(np.float32)
     return torch.from_numpy(x)
+
+
+def ops_inputs(n):
+    """tests/vit_ops_test.ts rebuilds these: x[i, t, c] = 1.3 sin(0.7 (i + 1) t + 0.3 c + i)."""
+    i = np.arange(n, dtype=np.float64)[:, None, None]
+    t = np.arange(5, dtype=np.float64)[None, :, None]
+    c = np.arange(8, dtype=np.float64)[None, None, :]
+    return torch.from_numpy((1.3 * np.sin(0.7 * (i + 1) * t + 0.3 * c + i)).astype(np.float32))
+
+
+class OpsHead(torch.nn.Module):
+    """The transformer ops a ViT export can hold between a tap and the logits, in one small head."""
+
+    def __init__(self):
+        super().__init__()
+        self.ln = torch.nn.LayerNorm(8)
+        torch.nn.init.normal_(self.ln.weight, 1.0, 0.2)
+        torch.nn.init.normal_(self.ln.bias, 0.0, 0.2)
+        self.head = torch.nn.Linear(8, 10)
+
+    def forward(self, x):
+        y = self.ln(x)
+        y = torch.where(y > 0, y, 0.1 * y)
+        a = torch.softmax(y @ y.transpose(1, 2) / 8 ** 0.5, dim=-1) @ y
+        z = a + y[:, :1, :].expand(-1, 5, -1)
+        z = torch.nn.functional.gelu(z)
+        return self.head(z.mean(1))
 
 
 def randomize_head(model):
@@ -100,7 +131,7 @@ def main(out_dir, b32):
     randomize_head(tiny)
     path = os.path.join(TESTDATA, "vit_tiny.onnx")
     export(tiny, path)
-    node_list(path, os.path.join(TESTDATA, "vit_tiny_nodes.json"))
+    node_list(path, os.path.join(out_dir, "vit_tiny_nodes.json"))
     x = inputs(2)
     targets = [3, 417]
     attribution, logits = grad_x_act(tiny, x, targets)
@@ -112,6 +143,15 @@ def main(out_dir, b32):
         json.dump({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64",
                    "logits_float64": logits.tolist()}, f)
         f.write("\n")
+    torch.manual_seed(0)
+    ops = OpsHead().eval()
+    path = os.path.join(TESTDATA, "ops_head.onnx")
+    torch.onnx.export(ops, ops_inputs(1), path, opset_version=16, input_names=["tap"], output_names=["logits"],
+                      dynamic_axes={"tap": {0: "batch"}, "logits": {0: "batch"}})
+    x = ops_inputs(2).double().requires_grad_(True)
+    logits = ops.double()(x)
+    logits[torch.arange(2), torch.tensor([1, 7])].sum().backward()
+    np.save(os.path.join(TESTDATA, "ops_head_gradxact.npy"), (x * x.grad).detach().numpy())
     if b32:
         torch.manual_seed(0)
         model = torchvision.models.vit_b_32(weights=None).eval()
