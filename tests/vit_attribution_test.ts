@@ -37,7 +37,10 @@ async function attributionError(method: AttributionMethod, referenceFile: string
   // No Shape op serves the backward half: torch's shape arithmetic became constants.
   const generated = backward.graph.node.filter((node) => node.name.startsWith("bw/"));
   assert.ok(generated.length > 100);
-  assert.ok(!generated.some((node) => node.opType === "Shape"), "a backward Reshape target came from a Shape op");
+  assert.ok(
+    !generated.some((node) => node.opType === "Shape"),
+    "a backward Reshape target came from a Shape op",
+  );
   const { x, xRef } = await vitTaps(n);
   const bw = await createSession(backward, { ep: "wasm" });
   try {
@@ -57,7 +60,9 @@ async function attributionError(method: AttributionMethod, referenceFile: string
 
 Deno.test("ViT Grad x Act at encoder_layer_7 equals torch autograd (float64)", ORT_TEST, async () => {
   const err = await attributionError("gradxact", "vit_tiny_gradxact.npy");
-  console.log(`ViT encoder_layer_7 Grad x Act vs torch float64: max relative difference ${err.toExponential(2)}`);
+  console.log(
+    `ViT encoder_layer_7 Grad x Act vs torch float64: max relative difference ${err.toExponential(2)}`,
+  );
   assert.ok(err < 1e-3, `relative difference ${err}`);
 });
 
@@ -65,6 +70,61 @@ Deno.test("ViT DeepLift at encoder_layer_7 equals captum's LayerDeepLift (float6
   // captum hooks none of a torchvision ViT's modules after the tap (nn.GELU and the functional softmax inside
   // nn.MultiheadAttention are not in its SUPPORTED_NON_LINEAR), so its DeepLift there is (x - x_ref) * grad.
   const err = await attributionError("deeplift", "vit_tiny_deeplift.npy");
-  console.log(`ViT encoder_layer_7 DeepLift vs captum float64: max relative difference ${err.toExponential(2)}`);
+  console.log(
+    `ViT encoder_layer_7 DeepLift vs captum float64: max relative difference ${err.toExponential(2)}`,
+  );
   assert.ok(err < 1e-3, `relative difference ${err}`);
 });
+
+Deno.test(
+  "ViT maps: tokens as positions average over channels, the reference's axes over tokens",
+  ORT_TEST,
+  async () => {
+    const model = await readVitTiny();
+    const head = headFromTap(model, VIT_TAP, ["N", 50, 24]);
+    const { x } = await vitTaps(2);
+    const seed = new ort.Tensor("float32", oneHotSeed([3, 417], 1000), [2, 1000]);
+    const maps = new Map<number, { map: Float32Array; mean: Float32Array; attribution: Float32Array }>();
+    for (const featureAxis of [1, 2]) {
+      const backward = buildBackwardGraph(head, {
+        method: "gradxact",
+        outputs: ["attribution", "map", "mean"],
+        featureAxis,
+      });
+      const session = await createSession(backward, { ep: "wasm" });
+      try {
+        const out = await session.session.run({ x, seed });
+        assert.deepEqual(out.map.dims, featureAxis === 2 ? [2, 50] : [2, 24]);
+        maps.set(featureAxis, {
+          map: await out.map.getData() as Float32Array,
+          mean: await out.mean.getData() as Float32Array,
+          attribution: await out.attribution.getData() as Float32Array,
+        });
+      } finally {
+        await session.session.release();
+      }
+    }
+    const a = maps.get(2)!.attribution;
+    const expected = { 1: new Float64Array(2 * 24), 2: new Float64Array(2 * 50) };
+    const expectedMean = { 1: new Float64Array(2 * 24), 2: new Float64Array(2 * 50) };
+    for (let i = 0; i < 2; i++) {
+      for (let t = 0; t < 50; t++) {
+        for (let c = 0; c < 24; c++) {
+          const v = a[(i * 50 + t) * 24 + c];
+          expected[2][i * 50 + t] += Math.max(0, v) / 24;
+          expectedMean[2][i * 50 + t] += v / 24;
+          expected[1][i * 24 + c] += Math.max(0, v) / 50;
+          expectedMean[1][i * 24 + c] += v / 50;
+        }
+      }
+    }
+    for (const axis of [1, 2] as const) {
+      assert.ok(relativeError(maps.get(axis)!.map, expected[axis]) < 1e-5, `map over axis ${axis}`);
+      assert.ok(relativeError(maps.get(axis)!.mean, expectedMean[axis]) < 1e-5, `mean over axis ${axis}`);
+    }
+    assert.throws(
+      () => buildBackwardGraph(head, { method: "gradxact", featureAxis: 3 }),
+      /featureAxis 3 is not an axis/,
+    );
+  },
+);
