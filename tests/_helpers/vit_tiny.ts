@@ -2,6 +2,7 @@
 // layout and depth at width 24) and the inputs its reference data was computed on.
 import { readModel } from "../../src/onnx/model.ts";
 import type { Model } from "../../src/onnx/model.ts";
+import { readNpy } from "../../src/io/npy.ts";
 
 export const VIT_TINY_DIR = new URL("../testdata/vit/", import.meta.url);
 export const VIT_LAYER = "encoder.layers.encoder_layer_7";
@@ -28,8 +29,9 @@ export function vitInputs(n: number): Float32Array {
   return x;
 }
 
-/** The reference data's targets and torch's float64 logits. */
-export async function vitReference(): Promise<{ targets: number[]; logits: number[][]; shape: number[] }> {
+/** The reference data's targets and torch's float64 logits [n, 1000], row-major. */
+export async function vitReference(): Promise<{ targets: number[]; logits: Float64Array; shape: number[] }> {
   const json = JSON.parse(await Deno.readTextFile(new URL("vit_tiny_gradxact.json", VIT_TINY_DIR)));
-  return { targets: json.targets, logits: json.logits_float64, shape: json.shape };
+  const logits = await readNpy(new URL("vit_tiny_logits.npy", VIT_TINY_DIR).pathname);
+  return { targets: json.targets, logits: logits.data as Float64Array, shape: json.shape };
 }

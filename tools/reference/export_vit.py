@@ -9,7 +9,8 @@ writes
   a width small enough to commit (about 0.6 MB);
 - OUT_DIR/vit_tiny_nodes.json: its node list (op, name, inputs, outputs; the same ops and names as vit_b_32);
 - tests/testdata/vit/vit_tiny_gradxact.npy: torch autograd's Grad x Act in float64 at
-  encoder.layers.encoder_layer_7 for the inputs of `inputs()` below and the targets in vit_tiny_gradxact.json;
+  encoder.layers.encoder_layer_7 for the inputs of `inputs()` below and the targets in vit_tiny_gradxact.json,
+  and torch's float64 logits for them (vit_tiny_logits.npy);
 - tests/testdata/vit/vit_tiny_deeplift.npy: captum's LayerDeepLift (multiply_by_inputs=True, baselines=1.0, no
   noise tunnel) in float64 at the same layer, inputs and targets, when captum is importable (captum's source on
   PYTHONPATH, as for captum_layer_deeplift.py);
@@ -136,12 +137,12 @@ def main(out_dir, b32):
     targets = [3, 417]
     attribution, logits = grad_x_act(tiny, x, targets)
     np.save(os.path.join(TESTDATA, "vit_tiny_gradxact.npy"), attribution)
+    np.save(os.path.join(TESTDATA, "vit_tiny_logits.npy"), logits)
     deeplift = captum_deeplift(tiny, x, targets)
     if deeplift is not None:
         np.save(os.path.join(TESTDATA, "vit_tiny_deeplift.npy"), deeplift)
     with open(os.path.join(TESTDATA, "vit_tiny_gradxact.json"), "w") as f:
-        json.dump({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64",
-                   "logits_float64": logits.tolist()}, f)
+        json.dump({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64"}, f)
         f.write("\n")
     torch.manual_seed(0)
     ops = OpsHead().eval()

@@ -5,7 +5,7 @@
 // send their gradient back with Pad.
 import { attrFloat, attrInt, attrInts, type Node } from "../../onnx/model.ts";
 import type { BackwardContext, GradientRule } from "../context.ts";
-import { normalizeAxis, product, sliceBounds } from "../shapes.ts";
+import { normalizeAxis, product } from "../shapes.ts";
 
 function range(from: number, to: number): number[] {
   return Array.from({ length: to - from }, (_, i) => from + i);
