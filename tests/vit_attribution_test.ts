@@ -8,6 +8,8 @@ import { headFromTap, trunkWithTaps } from "../src/model/surgery.ts";
 import { createSession, ort } from "../src/runtime/ort.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { relativeError } from "./_helpers/numeric.ts";
+import { noGpu } from "./_helpers/gpu.ts";
+import { webgpuPlacement } from "./_helpers/placement.ts";
 import { readVitTiny, VIT_TAP, VIT_TINY_DIR, vitInputs, vitReference } from "./_helpers/vit_tiny.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -26,7 +28,11 @@ async function vitTaps(n: number): Promise<{ x: ort.Tensor; xRef: ort.Tensor }> 
   }
 }
 
-async function attributionError(method: AttributionMethod, referenceFile: string): Promise<number> {
+async function attributionError(
+  method: AttributionMethod,
+  referenceFile: string,
+  ep: "wasm" | "webgpu" = "wasm",
+): Promise<number> {
   const model = await readVitTiny();
   const ref = await vitReference();
   const n = ref.targets.length;
@@ -42,7 +48,7 @@ async function attributionError(method: AttributionMethod, referenceFile: string
     "a backward Reshape target came from a Shape op",
   );
   const { x, xRef } = await vitTaps(n);
-  const bw = await createSession(backward, { ep: "wasm" });
+  const bw = await createSession(backward, { ep });
   try {
     const out = await bw.session.run({
       x,
@@ -128,3 +134,34 @@ Deno.test(
     );
   },
 );
+
+Deno.test({
+  name:
+    "ViT backward graph: every generated node runs on the WebGPU EP (only the head's shape arithmetic on the CPU)",
+  ignore: noGpu,
+  ...ORT_TEST,
+  fn: async () => {
+    const head = headFromTap(await readVitTiny(), VIT_TAP, ["N", 50, 24]);
+    const placement = await webgpuPlacement(
+      buildBackwardGraph(head, { method: "deeplift", samplesPerImage: 2 }),
+    );
+    console.log(`ViT deeplift backward graph: ${JSON.stringify(placement.counts)}`);
+    assert.deepEqual(placement.cpuNodes.filter((n) => n.includes("bw/")), []);
+    // What stays on the CPU is torch's integer shape arithmetic of the recomputed forward pass.
+    const cpuOps = new Set(placement.cpuNodes.map((n) => n.split(" ")[0]));
+    for (const op of cpuOps) {
+      assert.ok(["Gather", "Div", "Add", "Mul", "Unsqueeze", "Concat", "Shape", "Cast"].includes(op), op);
+    }
+  },
+});
+
+Deno.test({
+  name: "ViT Grad x Act on the WebGPU EP equals torch autograd (float64)",
+  ignore: noGpu,
+  ...ORT_TEST,
+  fn: async () => {
+    const err = await attributionError("gradxact", "vit_tiny_gradxact.npy", "webgpu");
+    console.log(`ViT encoder_layer_7 Grad x Act on webgpu vs torch float64: ${err.toExponential(2)}`);
+    assert.ok(err < 1e-3, `relative difference ${err}`);
+  },
+});
