@@ -118,3 +118,13 @@ export function patchBox(layout: TokenLayout, p: number): [number, number, numbe
   const y = Math.floor(p / layout.gridW), x = p % layout.gridW;
   return [y * layout.patch, x * layout.patch, layout.patch, layout.patch];
 }
+
+/** Per-token maps [N, T] (the backward graph's `featureAxis` 2) as patch maps [N, gridH, gridW]. */
+export function patchMaps(maps: Float32Array, n: number, layout: TokenLayout): Float32Array {
+  const { tokens: t, prefix } = layout;
+  const hw = layout.gridH * layout.gridW;
+  if (maps.length !== n * t) throw new Error(`patchMaps: ${maps.length} values for [${n}, ${t}]`);
+  const out = new Float32Array(n * hw);
+  for (let i = 0; i < n; i++) out.set(maps.subarray(i * t + prefix, i * t + prefix + hw), i * hw);
+  return out;
+}

@@ -10,7 +10,8 @@ writes
 - OUT_DIR/vit_tiny_nodes.json: its node list (op, name, inputs, outputs; the same ops and names as vit_b_32);
 - tests/testdata/vit/vit_tiny_gradxact.npy: torch autograd's Grad x Act in float64 at
   encoder.layers.encoder_layer_7 for the inputs of `inputs()` below and the targets in vit_tiny_gradxact.json,
-  and torch's float64 logits for them (vit_tiny_logits.npy);
+  and torch's float64 logits for them (vit_tiny_logits.npy); vit_tiny_pixels_gradxact.npy the same for the
+  prepared images of `pixel_inputs()`;
 - tests/testdata/vit/vit_tiny_deeplift.npy: captum's LayerDeepLift (multiply_by_inputs=True, baselines=1.0, no
   noise tunnel) in float64 at the same layer, inputs and targets, when captum is importable (captum's source on
   PYTHONPATH, as for captum_layer_deeplift.py);
@@ -72,6 +73,19 @@ class OpsHead(torch.nn.Module):
         z = a + y[:, :1, :].expand(-1, 5, -1)
         z = torch.nn.functional.gelu(z)
         return self.head(z.mean(1))
+
+
+def pixel_inputs(n):
+    """Prepared uint8 images (n x 224 x 224 x 3, HWC) that tests/vit_concepts_test.ts rebuilds, normalized as
+    torchvision's ToTensor + Normalize(ImageNet) would: the Attributor's input path."""
+    y = np.arange(224)[:, None, None]
+    x = np.arange(224)[None, :, None]
+    c = np.arange(3)[None, None, :]
+    images = np.stack([(37 * i + 3 * y + 5 * x + 61 * c + (x * y) % 17) % 256 for i in range(n)]).astype(np.uint8)
+    mean = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+    std = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+    normalized = (images.astype(np.float32) / 255 - mean) / std
+    return torch.from_numpy(np.ascontiguousarray(normalized.transpose(0, 3, 1, 2)))
 
 
 def randomize_head(model):
@@ -138,6 +152,8 @@ def main(out_dir, b32):
     attribution, logits = grad_x_act(tiny, x, targets)
     np.save(os.path.join(TESTDATA, "vit_tiny_gradxact.npy"), attribution)
     np.save(os.path.join(TESTDATA, "vit_tiny_logits.npy"), logits)
+    pixels_attribution, _ = grad_x_act(tiny, pixel_inputs(2), targets)
+    np.save(os.path.join(TESTDATA, "vit_tiny_pixels_gradxact.npy"), pixels_attribution)
     deeplift = captum_deeplift(tiny, x, targets)
     if deeplift is not None:
         np.save(os.path.join(TESTDATA, "vit_tiny_deeplift.npy"), deeplift)

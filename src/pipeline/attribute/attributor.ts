@@ -7,6 +7,7 @@ import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { headFromTap } from "../../model/surgery.ts";
 import { probeShapes } from "../../model/inspect.ts";
 import { resolveLayer } from "../../model/layers.ts";
+import { patchMaps, type TokenLayout, tokenLayout, tokensAsGrid } from "../../model/tokens.ts";
 import { createSession, type EpChoice, ort, type SessionHandle } from "../../runtime/ort.ts";
 import { createStorageBuffer, readBuffer } from "../../runtime/gpu.ts";
 import {
@@ -48,13 +49,20 @@ export class Attributor {
   private constructor(
     readonly trunk: Classifier,
     readonly backward: SessionHandle,
-    /** [C, h, w] at the tap. */
+    /** [C, h, w] at the tap; for a transformer's [T, C] tap, the patch grid [C, gridH, gridW]. */
     readonly tapShape: number[],
     readonly numClasses: number,
     readonly settings: AttributionSettings,
     private readonly xRef: { tensor?: ort.Tensor; buffer?: GPUBuffer },
     readonly outputs: BackwardOutput[],
+    /** A transformer tap's token layout: its patch tokens are the positions, the class token is dropped. */
+    readonly tokens?: TokenLayout,
   ) {}
+
+  /** The tap's own shape after the batch: tapShape, or [T, C] for a transformer. */
+  private get rawShape(): number[] {
+    return this.tokens ? [this.tokens.tokens, this.tokens.channels] : this.tapShape;
+  }
 
   get tapTensor(): string {
     return this.trunk.taps[0].tensor;
@@ -73,9 +81,11 @@ export class Attributor {
     const shapes = await probeShapes(model, [tap.tensor, output]);
     const tapShape = shapes.get(tap.tensor)!.slice(1);
     const numClasses = shapes.get(output)!.at(-1)!;
-    if (tapShape.length !== 3) {
+    // A transformer block's [N, T, C]: tokens are positions (maps average over channels, axis 2).
+    const tokens = tapShape.length === 2 ? tokenLayout(model, layer, [1, ...tapShape]) : undefined;
+    if (tapShape.length !== 3 && !tokens) {
       throw new Error(
-        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w`,
+        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w or T x C`,
       );
     }
     const trunk = await Classifier.fromModel(model, identity.path, identity.sha256, {
@@ -94,6 +104,7 @@ export class Attributor {
         method: settings.method,
         outputs,
         samplesPerImage: settings.samples,
+        featureAxis: tokens ? 2 : 1,
       },
       () => headFromTap(model, tap.tensor, ["N", ...tapShape]),
     );
@@ -105,14 +116,15 @@ export class Attributor {
     const ones = new Float32Array(3 * IMAGE_SIZE * IMAGE_SIZE).fill(1);
     const base = await trunk.forwardNormalized({ data: ones, dims: [1, 3, IMAGE_SIZE, IMAGE_SIZE] });
     const baseTap = base.taps.get(layer)!;
-    const count = tapShape[0] * tapShape[1] * tapShape[2];
+    const count = tapShape.reduce((a, b) => a * b, 1);
     const xRefData = baseTap.data ??
       new Float32Array(await readBuffer(trunk.handle.gpu!.device, baseTap.buffer!, count * 4));
     baseTap.dispose();
     const xRef = trunk.ep === "webgpu"
       ? { buffer: createStorageBuffer(trunk.handle.gpu!.device, xRefData.slice(0, count), 0, "x_ref") }
       : { tensor: new ort.Tensor("float32", xRefData.slice(0, count), [1, ...tapShape]) };
-    return new Attributor(trunk, backward, tapShape, numClasses, settings, xRef, outputs);
+    const shown = tokens ? [tokens.channels, tokens.gridH, tokens.gridW] : tapShape;
+    return new Attributor(trunk, backward, shown, numClasses, settings, xRef, outputs, tokens);
   }
 
   /**
@@ -146,7 +158,7 @@ export class Attributor {
     };
     if (this.settings.method === "deeplift") {
       feeds[BACKWARD_INPUTS.xRef] = this.xRef.buffer
-        ? ort.Tensor.fromGpuBuffer(this.xRef.buffer, { dataType: "float32", dims: [1, ...this.tapShape] })
+        ? ort.Tensor.fromGpuBuffer(this.xRef.buffer, { dataType: "float32", dims: [1, ...this.rawShape] })
         : this.xRef.tensor!;
     }
     let results: ort.InferenceSession.ReturnType;
@@ -155,10 +167,12 @@ export class Attributor {
     } finally {
       tap.dispose();
     }
-    const out: AttributionBatch = { maps: await results.map.getData() as Float32Array };
-    if (this.outputs.includes("mean")) out.means = await results.mean.getData() as Float32Array;
+    const grid = (v: Float32Array) => (this.tokens ? patchMaps(v, n, this.tokens) : v);
+    const out: AttributionBatch = { maps: grid(await results.map.getData() as Float32Array) };
+    if (this.outputs.includes("mean")) out.means = grid(await results.mean.getData() as Float32Array);
     if (this.outputs.includes("attribution")) {
-      out.attributions = await results.attribution.getData() as Float32Array;
+      const a = await results.attribution.getData() as Float32Array;
+      out.attributions = this.tokens ? tokensAsGrid(a, n, this.tokens) : a;
     }
     if (opts.activations) out.activations = await this.activations(pixels, n);
     return out;
@@ -169,11 +183,12 @@ export class Attributor {
     const layer = this.trunk.taps[0].layer;
     const clean = await this.trunk.forward(pixels, n);
     const tap = clean.taps.get(layer)!;
-    const count = n * this.tapShape[0] * this.tapShape[1] * this.tapShape[2];
+    const count = n * this.rawShape.reduce((a, b) => a * b, 1);
     const data = tap.data ??
       new Float32Array(await readBuffer(this.trunk.handle.gpu!.device, tap.buffer!, count * 4));
     tap.dispose();
-    return data.length === count ? data : data.slice(0, count);
+    const exact = data.length === count ? data : data.slice(0, count);
+    return this.tokens ? tokensAsGrid(exact, n, this.tokens) : exact;
   }
 
   async release(): Promise<void> {

@@ -1,0 +1,71 @@
+// Tokens as positions through the attribution stage: on a transformer tap the Attributor gives the concepts
+// and contrast stages the patch grid they read for a CNN ([C, 7, 7] activations, 7 x 7 maps, the class token
+// dropped), from per-token maps (the mean over channels). Checked against torch autograd in float64 on
+// prepared images (tools/reference/export_vit.py `pixel_inputs`).
+import assert from "node:assert/strict";
+import { Attributor } from "../src/pipeline/attribute/attributor.ts";
+import { readNpy } from "../src/io/npy.ts";
+import { relativeError } from "./_helpers/numeric.ts";
+import { readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
+
+const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
+
+/** export_vit.py's `pixel_inputs(n)`: n x 224 x 224 x 3 uint8. */
+function pixelInputs(n: number): Uint8Array {
+  const px = new Uint8Array(n * 224 * 224 * 3);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < 224; y++) {
+      for (let x = 0; x < 224; x++) {
+        for (let c = 0; c < 3; c++) {
+          px[((i * 224 + y) * 224 + x) * 3 + c] = (37 * i + 3 * y + 5 * x + 61 * c + ((x * y) % 17)) % 256;
+        }
+      }
+    }
+  }
+  return px;
+}
+
+Deno.test(
+  "Attributor on a ViT block: patch-grid maps and activations, equal to torch's per-token Grad x Act",
+  ORT_TEST,
+  async () => {
+    const model = await readVitTiny();
+    const reference = await readNpy(new URL("vit_tiny_pixels_gradxact.npy", VIT_TINY_DIR).pathname);
+    const ref = reference.data as Float64Array; // [2, 50, 24]
+    const attributor = await Attributor.open(
+      model,
+      { path: "vit_tiny.onnx", sha256: "vit-tiny-test" },
+      VIT_LAYER,
+      { method: "gradxact", samples: 1, sigma: 0, seed: 0 },
+      { ep: "wasm", saveRaw: true, withMean: true },
+    );
+    try {
+      assert.deepEqual(attributor.tapShape, [24, 7, 7]);
+      const out = await attributor.attribute(pixelInputs(2), 2, [3, 417], 0, { activations: true });
+      const maps = new Float64Array(2 * 49),
+        means = new Float64Array(2 * 49),
+        grid = new Float64Array(2 * 24 * 49);
+      for (let i = 0; i < 2; i++) {
+        for (let p = 0; p < 49; p++) {
+          for (let c = 0; c < 24; c++) {
+            // Patch p is token p + 1: token 0, the class token, is no position.
+            const v = ref[(i * 50 + p + 1) * 24 + c];
+            maps[i * 49 + p] += Math.max(0, v) / 24;
+            means[i * 49 + p] += v / 24;
+            grid[(i * 24 + c) * 49 + p] = v;
+          }
+        }
+      }
+      const errors = {
+        maps: relativeError(out.maps, maps),
+        means: relativeError(out.means!, means),
+        attributions: relativeError(out.attributions!, grid),
+      };
+      console.log(`ViT patch-grid attribution vs torch float64: ${JSON.stringify(errors)}`);
+      for (const [what, err] of Object.entries(errors)) assert.ok(err < 1e-3, `${what}: ${err}`);
+      assert.equal(out.activations!.length, 2 * 24 * 49);
+    } finally {
+      await attributor.release();
+    }
+  },
+);
