@@ -3,7 +3,11 @@
 // dropped), from per-token maps (the mean over channels). Checked against torch autograd in float64 on
 // prepared images (tools/reference/export_vit.py `pixel_inputs`).
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { Attributor } from "../src/pipeline/attribute/attributor.ts";
+import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { predictDataset } from "../src/pipeline/predict/predict.ts";
+import { ensureFixture } from "../fixtures/ensure.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 import { readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
@@ -66,6 +70,46 @@ Deno.test(
       assert.equal(out.activations!.length, 2 * 24 * 49);
     } finally {
       await attributor.release();
+    }
+  },
+);
+
+Deno.test(
+  "concepts on a ViT block: the signed residual stream is refused by name, not deep inside NMF",
+  ORT_TEST,
+  async () => {
+    // The tokens reach NMF as patch rows (the Attributor test above); a block output is signed, which NMF cannot
+    // factorize: how to make it non-negative (ReLU, a [x+, x-] split, another tap) is still open (issue 21).
+    const fixture = await ensureFixture();
+    const work = await Deno.makeTempDir();
+    try {
+      const model = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
+      const predictions = join(work, "predictions");
+      await predictDataset({ model, data: fixture.imageFolder, out: predictions, ep: "wasm", limit: 4 });
+      const predicted = await readNpy(join(predictions, "predictions.npy"));
+      const top = Number((predicted.data as Int32Array)[0]);
+      await assert.rejects(
+        () =>
+          computeConcepts({
+            model,
+            data: fixture.imageFolder,
+            limit: 4,
+            layer: VIT_LAYER,
+            classes: String(top),
+            method: "gradxact",
+            samples: 1,
+            sigma: 0,
+            seed: 0,
+            maxImages: 2,
+            k: 3,
+            predictions,
+            out: join(work, "concepts"),
+            ep: "wasm",
+          }),
+        /--layer encoder\.layers\.encoder_layer_7: the weighted activations are negative \(image 0, position \d+, channel \d+/,
+      );
+    } finally {
+      await Deno.remove(work, { recursive: true });
     }
   },
 );

@@ -97,6 +97,23 @@ export function weightedRows(
   return v;
 }
 
+/**
+ * NMF needs non-negative rows; a CNN block ends in a ReLU, but a transformer block's output is the signed
+ * residual stream. Fails naming the layer and the first negative entry rather than deep inside NMF.
+ */
+function assertNonNegativeRows(v: Float32Array, channels: number, hw: number, layer: string): void {
+  const at = v.findIndex((x) => x < 0);
+  if (at < 0) return;
+  const row = Math.floor(at / channels);
+  throw new UsageError(
+    `--layer ${layer}: the weighted activations are negative (image ${Math.floor(row / hw)}, position ` +
+      `${row % hw}, channel ${at % channels}: ${
+        v[at]
+      }), and NMF needs non-negative rows. A transformer block ` +
+      "outputs the signed residual stream; tap a non-negative layer (after a ReLU) for concepts.",
+  );
+}
+
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
   const k = opts.k ?? NMF_DEFAULTS.k;
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
@@ -234,6 +251,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
         }
         // Unreadable images (zero pixels in the attribution) leave no rows.
         const all = weightedRows(r!.activations, r!.maps, wanted.length, channels, hw);
+        assertNonNegativeRows(all, channels, hw, opts.layer);
         const rows = hw * channels;
         const v = failed.size ? new Float32Array(images.length * rows) : all;
         if (failed.size) {
