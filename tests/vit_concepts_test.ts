@@ -8,6 +8,8 @@ import { Attributor } from "../src/pipeline/attribute/attributor.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import { openDataset } from "../src/data/dataset.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 import { readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
@@ -108,6 +110,79 @@ Deno.test(
           }),
         /--layer encoder\.layers\.encoder_layer_7: the weighted activations are negative \(image 0, position \d+, channel \d+/,
       );
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "contrast vectors on a ViT block: one row of C = 24 per patch token above the cutoff, no class token",
+  ORT_TEST,
+  async () => {
+    const fixture = await ensureFixture();
+    const work = await Deno.makeTempDir();
+    try {
+      const modelPath = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
+      const predictions = join(work, "predictions");
+      await predictDataset({
+        model: modelPath,
+        data: fixture.imageFolder,
+        out: predictions,
+        ep: "wasm",
+        limit: 4,
+      });
+      const predicted = (await readNpy(join(predictions, "predictions.npy"))).data as Int32Array;
+      const top = predicted[0];
+      const settings = { method: "gradxact" as const, samples: 1, sigma: 0, seed: 0 };
+      const out = join(work, "vectors");
+      const summary = await computeContrastVectors({
+        model: modelPath,
+        data: fixture.imageFolder,
+        limit: 4,
+        layer: VIT_LAYER,
+        classes: String(top),
+        ...settings,
+        maxImages: 2,
+        batch: 2,
+        predictions,
+        out,
+        ep: "wasm",
+      });
+      assert.equal(summary.channels, 24);
+      const entry = summary.classes.find((c) => c.class === top)!;
+      assert.equal(entry.status, "done");
+      // Brute force from the Attributor's patch-grid means (checked against torch above).
+      const attributor = await Attributor.open(
+        await readVitTiny(),
+        { path: modelPath, sha256: "x" },
+        VIT_LAYER,
+        settings,
+        {
+          ep: "wasm",
+          withMean: true,
+        },
+      );
+      const dataset = await openDataset(fixture.imageFolder);
+      try {
+        const pixels = new Uint8Array(entry.images.length * dataset.imageBytes);
+        for (const [k, index] of entry.images.entries()) {
+          pixels.set((await dataset.readBatch(index, 1)).images, k * dataset.imageBytes);
+        }
+        const batch = await attributor.attribute(pixels, entry.images.length, entry.images.map(() => top), 0);
+        entry.images.forEach((_, i) => {
+          const means = batch.means!.subarray(i * 49, (i + 1) * 49);
+          const max = Math.max(...means);
+          const kept = [...means].filter((m) => m > 0.25 * max).length;
+          assert.equal(entry.rowsPerImage[i], kept, `image ${i}`);
+          assert.ok(kept <= 49);
+        });
+        const v = await readNpy(join(out, `${top}.npy`));
+        assert.deepEqual(v.shape, [entry.rows, 24]);
+      } finally {
+        dataset.close();
+        await attributor.release();
+      }
     } finally {
       await Deno.remove(work, { recursive: true });
     }
