@@ -13,6 +13,7 @@ import { openDataset } from "../src/data/dataset.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 import { readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
+import type { TokenAxes } from "../src/model/tokens.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 
@@ -31,47 +32,72 @@ function pixelInputs(n: number): Uint8Array {
   return px;
 }
 
+/** What the Attributor must give for torch's [2, 50, 24] Grad x Act under each reading of the tokens. */
+function expectedViews(ref: Float64Array, axes: TokenAxes) {
+  const tokens = axes === "patches" ? range(1, 50) : range(0, 50);
+  if (axes === "reference") {
+    // Rows (image, channel), features the 50 tokens: maps are means over tokens, positions the 24 channels.
+    const maps = new Float64Array(2 * 24), means = new Float64Array(2 * 24);
+    for (let i = 0; i < 2; i++) {
+      for (let t = 0; t < 50; t++) {
+        for (let c = 0; c < 24; c++) {
+          const v = ref[(i * 50 + t) * 24 + c];
+          maps[i * 24 + c] += Math.max(0, v) / 50;
+          means[i * 24 + c] += v / 50;
+        }
+      }
+    }
+    return { maps, means, attributions: Float64Array.from(ref), shape: [50, 24, 1] };
+  }
+  const p = tokens.length;
+  const maps = new Float64Array(2 * p), means = new Float64Array(2 * p), grid = new Float64Array(2 * 24 * p);
+  for (let i = 0; i < 2; i++) {
+    tokens.forEach((t, k) => {
+      for (let c = 0; c < 24; c++) {
+        const v = ref[(i * 50 + t) * 24 + c];
+        maps[i * p + k] += Math.max(0, v) / 24;
+        means[i * p + k] += v / 24;
+        grid[(i * 24 + c) * p + k] = v;
+      }
+    });
+  }
+  return { maps, means, attributions: grid, shape: axes === "patches" ? [24, 7, 7] : [24, 1, 50] };
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from }, (_, k) => from + k);
+}
+
 Deno.test(
-  "Attributor on a ViT block: patch-grid maps and activations, equal to torch's per-token Grad x Act",
+  "Attributor on a ViT block: patch grid, patches + class token, the reference's axes, against torch",
   ORT_TEST,
   async () => {
     const model = await readVitTiny();
     const reference = await readNpy(new URL("vit_tiny_pixels_gradxact.npy", VIT_TINY_DIR).pathname);
     const ref = reference.data as Float64Array; // [2, 50, 24]
-    const attributor = await Attributor.open(
-      model,
-      { path: "vit_tiny.onnx", sha256: "vit-tiny-test" },
-      VIT_LAYER,
-      { method: "gradxact", samples: 1, sigma: 0, seed: 0 },
-      { ep: "wasm", saveRaw: true, withMean: true },
-    );
-    try {
-      assert.deepEqual(attributor.tapShape, [24, 7, 7]);
-      const out = await attributor.attribute(pixelInputs(2), 2, [3, 417], 0, { activations: true });
-      const maps = new Float64Array(2 * 49),
-        means = new Float64Array(2 * 49),
-        grid = new Float64Array(2 * 24 * 49);
-      for (let i = 0; i < 2; i++) {
-        for (let p = 0; p < 49; p++) {
-          for (let c = 0; c < 24; c++) {
-            // Patch p is token p + 1: token 0, the class token, is no position.
-            const v = ref[(i * 50 + p + 1) * 24 + c];
-            maps[i * 49 + p] += Math.max(0, v) / 24;
-            means[i * 49 + p] += v / 24;
-            grid[(i * 24 + c) * 49 + p] = v;
-          }
-        }
+    for (const axes of ["patches", "patches+cls", "reference"] as const) {
+      const attributor = await Attributor.open(
+        model,
+        { path: "vit_tiny.onnx", sha256: "vit-tiny-test" },
+        VIT_LAYER,
+        { method: "gradxact", samples: 1, sigma: 0, seed: 0 },
+        { ep: "wasm", saveRaw: true, withMean: true, tokenAxes: axes },
+      );
+      try {
+        const expected = expectedViews(ref, axes);
+        assert.deepEqual(attributor.tapShape, expected.shape);
+        const out = await attributor.attribute(pixelInputs(2), 2, [3, 417], 0, { activations: true });
+        const errors = {
+          maps: relativeError(out.maps, expected.maps),
+          means: relativeError(out.means!, expected.means),
+          attributions: relativeError(out.attributions!, expected.attributions),
+        };
+        console.log(`ViT ${axes} attribution vs torch float64: ${JSON.stringify(errors)}`);
+        for (const [what, err] of Object.entries(errors)) assert.ok(err < 1e-3, `${axes} ${what}: ${err}`);
+        assert.equal(out.activations!.length, 2 * 24 * 50 - (axes === "patches" ? 2 * 24 : 0));
+      } finally {
+        await attributor.release();
       }
-      const errors = {
-        maps: relativeError(out.maps, maps),
-        means: relativeError(out.means!, means),
-        attributions: relativeError(out.attributions!, grid),
-      };
-      console.log(`ViT patch-grid attribution vs torch float64: ${JSON.stringify(errors)}`);
-      for (const [what, err] of Object.entries(errors)) assert.ok(err < 1e-3, `${what}: ${err}`);
-      assert.equal(out.activations!.length, 2 * 24 * 49);
-    } finally {
-      await attributor.release();
     }
   },
 );

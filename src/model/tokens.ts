@@ -99,16 +99,39 @@ export function tokenRows(tap: Float32Array, n: number, layout: TokenLayout, axe
   return out;
 }
 
-/** The patch tokens of a [N, T, C] tap as a [N, C, gridH, gridW] map, the layout the CNN stages read. */
-export function tokensAsGrid(tap: Float32Array, n: number, layout: TokenLayout): Float32Array {
-  const { tokens: t, channels: c, prefix, gridH, gridW } = layout;
-  const hw = gridH * gridW;
+/** The tokens that are positions under `axes` ("patches" or "patches+cls"), in position order. */
+export function positionTokens(layout: TokenLayout, axes: Exclude<TokenAxes, "reference">): number[] {
+  const patches = Array.from({ length: layout.gridH * layout.gridW }, (_, p) => layout.prefix + p);
+  return axes === "patches+cls" ? [0, ...patches] : patches;
+}
+
+/**
+ * The [C, h, w] a token tap shows the stages that read a CNN's positions: the patch grid [C, gridH, gridW];
+ * with the class token, one row of positions [C, 1, 1 + patches] (no longer a spatial grid); the reference's
+ * axes [T, C, 1], tokens as channels and channels as positions (its `permute(0, 2, 1)` rows, unmoved).
+ */
+export function tokenView(layout: TokenLayout, axes: TokenAxes): [number, number, number] {
+  if (axes === "reference") return [layout.tokens, layout.channels, 1];
+  if (axes === "patches+cls") return [layout.channels, 1, positionTokens(layout, axes).length];
+  return [layout.channels, layout.gridH, layout.gridW];
+}
+
+/** The position tokens of a [N, T, C] tap as [N, C, positions] (row-major over the grid), the CNN layout. */
+export function tokensAsGrid(
+  tap: Float32Array,
+  n: number,
+  layout: TokenLayout,
+  axes: Exclude<TokenAxes, "reference"> = "patches",
+): Float32Array {
+  const { tokens: t, channels: c } = layout;
+  const picked = positionTokens(layout, axes);
+  const hw = picked.length;
   const out = new Float32Array(n * c * hw);
   for (let i = 0; i < n; i++) {
-    for (let p = 0; p < hw; p++) {
-      const src = (i * t + prefix + p) * c;
+    picked.forEach((token, p) => {
+      const src = (i * t + token) * c;
       for (let j = 0; j < c; j++) out[(i * c + j) * hw + p] = tap[src + j];
-    }
+    });
   }
   return out;
 }
@@ -119,12 +142,19 @@ export function patchBox(layout: TokenLayout, p: number): [number, number, numbe
   return [y * layout.patch, x * layout.patch, layout.patch, layout.patch];
 }
 
-/** Per-token maps [N, T] (the backward graph's `featureAxis` 2) as patch maps [N, gridH, gridW]. */
-export function patchMaps(maps: Float32Array, n: number, layout: TokenLayout): Float32Array {
-  const { tokens: t, prefix } = layout;
-  const hw = layout.gridH * layout.gridW;
+/** Per-token maps [N, T] (the backward graph's `featureAxis` 2) at the position tokens: [N, positions]. */
+export function patchMaps(
+  maps: Float32Array,
+  n: number,
+  layout: TokenLayout,
+  axes: Exclude<TokenAxes, "reference"> = "patches",
+): Float32Array {
+  const t = layout.tokens;
   if (maps.length !== n * t) throw new Error(`patchMaps: ${maps.length} values for [${n}, ${t}]`);
-  const out = new Float32Array(n * hw);
-  for (let i = 0; i < n; i++) out.set(maps.subarray(i * t + prefix, i * t + prefix + hw), i * hw);
+  const picked = positionTokens(layout, axes);
+  const out = new Float32Array(n * picked.length);
+  for (let i = 0; i < n; i++) {
+    picked.forEach((token, p) => (out[i * picked.length + p] = maps[i * t + token]));
+  }
   return out;
 }

@@ -7,7 +7,14 @@ import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { headFromTap } from "../../model/surgery.ts";
 import { probeShapes } from "../../model/inspect.ts";
 import { resolveLayer } from "../../model/layers.ts";
-import { patchMaps, type TokenLayout, tokenLayout, tokensAsGrid } from "../../model/tokens.ts";
+import {
+  patchMaps,
+  type TokenAxes,
+  type TokenLayout,
+  tokenLayout,
+  tokensAsGrid,
+  tokenView,
+} from "../../model/tokens.ts";
 import { createSession, type EpChoice, ort, type SessionHandle } from "../../runtime/ort.ts";
 import { createStorageBuffer, readBuffer } from "../../runtime/gpu.ts";
 import {
@@ -55,13 +62,19 @@ export class Attributor {
     readonly settings: AttributionSettings,
     private readonly xRef: { tensor?: ort.Tensor; buffer?: GPUBuffer },
     readonly outputs: BackwardOutput[],
-    /** A transformer tap's token layout: its patch tokens are the positions, the class token is dropped. */
-    readonly tokens?: TokenLayout,
+    /** A transformer tap's token layout, and which tokens are positions (src/model/tokens.ts). */
+    readonly tokens?: { layout: TokenLayout; axes: TokenAxes },
   ) {}
+
+  /** Tokens as positions: the layout and which tokens; undefined for a CNN or the reference's axes (no move). */
+  private get positions(): { layout: TokenLayout; axes: "patches" | "patches+cls" } | undefined {
+    const t = this.tokens;
+    return t && t.axes !== "reference" ? { layout: t.layout, axes: t.axes } : undefined;
+  }
 
   /** The tap's own shape after the batch: tapShape, or [T, C] for a transformer. */
   private get rawShape(): number[] {
-    return this.tokens ? [this.tokens.tokens, this.tokens.channels] : this.tapShape;
+    return this.tokens ? [this.tokens.layout.tokens, this.tokens.layout.channels] : this.tapShape;
   }
 
   get tapTensor(): string {
@@ -74,7 +87,7 @@ export class Attributor {
     identity: { path: string; sha256: string },
     layer: string,
     settings: AttributionSettings,
-    opts: { ep?: EpChoice; saveRaw?: boolean; withMean?: boolean } = {},
+    opts: { ep?: EpChoice; saveRaw?: boolean; withMean?: boolean; tokenAxes?: TokenAxes } = {},
   ): Promise<Attributor> {
     const tap = resolveLayer(model, layer);
     const output = model.graph.output[0].name;
@@ -82,7 +95,10 @@ export class Attributor {
     const tapShape = shapes.get(tap.tensor)!.slice(1);
     const numClasses = shapes.get(output)!.at(-1)!;
     // A transformer block's [N, T, C]: tokens are positions (maps average over channels, axis 2).
-    const tokens = tapShape.length === 2 ? tokenLayout(model, layer, [1, ...tapShape]) : undefined;
+    const axes = opts.tokenAxes ?? "patches";
+    const tokens = tapShape.length === 2
+      ? { layout: tokenLayout(model, layer, [1, ...tapShape]), axes }
+      : undefined;
     if (tapShape.length !== 3 && !tokens) {
       throw new Error(
         `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w or T x C`,
@@ -104,7 +120,8 @@ export class Attributor {
         method: settings.method,
         outputs,
         samplesPerImage: settings.samples,
-        featureAxis: tokens ? 2 : 1,
+        // Tokens as positions average over channels; the reference's axes over tokens (its dim 1).
+        featureAxis: tokens && axes !== "reference" ? 2 : 1,
       },
       () => headFromTap(model, tap.tensor, ["N", ...tapShape]),
     );
@@ -123,7 +140,7 @@ export class Attributor {
     const xRef = trunk.ep === "webgpu"
       ? { buffer: createStorageBuffer(trunk.handle.gpu!.device, xRefData.slice(0, count), 0, "x_ref") }
       : { tensor: new ort.Tensor("float32", xRefData.slice(0, count), [1, ...tapShape]) };
-    const shown = tokens ? [tokens.channels, tokens.gridH, tokens.gridW] : tapShape;
+    const shown = tokens ? tokenView(tokens.layout, axes) : tapShape;
     return new Attributor(trunk, backward, shown, numClasses, settings, xRef, outputs, tokens);
   }
 
@@ -167,12 +184,13 @@ export class Attributor {
     } finally {
       tap.dispose();
     }
-    const grid = (v: Float32Array) => (this.tokens ? patchMaps(v, n, this.tokens) : v);
+    const t = this.positions;
+    const grid = (v: Float32Array) => (t ? patchMaps(v, n, t.layout, t.axes) : v);
     const out: AttributionBatch = { maps: grid(await results.map.getData() as Float32Array) };
     if (this.outputs.includes("mean")) out.means = grid(await results.mean.getData() as Float32Array);
     if (this.outputs.includes("attribution")) {
       const a = await results.attribution.getData() as Float32Array;
-      out.attributions = this.tokens ? tokensAsGrid(a, n, this.tokens) : a;
+      out.attributions = t ? tokensAsGrid(a, n, t.layout, t.axes) : a;
     }
     if (opts.activations) out.activations = await this.activations(pixels, n);
     return out;
@@ -188,7 +206,8 @@ export class Attributor {
       new Float32Array(await readBuffer(this.trunk.handle.gpu!.device, tap.buffer!, count * 4));
     tap.dispose();
     const exact = data.length === count ? data : data.slice(0, count);
-    return this.tokens ? tokensAsGrid(exact, n, this.tokens) : exact;
+    const t = this.positions;
+    return t ? tokensAsGrid(exact, n, t.layout, t.axes) : exact;
   }
 
   async release(): Promise<void> {
