@@ -12,25 +12,10 @@ import { computeContrastVectors } from "../src/pipeline/contrast/vectors/contras
 import { openDataset } from "../src/data/dataset.ts";
 import { readNpy } from "../src/io/npy.ts";
 import { relativeError } from "./_helpers/numeric.ts";
-import { readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
+import { pixelInputs, readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
 import type { TokenAxes } from "../src/model/tokens.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
-
-/** export_vit.py's `pixel_inputs(n)`: n x 224 x 224 x 3 uint8. */
-function pixelInputs(n: number): Uint8Array {
-  const px = new Uint8Array(n * 224 * 224 * 3);
-  for (let i = 0; i < n; i++) {
-    for (let y = 0; y < 224; y++) {
-      for (let x = 0; x < 224; x++) {
-        for (let c = 0; c < 3; c++) {
-          px[((i * 224 + y) * 224 + x) * 3 + c] = (37 * i + 3 * y + 5 * x + 61 * c + ((x * y) % 17)) % 256;
-        }
-      }
-    }
-  }
-  return px;
-}
 
 /** What the Attributor must give for torch's [2, 50, 24] Grad x Act under each reading of the tokens. */
 function expectedViews(ref: Float64Array, axes: TokenAxes) {

@@ -158,3 +158,34 @@ export function patchMaps(
   }
   return out;
 }
+
+/**
+ * The inverse of tokensAsGrid where every token is a position ("patches+cls" with one class token, no register
+ * token): [N, C, T] back to the tap's [N, T, C], e.g. shifted activations going into the head. Fails naming
+ * the layer when some token is no position (the head needs it, and the grid does not hold it).
+ */
+export function gridAsTokens(
+  view: Float32Array,
+  n: number,
+  layout: TokenLayout,
+  axes: Exclude<TokenAxes, "reference">,
+  layer: string,
+): Float32Array {
+  const picked = positionTokens(layout, axes);
+  const { tokens: t, channels: c } = layout;
+  if (picked.length !== t) {
+    throw new Error(
+      `--layer ${layer}: ${
+        t - picked.length
+      } of the ${t} tokens are no position under '${axes}', so the head ` +
+        "cannot be fed from positions alone; use the class token as a position (patches+cls) or the reference's axes",
+    );
+  }
+  const out = new Float32Array(n * t * c);
+  for (let i = 0; i < n; i++) {
+    picked.forEach((token, p) => {
+      for (let j = 0; j < c; j++) out[(i * t + token) * c + j] = view[(i * c + j) * t + p];
+    });
+  }
+  return out;
+}

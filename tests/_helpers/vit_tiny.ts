@@ -29,6 +29,21 @@ export function vitInputs(n: number): Float32Array {
   return x;
 }
 
+/** export_vit.py's `pixel_inputs(n)`: n x 224 x 224 x 3 uint8. */
+export function pixelInputs(n: number): Uint8Array {
+  const px = new Uint8Array(n * 224 * 224 * 3);
+  for (let i = 0; i < n; i++) {
+    for (let y = 0; y < 224; y++) {
+      for (let x = 0; x < 224; x++) {
+        for (let c = 0; c < 3; c++) {
+          px[((i * 224 + y) * 224 + x) * 3 + c] = (37 * i + 3 * y + 5 * x + 61 * c + ((x * y) % 17)) % 256;
+        }
+      }
+    }
+  }
+  return px;
+}
+
 /** The reference data's targets and torch's float64 logits [n, 1000], row-major. */
 export async function vitReference(): Promise<{ targets: number[]; logits: Float64Array; shape: number[] }> {
   const json = JSON.parse(await Deno.readTextFile(new URL("vit_tiny_gradxact.json", VIT_TINY_DIR)));
