@@ -55,8 +55,13 @@ export function shapeValues(
     case "Where": {
       const c = value(0), a = value(1), b = value(2);
       if (!c || !a || !b || !constants.isInteger(node.input[1])) return undefined;
-      const picked = elementwise(c, a, (k, x) => (Number.isNaN(k) ? NaN : k ? x : -Infinity));
-      return picked && elementwise(picked, b, (p, y) => (p === -Infinity ? y : p));
+      const n = Math.max(c.length, a.length, b.length);
+      if ([c, a, b].some((v) => v.length !== n && v.length !== 1)) return undefined;
+      const at = (v: number[], i: number) => v[v.length === 1 ? 0 : i];
+      return Array.from({ length: n }, (_, i) => {
+        const k = at(c, i);
+        return Number.isNaN(k) ? NaN : k ? at(a, i) : at(b, i);
+      });
     }
     case "Unsqueeze":
     case "Squeeze":

@@ -134,15 +134,8 @@ const gather: GradientRule = (ctx, n, g) => {
   const i = indices[0] < 0 ? indices[0] + xs[axis] : indices[0];
   // A scalar index drops the axis; a one-element index keeps it.
   const scalar = ctx.shape(n.output[0]).length < xs.length;
-  const kept = scalar
-    ? ctx.op(
-      "Unsqueeze",
-      ctx.opset >= 13 ? [g, ctx.ints([axis])] : [g],
-      ctx.opset >= 13 ? {} : {
-        axes: [axis],
-      },
-    )
-    : g;
+  // Reshape rather than Unsqueeze: one form at every opset; at most the batch is unknown (-1).
+  const kept = scalar ? ctx.op("Reshape", [g, ctx.ints(xs.map((d, k) => (k === axis ? 1 : d)))]) : g;
   const begin = xs.map((_, k) => (k === axis ? i : 0));
   const end = xs.map((_, k) => (k === axis ? xs[axis] - 1 - i : 0));
   ctx.grad(x, ctx.op("Pad", [kept, ctx.ints([...begin, ...end]), ctx.scalar(0)]));
