@@ -17,6 +17,15 @@ import type { TokenAxes } from "../src/model/tokens.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 
+/** The small ViT's predictions for the first 4 fixture images, and the class of the first. */
+async function firstPrediction(data: string, work: string) {
+  const model = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
+  const predictions = join(work, "predictions");
+  await predictDataset({ model, data, out: predictions, ep: "wasm", limit: 4 });
+  const predicted = await readNpy(join(predictions, "predictions.npy"));
+  return { model, predictions, top: (predicted.data as Int32Array)[0] };
+}
+
 /** What the Attributor must give for torch's [2, 50, 24] Grad x Act under each reading of the tokens. */
 function expectedViews(ref: Float64Array, axes: TokenAxes) {
   const tokens = axes === "patches" ? range(1, 50) : range(0, 50);
@@ -96,11 +105,7 @@ Deno.test(
     const fixture = await ensureFixture();
     const work = await Deno.makeTempDir();
     try {
-      const model = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
-      const predictions = join(work, "predictions");
-      await predictDataset({ model, data: fixture.imageFolder, out: predictions, ep: "wasm", limit: 4 });
-      const predicted = await readNpy(join(predictions, "predictions.npy"));
-      const top = Number((predicted.data as Int32Array)[0]);
+      const { model, predictions, top } = await firstPrediction(fixture.imageFolder, work);
       await assert.rejects(
         () =>
           computeConcepts({
@@ -134,17 +139,7 @@ Deno.test(
     const fixture = await ensureFixture();
     const work = await Deno.makeTempDir();
     try {
-      const modelPath = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
-      const predictions = join(work, "predictions");
-      await predictDataset({
-        model: modelPath,
-        data: fixture.imageFolder,
-        out: predictions,
-        ep: "wasm",
-        limit: 4,
-      });
-      const predicted = (await readNpy(join(predictions, "predictions.npy"))).data as Int32Array;
-      const top = predicted[0];
+      const { model: modelPath, predictions, top } = await firstPrediction(fixture.imageFolder, work);
       const settings = { method: "gradxact" as const, samples: 1, sigma: 0, seed: 0 };
       const out = join(work, "vectors");
       const summary = await computeContrastVectors({
