@@ -19,7 +19,9 @@ writes
   opset 16, where torch writes LayerNorm as ReduceMean/Sub/Pow/Sqrt/Div and `expand` as shape arithmetic
   (ConstantOfShape, Equal, Where) feeding Expand; with torch.where, a slice and attention-like MatMuls; and its
   float64 Grad x Act for `ops_inputs()` and targets [1, 7];
-- with --b32, OUT_DIR/vit_b_32.onnx (353 MB, never committed) and its node list OUT_DIR/vit_b_32_nodes.json.
+- with --b32, OUT_DIR/vit_b_32.onnx (353 MB, never committed; kept when present), its node list
+  OUT_DIR/vit_b_32_nodes.json and OUT_DIR/vit_b_32_gradxact.npy (float64 Grad x Act at encoder_layer_7 for
+  `inputs(1)` towards class 417), which tools/reference/vit_gradxact.ts compares protoscope's against.
 torchvision starts a ViT's head at zero (every logit 0, no gradient): the head gets normal(0, 0.02) weights.
 """
 import json
@@ -158,7 +160,9 @@ def main(out_dir, b32):
     if deeplift is not None:
         np.save(os.path.join(TESTDATA, "vit_tiny_deeplift.npy"), deeplift)
     with open(os.path.join(TESTDATA, "vit_tiny_gradxact.json"), "w") as f:
-        json.dump({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64"}, f)
+        # Written as deno fmt leaves it.
+        text = json.dumps({"layer": LAYER, "targets": targets, "shape": list(attribution.shape), "dtype": "float64"})
+        f.write("{ " + text[1:-1] + " }")
         f.write("\n")
     torch.manual_seed(0)
     ops = OpsHead().eval()
@@ -174,7 +178,11 @@ def main(out_dir, b32):
         model = torchvision.models.vit_b_32(weights=None).eval()
         randomize_head(model)
         path = os.path.join(out_dir, "vit_b_32.onnx")
-        export(model, path)
+        if not os.path.exists(path):
+            export(model, path)
+        # For tools/reference/vit_gradxact.ts: float64 Grad x Act of one image of inputs() towards class 417.
+        attribution, _ = grad_x_act(model, inputs(1), [417])
+        np.save(os.path.join(out_dir, "vit_b_32_gradxact.npy"), attribution)
         node_list(path, os.path.join(out_dir, "vit_b_32_nodes.json"))
 
 
