@@ -6,7 +6,7 @@
 import { type AttrValue, GraphBuilder } from "../onnx/builder.ts";
 import { DataType, floatTensor, int64Tensor, type Node } from "../onnx/model.ts";
 import { BACKWARD_INPUTS } from "./options.ts";
-import type { Shape } from "./shapes.ts";
+import { type ConstantTable, type Shape, type SliceBound, sliceBounds } from "./shapes.ts";
 
 /** The gradient rule of one op: adds the contributions of `g` (dL/d its first output) to its inputs. */
 export type GradientRule = (ctx: BackwardContext, node: Node, g: string) => void;
@@ -23,6 +23,8 @@ export interface BackwardContextInit {
   /** DeepLift's eps. */
   eps: number;
   convInputGradient: "conv" | "convtranspose";
+  /** Known values (initializers, Constants, evaluated shape arithmetic). */
+  constants?: ConstantTable;
 }
 
 export class BackwardContext {
@@ -37,6 +39,7 @@ export class BackwardContext {
   private readonly active: ReadonlySet<string>;
   private readonly contributions = new Map<string, string[]>();
   private readonly constants = new Map<string, string>();
+  private readonly known?: ConstantTable;
 
   constructor(init: BackwardContextInit) {
     this.tap = init.tap;
@@ -45,6 +48,25 @@ export class BackwardContext {
     this.active = init.active;
     this.eps = init.eps;
     this.convInputGradient = init.convInputGradient;
+    this.known = init.constants;
+  }
+
+  /**
+   * The values of a head constant (indices, exponents, shape arithmetic); `integer` false also reads float
+   * tensors. undefined when the value is not known when the graph is built.
+   */
+  constInts(v: string, integer = true): number[] | undefined {
+    if (!this.known || (integer && !this.known.isInteger(v))) return undefined;
+    return this.known.ints(v);
+  }
+
+  /** A Slice node's bounds on an input of shape `xs`; fails naming the node when they are not constants. */
+  sliceBounds(n: Node, xs: Shape): SliceBound[] {
+    const bounds = this.known ? sliceBounds(n, xs, this.known) : undefined;
+    if (!bounds) {
+      throw new Error(`buildBackwardGraph: Slice '${n.name}' needs constant starts, ends, axes and steps`);
+    }
+    return bounds;
   }
 
   /** Whether a head value depends on the tap (and so can carry gradient). */

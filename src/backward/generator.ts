@@ -128,6 +128,7 @@ class BackwardGenerator {
       active: this.active,
       eps: opts.eps ?? CAPTUM_DEEPLIFT_EPS,
       convInputGradient: opts.convInputGradient ?? "conv",
+      constants,
     });
   }
 
@@ -212,17 +213,26 @@ class BackwardGenerator {
       }
     }
     const imageDims = samples === 1 ? batchDims : ["B", ...batchDims.slice(1)];
+    const feature = this.opts.featureAxis ?? 1;
+    if (!Number.isInteger(feature) || feature < 1 || feature >= batchDims.length) {
+      throw new Error(
+        `buildBackwardGraph: featureAxis ${feature} is not an axis of the tap [${
+          batchDims.join(", ")
+        }] after the batch`,
+      );
+    }
+    const mapDims = imageDims.filter((_, i) => i !== feature);
     for (const o of outputs) {
       if (o === "attribution") b.output("attribution", imageDims);
       if (o === "map") {
         const positive = ctx.op("Relu", [attribution]);
-        ctx.reduceMean(positive, [1], false, "map");
-        b.output("map", [imageDims[0], ...imageDims.slice(2)]);
+        ctx.reduceMean(positive, [feature], false, "map");
+        b.output("map", mapDims);
       }
       // The channel mean without ReLU: the contrast vectors' mask, as the reference computes it.
       if (o === "mean") {
-        ctx.reduceMean(attribution, [1], false, "mean");
-        b.output("mean", [imageDims[0], ...imageDims.slice(2)]);
+        ctx.reduceMean(attribution, [feature], false, "mean");
+        b.output("mean", mapDims);
       }
       if (o === "logits") {
         ctx.op("Identity", [ctx.fw(this.logits)], {}, "logits");
@@ -311,6 +321,9 @@ function differentiableInputs(n: Node): string[] {
     case "Resize":
     case "Dropout":
       return n.input.slice(0, 1);
+    // The condition is boolean: it selects, it carries no gradient.
+    case "Where":
+      return n.input.slice(1);
     default:
       return n.input.filter((i) => i);
   }

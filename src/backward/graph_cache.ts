@@ -33,6 +33,7 @@ export class BackwardGraphCache {
       opts.eps ?? CAPTUM_DEEPLIFT_EPS,
       opts.convInputGradient ?? "conv",
       opts.samplesPerImage ?? 1,
+      opts.featureAxis ?? 1,
     ]);
     let entry = this.entries.get(id);
     if (!entry) {

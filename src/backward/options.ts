@@ -22,6 +22,12 @@ export interface BackwardOptions {
    * mean attribution of captum's NoiseTunnel feeds the map). `logits` and `grad` stay per row. Default 1.
    */
   samplesPerImage?: number;
+  /**
+   * The feature axis that `map` and `mean` average over: 1 (default) for a CNN's [N, C, H, W], and the
+   * reference's reading of a transformer's [N, T, C] (a mean over tokens); 2 for tokens as positions, giving
+   * [N, T] maps (src/model/tokens.ts).
+   */
+  featureAxis?: number;
 }
 
 /** Names of the generated model's inputs. */

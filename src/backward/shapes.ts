@@ -7,18 +7,24 @@ import {
   attrInt,
   attrInts,
   attrString,
+  DataType,
   type Graph,
   type Node,
   type Tensor,
   tensorValues,
 } from "../onnx/model.ts";
+import { shapeValues } from "./shape_values.ts";
 
 /** Dimensions of a value; -1 marks a dimension that depends on the batch size. */
 export type Shape = number[];
 
-/** Tensors whose values are known when the graph is built: initializers and Constant outputs. */
+/**
+ * Tensors whose values are known when the graph is built: initializers, Constant outputs, and the integer shape
+ * arithmetic evaluated from static shapes (shape_values.ts; NaN where an entry depends on the batch size).
+ */
 export class ConstantTable {
   private readonly tensors = new Map<string, Tensor>();
+  private readonly computed = new Map<string, number[]>();
 
   constructor(graph: Graph) {
     for (const t of graph.initializer) this.tensors.set(t.name, t);
@@ -30,7 +36,24 @@ export class ConstantTable {
   }
 
   has(name: string): boolean {
-    return this.tensors.has(name);
+    return this.tensors.has(name) || this.computed.has(name);
+  }
+
+  /** Records the integer values shape arithmetic computes (NaN marks a batch-dependent entry). */
+  learn(name: string, values: number[]): void {
+    this.computed.set(name, values);
+  }
+
+  /** Whether a known value is integer (shape arithmetic, or an int tensor). */
+  isInteger(name: string): boolean {
+    if (this.computed.has(name)) return true;
+    const t = this.tensors.get(name);
+    return t?.dataType === DataType.INT64 || t?.dataType === DataType.INT32;
+  }
+
+  /** Integer contents with NaN where an entry depends on the batch size. */
+  shapeInts(name: string): number[] | undefined {
+    return this.computed.get(name) ?? this.ints(name);
   }
 
   dims(name: string): Shape | undefined {
@@ -39,6 +62,8 @@ export class ConstantTable {
 
   /** Integer contents (Reshape shapes and the like), or undefined when the value is not a known constant. */
   ints(name: string): number[] | undefined {
+    const c = this.computed.get(name);
+    if (c) return c.some((v) => Number.isNaN(v)) ? undefined : c;
     const t = this.tensors.get(name);
     if (!t) return undefined;
     return Array.from(tensorValues(t) as ArrayLike<number | bigint>, (v) => Number(v));
@@ -112,6 +137,15 @@ export function broadcastShapes(a: Shape, b: Shape, where: string): Shape {
 }
 
 const SAME_SHAPE = new Set([
+  "Softmax",
+  "LogSoftmax",
+  "Erf",
+  "Cast",
+  "Sqrt",
+  "Exp",
+  "Abs",
+  "Reciprocal",
+  "LayerNormalization",
   "Relu",
   "LeakyRelu",
   "Sigmoid",
@@ -122,7 +156,18 @@ const SAME_SHAPE = new Set([
   "Neg",
   "BatchNormalization",
 ]);
-const BROADCAST = new Set(["Add", "Sub", "Mul", "Div"]);
+const BROADCAST = new Set([
+  "Add",
+  "Sub",
+  "Mul",
+  "Div",
+  "Pow",
+  "Greater",
+  "Less",
+  "Equal",
+  "GreaterOrEqual",
+  "LessOrEqual",
+]);
 
 /**
  * Shapes of every value of `graph` that can be inferred from the input shapes; values whose shape cannot be
@@ -136,6 +181,8 @@ export function inferShapes(
   const shapes = new Map(inputShapes);
   for (const t of graph.initializer) shapes.set(t.name, t.dims.map(Number));
   for (const node of graph.node) {
+    const values = shapeValues(node, shapes, constants);
+    if (values) constants.learn(node.output[0], values);
     const out = inferNode(node, shapes, constants);
     if (out) shapes.set(node.output[0], out);
   }
@@ -172,8 +219,10 @@ function inferNode(node: Node, shapes: Map<string, Shape>, constants: ConstantTa
       return [product(x.slice(0, axis)), product(x.slice(axis))];
     }
     case "Reshape": {
-      const target = constants.ints(node.input[1]);
-      if (!target) return undefined;
+      // Shape arithmetic may leave one batch-dependent entry: Reshape infers it as its -1.
+      const computed = constants.shapeInts(node.input[1]);
+      if (!computed || computed.filter((d) => Number.isNaN(d)).length > 1) return undefined;
+      const target = computed.map((d) => (Number.isNaN(d) ? -1 : d));
       const allowZero = attrInt(node, "allowzero", 0) === 1;
       const out = target.map((d, i) => (d === 0 && !allowZero ? x[i] : d));
       const free = target.indexOf(-1);
@@ -220,6 +269,38 @@ function inferNode(node: Node, shapes: Map<string, Shape>, constants: ConstantTa
       const at = new Set(axes.map((a) => normalizeAxis(a, x.length)));
       return x.filter((_, i) => !at.has(i));
     }
+    case "Shape":
+      return [x.length];
+    case "Gather": {
+      const index = node.input[1];
+      const indexShape = ins[1] ?? constants.dims(index);
+      if (!indexShape) return undefined;
+      const axis = normalizeAxis(attrInt(node, "axis", 0), x.length);
+      return [...x.slice(0, axis), ...indexShape, ...x.slice(axis + 1)];
+    }
+    case "Slice": {
+      const bounds = sliceBounds(node, x, constants);
+      return bounds?.map((b) => b.size);
+    }
+    case "ReduceMean":
+    case "ReduceSum": {
+      const axes = attrInts(node, "axes", []).length
+        ? attrInts(node, "axes", [])
+        : node.input[1]
+        ? constants.ints(node.input[1])
+        : x.map((_, i) => i);
+      if (!axes) return undefined;
+      const at = new Set(axes.map((a) => normalizeAxis(a, x.length)));
+      const keep = attrInt(node, "keepdims", 1) === 1;
+      return x.flatMap((d, i) => (at.has(i) ? (keep ? [1] : []) : [d]));
+    }
+    case "Expand": {
+      // A batch-dependent entry of the target broadcasts like the batch itself.
+      const target = constants.shapeInts(node.input[1]);
+      return target ? broadcastShapes(x, target.map((d) => (Number.isNaN(d) ? -1 : d)), where) : undefined;
+    }
+    case "Where":
+      return ins[1] && ins[2] ? broadcastShapes(broadcastShapes(x, ins[1], where), ins[2], where) : undefined;
     case "Concat": {
       if (ins.some((s) => !s)) return undefined;
       const axis = normalizeAxis(attrInt(node, "axis", 0), x.length);
@@ -230,6 +311,36 @@ function inferNode(node: Node, shapes: Map<string, Shape>, constants: ConstantTa
     }
   }
   return undefined;
+}
+
+/** Per axis of a Slice's input: the first index, the step and the output size (steps of any sign). */
+export interface SliceBound {
+  start: number;
+  step: number;
+  size: number;
+}
+
+/** The bounds of a Slice (opset 10+, constant starts/ends/axes/steps), or undefined when they are not known. */
+export function sliceBounds(node: Node, x: Shape, constants: ConstantTable): SliceBound[] | undefined {
+  const starts = constants.ints(node.input[1] ?? "");
+  const ends = constants.ints(node.input[2] ?? "");
+  if (!starts || !ends) return undefined;
+  const axes = node.input[3] ? constants.ints(node.input[3]) : starts.map((_, i) => i);
+  const steps = node.input[4] ? constants.ints(node.input[4]) : starts.map(() => 1);
+  if (!axes || !steps) return undefined;
+  const out: SliceBound[] = x.map((d) => ({ start: 0, step: 1, size: d }));
+  for (let k = 0; k < axes.length; k++) {
+    const axis = normalizeAxis(axes[k], x.length);
+    const dim = x[axis];
+    if (dim < 0) return undefined;
+    const step = steps[k];
+    const norm = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v < 0 ? v + dim : v));
+    const start = step > 0 ? norm(starts[k], 0, dim) : norm(starts[k], -1, dim - 1);
+    const end = step > 0 ? norm(ends[k], 0, dim) : norm(ends[k], -1, dim - 1);
+    const size = Math.max(0, Math.ceil((end - start) / step));
+    out[axis] = { start, step, size };
+  }
+  return out;
 }
 
 export function normalizeAxis(axis: number, rank: number): number {

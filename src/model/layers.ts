@@ -15,8 +15,31 @@ export interface Tap {
 
 const SCOPE_KEY = "pkg.torch.onnx.name_scopes";
 
-/** Module paths a node belongs to, outermost first, e.g. ["layer3", "layer3.5", "layer3.5.relu"]. */
-export function nodeScopes(node: Node): { scopes: string[]; via: Tap["via"] } | undefined {
+/**
+ * The scope directories of a graph's legacy node names ("/layer3/layer3.5/relu"): a segment "x_N" is the
+ * N-th repeated call of module x only when "x" itself is a directory beside it. torchvision's Bottleneck calls
+ * self.relu three times ("relu", "relu_1", "relu_2"), while a ViT's blocks are modules named "encoder_layer_0"
+ * .. "encoder_layer_11" with no "encoder_layer" beside them.
+ */
+export function legacyScopeDirs(graph: Graph): Set<string> {
+  const dirs = new Set<string>();
+  for (const node of graph.node) {
+    if (!node.name.startsWith("/")) continue;
+    const segments = node.name.split("/").filter((s) => s).slice(0, -1);
+    for (let i = 1; i <= segments.length; i++) dirs.add(`/${segments.slice(0, i).join("/")}`);
+  }
+  return dirs;
+}
+
+/**
+ * Module paths a node belongs to, outermost first, e.g. ["layer3", "layer3.5", "layer3.5.relu"]. `dirs`
+ * (legacyScopeDirs of the node's graph) tells a repeated call's "_N" from a name that ends in digits; without
+ * it every "_N" counts as a repeated call.
+ */
+export function nodeScopes(
+  node: Node,
+  dirs?: ReadonlySet<string>,
+): { scopes: string[]; via: Tap["via"] } | undefined {
   const meta = node.metadataProps?.find((p) => p.key === SCOPE_KEY);
   if (meta) {
     // The value is a Python list repr, e.g. "['', 'layer3', 'layer3.5']"; accept JSON quoting too.
@@ -27,13 +50,17 @@ export function nodeScopes(node: Node): { scopes: string[]; via: Tap["via"] } | 
   const segments = node.name.split("/").filter((s) => s).slice(0, -1);
   const scopes: string[] = [];
   let path = "";
+  let dir = "";
   for (const seg of segments) {
     // A Sequential's child is named "<sequential>.<index>" ("layer1.0", "downsample.0"); any other child by
     // its attribute name, with "_N" appended when the module is called again ("relu_2").
+    const repeated = seg.replace(/_\d+$/, "");
+    const name = repeated !== seg && dirs && !dirs.has(`${dir}/${repeated}`) ? seg : repeated;
+    dir += `/${seg}`;
     const dot = seg.indexOf(".");
     if (path && dot > 0 && seg.slice(0, dot) === path.slice(path.lastIndexOf(".") + 1)) {
       path += seg.slice(dot);
-    } else path = path ? `${path}.${seg.replace(/_\d+$/, "")}` : seg.replace(/_\d+$/, "");
+    } else path = path ? `${path}.${name}` : name;
     scopes.push(path);
   }
   return { scopes, via: "legacy-scope" };
@@ -42,8 +69,9 @@ export function nodeScopes(node: Node): { scopes: string[]; via: Tap["via"] } | 
 /** Every module path in graph order, with the value that is its output (the last value its nodes produce). */
 export function moduleOutputs(graph: Graph): Map<string, { tensor: string; via: Tap["via"] }> {
   const outputs = new Map<string, { tensor: string; via: Tap["via"] }>();
+  const dirs = legacyScopeDirs(graph);
   for (const node of graph.node) {
-    const s = nodeScopes(node);
+    const s = nodeScopes(node, dirs);
     if (!s || !node.output.length) continue;
     for (const scope of s.scopes) outputs.set(scope, { tensor: node.output[0], via: s.via });
   }

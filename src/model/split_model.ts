@@ -8,6 +8,14 @@ import { probeShapes } from "./inspect.ts";
 import { resolveLayer } from "./layers.ts";
 import { readModel, sha256File } from "../onnx/model.ts";
 import { createSession, type EpChoice, ort, type SessionHandle } from "../runtime/ort.ts";
+import {
+  gridAsTokens,
+  type TokenAxes,
+  type TokenLayout,
+  tokenLayout,
+  tokensAsGrid,
+  tokenView,
+} from "./tokens.ts";
 
 export class SplitModel {
   private full?: Classifier;
@@ -16,24 +24,40 @@ export class SplitModel {
     readonly path: string,
     readonly sha256: string,
     readonly tapTensor: string,
-    /** C, h, w of the tap. */
+    /** C, h, w of the tap (a transformer's: tokenView of its tokens). */
     readonly tapShape: [number, number, number],
     readonly numClasses: number,
     readonly trunk: Classifier,
     private readonly head: SessionHandle,
+    private readonly tokens?: { layout: TokenLayout; axes: TokenAxes; layer: string },
   ) {}
 
-  static async open(path: string, layer: string, ep: EpChoice = "auto"): Promise<SplitModel> {
+  /**
+   * `tokenAxes` reads a transformer's [T, C] tap (src/model/tokens.ts); the head needs every token back, so
+   * only readings where every token is a position ("patches+cls", "reference") can feed it shifted rows.
+   */
+  static async open(
+    path: string,
+    layer: string,
+    ep: EpChoice = "auto",
+    tokenAxes: TokenAxes = "patches",
+  ): Promise<SplitModel> {
     const model = await readModel(path);
     const sha256 = await sha256File(path);
     const tap = resolveLayer(model, layer);
     const output = model.graph.output[0].name;
     const shapes = await probeShapes(model, [tap.tensor, output]);
     const tapShape = shapes.get(tap.tensor)!.slice(1);
-    if (tapShape.length !== 3) {
+    const tokens = tapShape.length === 2
+      ? { layout: tokenLayout(model, layer, [1, ...tapShape]), axes: tokenAxes, layer }
+      : undefined;
+    if (tapShape.length !== 3 && !tokens) {
       throw new Error(
-        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w`,
+        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w or T x C`,
       );
+    }
+    if (tokens && tokenAxes !== "reference") {
+      gridAsTokens(new Float32Array(0), 0, tokens.layout, tokenAxes, layer);
     }
     const trunk = await Classifier.fromModel(model, path, sha256, { ep, layers: [layer], withLogits: false });
     const head = await createSession(headFromTap(model, tap.tensor, ["N", ...tapShape]), { ep: trunk.ep });
@@ -41,10 +65,11 @@ export class SplitModel {
       path,
       sha256,
       tap.tensor,
-      tapShape as [number, number, number],
+      tokens ? tokenView(tokens.layout, tokenAxes) : tapShape as [number, number, number],
       shapes.get(output)!.at(-1)!,
       trunk,
       head,
+      tokens,
     );
   }
 
@@ -61,7 +86,9 @@ export class SplitModel {
       const count = Math.min(batch, n - s);
       const r = await this.trunk.forward(pixels.subarray(s * image, (s + count) * image), count);
       const tap = r.taps.values().next().value!;
-      out.set(tap.data!.subarray(0, count * per), s * per);
+      const raw = tap.data!.subarray(0, count * per);
+      const t = this.tokens;
+      out.set(t && t.axes !== "reference" ? tokensAsGrid(raw, count, t.layout, t.axes) : raw, s * per);
       tap.dispose();
     }
     return out;
@@ -70,7 +97,16 @@ export class SplitModel {
   /** Softmax of the head on `rows` tap-shaped rows. */
   async headProbabilities(input: Float32Array, rows: number): Promise<Float32Array> {
     const session = this.head.session;
-    const feeds = { [session.inputNames[0]]: new ort.Tensor("float32", input, [rows, ...this.tapShape]) };
+    const t = this.tokens;
+    const feeds = {
+      [session.inputNames[0]]: t
+        ? new ort.Tensor(
+          "float32",
+          t.axes === "reference" ? input : gridAsTokens(input, rows, t.layout, t.axes, t.layer),
+          [rows, t.layout.tokens, t.layout.channels],
+        )
+        : new ort.Tensor("float32", input, [rows, ...this.tapShape]),
+    };
     const out = await session.run(feeds);
     const logits = await out[session.outputNames[0]].getData() as Float32Array;
     return softmaxRows(logits, this.numClasses);

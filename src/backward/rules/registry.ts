@@ -11,6 +11,7 @@ import { LINEAR_RULES } from "./linear.ts";
 import { NORMALIZATION_RULES } from "./normalization.ts";
 import { POOLING_RULES } from "./pooling.ts";
 import { SHAPE_RULES } from "./shape_ops.ts";
+import { TRANSFORMER_RULES } from "./transformer.ts";
 
 /** The ordinary gradient rule of every op the generator can differentiate. */
 export const GRADIENT_RULES: ReadonlyMap<string, GradientRule> = new Map(Object.entries({
@@ -21,6 +22,7 @@ export const GRADIENT_RULES: ReadonlyMap<string, GradientRule> = new Map(Object.
   ...POOLING_RULES,
   ...SHAPE_RULES,
   ...LINEAR_RULES,
+  ...TRANSFORMER_RULES,
 }));
 
 /** Ops the generator can differentiate (on the path from the tap to the logits); Constant has no inputs. */

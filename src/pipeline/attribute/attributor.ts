@@ -7,6 +7,14 @@ import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { headFromTap } from "../../model/surgery.ts";
 import { probeShapes } from "../../model/inspect.ts";
 import { resolveLayer } from "../../model/layers.ts";
+import {
+  patchMaps,
+  type TokenAxes,
+  type TokenLayout,
+  tokenLayout,
+  tokensAsGrid,
+  tokenView,
+} from "../../model/tokens.ts";
 import { createSession, type EpChoice, ort, type SessionHandle } from "../../runtime/ort.ts";
 import { createStorageBuffer, readBuffer } from "../../runtime/gpu.ts";
 import {
@@ -48,13 +56,26 @@ export class Attributor {
   private constructor(
     readonly trunk: Classifier,
     readonly backward: SessionHandle,
-    /** [C, h, w] at the tap. */
+    /** [C, h, w] at the tap; for a transformer's [T, C] tap, the patch grid [C, gridH, gridW]. */
     readonly tapShape: number[],
     readonly numClasses: number,
     readonly settings: AttributionSettings,
     private readonly xRef: { tensor?: ort.Tensor; buffer?: GPUBuffer },
     readonly outputs: BackwardOutput[],
+    /** A transformer tap's token layout, and which tokens are positions (src/model/tokens.ts). */
+    readonly tokens?: { layout: TokenLayout; axes: TokenAxes },
   ) {}
+
+  /** Tokens as positions: the layout and which tokens; undefined for a CNN or the reference's axes (no move). */
+  private get positions(): { layout: TokenLayout; axes: "patches" | "patches+cls" } | undefined {
+    const t = this.tokens;
+    return t && t.axes !== "reference" ? { layout: t.layout, axes: t.axes } : undefined;
+  }
+
+  /** The tap's own shape after the batch: tapShape, or [T, C] for a transformer. */
+  private get rawShape(): number[] {
+    return this.tokens ? [this.tokens.layout.tokens, this.tokens.layout.channels] : this.tapShape;
+  }
 
   get tapTensor(): string {
     return this.trunk.taps[0].tensor;
@@ -66,16 +87,21 @@ export class Attributor {
     identity: { path: string; sha256: string },
     layer: string,
     settings: AttributionSettings,
-    opts: { ep?: EpChoice; saveRaw?: boolean; withMean?: boolean } = {},
+    opts: { ep?: EpChoice; saveRaw?: boolean; withMean?: boolean; tokenAxes?: TokenAxes } = {},
   ): Promise<Attributor> {
     const tap = resolveLayer(model, layer);
     const output = model.graph.output[0].name;
     const shapes = await probeShapes(model, [tap.tensor, output]);
     const tapShape = shapes.get(tap.tensor)!.slice(1);
     const numClasses = shapes.get(output)!.at(-1)!;
-    if (tapShape.length !== 3) {
+    // A transformer block's [N, T, C]: tokens are positions (maps average over channels, axis 2).
+    const axes = opts.tokenAxes ?? "patches";
+    const tokens = tapShape.length === 2
+      ? { layout: tokenLayout(model, layer, [1, ...tapShape]), axes }
+      : undefined;
+    if (tapShape.length !== 3 && !tokens) {
       throw new Error(
-        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w`,
+        `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w or T x C`,
       );
     }
     const trunk = await Classifier.fromModel(model, identity.path, identity.sha256, {
@@ -94,6 +120,8 @@ export class Attributor {
         method: settings.method,
         outputs,
         samplesPerImage: settings.samples,
+        // Tokens as positions average over channels; the reference's axes over tokens (its dim 1).
+        featureAxis: tokens && axes !== "reference" ? 2 : 1,
       },
       () => headFromTap(model, tap.tensor, ["N", ...tapShape]),
     );
@@ -105,14 +133,15 @@ export class Attributor {
     const ones = new Float32Array(3 * IMAGE_SIZE * IMAGE_SIZE).fill(1);
     const base = await trunk.forwardNormalized({ data: ones, dims: [1, 3, IMAGE_SIZE, IMAGE_SIZE] });
     const baseTap = base.taps.get(layer)!;
-    const count = tapShape[0] * tapShape[1] * tapShape[2];
+    const count = tapShape.reduce((a, b) => a * b, 1);
     const xRefData = baseTap.data ??
       new Float32Array(await readBuffer(trunk.handle.gpu!.device, baseTap.buffer!, count * 4));
     baseTap.dispose();
     const xRef = trunk.ep === "webgpu"
       ? { buffer: createStorageBuffer(trunk.handle.gpu!.device, xRefData.slice(0, count), 0, "x_ref") }
       : { tensor: new ort.Tensor("float32", xRefData.slice(0, count), [1, ...tapShape]) };
-    return new Attributor(trunk, backward, tapShape, numClasses, settings, xRef, outputs);
+    const shown = tokens ? tokenView(tokens.layout, axes) : tapShape;
+    return new Attributor(trunk, backward, shown, numClasses, settings, xRef, outputs, tokens);
   }
 
   /**
@@ -146,7 +175,7 @@ export class Attributor {
     };
     if (this.settings.method === "deeplift") {
       feeds[BACKWARD_INPUTS.xRef] = this.xRef.buffer
-        ? ort.Tensor.fromGpuBuffer(this.xRef.buffer, { dataType: "float32", dims: [1, ...this.tapShape] })
+        ? ort.Tensor.fromGpuBuffer(this.xRef.buffer, { dataType: "float32", dims: [1, ...this.rawShape] })
         : this.xRef.tensor!;
     }
     let results: ort.InferenceSession.ReturnType;
@@ -155,10 +184,13 @@ export class Attributor {
     } finally {
       tap.dispose();
     }
-    const out: AttributionBatch = { maps: await results.map.getData() as Float32Array };
-    if (this.outputs.includes("mean")) out.means = await results.mean.getData() as Float32Array;
+    const t = this.positions;
+    const grid = (v: Float32Array) => (t ? patchMaps(v, n, t.layout, t.axes) : v);
+    const out: AttributionBatch = { maps: grid(await results.map.getData() as Float32Array) };
+    if (this.outputs.includes("mean")) out.means = grid(await results.mean.getData() as Float32Array);
     if (this.outputs.includes("attribution")) {
-      out.attributions = await results.attribution.getData() as Float32Array;
+      const a = await results.attribution.getData() as Float32Array;
+      out.attributions = t ? tokensAsGrid(a, n, t.layout, t.axes) : a;
     }
     if (opts.activations) out.activations = await this.activations(pixels, n);
     return out;
@@ -169,11 +201,13 @@ export class Attributor {
     const layer = this.trunk.taps[0].layer;
     const clean = await this.trunk.forward(pixels, n);
     const tap = clean.taps.get(layer)!;
-    const count = n * this.tapShape[0] * this.tapShape[1] * this.tapShape[2];
+    const count = n * this.rawShape.reduce((a, b) => a * b, 1);
     const data = tap.data ??
       new Float32Array(await readBuffer(this.trunk.handle.gpu!.device, tap.buffer!, count * 4));
     tap.dispose();
-    return data.length === count ? data : data.slice(0, count);
+    const exact = data.length === count ? data : data.slice(0, count);
+    const t = this.positions;
+    return t ? tokensAsGrid(exact, n, t.layout, t.axes) : exact;
   }
 
   async release(): Promise<void> {

@@ -79,6 +79,32 @@ interface ClassFile extends ClassConcepts {
   imageIndices: number[];
 }
 
+/**
+ * NMF needs non-negative rows; a CNN block ends in a ReLU, but a transformer block's output is the signed
+ * residual stream. Fails naming the layer and the first negative weighted entry rather than deep inside NMF.
+ * `activations` images x C x hw, `maps` images x hw (as the rows are built from them).
+ */
+function assertNonNegativeRows(
+  activations: Float32Array,
+  maps: Float32Array,
+  channels: number,
+  hw: number,
+  layer: string,
+): void {
+  const at = activations.findIndex((x, j) => x * maps[Math.floor(j / (channels * hw)) * hw + (j % hw)] < 0);
+  if (at < 0) return;
+  const [image, channel, position] = [
+    Math.floor(at / (channels * hw)),
+    Math.floor(at / hw) % channels,
+    at % hw,
+  ];
+  throw new UsageError(
+    `--layer ${layer}: the weighted activations are negative (image ${image}, position ${position}, channel ` +
+      `${channel}: ${activations[at]}), and NMF needs non-negative rows. A transformer block outputs the ` +
+      "signed residual stream; tap a non-negative layer (after a ReLU) for concepts.",
+  );
+}
+
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
   const k = opts.k ?? NMF_DEFAULTS.k;
   if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
@@ -218,6 +244,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
         }
         // Unreadable images (zero pixels in the attribution) leave no rows. V itself is built where NMF
         // runs (on the GPU from the activations as they are, or transposed here for the CPU).
+        assertNonNegativeRows(r!.activations, r!.maps, channels, hw, opts.layer);
         const keep = wanted.flatMap((img, i) => (failed.has(img) ? [] : [i]));
         const v = { activations: r!.activations, maps: r!.maps, keep, hw };
         problems.push({ cls, images, v, n: images.length * hw, cached: r!.cached });
