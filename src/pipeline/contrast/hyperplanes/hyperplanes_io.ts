@@ -117,7 +117,12 @@ export interface HyperplaneRow {
   accuracy: Float32Array;
 }
 
-/** A hyperplane folder as read. Rows are loaded for the `classes` asked (all by default), or by `loadRow`. */
+/**
+ * A hyperplane folder as read. Rows are loaded for the `classes` asked (all by default), or by `loadRow`, into
+ * a cache of at most `cacheBytes` (least recently loaded rows go first; the two most recent always stay, so a
+ * pair's both directions can be held): at K = 1000, C = 1024 all rows are 4.1 GB. Load a row before reading
+ * its pairs, and walk many rows in row order.
+ */
 export interface Hyperplanes {
   dir: string;
   format: "npy" | "pt";
@@ -132,9 +137,11 @@ export interface Hyperplanes {
   manifest?: ManifestRecord;
   /** The folder as an input of a later run. */
   ref: InputRef;
-  /** Loads row i if not loaded yet (an error when H has no row i). */
+  /** Loads row i if not in the cache (an error when H has no row i); makes it the most recently used. */
   loadRow(i: number): Promise<HyperplaneRow>;
-  /** The normal of (i, j): a view of C values (zero when the pair had no data). Row i must be loaded. */
+  /** The cache: its budget, the bytes of the rows it holds now, and rows read from disk so far. */
+  cacheStats(): { budgetBytes: number; heldBytes: number; heldRows: number; rowsRead: number };
+  /** The normal of (i, j): a view of C values (zero when the pair had no data). Row i must be in the cache. */
   normal(i: number, j: number): Float32Array;
   bias(i: number, j: number): number;
   accuracy(i: number, j: number): number;
@@ -167,16 +174,36 @@ async function readFloats(
   return { shape: t.shape, data: t.data instanceof Float32Array ? t.data : Float32Array.from(t.data) };
 }
 
+/** The row cache's budget unless a caller says otherwise: 256 MiB, or PROTOSCOPE_HYPERPLANE_CACHE_MIB. */
+export const HYPERPLANE_CACHE_ENV = "PROTOSCOPE_HYPERPLANE_CACHE_MIB";
+const DEFAULT_CACHE_MIB = 256;
+
+export function hyperplaneCacheBytes(): number {
+  const raw = Deno.env.get(HYPERPLANE_CACHE_ENV);
+  if (raw === undefined || raw === "") return DEFAULT_CACHE_MIB * 2 ** 20;
+  const mib = Number(raw);
+  if (!(mib >= 0) || !Number.isFinite(mib)) {
+    throw new UsageError(`${HYPERPLANE_CACHE_ENV}=${raw}: expected a number of MiB >= 0`);
+  }
+  return Math.round(mib * 2 ** 20);
+}
+
+/** A row's bytes as the cache counts them (its three arrays). */
+function rowBytes(row: HyperplaneRow): number {
+  return row.normals.byteLength + row.bias.byteLength + row.accuracy.byteLength;
+}
+
 /**
  * Reads H, the one reader of hyperplane folders. First the manifest: a folder of another kind or whose run has
  * not finished is refused before any row is read (the reference's .pt folders have none and pass); the
  * model and layer are checked by the consumer, which knows them (hyperplane_set.ts checkHyperplanesFit).
  * `expectChannels` (the layer's width): a folder of another width is an error naming both widths.
- * `classes`: the rows to load now (default: every row file).
+ * `classes`: the rows to load now (default: every row file; beyond the cache's budget only the last stay).
+ * `cacheBytes`: the row cache's budget (default `hyperplaneCacheBytes()`).
  */
 export async function readHyperplanes(
   dir: string,
-  opts: { expectChannels?: number; classes?: readonly number[]; flag?: string } = {},
+  opts: { expectChannels?: number; classes?: readonly number[]; flag?: string; cacheBytes?: number } = {},
 ): Promise<Hyperplanes> {
   const checked = await checkArtifact(dir, {
     flag: opts.flag ?? "--hyperplanes",
@@ -190,14 +217,21 @@ export async function readHyperplanes(
   if (rowClasses.length === 0) {
     throw new Error(`${dir}: no hyperplane rows (<i>.npy or the reference's <i>.pt) found`);
   }
+  // A Map iterates in insertion order: re-inserting a row on use keeps the least recently used first.
   const rows = new Map<number, HyperplaneRow>();
+  const budgetBytes = opts.cacheBytes ?? hyperplaneCacheBytes();
+  let heldBytes = 0, rowsRead = 0;
   let numClasses = index?.numClasses ?? 0;
   let channels = index?.channels ?? 0;
   const available = new Set(rowClasses);
 
   const loadRow = async (i: number): Promise<HyperplaneRow> => {
     const have = rows.get(i);
-    if (have) return have;
+    if (have) {
+      rows.delete(i);
+      rows.set(i, have);
+      return have;
+    }
     if (!available.has(i)) {
       throw new Error(
         `${dir}: no hyperplanes for class ${i} (rows exist for ${describeClasses(rowClasses)})`,
@@ -231,6 +265,13 @@ export async function readHyperplanes(
     }
     const row = { normals: normals.data, bias: bias.data, accuracy: accuracy.data };
     rows.set(i, row);
+    heldBytes += rowBytes(row);
+    rowsRead++;
+    for (const [old, held] of rows) {
+      if (heldBytes <= budgetBytes || rows.size <= 2) break;
+      rows.delete(old);
+      heldBytes -= rowBytes(held);
+    }
     return row;
   };
 
@@ -240,7 +281,11 @@ export async function readHyperplanes(
 
   const rowOf = (i: number, j: number): HyperplaneRow => {
     const row = rows.get(i);
-    if (!row) throw new Error(`${dir}: hyperplane row ${i} is not loaded (load it with loadRow(${i}))`);
+    if (!row) {
+      throw new Error(
+        `${dir}: hyperplane row ${i} is not in the cache (load it with loadRow(${i}) before reading its pairs)`,
+      );
+    }
     if (!Number.isInteger(j) || j < 0 || j >= numClasses) {
       throw new Error(`${dir}: class ${j} is outside 0..${numClasses - 1}`);
     }
@@ -257,6 +302,7 @@ export async function readHyperplanes(
     manifest: checked.manifest,
     ref: checked.ref,
     loadRow,
+    cacheStats: () => ({ budgetBytes, heldBytes, heldRows: rows.size, rowsRead }),
     normal: (i, j) => rowOf(i, j).normals.subarray(j * channels, (j + 1) * channels),
     bias: (i, j) => rowOf(i, j).bias[j],
     accuracy: (i, j) => rowOf(i, j).accuracy[j],

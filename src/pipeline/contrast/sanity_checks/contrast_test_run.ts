@@ -227,7 +227,8 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         const { seed, pairs } = plan[r];
         const byPair = new Map<string, PairRecord & Record<string, unknown>>();
         const without = new Set<string>();
-        for (const [from, drawn] of groupBySource(pairs)) {
+        // Source classes in row order: the hyperplane reader's cache is bounded, each row is read once a run.
+        for (const [from, drawn] of [...groupBySource(pairs)].sort((a, b) => a[0] - b[0])) {
           const images = members.get(from)!;
           const hasRow = rowClasses.has(from);
           if (hasRow) await planes.loadRow(from);
@@ -314,12 +315,13 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
 /** The pairs among `pairs` that `planes` has no hyperplane for: no row file for i, or a zero normal (i, j). */
 async function pairsWithoutHyperplane(planes: HyperplaneSet, pairs: ClassPair[]): Promise<ClassPair[]> {
   const rows = new Set(planes.rowClasses);
-  const without: ClassPair[] = [];
-  for (const p of pairs) {
+  const without = new Set<ClassPair>();
+  // Looked up in row order (the reader's cache is bounded), listed in the order given.
+  for (const p of [...pairs].sort((a, b) => a.from - b.from)) {
     if (rows.has(p.from)) await planes.loadRow(p.from);
-    if (!rows.has(p.from) || isZero(planes.normal(p.from, p.to))) without.push(p);
+    if (!rows.has(p.from) || isZero(planes.normal(p.from, p.to))) without.add(p);
   }
-  return without;
+  return pairs.filter((p) => without.has(p));
 }
 
 /** Writes run r's p(j)-per-step figure into `out`; returns its file name. */
