@@ -2,7 +2,6 @@
 // (counted by the cache and seen in the process's RSS), every value read equals the value written, and a row
 // pushed out of the cache is read again on demand, never served stale or silently.
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import {
   HYPERPLANE_CACHE_ENV,
   hyperplaneCacheBytes,
