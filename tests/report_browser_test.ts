@@ -1,7 +1,8 @@
 // The report in a real browser: headless Chromium (from the system's packages; `.ci/run` installs it where
 // apt-get exists) opens reports of a small run folder and of 1000 classes, and the page must run its script
 // to the end without a console message, show component_test.json's numbers, build a class page on demand,
-// filter and page the class list, and render a screenshot that is not blank. Skipped where no Chromium is found.
+// filter and page the class list (beyond its first page loaded from the folder beside the page), and render a
+// screenshot that is not blank. Skipped where no Chromium is found.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { decode as decodePng } from "fast-png";
@@ -32,11 +33,13 @@ Deno.test({
       await writeReport({ run: large.dir, out: largeHtml });
       const png = join(dir, "small.png");
       const url = (p: string, hash = "") => `file://${p}${hash}`;
-      const [classPage, searched] = await Promise.all([
+      const [classPage, searched, , farClass] = await Promise.all([
         runChromium(chromium!, url(smallHtml, "#class=1")),
         // "class_1" matches class_1, class_10..19 and class_100..199: 111 classes, 3 pages of 50.
         runChromium(chromium!, url(largeHtml, "#q=class_1")),
         runChromium(chromium!, url(smallHtml), { screenshot: png, width: 1000, height: 1400 }),
+        // Beyond the first page: the rows and class 700's images come from large_files/ beside the page.
+        runChromium(chromium!, url(largeHtml, "#class=700")),
       ]);
 
       assertCleanPage(classPage, "small report, class 1");
@@ -64,6 +67,17 @@ Deno.test({
       ]);
       assert.match(searched.dom, /page 1 of 3 \(111 classes\)/);
       assert.doesNotMatch(searched.dom, /<img\b/);
+
+      assertCleanPage(farClass, "1000 classes, class 700");
+      assert.match(farClass.dom, /<tr data-class="700" class="selected">/);
+      assert.match(farClass.dom, /page 15 of 20 \(1000 classes\)/);
+      const far = farClass.dom.slice(farClass.dom.indexOf('id="class-page"'));
+      assert.match(far, /^[^]*?<h3>class 700: class_700<\/h3>/);
+      assert.equal(
+        far.slice(0, far.indexOf("</section>")).match(/<img [^>]*src="data:image\/jpeg;base64,/g)?.length,
+        2,
+        "class 700's two composites",
+      );
 
       // The screenshot is the page drawn: the right size, and not one flat colour.
       const image = decodePng(await Deno.readFile(png));

@@ -8,7 +8,8 @@ import { buildReportHtml } from "../src/pipeline/report/report_page.ts";
 import { quantile, stepQuartiles } from "../src/pipeline/contrast/sanity_checks/step_figure.ts";
 import { readRunFolder, summarizeJson } from "../src/pipeline/report/run_folder.ts";
 import { encodeBase64 } from "../src/pipeline/report/html.ts";
-import { histogramCounts } from "../src/pipeline/report/svg_charts.ts";
+import { heatRgb, histogramCounts } from "../src/pipeline/report/svg_charts.ts";
+import { decode as decodePng } from "fast-png";
 import { VARIANTS } from "../src/pipeline/component_test/component_test_run.ts";
 import { writeFakeRun } from "./_helpers/report_run.ts";
 
@@ -77,10 +78,21 @@ Deno.test("report of a small run: self-contained, every image inlined, the run's
     assert.deepEqual(rows.map((r) => r.c), [...Array(8).keys()]);
     assert.equal(rows[3].pa, run.component.classes[3].allImages.pClass);
 
-    // Heat map: 8 x 8 cells, the diagonal without a pair; the shifting test's summary and the unknown output.
+    // Heat map: one 8 x 8 PNG, a pixel per pair, the diagonal grey (no pair); the shifting test's summary and
+    // the unknown output.
     const heat = html.slice(html.indexOf('id="hyperplanes"'));
-    assert.equal(heat.slice(0, heat.indexOf("</svg>")).match(/<rect [^>]*><title>/g)?.length, 64);
-    assert.ok(heat.includes("<title>3 → 3: no pair</title>"));
+    const png = /<image [^>]*href="data:image\/png;base64,([^"]+)"/.exec(
+      heat.slice(0, heat.indexOf("</svg>")),
+    );
+    const map = decodePng(Uint8Array.from(atob(png![1]), (ch) => ch.charCodeAt(0)));
+    assert.deepEqual([map.width, map.height], [8, 8]);
+    const pixel = (i: number, j: number) => {
+      const at = (i * 8 + j) * map.channels;
+      return [...map.data.subarray(at, at + 3)];
+    };
+    assert.deepEqual(pixel(3, 3), heatRgb(NaN));
+    assert.deepEqual(pixel(0, 1), heatRgb(Math.fround(0.7)));
+    assert.deepEqual(pixel(6, 2), heatRgb(Math.fround(0.5)));
     assert.ok(html.includes("Shifting test"));
     assert.ok(html.includes("insert-test") && html.includes("meanGain"));
     assert.ok(html.includes("ab12cd34ef56"), "model hash from the manifests");
@@ -106,6 +118,50 @@ Deno.test("report of 1000 classes: class pages lazy, list paged by the script, s
     const perClass = (html.length - 200_000) / 1000;
     assert.ok(perClass < 2 * composite * 1.4 + 600, `${perClass.toFixed(0)} bytes per class`);
     assert.ok(html.length < 8 << 20, `${html.length} bytes`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("report beyond one page of classes: the page's bytes flat in K, the rest in the folder beside it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "report-flat-" });
+  try {
+    const sizes: number[] = [];
+    for (const k of [20, 200]) {
+      const run = await writeFakeRun(join(dir, `run${k}`), k);
+      const out = join(dir, `r${k}`, "report.html");
+      await Deno.mkdir(join(dir, `r${k}`));
+      const result = await writeReport({ run: run.dir, out, pageSize: 10 });
+      const html = await Deno.readTextFile(out);
+      sizes.push(html.length);
+      // The page: the first page of rows, no class image; the folder: every row and each class's images.
+      assert.doesNotMatch(html, /id="img-/);
+      const rows = JSON.parse(jsonBlocks(html).get("class-index")!) as { c: number }[];
+      assert.deepEqual(rows.map((r) => r.c), [...Array(10).keys()]);
+      assert.match(html, new RegExp(`data-total="${k}" data-assets="report_files"`));
+      const files = join(dir, `r${k}`, "report_files");
+      assert.equal(result.assets?.files, k + 1);
+      const all = await Deno.readTextFile(join(files, "rows.js"));
+      assert.equal((JSON.parse(/^protoscopeData\("rows", (.*)\);\n$/s.exec(all)![1]) as unknown[]).length, k);
+      const class7 = await Deno.readTextFile(join(files, `img-${k - 1}.js`));
+      assert.match(
+        class7,
+        new RegExp(
+          `^protoscopeData\\("img-${k - 1}", \\[\\{"t":"composite, all images","s":"data:image/jpeg;base64,`,
+        ),
+      );
+    }
+    // Ten times the classes: the same page, give or take the digits of the count.
+    assert.ok(
+      Math.abs(sizes[1] - sizes[0]) < 64,
+      `report.html: ${sizes[0]} bytes at K = 20, ${sizes[1]} at K = 200`,
+    );
+    // Written again with every class on one page, the page holds it all and the earlier folder goes.
+    const out = join(dir, "r20", "report.html");
+    const again = await writeReport({ run: join(dir, "run20"), out });
+    assert.equal(again.assets, undefined);
+    await assert.rejects(() => Deno.stat(join(dir, "r20", "report_files")), Deno.errors.NotFound);
+    assert.match(await Deno.readTextFile(out), /id="img-19"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

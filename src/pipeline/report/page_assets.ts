@@ -1,6 +1,6 @@
 // The report page's inline style sheet and script. The script pages and filters the class list, and turns a
-// class's (or an output's) image block into <img> elements only when it is shown: the page carries every image
-// as base64 text, but decodes none until asked. It sets body[data-ready] when it has run to the end (and
+// class's (or an output's) image block into <img> elements only when it is shown: images are base64 text,
+// inline or in a file beside the page that is loaded when asked, and none is decoded until then. It sets body[data-ready] when it has run to the end (and
 // data-ready-ms, the time since navigation), which the browser test checks.
 
 export const PAGE_STYLE = `
@@ -37,9 +37,24 @@ export const PAGE_SCRIPT = `
     if (text !== undefined) e.textContent = text;
     return e;
   }
-  function images(id) {
+  // Data blocks: inline <script type="application/json" id=...>, or a file <dir>/<id>.js beside the page that
+  // calls protoscopeData(id, data) when loaded. done(data) runs once it is there (null: the file failed).
+  var store = {}, waiting = {};
+  window.protoscopeData = function (id, data) {
+    store[id] = data;
+    (waiting[id] || []).forEach(function (f) { f(data); });
+    delete waiting[id];
+  };
+  function load(id, dir, done) {
+    if (id in store) return done(store[id]);
     var block = document.getElementById(id);
-    return block ? JSON.parse(block.textContent) : [];
+    if (block) return done(store[id] = JSON.parse(block.textContent));
+    if (!dir) return done([]);
+    if (waiting[id]) return waiting[id].push(done);
+    waiting[id] = [done];
+    var s = el('script', { src: dir + '/' + id + '.js' });
+    s.onerror = function () { window.protoscopeData(id, null); };
+    document.body.appendChild(s);
   }
   function figures(list) {
     var box = el('div', { class: 'images' });
@@ -56,18 +71,36 @@ export const PAGE_SCRIPT = `
 
   var index = document.getElementById('class-index');
   if (index) {
-    var all = JSON.parse(index.textContent);
+    var dir = index.getAttribute('data-assets');
+    var first = JSON.parse(index.textContent);
+    var total = Number(index.getAttribute('data-total')) || first.length;
+    // The whole list, once known: inline when it fits one page, else from <dir>/rows.js on the first need.
+    var all = first.length >= total ? first : null;
     var pageSize = Number(index.getAttribute('data-page-size')) || 50;
     var rows = document.getElementById('class-rows');
     var info = document.getElementById('page-info');
     var search = document.getElementById('class-search');
     var detail = document.getElementById('class-page');
-    var shown = all, page = 0, selected = null;
+    var shown = first, page = 0, selected = null;
     var byClass = {};
-    all.forEach(function (r) { byClass[r.c] = r; });
+    first.forEach(function (r) { byClass[r.c] = r; });
+    var withAll = function (then) {
+      if (all) return then();
+      load('rows', dir, function (list) {
+        if (!list) {
+          info.textContent = 'could not load ' + dir + '/rows.js (the folder beside the report)';
+          return;
+        }
+        all = list;
+        all.forEach(function (r) { byClass[r.c] = r; });
+        if (!search.value.trim()) shown = all;
+        then();
+      });
+    };
 
     var render = function () {
-      var pages = Math.max(1, Math.ceil(shown.length / pageSize));
+      var count = all ? shown.length : total;
+      var pages = Math.max(1, Math.ceil(count / pageSize));
       page = Math.min(Math.max(page, 0), pages - 1);
       rows.replaceChildren();
       shown.slice(page * pageSize, (page + 1) * pageSize).forEach(function (r) {
@@ -82,30 +115,41 @@ export const PAGE_SCRIPT = `
         tr.addEventListener('click', function () { show(r.c); });
         rows.appendChild(tr);
       });
-      info.textContent = shown.length ? 'page ' + (page + 1) + ' of ' + pages + ' (' + shown.length + ' classes)'
+      info.textContent = count ? 'page ' + (page + 1) + ' of ' + pages + ' (' + count + ' classes)'
         : 'no class matches';
     };
     var show = function (c) {
       var r = byClass[c];
       if (!r) return;
       selected = c;
-      var list = images('img-' + c);
-      detail.replaceChildren(
-        el('h3', {}, 'class ' + c + (r.n ? ': ' + r.n : '')),
-        list.length ? figures(list) : el('p', {}, 'No images of this class in this report.'),
-      );
+      var head = el('h3', {}, 'class ' + c + (r.n ? ': ' + r.n : ''));
+      load(r.i ? 'img-' + c : 'none', r.i ? dir : null, function (list) {
+        if (selected !== c) return;
+        detail.replaceChildren(
+          head,
+          !list ? el('p', { class: 'missing' }, 'could not load ' + dir + '/img-' + c + '.js')
+            : list.length ? figures(list) : el('p', {}, 'No images of this class in this report.'),
+        );
+      });
       if (location.hash !== '#class=' + c) history.replaceState(null, '', '#class=' + c);
       render();
     };
     var filter = function () {
-      var q = search.value.trim().toLowerCase();
-      shown = q ? all.filter(function (r) { return String(r.c) === q || r.n.toLowerCase().indexOf(q) >= 0; }) : all;
-      page = 0;
-      render();
+      withAll(function () {
+        var q = search.value.trim().toLowerCase();
+        shown = q ? all.filter(function (r) { return String(r.c) === q || r.n.toLowerCase().indexOf(q) >= 0; })
+          : all;
+        page = 0;
+        render();
+      });
     };
     search.addEventListener('input', filter);
-    document.getElementById('prev').addEventListener('click', function () { page--; render(); });
-    document.getElementById('next').addEventListener('click', function () { page++; render(); });
+    document.getElementById('prev').addEventListener('click', function () {
+      withAll(function () { page--; render(); });
+    });
+    document.getElementById('next').addEventListener('click', function () {
+      withAll(function () { page++; render(); });
+    });
     render();
     // #q=<text> opens the page with that search (a link to a filtered list); #class=<c> with that class shown.
     var q = /^#q=(.*)$/.exec(location.hash);
@@ -115,10 +159,12 @@ export const PAGE_SCRIPT = `
     }
     var m = /^#class=(\\d+)$/.exec(location.hash);
     if (m) {
-      var c = Number(m[1]);
-      var at = all.findIndex(function (r) { return r.c === c; });
-      if (at >= 0) page = Math.floor(at / pageSize);
-      show(c);
+      withAll(function () {
+        var c = Number(m[1]);
+        var at = all.findIndex(function (r) { return r.c === c; });
+        if (at >= 0) page = Math.floor(at / pageSize);
+        show(c);
+      });
     }
   }
 
@@ -126,7 +172,9 @@ export const PAGE_SCRIPT = `
     d.addEventListener('toggle', function () {
       if (!d.open || d.getAttribute('data-loaded')) return;
       d.setAttribute('data-loaded', '1');
-      d.querySelector('.images').replaceWith(figures(images(d.getAttribute('data-images'))));
+      load(d.getAttribute('data-images'), null, function (list) {
+        d.querySelector('.images').replaceWith(figures(list));
+      });
     });
   });
   document.body.setAttribute('data-ready', '1');

@@ -1,7 +1,9 @@
-// Builds the report's one self-contained HTML page from what a run folder holds (run_folder.ts): tables and
-// inline SVG charts for the summaries, and the per-class images kept as base64 in <script type="application/json">
-// blocks that the page's small script turns into <img> only when that class is shown, so that a report of 1000
-// classes opens without decoding a single image. No URL outside the file is referenced.
+// Builds the report's HTML page from what a run folder holds (run_folder.ts): tables and inline SVG charts for
+// the summaries, and the per-class images kept as base64 in <script type="application/json"> blocks that the
+// page's small script turns into <img> only when that class is shown. A run of at most one page of classes is
+// one self-contained file. Beyond, with `assets` (writeReport), the page's size is flat in K: it holds the first
+// page of the class list, and the other rows and every class's images go to files in a folder beside it that
+// the script loads by <script src> when asked (file:// allows that, not fetch). No URL outside them is used.
 import { stepQuartiles } from "../contrast/sanity_checks/step_figure.ts";
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
@@ -26,6 +28,23 @@ export interface ReportOptions {
   pageSize?: number;
   /** Reads an image's bytes (default: Deno.readFile); a missing image is named in the page, not fatal. */
   readImage?: (path: string) => Promise<Uint8Array>;
+  /** Where the class list beyond its first page goes (absent: everything inline, as the explorer wants). */
+  assets?: PageAssets;
+}
+
+/** Files beside the page, each `protoscopeData(id, data);`, which the page script loads by <script src>. */
+export interface PageAssets {
+  /** The folder as the page refers to it (relative to the page). */
+  dir: string;
+  /** File name -> its text, filled while the page is built. */
+  files: Map<string, string>;
+}
+
+/** Most pairs a contrast test's table lists in the page (the run's JSON has them all). */
+const PAIR_ROWS = 100;
+
+function assetScript(id: string, data: unknown): string {
+  return `protoscopeData(${JSON.stringify(id)}, ${scriptJson(data)});\n`;
 }
 
 /** A lazy image as the page script reads it: t = title, s = data: URI (or e = why it is missing). */
@@ -118,17 +137,21 @@ async function classesSection(
   contents: RunContents,
   read: (path: string) => Promise<Uint8Array>,
   pageSize: number,
+  assets: PageAssets | undefined,
 ): Promise<string> {
   if (!contents.classes.size) return "";
+  const rows = classRows(contents);
+  // More than one page: only the first page's rows stay in the page; images and the other rows go beside it.
+  const deferred = assets && rows.length > pageSize ? assets : undefined;
   const blocks: string[] = [];
-  for (const e of contents.classes.values()) {
+  for (const e of [...contents.classes.values()].sort((a, b) => a.class - b.class)) {
     if (!e.images.length) continue;
-    blocks.push(
-      `<script type="application/json" id="img-${e.class}">${
-        scriptJson(await lazyImages(e.images, read))
-      }</script>`,
-    );
+    const images = await lazyImages(e.images, read);
+    if (deferred) deferred.files.set(`img-${e.class}.js`, assetScript(`img-${e.class}`, images));
+    else blocks.push(`<script type="application/json" id="img-${e.class}">${scriptJson(images)}</script>`);
   }
+  if (deferred) deferred.files.set("rows.js", assetScript("rows", rows));
+  const where = deferred ? ` data-assets="${escapeHtml(deferred.dir)}"` : "";
   const body =
     `<p>Per class: its prototype grid, the explanation figure and the composites of the component ` +
     `test, where the run has them. Search by class name or index; click a row to show the class.</p>` +
@@ -138,13 +161,13 @@ async function classesSection(
     `<table class="classes"><thead><tr><th>class</th><th>name</th><th>p (all)</th><th>argmax (all)</th>` +
     `<th>p (excl.)</th><th>argmax (excl.)</th><th>images</th></tr></thead><tbody id="class-rows"></tbody></table>` +
     `<div id="class-page" class="class-page"></div>` +
-    `<script type="application/json" id="class-index" data-page-size="${pageSize}">${
-      scriptJson(classRows(contents))
-    }</script>` + blocks.join("\n");
+    `<script type="application/json" id="class-index" data-page-size="${pageSize}" ` +
+    `data-total="${rows.length}"${where}>${scriptJson(deferred ? rows.slice(0, pageSize) : rows)}</script>` +
+    blocks.join("\n");
   return section("classes", `Classes (${contents.classes.size})`, body);
 }
 
-function hyperplaneSection(contents: RunContents): string {
+async function hyperplaneSection(contents: RunContents): Promise<string> {
   const h = contents.hyperplanes;
   if (!h) return "";
   const values = [...h.accuracy].filter(Number.isFinite);
@@ -165,7 +188,7 @@ function hyperplaneSection(contents: RunContents): string {
     String(h.index.pairs.trained),
     String(h.index.pairs.derived),
   ]], "summary");
-  const map = heatMapSvg("training accuracy of the hyperplane (i, j)", h.accuracy, h.k, {
+  const map = await heatMapSvg("training accuracy of the hyperplane (i, j)", h.accuracy, h.k, {
     row: "class i (label 0)",
     column: "class j (label 1)",
     value: "accuracy",
@@ -213,7 +236,7 @@ async function contrastSection(
     ],
   );
   const { head, rows } = summaryTableCells(r.summary.perRun, r.summary.overRuns);
-  const pairRows = pairs.map((p) => [
+  const pairRows = pairs.slice(0, PAIR_ROWS).map((p) => [
     `${p.from} → ${p.to}`,
     String(p.images),
     num(p.pTo[0]),
@@ -236,7 +259,9 @@ async function contrastSection(
       `the quartiles.</p>${htmlTable(head, rows, "summary")}<p><small>${
         escapeHtml(summaryFootnote(name))
       }</small></p><div class="figure">${chart}</div>` +
-      `<details><summary>${pairs.length} pairs</summary>${
+      `<details><summary>${pairs.length} pairs${
+        pairs.length > PAIR_ROWS ? ` (the first ${PAIR_ROWS} here, all in ${escapeHtml(t.file)})` : ""
+      }</summary>${
         htmlTable(["pair i → j", "images", "p(j) orig", "max p(j)", "p(i) orig"], pairRows)
       }</details>${figures}`,
   );
@@ -341,9 +366,9 @@ export async function reportSections(
   add("problems", `problems (${contents.problems.length})`, problemsSection(contents.problems));
   add("component", "component test", componentSection(contents));
   if (opts.classes !== false) {
-    add("classes", "classes", await classesSection(contents, read, opts.pageSize ?? 50));
+    add("classes", "classes", await classesSection(contents, read, opts.pageSize ?? 50, opts.assets));
   }
-  add("hyperplanes", "hyperplanes", hyperplaneSection(contents));
+  add("hyperplanes", "hyperplanes", await hyperplaneSection(contents));
   for (const [i, t] of contents.contrastTests.entries()) {
     add(`contrast-${i}`, t.file.replace(/_test\.json$|\.json$/, ""), await contrastSection(t, i, read));
   }

@@ -3,7 +3,8 @@
 // library: the three chart kinds need about 200 lines, the SVG is static (no script runs to draw it, so the page
 // opens fast and a chart can't throw in the browser), and nothing has to be inlined or licence-checked. Inline
 // SVG in HTML needs no xmlns, so the page holds no http URL at all.
-import { escapeHtml } from "./html.ts";
+import { dataUri, escapeHtml } from "./html.ts";
+import { encodePng } from "../../render/image_file.ts";
 
 export interface Series {
   label: string;
@@ -189,28 +190,28 @@ export function curvesSvg(
 
 /** Colour of a value in [0, 1]: white (0) through light blue to dark blue (1); grey for NaN (no pair). */
 export function heatColor(v: number): string {
-  if (!Number.isFinite(v)) return "#ddd";
+  const [r, g, b] = heatRgb(v);
+  return `rgb(${r},${g},${b})`;
+}
+
+export function heatRgb(v: number): [number, number, number] {
+  if (!Number.isFinite(v)) return [0xdd, 0xdd, 0xdd];
   const t = Math.min(1, Math.max(0, v));
   const mix = (a: number, b: number) => Math.round(a + (b - a) * t);
-  return `rgb(${mix(247, 8)},${mix(251, 48)},${mix(255, 107)})`;
+  return [mix(247, 8), mix(251, 48), mix(255, 107)];
 }
 
 /**
- * A K x K matrix (row i, column j) as a heat map. Beyond `maxCells` per side, cells are averaged over square
- * blocks of classes (NaN cells left out), so 1000 classes give at most maxCells^2 rectangles, not a million.
+ * The cells of a heat map: a K x K matrix averaged over square blocks of classes (NaN cells left out) beyond
+ * `maxCells` per side. Row-major n x n, with the block's width.
  */
-export function heatMapSvg(
-  title: string,
+export function heatMapCells(
   matrix: Float64Array,
   k: number,
-  labels: { row: string; column: string; value?: string },
   maxCells = 64,
-): string {
+): { cells: Float64Array; n: number; block: number } {
   const block = Math.ceil(k / maxCells), n = Math.ceil(k / block);
-  const cell = Math.max(4, Math.min(40, Math.floor(480 / n)));
-  const left = 56, top = 28, side = n * cell;
-  const width = left + side + 70, height = top + side + 44;
-  const rects: string[] = [];
+  const cells = new Float64Array(n * n);
   for (let bi = 0; bi < n; bi++) {
     for (let bj = 0; bj < n; bj++) {
       let sum = 0, count = 0;
@@ -220,16 +221,37 @@ export function heatMapSvg(
           if (Number.isFinite(v)) (sum += v, count++);
         }
       }
-      const v = count ? sum / count : NaN;
-      const what = block === 1 ? `${bi} → ${bj}` : `${bi * block}..${Math.min(k, (bi + 1) * block) - 1} → ` +
-        `${bj * block}..${Math.min(k, (bj + 1) * block) - 1} (mean)`;
-      rects.push(
-        `<rect x="${left + bj * cell}" y="${top + bi * cell}" width="${cell}" height="${cell}" fill="${
-          heatColor(v)
-        }"><title>${what}: ${Number.isFinite(v) ? fmt(v, 4) : "no pair"}</title></rect>`,
-      );
+      cells[bi * n + bj] = count ? sum / count : NaN;
     }
   }
+  return { cells, n, block };
+}
+
+/**
+ * A K x K matrix (row i, column j) as a heat map: the cells (heatMapCells) are one PNG of n x n pixels drawn
+ * scaled up inside the SVG, so the page holds one element, not n^2 rectangles, whatever K.
+ */
+export async function heatMapSvg(
+  title: string,
+  matrix: Float64Array,
+  k: number,
+  labels: { row: string; column: string; value?: string },
+  maxCells = 64,
+): Promise<string> {
+  const { cells, n, block } = heatMapCells(matrix, k, maxCells);
+  const cell = Math.max(4, Math.min(40, Math.floor(480 / n)));
+  const left = 56, top = 28, side = n * cell;
+  const width = left + side + 70, height = top + side + 44;
+  const rgb = new Uint8Array(n * n * 3);
+  cells.forEach((v, p) => rgb.set(heatRgb(v), 3 * p));
+  const png = dataUri(await encodePng(rgb, n, n), "image/png");
+  const what = block === 1
+    ? "one cell per pair (i, j); grey: no pair"
+    : `blocks of ${block} x ${block} pairs`;
+  const rects = [
+    `<image x="${left}" y="${top}" width="${side}" height="${side}" preserveAspectRatio="none" ` +
+    `style="image-rendering: pixelated" href="${png}"><title>${what}</title></image>`,
+  ];
   const every = Math.max(1, Math.ceil(n / 16));
   const ticks: string[] = [];
   for (let b = 0; b < n; b += every) {
