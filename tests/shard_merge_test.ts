@@ -19,6 +19,7 @@ import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast
 import { shiftingTest } from "../src/pipeline/contrast/sanity_checks/shifting.ts";
 import { readHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
 import { merge } from "../tasks/merge.ts";
+import { copyPartFile } from "../src/io/shard_parts.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const fixture = await ensureFixture();
@@ -236,6 +237,36 @@ Deno.test("component-test: 3 shards merged equal one run", ORT_TEST, async () =>
 
 // On the merged contrast vectors (classes 0-3 with rows; 4 and 5 asked for without vectors get zero rows): one
 // block per class, so the shards hold 1, 1 and 2 trained rows and 0, 1 and 1 of the zero rows.
+Deno.test("copyPartFile: a hard link where it can, a copy across filesystems, and again without leftovers", async () => {
+  const here = await Deno.makeTempDir({ prefix: "part-link-" });
+  // /dev/shm is a tmpfs on Linux: another filesystem than the temp folder, where links fail.
+  const elsewhere = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "part-link-" }).catch(() => undefined);
+  try {
+    await Deno.mkdir(join(here, "part"));
+    await Deno.writeTextFile(join(here, "part", "3.npy"), "row three");
+    assert.equal(await copyPartFile(join(here, "part"), join(here, "merged"), "3.npy"), true);
+    const [a, b] = [
+      await Deno.stat(join(here, "part", "3.npy")),
+      await Deno.stat(join(here, "merged", "3.npy")),
+    ];
+    assert.equal(b.ino, a.ino);
+    // Merging again into the same folder: the same file, and no temporary file left behind.
+    assert.equal(await copyPartFile(join(here, "part"), join(here, "merged"), "3.npy"), true);
+    assert.deepEqual([...Deno.readDirSync(join(here, "merged"))].map((e) => e.name), ["3.npy"]);
+    assert.equal(await copyPartFile(join(here, "part"), join(here, "merged"), "4.npy"), false);
+    if (elsewhere) {
+      assert.equal(await copyPartFile(join(here, "part"), elsewhere, "3.npy"), true);
+      const c = await Deno.stat(join(elsewhere, "3.npy"));
+      assert.notEqual(c.dev, a.dev);
+      assert.equal(await Deno.readTextFile(join(elsewhere, "3.npy")), "row three");
+      assert.deepEqual([...Deno.readDirSync(elsewhere)].map((e) => e.name), ["3.npy"]);
+    }
+  } finally {
+    await Deno.remove(here, { recursive: true });
+    if (elsewhere) await Deno.remove(elsewhere, { recursive: true });
+  }
+});
+
 Deno.test("hyperplanes: 3 shards merged equal one run; --init zeros refuses --shard", async () => {
   const job = {
     vectors: join(work, "contrast-vectors"),
@@ -251,6 +282,14 @@ Deno.test("hyperplanes: 3 shards merged equal one run; --init zeros refuses --sh
     rows.push((await filesUnder(join(work, `hyperplanes-s${k}`))).filter((f) => /^\d+\.npy$/.test(f)).length);
   }
   assert.deepEqual(rows, [1, 2, 3]);
+  // The merged rows are the parts' files, hard-linked: no second copy on disk.
+  for (const k of [1, 2, 3]) {
+    const part = join(work, `hyperplanes-s${k}`);
+    for (const f of (await filesUnder(part)).filter((f) => f.endsWith(".npy"))) {
+      const [a, b] = [await Deno.stat(join(part, f)), await Deno.stat(join(work, "hyperplanes", f))];
+      assert.ok(a.ino !== null && a.ino === b.ino, `${f}: merged as a copy, not a link`);
+    }
+  }
   await assert.rejects(
     () =>
       trainHyperplanes({
