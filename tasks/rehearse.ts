@@ -339,7 +339,7 @@ export async function main(argv: string[]): Promise<void> {
     report: { count: K, kind: "classes" },
   };
   const single = argvOf(out);
-  const step = async (name: string, dir: string, fn: () => Promise<number | null>) => {
+  const step = async (name: string, dir: string | string[], fn: () => Promise<number | null>) => {
     console.error(`rehearse: ${name} (K = ${K})`);
     const cost = await meterStage(name, dir, itemsOf[name] ?? { count: images, kind: "images" }, fn);
     console.error(`rehearse: ${name} took ${cost.wallSeconds.toFixed(1)} s`);
@@ -415,7 +415,7 @@ export async function main(argv: string[]): Promise<void> {
     ]));
   await step(
     "report",
-    join(out, "report.html"),
+    [join(out, "report.html"), join(out, "report_files")],
     () => runToEnd("report", ["--run", out, "--out", join(out, "report.html")]),
   );
 

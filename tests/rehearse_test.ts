@@ -113,5 +113,13 @@ Deno.test("meterStage: bytes and files the stage added, the child's peak when it
   const here = await meterStage("y", join(out, "missing"), { count: 1, kind: "pairs" }, async () => {});
   assert.deepEqual([here.bytesWritten, here.filesWritten, here.peakRssIsStageOwn], [0, 0, false]);
   assert.ok(here.peakRssBytes! > 10 * 2 ** 20, `this process's VmHWM: ${here.peakRssBytes}`);
+  // A page and the folder beside it (the report): both counted, one of them new.
+  const page = join(out, "page.html"), files = join(out, "page_files");
+  const both = await meterStage("z", [page, files], { count: 1, kind: "classes" }, async () => {
+    await Deno.writeFile(page, new Uint8Array(10));
+    await Deno.mkdir(files);
+    await Deno.writeFile(join(files, "rows.js"), new Uint8Array(7));
+  });
+  assert.deepEqual([both.bytesWritten, both.filesWritten], [17, 2]);
   await Deno.remove(out, { recursive: true });
 });

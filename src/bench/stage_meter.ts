@@ -63,18 +63,23 @@ export async function folderSize(path: string): Promise<{ bytes: number; files: 
  */
 export async function meterStage(
   stage: string,
-  out: string,
+  out: string | readonly string[],
   items: { count: number; kind: string },
   fn: () => Promise<number | null | void>,
 ): Promise<StageCost> {
-  const before = await folderSize(out);
+  // A stage may write beside its folder too (the report's page and its _files folder): the sum of them all.
+  const size = async () => {
+    const sizes = await Promise.all((typeof out === "string" ? [out] : out).map(folderSize));
+    return sizes.reduce((a, b) => ({ bytes: a.bytes + b.bytes, files: a.files + b.files }));
+  };
+  const before = await size();
   resetPeakRss();
   const t0 = performance.now();
   const childPeak = await fn();
   const wallSeconds = (performance.now() - t0) / 1000;
   const own = childPeak !== undefined;
   const peak = own ? childPeak : peakRssBytes();
-  const after = await folderSize(out);
+  const after = await size();
   return {
     stage,
     wallSeconds,
