@@ -1,6 +1,6 @@
-// The report's HTML builder: self-contained (no URL outside the file, every JPEG inlined), the numbers of the
-// run's JSON on the page, the chart data right, and 1000 classes kept lazy (no class image is an <img> until
-// shown) at a bounded size.
+// The report's HTML builder: self-contained up to one page of classes (no URL outside the file, every JPEG
+// inlined), the numbers of the run's JSON on the page, the chart data right, 1000 classes kept lazy (no class
+// image is an <img> until shown), and beyond one page a page whose bytes do not grow with K.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeReport } from "../src/pipeline/report/report.ts";
