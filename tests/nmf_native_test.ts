@@ -62,3 +62,27 @@ Deno.test("nmf --cpu says which CPU path ran: onnxruntime-node's GEMMs, or the r
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "native NMF stops between iterations when its signal is aborted (the explorer's cancel)",
+  ignore: !native.ort,
+  async fn() {
+    // tol 0 and a large cap: uninterrupted, this runs all 100000 iterations (minutes).
+    const { v } = plantedProblem(3, 400, 32, 4, { noise: 0.05 });
+    const stop = new AbortController();
+    const reason = new Error("cancelled by the test");
+    const running = nmfNative(native.ort!, v, 400, 32, {
+      k: 4,
+      tol: 0,
+      maxIter: 100_000,
+      signal: stop.signal,
+    });
+    setTimeout(() => stop.abort(reason), 50);
+    await assert.rejects(running, (e) => e === reason);
+    // An already-aborted signal stops it before the first product.
+    await assert.rejects(
+      nmfNative(native.ort!, v, 400, 32, { k: 4, signal: stop.signal }),
+      (e) => e === reason,
+    );
+  },
+});
