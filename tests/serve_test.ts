@@ -11,6 +11,7 @@ import { ensureFixture } from "../fixtures/ensure.ts";
 import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { isLoopback, startServer } from "../src/pipeline/serve/server.ts";
 import { JobQueue } from "../src/pipeline/serve/job_queue.ts";
+import { Explorer } from "../src/pipeline/serve/explorer.ts";
 import { createProgress } from "../src/io/progress.ts";
 import { exists } from "../src/io/atomic.ts";
 import { SplitModel } from "../src/model/split_model.ts";
@@ -314,6 +315,33 @@ Deno.test("serve: the job queue runs one job at a time, streams progress, and ca
   assert.equal(second.status, "cancelled");
   assert.equal(third.status, "cancelled");
   assert.ok(!queue.cancel(first.id), "an ended job cannot be cancelled");
+});
+
+Deno.test("serve: --data defaults to the dataset the predictions were made on, not another output's part of it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "serve_recorded_" });
+  try {
+    // Attribution is listed first and records one class's folder; the contrasts need the predictions' data.
+    await Deno.mkdir(join(dir, "attribution"));
+    await Deno.writeTextFile(
+      join(dir, "attribution", "manifest.json"),
+      JSON.stringify({
+        task: "attribute",
+        complete: true,
+        model: { path: "m.onnx" },
+        data: { path: "/d/class0" },
+      }),
+    );
+    await Deno.mkdir(join(dir, "predictions"));
+    await Deno.writeTextFile(
+      join(dir, "predictions", "predictions.json"),
+      JSON.stringify({ manifest: { task: "predict", model: { path: "m.onnx" }, data: { path: "/d" } } }),
+    );
+    const explorer = await Explorer.open(dir, { run: dir });
+    assert.equal(explorer.data, "/d");
+    assert.equal(explorer.model, "m.onnx");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("serve: only loopback hosts count as private (any other --host gets the warning)", () => {

@@ -144,7 +144,8 @@ const APP_SCRIPT = `
           ["done", "error", "cancelled"].forEach(function (t) { es.addEventListener(t, end); });
         });
       }).then(function (ev) {
-        var ms = performance.now() - t0;
+        // The server's clock (from the POST to the job's end): the page's own stands still in a headless dump.
+        var ms = typeof ev.ms === "number" ? ev.ms : performance.now() - t0;
         document.body.dataset.lastJobMs = String(Math.round(ms));
         $("job-cancel").remove();
         if (ev.type !== "done") {

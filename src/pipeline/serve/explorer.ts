@@ -94,9 +94,14 @@ export class Explorer {
     return this.contents.manifests.find((m) => m.manifest.task === task)?.folder;
   }
 
-  /** A path a manifest records (model.path or data.path), from the first manifest that has one. */
+  /**
+   * A path a manifest records (model.path or data.path): the predictions' first, since the contrasts read
+   * them with the data (other outputs may record a part of it, e.g. one class's images for attribution).
+   */
   #recorded(key: "model" | "data"): string | undefined {
-    for (const { manifest } of this.contents.manifests) {
+    const manifests = this.contents.manifests;
+    const predict = manifests.filter((m) => m.manifest.task === "predict");
+    for (const { manifest } of [...predict, ...manifests]) {
       const v = manifest[key] as { path?: unknown } | undefined;
       if (typeof v?.path === "string" && !v.path.startsWith("--")) return v.path;
     }
