@@ -143,6 +143,29 @@ Deno.test({ name: "GPU NMF refuses bad input with the problem and position", ign
   await assert.rejects(nmf(gpu!.device, { v: new Float32Array(20), n: 4, c: 5 }, { k: 6 }), /k=6 exceeds/);
 });
 
+Deno.test(
+  { name: "GPU NMF stops at its next readback when its signal is aborted", ignore: noGpu },
+  async () => {
+    // tol 0 and a large cap: uninterrupted, this would run all 100000 iterations.
+    const { v } = plantedProblem(4, N, C, 4, { noise: 0.02 });
+    const stop = new AbortController();
+    const reason = new Error("cancelled by the test");
+    const running = solveBatched(gpu!.device, [{ v, n: N, c: C }], {
+      k: 4,
+      tol: 0,
+      maxIter: 100_000,
+      signal: stop.signal,
+    });
+    // Fires while the solver builds its pipelines or waits for a readback; it checks before every submit.
+    setTimeout(() => stop.abort(reason), 0);
+    await assert.rejects(running, (e) => e === reason);
+    await assert.rejects(
+      nmf(gpu!.device, { v, n: N, c: C }, { k: 4, signal: stop.signal }),
+      (e) => e === reason,
+    );
+  },
+);
+
 Deno.test("planGroups groups by shape and splits by the binding size", () => {
   const dims = (n: number, c: number) => groupDims(n, c, 4, 14, 256);
   const shapes = [{ n: 600, c: 64 }, { n: 300, c: 48 }, { n: 600, c: 64 }, { n: 600, c: 64 }];
