@@ -1,10 +1,12 @@
 // deno task serve (src/pipeline/serve/) against a served small run (the report's made-up run folder, the
 // fixture's planted concepts and the fixture model): the API lists the classes; a decomposed upload answers
 // the numbers `deno task decompose` writes for the same image; traversal, symlinks, hidden files, oversized
-// and non-image uploads are refused with a 4xx naming the reason, and the server keeps serving; the job queue
-// runs jobs one at a time and cancels them. In headless Chromium (skipped where there is none): the page
-// loads with no console message, a class page shows its prototype grid, and a decomposition shows the same
-// numbers.
+// and non-image uploads are refused with a 4xx naming the reason, and the server keeps serving; contrast and
+// shifting jobs open the model once for all of them, and the run overview lists what they computed; the job
+// queue runs jobs one at a time and cancels them (a running one through its signal, where no progress bar
+// ticks); --data defaults to the predictions' dataset. In headless Chromium (skipped where there is none):
+// the page loads with no console message, a class page shows its prototype grid, and a decomposition shows
+// the same numbers.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";

@@ -1,8 +1,9 @@
 // What `deno task serve` knows about a run and does on request: the run folder read as the report reads it
-// (run_folder.ts), the concepts, hyperplanes and vectors found by their manifests, the model opened once, and
-// the on-demand work (decompose, why-not, shifting) done by the same pipeline functions the tasks call, on
-// one job queue, with the models they need opened once per (model, layer) and kept. Everything it writes goes under <run>/explorer/, in the layout the tasks write, keyed on its
-// inputs (an upload's sha256, a class pair), so a repeated request is answered from there.
+// (run_folder.ts), the concepts, hyperplanes and vectors found by their manifests, and the on-demand work
+// (decompose, why-not, shifting) done by the same pipeline functions the tasks call, on one job queue, with
+// the models they need opened once per (model, layer) and kept. Everything it writes goes under
+// <run>/explorer/, in the layout the tasks write, keyed on its inputs (an upload's sha256, a class pair), so
+// a repeated request is answered from there.
 import { join } from "node:path";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { sha256Hex } from "../../onnx/model.ts";
