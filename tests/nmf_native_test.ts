@@ -8,6 +8,7 @@ import { nmfReference } from "../kernels/nmf/reference.ts";
 import { writeNpy } from "../src/io/npy.ts";
 import { loadNativeCpu } from "../src/runtime/native_cpu.ts";
 import { nmfTask } from "../tasks/nmf.ts";
+import { assertStopsOnAbort } from "./_helpers/abort.ts";
 
 const native = await loadNativeCpu();
 
@@ -69,20 +70,9 @@ Deno.test({
   async fn() {
     // tol 0 and a large cap: uninterrupted, this runs all 100000 iterations (minutes).
     const { v } = plantedProblem(3, 400, 32, 4, { noise: 0.05 });
-    const stop = new AbortController();
-    const reason = new Error("cancelled by the test");
-    const running = nmfNative(native.ort!, v, 400, 32, {
-      k: 4,
-      tol: 0,
-      maxIter: 100_000,
-      signal: stop.signal,
-    });
-    setTimeout(() => stop.abort(reason), 50);
-    await assert.rejects(running, (e) => e === reason);
-    // An already-aborted signal stops it before the first product.
-    await assert.rejects(
-      nmfNative(native.ort!, v, 400, 32, { k: 4, signal: stop.signal }),
-      (e) => e === reason,
+    await assertStopsOnAbort(
+      (signal) => nmfNative(native.ort!, v, 400, 32, { k: 4, tol: 0, maxIter: 100_000, signal }),
+      50,
     );
   },
 });
