@@ -9,6 +9,7 @@ import { gaussianBlock } from "../kernels/nmf/random.ts";
 import { weightedRowsOnGpu } from "../kernels/nmf/weighted_rows.ts";
 import { factorize, keptRows } from "../src/pipeline/concepts/factorize.ts";
 import { gpu, noGpu } from "./_helpers/gpu.ts";
+import { assertStopsOnAbort } from "./_helpers/abort.ts";
 
 const N = 600, C = 64;
 
@@ -142,6 +143,20 @@ Deno.test({ name: "GPU NMF refuses bad input with the problem and position", ign
   await assert.rejects(nmf(gpu!.device, { v, n: N, c: 10 }), /expected n\*c = 6000/);
   await assert.rejects(nmf(gpu!.device, { v: new Float32Array(20), n: 4, c: 5 }, { k: 6 }), /k=6 exceeds/);
 });
+
+Deno.test(
+  { name: "GPU NMF stops at its next readback when its signal is aborted", ignore: noGpu },
+  async () => {
+    // tol 0 and a large cap: uninterrupted, this would run all 100000 iterations.
+    const { v } = plantedProblem(4, N, C, 4, { noise: 0.02 });
+    // The abort fires while the solver builds its pipelines or waits for a readback; it checks before every
+    // submit.
+    await assertStopsOnAbort(
+      (signal) => solveBatched(gpu!.device, [{ v, n: N, c: C }], { k: 4, tol: 0, maxIter: 100_000, signal }),
+      0,
+    );
+  },
+);
 
 Deno.test("planGroups groups by shape and splits by the binding size", () => {
   const dims = (n: number, c: number) => groupDims(n, c, 4, 14, 256);

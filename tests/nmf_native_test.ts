@@ -8,6 +8,7 @@ import { nmfReference } from "../kernels/nmf/reference.ts";
 import { writeNpy } from "../src/io/npy.ts";
 import { loadNativeCpu } from "../src/runtime/native_cpu.ts";
 import { nmfTask } from "../tasks/nmf.ts";
+import { assertStopsOnAbort } from "./_helpers/abort.ts";
 
 const native = await loadNativeCpu();
 
@@ -61,4 +62,17 @@ Deno.test("nmf --cpu says which CPU path ran: onnxruntime-node's GEMMs, or the r
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "native NMF stops between iterations when its signal is aborted (the explorer's cancel)",
+  ignore: !native.ort,
+  async fn() {
+    // tol 0 and a large cap: uninterrupted, this runs all 100000 iterations (minutes).
+    const { v } = plantedProblem(3, 400, 32, 4, { noise: 0.05 });
+    await assertStopsOnAbort(
+      (signal) => nmfNative(native.ort!, v, 400, 32, { k: 4, tol: 0, maxIter: 100_000, signal }),
+      50,
+    );
+  },
 });

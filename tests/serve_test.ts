@@ -1,18 +1,22 @@
 // deno task serve (src/pipeline/serve/) against a served small run (the report's made-up run folder, the
 // fixture's planted concepts and the fixture model): the API lists the classes; a decomposed upload answers
 // the numbers `deno task decompose` writes for the same image; traversal, symlinks, hidden files, oversized
-// and non-image uploads are refused with a 4xx naming the reason, and the server keeps serving; the job queue
-// runs jobs one at a time and cancels them. In headless Chromium (skipped where there is none): the page
-// loads with no console message, a class page shows its prototype grid, and a decomposition shows the same
-// numbers.
+// and non-image uploads are refused with a 4xx naming the reason, and the server keeps serving; contrast and
+// shifting jobs open the model once for all of them, and the run overview lists what they computed; the job
+// queue runs jobs one at a time and cancels them (a running one through its signal, where no progress bar
+// ticks); --data defaults to the predictions' dataset. In headless Chromium (skipped where there is none):
+// the page loads with no console message, a class page shows its prototype grid, and a decomposition shows
+// the same numbers.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
 import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { isLoopback, startServer } from "../src/pipeline/serve/server.ts";
 import { JobQueue } from "../src/pipeline/serve/job_queue.ts";
+import { Explorer } from "../src/pipeline/serve/explorer.ts";
 import { createProgress } from "../src/io/progress.ts";
 import { exists } from "../src/io/atomic.ts";
+import { SplitModel } from "../src/model/split_model.ts";
 import { writeFakeRun } from "./_helpers/report_run.ts";
 import { writeLabelPredictions, writePlantedConcepts } from "./_helpers/planted_concepts.ts";
 import { fixtureContrastVectors } from "./_helpers/fixture_vectors.ts";
@@ -32,12 +36,18 @@ await fixtureContrastVectors(fixture, run, join(run, "predictions"));
 await Deno.mkdir(join(run, "inputs"));
 await Deno.copyFile(join(classFolder, imageName), join(run, "inputs", "upload.jpg"));
 const UPLOAD_CAP = 256 << 10;
+/** Every split model the server opens (contrast and shifting jobs), as "model layer". */
+const splitOpens: string[] = [];
 const server = await startServer({
   run,
   model: fixture.modelPath,
   ep: "wasm",
   port: 0,
   uploadCap: UPLOAD_CAP,
+  openSplitModel: (model, layer, ep) => {
+    splitOpens.push(`${model} ${layer}`);
+    return SplitModel.open(model, layer, ep);
+  },
 });
 globalThis.addEventListener("unload", () => {
   Deno.removeSync(work, { recursive: true });
@@ -231,6 +241,17 @@ Deno.test({
     assert.equal((await jobEvents(String(second.body.id))).at(-1)!.type, "cancelled");
     assert.equal((await jobEvents(String(first.body.id))).at(-1)!.type, "done");
     assert.ok(!(await exists(join(run, "explorer", "contrast", "1-not-0"))));
+    // Three contrast and shifting jobs ran on one layer: the model was opened for the first and kept.
+    assert.equal(splitOpens.length, 1, splitOpens.join("; "));
+    // The run overview lists what the explorer computed (not the cancelled job), under the run folder's name.
+    const overview = await get("/api/overview");
+    assert.equal(overview.body.run, "run");
+    const sections = overview.body.sections as { id: string; html: string }[];
+    const computed = sections.find((x) => x.id === "explorer-outputs")?.html ?? "";
+    assert.deepEqual([...computed.matchAll(/data-contrast="(\d+,\d+)"/g)].map((m) => m[1]), ["0,1", "6,7"]);
+    assert.deepEqual([...computed.matchAll(/data-shifting="(\d+,\d+)"/g)].map((m) => m[1]), ["6,7"]);
+    assert.ok(computed.includes(`src="${result.figure}"`), "the contrast's figure is shown");
+    assert.ok(!computed.includes(work), "paths relative to the run folder");
     const refused = await get("/api/contrast?a=3&b=3", { method: "POST" });
     assert.equal(refused.status, 400);
 
@@ -251,7 +272,7 @@ Deno.test({
   },
 });
 
-Deno.test("serve: the job queue runs one job at a time, streams progress, and cancels at the next tick", async () => {
+Deno.test("serve: the job queue runs one job at a time, streams progress, and cancels at the next tick or signal check", async () => {
   const queue = new JobQueue();
   const order: string[] = [];
   const first = queue.submit("t", "first", async () => {
@@ -276,8 +297,15 @@ Deno.test("serve: the job queue runs one job at a time, streams progress, and ca
   });
   const third = queue.submit("t", "third", () => Promise.resolve(3));
   assert.ok(queue.cancel(third.id));
-  await Promise.all([first.finished, second.finished, third.finished]);
-  assert.deepEqual(order, ["first start", "first end", "second start"]);
+  // A pass with no progress ticks (NMF iterations) hears the cancel through the job's signal.
+  const silent = queue.submit("t", "silent", (job) => {
+    order.push("silent start");
+    setTimeout(() => queue.cancel(job.id), 5);
+    return new Promise((_, reject) => job.signal.addEventListener("abort", () => reject(job.signal.reason)));
+  });
+  await Promise.all([first.finished, second.finished, third.finished, silent.finished]);
+  assert.deepEqual(order, ["first start", "first end", "second start", "silent start"]);
+  assert.equal(silent.status, "cancelled");
   assert.equal(first.status, "done");
   assert.equal(first.result, 1);
   // The first tick and the last are streamed; the one between falls within 100 ms of the first and is not.
@@ -289,6 +317,33 @@ Deno.test("serve: the job queue runs one job at a time, streams progress, and ca
   assert.equal(second.status, "cancelled");
   assert.equal(third.status, "cancelled");
   assert.ok(!queue.cancel(first.id), "an ended job cannot be cancelled");
+});
+
+Deno.test("serve: --data defaults to the dataset the predictions were made on, not another output's part of it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "serve_recorded_" });
+  try {
+    // Attribution is listed first and records one class's folder; the contrasts need the predictions' data.
+    await Deno.mkdir(join(dir, "attribution"));
+    await Deno.writeTextFile(
+      join(dir, "attribution", "manifest.json"),
+      JSON.stringify({
+        task: "attribute",
+        complete: true,
+        model: { path: "m.onnx" },
+        data: { path: "/d/class0" },
+      }),
+    );
+    await Deno.mkdir(join(dir, "predictions"));
+    await Deno.writeTextFile(
+      join(dir, "predictions", "predictions.json"),
+      JSON.stringify({ manifest: { task: "predict", model: { path: "m.onnx" }, data: { path: "/d" } } }),
+    );
+    const explorer = await Explorer.open(dir, { run: dir });
+    assert.equal(explorer.data, "/d");
+    assert.equal(explorer.model, "m.onnx");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("serve: only loopback hosts count as private (any other --host gets the warning)", () => {

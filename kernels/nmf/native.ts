@@ -55,7 +55,10 @@ export async function nmfNative(
   };
   const steps = nmfSteps(n, c, s, meanOf(v));
   let step = steps.next();
-  while (!step.done) step = steps.next(await run(step.value));
+  while (!step.done) {
+    opts.signal?.throwIfAborted();
+    step = steps.next(await run(step.value));
+  }
   return finishNmf(v, n, c, s.k, step.value);
 }
 

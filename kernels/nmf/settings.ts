@@ -1,7 +1,13 @@
 // Settings shared by the GPU solver and the CPU reference, so that both run the same algorithm.
 
 /** Each setting is optional; an unset one takes its value from NMF_DEFAULTS. */
-export type NmfOptions = Partial<NmfSettings>;
+export interface NmfOptions extends Partial<NmfSettings> {
+  /**
+   * Stops the solver between iterations (the GPU solver: between readbacks) by throwing its reason; the
+   * explorer's cancel button. The float64 reference runs in one synchronous stretch and does not look at it.
+   */
+  signal?: AbortSignal;
+}
 
 /** Side of the square workgroup tile of weighted_rows.wgsl (its TILE override: 16 x 16 = 256 invocations). */
 export const WEIGHTED_ROWS_TILE = 16;

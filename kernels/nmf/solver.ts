@@ -161,6 +161,7 @@ export async function solveBatched(
     let readbacks = 0;
     let gap = checkEvery;
     while (active.length && encoded < s.maxIter) {
+      opts.signal?.throwIfAborted();
       const chunk = Math.min(gap, s.maxIter - encoded);
       gap = Math.max(gap, Math.min(2 * gap, CHECK_CAP));
       const enc = device.createCommandEncoder({ label: "nmf iterations" });

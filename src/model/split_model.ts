@@ -77,12 +77,13 @@ export class SplitModel {
     return this.trunk.device;
   }
 
-  /** Tap activations (n x C x h x w) of `n` prepared images, `batch` at a time. */
-  async activations(pixels: Uint8Array, n: number, batch = 8): Promise<Float32Array> {
+  /** Tap activations (n x C x h x w) of `n` prepared images, `batch` at a time; `signal` stops between batches. */
+  async activations(pixels: Uint8Array, n: number, batch = 8, signal?: AbortSignal): Promise<Float32Array> {
     const per = this.tapShape[0] * this.tapShape[1] * this.tapShape[2];
     const image = IMAGE_SIZE * IMAGE_SIZE * 3;
     const out = new Float32Array(n * per);
     for (let s = 0; s < n; s += batch) {
+      signal?.throwIfAborted();
       const count = Math.min(batch, n - s);
       const r = await this.trunk.forward(pixels.subarray(s * image, (s + count) * image), count);
       const tap = r.taps.values().next().value!;

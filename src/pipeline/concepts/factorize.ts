@@ -57,19 +57,21 @@ export function nmfDeviceFor(choice: NmfDeviceChoice | undefined, gpu: GpuContex
 
 /**
  * Batched NMF on the GPU; on the CPU (same algorithm, same stopping rule: kernels/nmf/native.ts) where no
- * adapter exists or the adapter is a software rasterizer, on which the WGSL kernels run slower.
+ * adapter exists or the adapter is a software rasterizer, on which the WGSL kernels run slower. `signal`
+ * stops it between iterations (the native CPU solver) or between readbacks (the GPU solver).
  */
 export async function factorize(
   device: GPUDevice | undefined,
   problems: FactorizeProblem[],
   c: number,
   settings: { k: number; maxIter: number; tol: number; seed: number },
+  signal?: AbortSignal,
 ): Promise<NmfResult[]> {
   const host = (v: FactorizeProblem["v"]) => (v instanceof Float32Array ? v : keptRows(v, c));
   if (!device) {
     const cpu = await cpuNmf();
     const out: NmfResult[] = [];
-    for (const p of problems) out.push(await cpu.run(host(p.v), p.n, c, settings));
+    for (const p of problems) out.push(await cpu.run(host(p.v), p.n, c, { ...settings, signal }));
     return out;
   }
   // Problems of one shape advance together; classes with fewer images form their own batches.
@@ -90,7 +92,7 @@ export async function factorize(
           if (v instanceof Float32Array) return { v, n, c };
           return { v: built!.buffer, offset: built!.offsets[sources.indexOf(i)], n, c };
         }),
-        settings,
+        { ...settings, signal },
       );
       indices.forEach((i, j) => (out[i] = res[j]));
     } finally {

@@ -14,7 +14,7 @@ header nav a { margin-right: 12px; } .row { display: flex; gap: 24px; flex-wrap:
 .panel { margin: 12px 0; } .error { color: #c53030; font-weight: bold; } .muted { color: #718096; }
 #drop { border: 2px dashed #a0aec0; padding: 18px; text-align: center; margin: 8px 0; }
 #drop.over { background: #ebf8ff; } progress { width: 320px; } .share { font-variant-numeric: tabular-nums; }
-table.classes td.has { color: #2f855a; }
+table.classes td.has { color: #2f855a; } img.thumb { max-width: 240px; max-height: 160px; }
 .scale { display: flex; gap: 8px; align-items: center; font-size: 12px; margin: 6px 0; }
 .scale .bar { display: inline-block; width: 240px; height: 12px; border: 1px solid #4a5568;
   background: linear-gradient(to right, #000, #f00 33%, #ff0 67%, #fff); }
@@ -144,7 +144,8 @@ const APP_SCRIPT = `
           ["done", "error", "cancelled"].forEach(function (t) { es.addEventListener(t, end); });
         });
       }).then(function (ev) {
-        var ms = performance.now() - t0;
+        // The server's clock (from the POST to the job's end): the page's own stands still in a headless dump.
+        var ms = typeof ev.ms === "number" ? ev.ms : performance.now() - t0;
         document.body.dataset.lastJobMs = String(Math.round(ms));
         $("job-cancel").remove();
         if (ev.type !== "done") {
@@ -254,7 +255,8 @@ const APP_SCRIPT = `
 
   function render() {
     var p = hashParams();
-    if (p.overview !== undefined) { show("overview-view"); return Promise.resolve(); }
+    // Read again on every visit: jobs since the last one add to "computed in the explorer".
+    if (p.overview !== undefined) { show("overview-view"); return loadOverview(); }
     if (p.contrast !== undefined || p.shifting !== undefined) {
       show("contrast-view");
       if (!p.contrast && !p.shifting) return Promise.resolve();

@@ -1,12 +1,14 @@
 // What `deno task serve` knows about a run and does on request: the run folder read as the report reads it
-// (run_folder.ts), the concepts, hyperplanes and vectors found by their manifests, the model opened once, and
-// the on-demand work (decompose, why-not, shifting) done by the same pipeline functions the tasks call, on
-// one job queue. Everything it writes goes under <run>/explorer/, in the layout the tasks write, keyed on its
-// inputs (an upload's sha256, a class pair), so a repeated request is answered from there.
+// (run_folder.ts), the concepts, hyperplanes and vectors found by their manifests, and the on-demand work
+// (decompose, why-not, shifting) done by the same pipeline functions the tasks call, on one job queue, with
+// the models they need opened once per (model, layer) and kept. Everything it writes goes under
+// <run>/explorer/, in the layout the tasks write, keyed on its inputs (an upload's sha256, a class pair), so
+// a repeated request is answered from there.
 import { join } from "node:path";
 import { writeFileAtomic } from "../../io/atomic.ts";
 import { sha256Hex } from "../../onnx/model.ts";
 import { Classifier } from "../../model/classifier.ts";
+import { SplitModel } from "../../model/split_model.ts";
 import { resolveClassArg } from "../../data/class_names.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
@@ -33,6 +35,8 @@ export interface ExplorerOptions {
   /** The dataset for contrasts and shifting; default: the path a manifest records. */
   data?: string;
   ep?: EpChoice;
+  /** Opens the split model of the contrast and shifting jobs (default SplitModel.open; tests count opens). */
+  openSplitModel?: (model: string, layer: string, ep?: EpChoice) => Promise<SplitModel>;
 }
 
 export interface ClassInfo {
@@ -52,8 +56,13 @@ export class Explorer {
   readonly queue = new JobQueue();
   contents!: RunContents;
   concepts?: Concepts;
-  /** Classifiers by tapped layer (the concepts' and the hyperplanes' layers may differ), opened once each. */
+  /**
+   * What the jobs run the model with, opened on the first job that needs it and kept, keyed on model and
+   * layer (the concepts' and the hyperplanes' layers may differ): classifiers for decompose and where, split
+   * models for contrast and shifting.
+   */
   readonly #classifiers = new Map<string, Promise<Classifier>>();
+  readonly #splitModels = new Map<string, Promise<SplitModel>>();
   #names: string[] = [];
 
   private constructor(readonly root: string, readonly opts: ExplorerOptions) {}
@@ -86,9 +95,14 @@ export class Explorer {
     return this.contents.manifests.find((m) => m.manifest.task === task)?.folder;
   }
 
-  /** A path a manifest records (model.path or data.path), from the first manifest that has one. */
+  /**
+   * A path a manifest records (model.path or data.path): the predictions' first, since the contrasts read
+   * them with the data (other outputs may record a part of it, e.g. one class's images for attribution).
+   */
   #recorded(key: "model" | "data"): string | undefined {
-    for (const { manifest } of this.contents.manifests) {
+    const manifests = this.contents.manifests;
+    const predict = manifests.filter((m) => m.manifest.task === "predict");
+    for (const { manifest } of [...predict, ...manifests]) {
       const v = manifest[key] as { path?: unknown } | undefined;
       if (typeof v?.path === "string" && !v.path.startsWith("--")) return v.path;
     }
@@ -160,15 +174,18 @@ export class Explorer {
 
   /** The classifier with `layer` tapped, opened on the first request that needs it and kept. */
   #openClassifier(model: string, layer: string): Promise<Classifier> {
-    let c = this.#classifiers.get(layer);
-    if (!c) {
-      c = Classifier.open(model, { ep: this.opts.ep ?? "auto", layers: [layer] }).catch((e) => {
-        this.#classifiers.delete(layer);
-        throw e;
-      });
-      this.#classifiers.set(layer, c);
-    }
-    return c;
+    return kept(
+      this.#classifiers,
+      model,
+      layer,
+      () => Classifier.open(model, { ep: this.opts.ep ?? "auto", layers: [layer] }),
+    );
+  }
+
+  /** The model cut at `layer` (contrast, shifting), opened on the first job that needs it and kept. */
+  #openSplitModel(model: string, layer: string): Promise<SplitModel> {
+    const open = this.opts.openSplitModel ?? SplitModel.open;
+    return kept(this.#splitModels, model, layer, () => open(model, layer, this.opts.ep));
   }
 
   /** Keeps an upload as <run>/explorer/uploads/<key>.<ext>, the key from its sha256. */
@@ -342,6 +359,8 @@ export class Explorer {
         if (!layer) throw new Error("the hyperplanes do not record their layer");
         const r = await whyNot({
           ...inputs,
+          splitModel: await this.#openSplitModel(inputs.model, layer),
+          signal: job.signal,
           layer,
           hyperplanes: { source: planes.source, set: planes.set },
           classA: a,
@@ -380,6 +399,8 @@ export class Explorer {
         if (!layer) throw new Error("the hyperplanes do not record their layer");
         await runContrastTest(shiftingTest([...REFERENCE_OFFSETS]), {
           ...inputs,
+          splitModel: await this.#openSplitModel(inputs.model, layer),
+          signal: job.signal,
           layer,
           hyperplanes: { source: planes.source, set: planes.set },
           pairs: `${a}:${b}`,
@@ -405,11 +426,30 @@ export class Explorer {
   }
 
   async close(): Promise<void> {
-    for (const opened of this.#classifiers.values()) {
+    for (const opened of [...this.#classifiers.values(), ...this.#splitModels.values()]) {
       const c = await opened.catch(() => undefined);
       await c?.release();
     }
   }
+}
+
+/** The entry of `cache` for (model, layer), opened by `open` if there is none; a failed open is forgotten. */
+function kept<T>(
+  cache: Map<string, Promise<T>>,
+  model: string,
+  layer: string,
+  open: () => Promise<T>,
+): Promise<T> {
+  const key = `${model}\n${layer}`;
+  let entry = cache.get(key);
+  if (!entry) {
+    entry = open().catch((e) => {
+      cache.delete(key);
+      throw e;
+    });
+    cache.set(key, entry);
+  }
+  return entry;
 }
 
 interface ShiftingJson {

@@ -1,9 +1,10 @@
 // One queue for everything that runs the model or the kernels: jobs run one at a time in submission order (one
 // GPU device, and the pipeline's passes each want all of it). A job's progress comes from the pipeline's own
 // progress bars (observeProgress) and is kept as a list of events that any number of listeners (server-sent
-// event streams) replay and then follow. Cancelling a queued job drops it; cancelling a running one throws
-// from its next progress tick, which unwinds the pass as an error would (outputs are written atomically, so
-// nothing half-written is left).
+// event streams) replay and then follow. Cancelling a queued job drops it; cancelling a running one aborts
+// its signal, which the pipeline checks between NMF iterations and model batches (and every progress tick
+// throws too, for passes that take no signal): the pass unwinds as an error would (outputs are written
+// atomically, so nothing half-written is left).
 import { observeProgress } from "../../io/progress.ts";
 
 export type JobStatus = "queued" | "running" | "done" | "error" | "cancelled";
@@ -35,7 +36,7 @@ export class Job {
   readonly events: JobEvent[] = [];
   readonly #listeners = new Set<(e: JobEvent) => void>();
   readonly #start = performance.now();
-  cancelRequested = false;
+  readonly #abort = new AbortController();
   result?: unknown;
   error?: string;
   readonly finished: Promise<void>;
@@ -57,6 +58,20 @@ export class Job {
     for (const e of this.events) listener(e);
     this.#listeners.add(listener);
     return () => void this.#listeners.delete(listener);
+  }
+
+  /** Aborted when the job is cancelled: the run function hands it to the pipeline's `signal` options. */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  get cancelRequested(): boolean {
+    return this.#abort.signal.aborted;
+  }
+
+  /** Asks the running work to stop (JobQueue.cancel). */
+  requestCancel(): void {
+    this.#abort.abort(new Cancelled(`job ${this.id} cancelled`));
   }
 
   get terminal(): boolean {
@@ -94,7 +109,7 @@ export class JobQueue {
     job.emit({ type: "status", status: "running" });
     let last = 0;
     const stop = observeProgress((label, done, total) => {
-      if (job.cancelRequested) throw new Cancelled(`job ${job.id} cancelled`);
+      job.signal.throwIfAborted();
       // At most 10 events a second, and always the last tick of a pass.
       const now = performance.now();
       if (now - last < 100 && done < total) return;
@@ -103,7 +118,7 @@ export class JobQueue {
     });
     try {
       job.result = await run(job);
-      if (job.cancelRequested) throw new Cancelled(`job ${job.id} cancelled`);
+      job.signal.throwIfAborted();
       job.status = "done";
       job.emit({ type: "done", status: "done", result: job.result });
     } catch (e) {
@@ -124,7 +139,7 @@ export class JobQueue {
   cancel(id: string): boolean {
     const job = this.jobs.get(id);
     if (!job || job.terminal) return false;
-    job.cancelRequested = true;
+    job.requestCancel();
     if (job.status === "queued") {
       job.status = "cancelled";
       job.emit({ type: "cancelled", status: "cancelled" });

@@ -3,7 +3,8 @@
 // API:
 //   GET  /api/classes[?q=&page=&size=]   the classes: index, name, has prototypes (paged, searchable)
 //   GET  /api/classes/<c>                one class: its figures, component test record, prototype count
-//   GET  /api/overview                   the report's sections (component test, hyperplanes, curves, ...)
+//   GET  /api/overview                   the run folder's name, what the explorer computed there, the report's
+//                                        sections (component test, hyperplanes, curves, ...)
 //   POST /api/decompose?class=C          body: image bytes -> top-5, per prototype share and overlay, errors
 //   POST /api/where?a=A&b=B              body: image bytes -> where it looks like A rather than B (a map)
 //   POST /api/contrast?a=A&b=B           job: why A, not B (and B, not A); POST /api/shifting?a=A&b=B likewise
@@ -11,14 +12,15 @@
 //   DELETE /api/jobs/<id>                cancels a job
 //   GET  /files/<path>                   a file of the run folder (safe_path.ts)
 // Every refusal is a 4xx JSON `{ error }` that names what was wrong; no request ends the server.
-import { extname } from "node:path";
+import { basename, extname } from "node:path";
 import { checkRunFolder } from "../report/run_folder.ts";
 import { reportSections } from "../report/report_page.ts";
 import { APP_PAGE } from "./app_page.ts";
 import { errorResponse, HttpError, json } from "./http_error.ts";
 import { readCappedBody, UPLOAD_CAP_BYTES } from "./request_body.ts";
 import { resolveRunFile } from "./safe_path.ts";
-import { Explorer, type ExplorerOptions } from "./explorer.ts";
+import { Explorer, EXPLORER_FOLDER, type ExplorerOptions, fileUrl } from "./explorer.ts";
+import { explorerSection, readExplorerOutputs } from "./explorer_outputs.ts";
 import type { Job, JobEvent } from "./job_queue.ts";
 
 export interface ServeOptions extends ExplorerOptions {
@@ -124,8 +126,11 @@ function route(explorer: Explorer, cap: number): (req: Request) => Promise<Respo
     if (path === "/api/overview") {
       only("GET");
       const sections = await reportSections(explorer.contents, { classes: false });
+      const computed = explorerSection(await readExplorerOutputs(explorer.root, EXPLORER_FOLDER), fileUrl);
+      if (computed) sections.unshift(["explorer-outputs", "computed in the explorer", computed]);
       return json({
-        run: explorer.root,
+        // The folder's name only: the page (and its screenshots) need not show where the run lies.
+        run: basename(explorer.root),
         model: explorer.model ?? null,
         data: explorer.data ?? null,
         uploadCap: cap,

@@ -69,6 +69,13 @@ export interface ContrastRunOptions {
    * into contiguous blocks (`deno task merge` joins the parts).
    */
   shard?: Shard;
+  /**
+   * The model at `model` with `layer` tapped, already open (the explorer keeps one per model and layer, so a
+   * second shifting job does not open it again); the caller releases it. Default: opened here and released.
+   */
+  splitModel?: SplitModel;
+  /** Stops the test between batches of model rows (the explorer's cancel button). */
+  signal?: AbortSignal;
 }
 
 /** Images per attribution pass: the concepts and contrast-vectors default, so their cache entries serve. */
@@ -139,7 +146,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const batchRows = opts.batch ?? 32;
 
   if (test.needsAttribution) await checkAttributionCache(opts.attribution?.cache);
-  const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
+  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep);
   try {
     const [C] = model.tapShape;
     checkHyperplanesFit(planes, opts.hyperplanes.source, opts.layer, {
@@ -238,6 +245,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
             progress.tick(steps * images.length);
           }
           if (!tos.length) continue;
+          opts.signal?.throwIfAborted();
           const { pixels } = await readImages(dataset, images);
           let acts: Float32Array, attributionMeans: Float32Array | undefined;
           if (attribution) {
@@ -252,7 +260,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
             acts = a.activations;
             attributionMeans = a.means;
           } else {
-            acts = await model.activations(pixels, images.length);
+            acts = await model.activations(pixels, images.length, undefined, opts.signal);
           }
           const job = test.job(
             model,
@@ -262,7 +270,13 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
             planes,
             batchRows,
           );
-          const results = await meanSoftmaxPerStep({ ...job, onRows: (n) => progress.tick(n) });
+          const results = await meanSoftmaxPerStep({
+            ...job,
+            onRows: (n) => {
+              progress.tick(n);
+              opts.signal?.throwIfAborted();
+            },
+          });
           results.forEach((rec, k) => {
             byPair.set(`${rec.from}:${rec.to}`, {
               from: rec.from,
@@ -308,7 +322,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
       dataset.close();
     }
   } finally {
-    await model.release();
+    if (!opts.splitModel) await model.release();
   }
 }
 

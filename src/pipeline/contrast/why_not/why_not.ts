@@ -64,6 +64,13 @@ export interface WhyNotOptions {
   nmfDevice?: NmfDeviceChoice;
   /** Run the prototype search on the CPU even where WebGPU exists. */
   cpuSearch?: boolean;
+  /**
+   * The model at `model` with `layer` tapped, already open (the explorer keeps one per model and layer, so a
+   * second contrast does not open it again); the caller releases it. Default: opened here and released.
+   */
+  splitModel?: SplitModel;
+  /** Stops the work between NMF iterations, images batches and directions (the explorer's cancel button). */
+  signal?: AbortSignal;
 }
 
 export interface WhyNotResult extends WhyNotDirection {
@@ -143,7 +150,7 @@ export async function whyNot(opts: WhyNotOptions): Promise<WhyNotResult> {
 
 async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<WhyNotResult> {
   const maxImages = opts.maxImages ?? 60;
-  const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
+  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep);
   let dataset: Dataset | undefined;
   try {
     const [C, h, w] = model.tapShape;
@@ -226,10 +233,11 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
 
     const nameOf = (c: number) => names?.[c];
     const one = async ([from, to]: number[]): Promise<WhyNotDirection> => {
+      opts.signal?.throwIfAborted();
       const images = members.get(from)!;
       const { pixels } = await readImages(dataset!, images);
       const n = images.length, hw = h * w;
-      const acts = await model.activations(pixels, n);
+      const acts = await model.activations(pixels, n, undefined, opts.signal);
       const masks = sideMasks(
         acts,
         n,
@@ -272,6 +280,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         [{ v: rows, n: n * hw }],
         C,
         nmfSettings,
+        opts.signal,
       );
       // The search streams A's images only: the crops must show A's evidence against B, and a pass over the
       // whole dataset would cost a forward pass of every image for crops mostly from other classes.
@@ -358,6 +367,6 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     return { ...main, k, channels: C, pooledGrid, reverse, figure: join(opts.out, figure), manifest };
   } finally {
     dataset?.close();
-    await model.release();
+    if (!opts.splitModel) await model.release();
   }
 }
