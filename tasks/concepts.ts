@@ -2,6 +2,7 @@
 // [--attribution-cache A] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { SIGNED_MODES } from "../src/pipeline/concepts/signed_rows.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
@@ -11,6 +12,8 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
+  tokensFlag,
+  tokensFromArgs,
 } from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
@@ -33,6 +36,14 @@ export async function main(argv: string[]): Promise<void> {
       out: { type: "string", required: true, help: "output folder (resumable: finished classes are kept)" },
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
       ...ATTRIBUTION_FLAGS,
+      ...tokensFlag("patches"),
+      signed: {
+        type: "string",
+        help:
+          "a signed tap (a transformer block output) as NMF rows: split ([ReLU(x), ReLU(-x)], 2C features; " +
+          "basis.npy holds p+ - p-, basis_split.npy the 2C prototypes) | relu (clip) | refuse; default split " +
+          "for a transformer tap, refuse otherwise",
+      },
       k: { type: "string", default: String(NMF_DEFAULTS.k), help: "prototypes per class (NMF components)" },
       ...CLASS_ATTRIBUTION_FLAGS,
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
@@ -51,6 +62,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   const s = await computeConcepts({
     ...attributionFromArgs(a),
+    tokens: tokensFromArgs(a),
     ...modelDataFromArgs(a),
     ...runEnvFromArgs(a),
     layer: a.layer as string,
@@ -63,6 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     tol: floatArg("tol", a.tol),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
     fresh: a.fresh as boolean,
+    signed: a.signed === undefined ? undefined : choiceArg("signed", a.signed, SIGNED_MODES),
     shard: parseShard(a.shard),
   });
   const done = s.classes.filter((c) => c.status === "done");

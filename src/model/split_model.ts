@@ -29,8 +29,29 @@ export class SplitModel {
     readonly numClasses: number,
     readonly trunk: Classifier,
     private readonly head: SessionHandle,
-    private readonly tokens?: { layout: TokenLayout; axes: TokenAxes; layer: string },
+    /** A transformer tap's token layout and which tokens are positions; undefined for a CNN. */
+    readonly tokens?: { layout: TokenLayout; axes: TokenAxes; layer: string },
   ) {}
+
+  /**
+   * The image grid the positions lie on, for masks drawn on the image: h x w positions after `prefix` that are
+   * no place on the image (a class token as a position). Undefined under the reference's axes, whose
+   * positions are channels.
+   */
+  get positionGrid(): { h: number; w: number; prefix: number } | undefined {
+    const t = this.tokens;
+    if (!t) return { h: this.tapShape[1], w: this.tapShape[2], prefix: 0 };
+    if (t.axes === "reference") return undefined;
+    return { h: t.layout.gridH, w: t.layout.gridW, prefix: t.axes === "patches+cls" ? 1 : 0 };
+  }
+
+  /**
+   * A CNN tap follows a ReLU, so shifted activations are clipped at 0 as the reference does; a transformer
+   * block output is the signed residual stream, and clipping it would change far more than the shift.
+   */
+  get nonNegative(): boolean {
+    return !this.tokens;
+  }
 
   /**
    * `tokenAxes` reads a transformer's [T, C] tap (src/model/tokens.ts); the head needs every token back, so

@@ -20,7 +20,8 @@ export interface TokenLayout {
 }
 
 /** How a [N, T, C] tap's rows are read: tokens as positions (with or without the class token), or the reference's axes. */
-export type TokenAxes = "patches" | "patches+cls" | "reference";
+export type TokenAxes = typeof TOKEN_AXES[number];
+export const TOKEN_AXES = ["patches", "patches+cls", "reference"] as const;
 
 /** The patch size of a ViT: kernel (= stride) of the one convolution that reads the image. */
 export function patchSize(model: Model): number | undefined {

@@ -15,6 +15,7 @@ import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { withOutDir } from "../../io/out_dir.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { UsageError } from "../../cli/cli.ts";
+import type { TokenAxes } from "../../model/tokens.ts";
 
 export interface AttributeOptions extends AttributionSettings {
   model: string;
@@ -30,6 +31,8 @@ export interface AttributeOptions extends AttributionSettings {
   saveRaw?: boolean;
   /** Overlay JPEGs for the first this many images. */
   overlays?: number;
+  /** How a transformer tap's tokens are positions (src/model/tokens.ts); default patches. */
+  tokens?: TokenAxes;
 }
 
 export interface AttributeResult {
@@ -56,6 +59,7 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
     saveRaw: opts.saveRaw,
+    tokenAxes: opts.tokens,
   });
   try {
     const names = classNamesFor(attributor.numClasses, dataset.classNames);

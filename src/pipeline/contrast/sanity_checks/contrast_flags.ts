@@ -4,6 +4,8 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
+  tokensFlag,
+  tokensFromArgs,
 } from "../../../cli/task_flags.ts";
 import { type Flags, intArg } from "../../../cli/cli.ts";
 import { openHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
@@ -33,6 +35,7 @@ export const CONTRAST_TEST_FLAGS = {
     type: "string",
     help: "existing predictions folder (default: <out>/predictions, computed if missing)",
   },
+  ...tokensFlag("patches+cls"),
   ...RUN_ENV_FLAGS,
 } satisfies Flags;
 
@@ -59,5 +62,6 @@ export async function contrastOptionsFromArgs(a: Args): Promise<ContrastRunOptio
     maxImages,
     batch,
     predictions: a.predictions as string | undefined,
+    tokens: tokensFromArgs(a),
   };
 }

@@ -38,6 +38,7 @@ import {
 } from "./contrast_summary.ts";
 import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
 import { SplitModel } from "../../../model/split_model.ts";
+import type { TokenAxes } from "../../../model/tokens.ts";
 import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
 import { partition, type Shard, shardSetting } from "../../../cli/shard.ts";
@@ -62,6 +63,8 @@ export interface ContrastRunOptions {
   maxImages?: number;
   /** Model input rows per batch. */
   batch?: number;
+  /** How a transformer tap's tokens are positions; the head needs every token back (default patches+cls). */
+  tokens?: TokenAxes;
   /** For tests that need attribution: its settings (default: the paper's) and a shared cache folder. */
   attribution?: { settings?: AttributionSettings; cache?: string };
   /**
@@ -139,7 +142,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const batchRows = opts.batch ?? 32;
 
   if (test.needsAttribution) await checkAttributionCache(opts.attribution?.cache);
-  const model = await SplitModel.open(opts.model, opts.layer, opts.ep);
+  const model = await SplitModel.open(opts.model, opts.layer, opts.ep, opts.tokens ?? "patches+cls");
   try {
     const [C] = model.tapShape;
     checkHyperplanesFit(planes, opts.hyperplanes.source, opts.layer, {
@@ -197,6 +200,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         batch: batchRows,
         hyperplanes: opts.hyperplanes.source,
         predictions: predictionsDir,
+        ...(model.tokens ? { tokens: model.tokens.axes } : {}),
         ...(attribution
           ? { attribution: attribution.settings, attributionCache: opts.attribution?.cache }
           : {}),
@@ -366,15 +370,10 @@ async function openAttribution(
     { path: opts.model, sha256: model.sha256 },
     opts.layer,
     settings,
-    { ep: opts.ep, withMean: true },
+    { ep: opts.ep, withMean: true, tokenAxes: model.tokens?.axes },
   );
   const cache = opts.attribution?.cache
-    ? await AttributionCache.open(opts.attribution.cache, {
-      modelSha256: model.sha256,
-      tapTensor: attributor.tapTensor,
-      settings,
-      batch: ATTRIBUTION_BATCH,
-    })
+    ? await AttributionCache.forRun(opts.attribution.cache, attributor, model.sha256, ATTRIBUTION_BATCH)
     : undefined;
   return { attributor, cache, settings };
 }

@@ -1,0 +1,104 @@
+// The contrast chain on a ViT block, end to end on the small torchvision ViT: contrast-vectors (patch tokens
+// as positions) -> hyperplanes -> shifting-test and masking-test with every token as a position (the class
+// token too), the head running from the shifted tokens (SplitModel). The ViT has random weights, so there is
+// no planted truth; what must hold is what the hyperplanes claim: moving class i's tokens along the (i, j)
+// normal towards j raises p(j) step by step, moving them the other way lowers it, and far enough along it
+// j wins (710 -> 745). A shift on the wrong axis (tokens for channels), the wrong sign, tokens put back in
+// the wrong order or the CNN's ReLU clip on the signed stream breaks these. Masks lie on the 7 x 7 patch grid
+// (the class token is no place on the image), and step 0 of both tests is the same unchanged model.
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ensureFixture } from "../fixtures/ensure.ts";
+import { computeContrastVectors } from "../src/pipeline/contrast/vectors/contrast_vectors.ts";
+import { trainHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes.ts";
+import { openHyperplanes } from "../src/pipeline/contrast/hyperplanes/hyperplanes_io.ts";
+import { runContrastTest } from "../src/pipeline/contrast/sanity_checks/contrast_test_run.ts";
+import { shiftingTest } from "../src/pipeline/contrast/sanity_checks/shifting.ts";
+import { maskingTest } from "../src/pipeline/contrast/sanity_checks/masking.ts";
+import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
+import { readManifest } from "../src/io/manifest.ts";
+import { VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
+
+const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
+const MODEL = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
+/** The classes the small ViT predicts among the first 24 fixture images (745 most, 386 and 710 a few). */
+const CLASSES = "386,745,710";
+const PAIRS = [[386, 745], [745, 386], [710, 745], [745, 710]];
+/** Offset 0, one step away from j, then towards j. */
+const OFFSETS = [0, 2, -0.5, -1, -2, -5];
+
+Deno.test(
+  "ViT block: contrast-vectors -> hyperplanes -> shifting raises p(j) along the normal; masking on the patch grid",
+  ORT_TEST,
+  async () => {
+    const fixture = await ensureFixture();
+    const work = await Deno.makeTempDir({ prefix: "vit-contrast-" });
+    try {
+      const common = {
+        model: MODEL,
+        data: fixture.imageFolder,
+        limit: 24,
+        layer: VIT_LAYER,
+        ep: "wasm" as const,
+      };
+      const vectors = join(work, "vectors");
+      await computeContrastVectors({
+        ...common,
+        classes: CLASSES,
+        method: "gradxact",
+        samples: 1,
+        sigma: 0,
+        seed: 0,
+        maxImages: 3,
+        batch: 4,
+        out: vectors,
+      });
+      assert.equal((await readManifest(vectors))!.manifest.settings!.tokens, "patches");
+      const planesDir = join(work, "planes");
+      await trainHyperplanes({
+        vectors,
+        out: planesDir,
+        training: REFERENCE_TRAINING,
+        solver: "cpu",
+        log: () => {},
+      });
+      const hyperplanes = { source: planesDir, set: await openHyperplanes(planesDir) };
+      const run = {
+        ...common,
+        hyperplanes,
+        predictions: join(vectors, "predictions"),
+        pairs: PAIRS.map(([i, j]) => `${i}:${j}`).join(","),
+        maxImages: 3,
+      };
+
+      const shifting = await runContrastTest(shiftingTest(OFFSETS), { ...run, out: join(work, "shifting") });
+      assert.equal(shifting.settings.tokens, "patches+cls");
+      const shifted = shifting.runs[0].pairs;
+      assert.deepEqual(shifted.map((p) => [p.from, p.to]), PAIRS);
+      for (const p of shifted) {
+        const [at0, away, ...towards] = p.pTo;
+        assert.ok(away < at0, `${p.from}:${p.to}: p(j) ${away} at +2 must fall below ${at0}`);
+        [at0, ...towards].reduce((before, now) => {
+          assert.ok(now > before, `${p.from}:${p.to}: p(j) must rise towards j: ${p.pTo}`);
+          return now;
+        });
+        assert.equal(p.top1[0], p.from, `${p.from}:${p.to} unshifted is predicted as ${p.from}`);
+      }
+      assert.equal(shifted[2].top1.at(-1), 745, `710 -> 745 at offset -5: top-1 ${shifted[2].top1}`);
+
+      const masking = await runContrastTest(maskingTest(), { ...run, out: join(work, "masking") });
+      masking.runs[0].pairs.forEach((p, k) => {
+        // Level 0 (the whole image, through the whole model) = offset 0 (the tokens, through the head).
+        assert.ok(Math.abs(p.pTo[0] - shifted[k].pTo[0]) < 1e-6, `${p.from}:${p.to} step 0`);
+        // Shares of the images' 49 patches each: the class token is not among the masked positions.
+        const positions = p.images * 49;
+        for (const share of p.keptShare as number[]) {
+          const kept = share * positions;
+          assert.ok(Math.abs(kept - Math.round(kept)) < 1e-9, `kept share ${share} is not of ${positions}`);
+        }
+      });
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
