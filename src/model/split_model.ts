@@ -10,6 +10,7 @@ import { readModel, sha256File } from "../onnx/model.ts";
 import { createSession, type EpChoice, ort, type SessionHandle } from "../runtime/ort.ts";
 import {
   gridAsTokens,
+  positionGrid,
   type TokenAxes,
   type TokenLayout,
   tokenLayout,
@@ -33,16 +34,9 @@ export class SplitModel {
     readonly tokens?: { layout: TokenLayout; axes: TokenAxes; layer: string },
   ) {}
 
-  /**
-   * The image grid the positions lie on, for masks drawn on the image: h x w positions after `prefix` that are
-   * no place on the image (a class token as a position). Undefined under the reference's axes, whose
-   * positions are channels.
-   */
+  /** The image grid the positions lie on (tokens.ts positionGrid), for masks drawn on the image. */
   get positionGrid(): { h: number; w: number; prefix: number } | undefined {
-    const t = this.tokens;
-    if (!t) return { h: this.tapShape[1], w: this.tapShape[2], prefix: 0 };
-    if (t.axes === "reference") return undefined;
-    return { h: t.layout.gridH, w: t.layout.gridW, prefix: t.axes === "patches+cls" ? 1 : 0 };
+    return positionGrid(this.tapShape, this.tokens);
   }
 
   /**

@@ -137,6 +137,20 @@ export function tokensAsGrid(
   return out;
 }
 
+/**
+ * The image grid a tap's positions lie on, for what is drawn on the image (masks, overlays): h x w positions
+ * after `prefix` positions that are no place on the image (the class token under "patches+cls"). A CNN's
+ * [C, h, w] is its own grid; undefined under the reference's axes, whose positions are channels.
+ */
+export function positionGrid(
+  tapShape: readonly number[],
+  tokens?: { layout: TokenLayout; axes: TokenAxes },
+): { h: number; w: number; prefix: number } | undefined {
+  if (!tokens) return { h: tapShape[1], w: tapShape[2], prefix: 0 };
+  if (tokens.axes === "reference") return undefined;
+  return { h: tokens.layout.gridH, w: tokens.layout.gridW, prefix: tokens.axes === "patches+cls" ? 1 : 0 };
+}
+
 /** The input box [top, left, height, width] in pixels of patch token p (0-based over the grid). */
 export function patchBox(layout: TokenLayout, p: number): [number, number, number, number] {
   const y = Math.floor(p / layout.gridW), x = p % layout.gridW;

@@ -45,7 +45,7 @@ type Args = Record<string, string | boolean | undefined>;
 export async function contrastOptionsFromArgs(a: Args): Promise<ContrastRunOptions> {
   const runs = intArg("runs", a.runs), draws = intArg("draws", a.draws), others = intArg("others", a.others);
   const seed = intArg("seed", a.seed, 0), maxImages = intArg("max-images", a["max-images"]);
-  const batch = intArg("batch", a.batch);
+  const batch = intArg("batch", a.batch), tokens = tokensFromArgs(a);
   const dir = a.hyperplanes as string;
   const set = await openHyperplanes(dir);
   return {
@@ -62,6 +62,6 @@ export async function contrastOptionsFromArgs(a: Args): Promise<ContrastRunOptio
     maxImages,
     batch,
     predictions: a.predictions as string | undefined,
-    tokens: tokensFromArgs(a),
+    tokens,
   };
 }
