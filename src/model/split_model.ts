@@ -40,11 +40,13 @@ export class SplitModel {
   }
 
   /**
-   * A CNN tap follows a ReLU, so shifted activations are clipped at 0 as the reference does; a transformer
-   * block output is the signed residual stream, and clipping it would change far more than the shift.
+   * Whether shifted activations are clipped at 0 (the reference's `use_relu=True`): a CNN tap follows a ReLU,
+   * so the clip changes nothing at offset 0. A transformer block output is the signed residual stream, which
+   * the clip would change before any shift, so tokens as positions are not clipped; the reference's axes
+   * keep its clip, to reproduce its numbers (docs/reference-notes.md).
    */
-  get nonNegative(): boolean {
-    return !this.tokens;
+  get clipsShift(): boolean {
+    return !this.tokens || this.tokens.axes === "reference";
   }
 
   /**

@@ -2,8 +2,9 @@
 // the (i, j) hyperplane normal, ReLU(a - mask * n_ij * offset) per offset, and the rest of the network (the
 // head) classifies them; if the normal captures what separates j from i, p(j) rises as |offset| grows. The
 // reference's offsets are negative, so the shift moves towards j (label 1 of the hyperplane's training).
-// On a transformer block output (signed) the shift is a - mask * n_ij * offset, unclipped: the positions are
-// the tapped tokens (every token, the class token among them, so the head can run from there).
+// On a transformer block output (signed) the shift is a - mask * n_ij * offset, unclipped (SplitModel
+// clipsShift): the positions are the tapped tokens (every token, the class token among them, so the head can
+// run from there).
 import { UsageError } from "../../../cli/cli.ts";
 import type { ContrastTest } from "./contrast_test_run.ts";
 
@@ -90,7 +91,7 @@ export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cut
     stepLabel: SHIFTING_STEP_LABEL,
     settings: {
       region,
-      // Without the ReLU on a transformer tap (settings.tokens present): its block output is signed.
+      // Without the ReLU where settings.tokens is patches or patches+cls: a block output is signed.
       shift: region === "all" ? "ReLU(a - n_ij * offset)" : "ReLU(a - mask * n_ij * offset)",
       ...(region === "attribution"
         ? { cutoff, mask: "attribution mean (no ReLU) > cutoff x image max" }
@@ -124,7 +125,7 @@ export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cut
             hw,
             out,
             mask?.subarray(image * hw, (image + 1) * hw),
-            model.nonNegative,
+            model.clipsShift,
           ),
         run: (input, rows) => model.headProbabilities(input, rows),
         extra: mask ? () => ({ shiftedShare: mask!.reduce((a, b) => a + b, 0) / mask!.length }) : undefined,
