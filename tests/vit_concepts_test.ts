@@ -139,7 +139,9 @@ Deno.test(
       const h = both.data as Float32Array, p = basis.data as Float32Array;
       assert.ok(h.every((x) => x >= 0), "NMF factors are non-negative");
       for (let r = 0; r < 3; r++) {
-        for (let c = 0; c < 24; c++) assert.equal(p[r * 24 + c], Math.fround(h[r * 48 + c] - h[r * 48 + 24 + c]));
+        for (let c = 0; c < 24; c++) {
+          assert.equal(p[r * 24 + c], Math.fround(h[r * 48 + c] - h[r * 48 + 24 + c]));
+        }
       }
       // The stream is signed and the split keeps its negative half: some prototype has negative features.
       assert.ok(p.some((x) => x < 0), "p+ - p- has negative entries");
