@@ -2,7 +2,7 @@
 // [--attribution-cache A] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
-import { SIGNED_MODES } from "../src/pipeline/concepts/signed_rows.ts";
+import { SIGNED_FLAG, signedFromArgs } from "../src/pipeline/concepts/signed_rows.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
@@ -37,13 +37,7 @@ export async function main(argv: string[]): Promise<void> {
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
       ...ATTRIBUTION_FLAGS,
       ...tokensFlag("patches"),
-      signed: {
-        type: "string",
-        help:
-          "a signed tap (a transformer block output) as NMF rows: split ([ReLU(x), ReLU(-x)], 2C features; " +
-          "basis.npy holds p+ - p-, basis_split.npy the 2C prototypes) | relu (clip) | refuse; default split " +
-          "for a transformer tap, refuse otherwise",
-      },
+      ...SIGNED_FLAG,
       k: { type: "string", default: String(NMF_DEFAULTS.k), help: "prototypes per class (NMF components)" },
       ...CLASS_ATTRIBUTION_FLAGS,
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
@@ -75,7 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     tol: floatArg("tol", a.tol),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
     fresh: a.fresh as boolean,
-    signed: a.signed === undefined ? undefined : choiceArg("signed", a.signed, SIGNED_MODES),
+    signed: signedFromArgs(a),
     shard: parseShard(a.shard),
   });
   const done = s.classes.filter((c) => c.status === "done");

@@ -4,10 +4,25 @@
 //   and a prototype p of 2C features reads back in the tap's space as its signed C-vector p+ - p-;
 // - relu: negative entries are clipped (what the prototype can say about negative features is lost);
 // - refuse: the run fails naming the first negative entry (the behaviour before the flag).
-import { UsageError } from "../../cli/cli.ts";
+import { choiceArg, type Flags, type FlagValues, UsageError } from "../../cli/cli.ts";
 
 export const SIGNED_MODES = ["split", "relu", "refuse"] as const;
 export type SignedMode = typeof SIGNED_MODES[number];
+
+/** `--signed` of the tasks that factorize activations (concepts, contrast); no default: see defaultSignedMode. */
+export const SIGNED_FLAG = {
+  signed: {
+    type: "string",
+    help: "a signed tap (a transformer block output) as NMF rows: split ([ReLU(x), ReLU(-x)], 2C features; " +
+      "basis.npy holds p+ - p-, basis_split.npy the 2C prototypes) | relu (clip) | refuse; default split " +
+      "for a transformer tap, refuse otherwise",
+  },
+} satisfies Flags;
+
+/** The value of SIGNED_FLAG; undefined when not given (the tap decides). */
+export function signedFromArgs(a: FlagValues): SignedMode | undefined {
+  return a.signed === undefined ? undefined : choiceArg("signed", a.signed, SIGNED_MODES);
+}
 
 /**
  * The mode when `--signed` is not given: `split` for a transformer token tap (a block output is signed),
