@@ -1,5 +1,5 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60]
-// [--attribution-cache A] ...
+// [--attribution-cache A] [--tokens patches|patches+cls|reference] [--signed split|relu|refuse] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { SIGNED_FLAG, signedFromArgs } from "../src/pipeline/concepts/signed_rows.ts";
