@@ -6,6 +6,9 @@
 // j wins (710 -> 745). A shift on the wrong axis (tokens for channels), the wrong sign, tokens put back in
 // the wrong order or the CNN's ReLU clip on the signed stream breaks these. Masks lie on the 7 x 7 patch grid
 // (the class token is no place on the image), and step 0 of both tests is the same unchanged model.
+// The second test has an exact truth: a transformer-shaped model whose rest after the tap is linear in the
+// tokens (tests/_helpers/linear_vit.ts), so every shifted p(i), p(j) follows from the unshifted logits and
+// W n_ij; shifting 49 of the 50 tokens (2% less) or clipping the signed tap misses it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
@@ -18,6 +21,16 @@ import { maskingTest } from "../src/pipeline/contrast/sanity_checks/masking.ts";
 import { REFERENCE_TRAINING } from "../kernels/hyperplane/settings.ts";
 import { readManifest } from "../src/io/manifest.ts";
 import { VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
+import {
+  buildLinearVit,
+  LINEAR_VIT_CHANNELS,
+  LINEAR_VIT_CLASSES,
+  LINEAR_VIT_TAP,
+} from "./_helpers/linear_vit.ts";
+import { readNpy } from "../src/io/npy.ts";
+import { openDataset } from "../src/data/dataset.ts";
+import { readImages } from "../src/pipeline/attribute/class_attribution.ts";
+import { Classifier, softmaxRows } from "../src/model/classifier.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const MODEL = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
@@ -97,6 +110,94 @@ Deno.test(
           assert.ok(Math.abs(kept - Math.round(kept)) < 1e-9, `kept share ${share} is not of ${positions}`);
         }
       });
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "shifting on a token tap with a linear rest of the network: p(i), p(j) per offset exactly as W n predicts",
+  ORT_TEST,
+  async () => {
+    const fixture = await ensureFixture();
+    const work = await Deno.makeTempDir({ prefix: "vit-linear-" });
+    try {
+      const vit = buildLinearVit();
+      const model = join(work, "linear_vit.onnx");
+      await Deno.writeFile(model, vit.bytes);
+      const common = {
+        model,
+        data: fixture.imageFolder,
+        limit: 24,
+        layer: LINEAR_VIT_TAP,
+        ep: "wasm" as const,
+      };
+      const vectors = join(work, "vectors");
+      await computeContrastVectors({
+        ...common,
+        classes: "3,5,7",
+        method: "gradxact",
+        samples: 1,
+        sigma: 0,
+        seed: 0,
+        maxImages: 3,
+        batch: 4,
+        out: vectors,
+      });
+      const planesDir = join(work, "planes");
+      await trainHyperplanes({
+        vectors,
+        out: planesDir,
+        training: REFERENCE_TRAINING,
+        solver: "cpu",
+        log: () => {},
+      });
+      const set = await openHyperplanes(planesDir);
+      const predictions = join(vectors, "predictions");
+      const offsets = [0, 1, -1, -4];
+      const report = await runContrastTest(shiftingTest(offsets), {
+        ...common,
+        hyperplanes: { source: planesDir, set },
+        predictions,
+        pairs: "3:5,5:3,3:7,7:3,5:7,7:5",
+        maxImages: 3,
+        out: join(work, "shifting"),
+      });
+      // The truth: each image's unshifted logits, moved by -offset x W n_ij, through softmax, averaged.
+      const predicted = (await readNpy(join(predictions, "predictions.npy"))).data as Int32Array;
+      const dataset = await openDataset(fixture.imageFolder, { limit: 24 });
+      const classifier = await Classifier.open(model, { ep: "wasm" });
+      try {
+        const pairs = report.runs[0].pairs;
+        assert.equal(pairs.length, 6);
+        for (const p of pairs) {
+          const images = [...predicted.keys()].filter((i) => predicted[i] === p.from).slice(0, 3);
+          const { pixels } = await readImages(dataset, images);
+          const logits = (await classifier.forward(pixels, images.length)).logits!;
+          await set.loadRow(p.from);
+          const n = set.normal(p.from, p.to);
+          const wn = Array.from({ length: LINEAR_VIT_CLASSES }, (_, k) => {
+            let s = 0;
+            for (let c = 0; c < LINEAR_VIT_CHANNELS; c++) s += vit.w[k * LINEAR_VIT_CHANNELS + c] * n[c];
+            return s;
+          });
+          offsets.forEach((offset, step) => {
+            const shifted = Float32Array.from(logits, (l, at) => l - offset * wn[at % LINEAR_VIT_CLASSES]);
+            const probs = softmaxRows(shifted, LINEAR_VIT_CLASSES);
+            const mean = (k: number) =>
+              images.reduce((s, _, i) => s + probs[i * LINEAR_VIT_CLASSES + k], 0) / images.length;
+            assert.ok(Math.abs(p.pTo[step] - mean(p.to)) < 1e-5, `${p.from}:${p.to} offset ${offset}: p(j)`);
+            assert.ok(
+              Math.abs(p.pFrom[step] - mean(p.from)) < 1e-5,
+              `${p.from}:${p.to} offset ${offset}: p(i)`,
+            );
+          });
+        }
+      } finally {
+        dataset.close();
+        await classifier.release();
+      }
     } finally {
       await Deno.remove(work, { recursive: true });
     }
