@@ -28,6 +28,8 @@ import {
   LINEAR_VIT_TAP,
 } from "./_helpers/linear_vit.ts";
 import { readNpy } from "../src/io/npy.ts";
+import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplanes/hyperplane_set.ts";
+import { UsageError } from "../src/cli/cli.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { readImages } from "../src/pipeline/attribute/class_attribution.ts";
 import { Classifier, softmaxRows } from "../src/model/classifier.ts";
@@ -198,6 +200,34 @@ Deno.test(
         dataset.close();
         await classifier.release();
       }
+    } finally {
+      await Deno.remove(work, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "masking-test under --tokens reference is refused before anything runs: its positions are channels",
+  ORT_TEST,
+  async () => {
+    const work = await Deno.makeTempDir({ prefix: "vit-masking-" });
+    try {
+      await assert.rejects(
+        () =>
+          runContrastTest(maskingTest(), {
+            model: MODEL,
+            data: work,
+            layer: VIT_LAYER,
+            hyperplanes: { source: "none", set: hyperplanesInMemory(1000, 50, new Map()) },
+            out: join(work, "masking"),
+            ep: "wasm",
+            tokens: "reference",
+          }),
+        (e) =>
+          e instanceof UsageError &&
+          /masking test: under --tokens reference the positions are channels/.test(e.message),
+      );
+      assert.equal(await Deno.stat(join(work, "masking")).then(() => true, () => false), false);
     } finally {
       await Deno.remove(work, { recursive: true });
     }

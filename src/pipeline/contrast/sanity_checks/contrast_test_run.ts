@@ -88,6 +88,8 @@ export interface ContrastTest {
   settings: Record<string, unknown>;
   /** The test needs each source class's attribution (its channel mean without ReLU). */
   needsAttribution?: boolean;
+  /** The test draws on the image at the positions (masks), so the positions must lie on its grid. */
+  drawsOnImage?: boolean;
   /** The rows of class `from` against `tos`; `acts` n x C x h x w, `pixels` n prepared images, and with
    * needsAttribution `attributionMeans` n x h x w. */
   job(
@@ -145,6 +147,12 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const model = await SplitModel.open(opts.model, opts.layer, opts.ep, opts.tokens ?? "patches+cls");
   try {
     const [C] = model.tapShape;
+    if (test.drawsOnImage && !model.positionGrid) {
+      throw new UsageError(
+        `${test.name} test: under --tokens ${model.tokens?.axes} the positions are channels, which lie nowhere ` +
+          "on the image; use --tokens patches+cls",
+      );
+    }
     checkHyperplanesFit(planes, opts.hyperplanes.source, opts.layer, {
       channels: C,
       tapTensor: model.tapTensor,

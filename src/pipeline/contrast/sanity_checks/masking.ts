@@ -6,7 +6,6 @@
 import type { ContrastTest } from "./contrast_test_run.ts";
 import { normalizeOnCpu } from "../../../../kernels/normalize/mod.ts";
 import { IMAGE_SIZE } from "../../../data/input_spec.ts";
-import { UsageError } from "../../../cli/cli.ts";
 
 /** Mask levels after the all-ones level 0 (the reference's N). */
 export const MASK_STEPS = 10;
@@ -111,15 +110,11 @@ export function maskingTest(replacement = 0): ContrastTest {
     steps: levels,
     stepLabel: "mask level (0 = whole image)",
     settings: { replacement, maskSteps: MASK_STEPS, upsampling: "nearest" },
+    drawsOnImage: true,
     job(model, from, tos, { acts, pixels, n }, planes, batchRows) {
       const [, th, tw] = model.tapShape;
-      const grid = model.positionGrid;
-      if (!grid) {
-        throw new UsageError(
-          "masking test: under --tokens reference the positions are channels, which lie nowhere on the " +
-            "image; use --tokens patches+cls",
-        );
-      }
+      // drawsOnImage: the driver has checked that the positions lie on the image's grid.
+      const grid = model.positionGrid!;
       const { h, w } = grid;
       const hw = h * w, size = IMAGE_SIZE, plane = 3 * size * size;
       const normalized = normalizeOnCpu(pixels, n, size, size);
