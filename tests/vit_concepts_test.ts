@@ -99,14 +99,14 @@ Deno.test(
 );
 
 Deno.test(
-  "concepts on a ViT block: --signed split factorizes [x+, x-] and reports p+ - p-; relu clips; refuse refuses",
+  "concepts on a ViT block: --signed split factorizes [x+, x-] and reports p+ - p-; relu clips; refuse refuses; --tokens",
   ORT_TEST,
   async () => {
     const fixture = await ensureFixture();
     const work = await Deno.makeTempDir();
     try {
       const { model, predictions, top } = await firstPrediction(fixture.imageFolder, work);
-      const run = (signed: SignedMode | undefined, out: string) =>
+      const run = (signed: SignedMode | undefined, out: string, tokens?: TokenAxes) =>
         computeConcepts({
           model,
           data: fixture.imageFolder,
@@ -124,6 +124,7 @@ Deno.test(
           ep: "wasm",
           nmfDevice: "cpu",
           signed,
+          tokens,
         });
       // The default on a token tap is split: NMF over 2C = 48 features, the prototypes back in the tap's space.
       const split = await run(undefined, "split");
@@ -156,6 +157,18 @@ Deno.test(
         await Deno.stat(join(work, "relu", String(top), "basis_split.npy")).then(() => 1, () => 0),
         0,
       );
+
+      // The other readings of the tokens: 50 positions of 24 features, or the reference's 24 of 50.
+      const withCls = await run("relu", "cls", "patches+cls");
+      assert.equal(withCls.classes[0].rows, 2 * 50);
+      assert.equal((await readManifest(join(work, "cls")))!.manifest.settings!.tokens, "patches+cls");
+      const reference = await run(undefined, "reference", "reference");
+      assert.equal(reference.classes[0].rows, 2 * 24);
+      assert.equal(reference.channels, 50);
+      assert.deepEqual((await readNpy(join(work, "reference", String(top), "basis_split.npy"))).shape, [
+        3,
+        100,
+      ]);
 
       await assert.rejects(
         () => run("refuse", "refuse"),
