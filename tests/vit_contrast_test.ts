@@ -42,6 +42,26 @@ const PAIRS = [[386, 745], [745, 386], [710, 745], [745, 710]];
 /** Offset 0, one step away from j, then towards j. */
 const OFFSETS = [0, 2, -0.5, -1, -2, -5];
 
+/** contrast-vectors of `classes` (Grad x Act, 3 images each) and the hyperplanes trained on them, in `work`. */
+async function vectorsAndPlanes(
+  common: { model: string; data: string; limit: number; layer: string; ep: "wasm" },
+  classes: string,
+  work: string,
+) {
+  const vectors = join(work, "vectors");
+  const settings = { method: "gradxact" as const, samples: 1, sigma: 0, seed: 0 };
+  await computeContrastVectors({ ...common, ...settings, classes, maxImages: 3, batch: 4, out: vectors });
+  const planes = join(work, "planes");
+  await trainHyperplanes({
+    vectors,
+    out: planes,
+    training: REFERENCE_TRAINING,
+    solver: "cpu",
+    log: () => {},
+  });
+  return { vectors, hyperplanes: { source: planes, set: await openHyperplanes(planes) } };
+}
+
 Deno.test(
   "ViT block: contrast-vectors -> hyperplanes -> shifting raises p(j) along the normal; masking on the patch grid",
   ORT_TEST,
@@ -56,28 +76,8 @@ Deno.test(
         layer: VIT_LAYER,
         ep: "wasm" as const,
       };
-      const vectors = join(work, "vectors");
-      await computeContrastVectors({
-        ...common,
-        classes: CLASSES,
-        method: "gradxact",
-        samples: 1,
-        sigma: 0,
-        seed: 0,
-        maxImages: 3,
-        batch: 4,
-        out: vectors,
-      });
+      const { vectors, hyperplanes } = await vectorsAndPlanes(common, CLASSES, work);
       assert.equal((await readManifest(vectors))!.manifest.settings!.tokens, "patches");
-      const planesDir = join(work, "planes");
-      await trainHyperplanes({
-        vectors,
-        out: planesDir,
-        training: REFERENCE_TRAINING,
-        solver: "cpu",
-        log: () => {},
-      });
-      const hyperplanes = { source: planesDir, set: await openHyperplanes(planesDir) };
       const run = {
         ...common,
         hyperplanes,
@@ -135,32 +135,13 @@ Deno.test(
         layer: LINEAR_VIT_TAP,
         ep: "wasm" as const,
       };
-      const vectors = join(work, "vectors");
-      await computeContrastVectors({
-        ...common,
-        classes: "3,5,7",
-        method: "gradxact",
-        samples: 1,
-        sigma: 0,
-        seed: 0,
-        maxImages: 3,
-        batch: 4,
-        out: vectors,
-      });
-      const planesDir = join(work, "planes");
-      await trainHyperplanes({
-        vectors,
-        out: planesDir,
-        training: REFERENCE_TRAINING,
-        solver: "cpu",
-        log: () => {},
-      });
-      const set = await openHyperplanes(planesDir);
+      const { vectors, hyperplanes } = await vectorsAndPlanes(common, "3,5,7", work);
+      const set = hyperplanes.set;
       const predictions = join(vectors, "predictions");
       const offsets = [0, 1, -1, -4];
       const report = await runContrastTest(shiftingTest(offsets), {
         ...common,
-        hyperplanes: { source: planesDir, set },
+        hyperplanes,
         predictions,
         pairs: "3:5,5:3,3:7,7:3,5:7,7:5",
         maxImages: 3,
