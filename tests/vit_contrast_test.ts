@@ -8,7 +8,9 @@
 // (the class token is no place on the image), and step 0 of both tests is the same unchanged model.
 // The second test has an exact truth: a transformer-shaped model whose rest after the tap is linear in the
 // tokens (tests/_helpers/linear_vit.ts), so every shifted p(i), p(j) follows from the unshifted logits and
-// W n_ij; shifting 49 of the 50 tokens (2% less) or clipping the signed tap misses it.
+// W n_ij, with the whole shift and with --region attribution (the tokens whose Grad x Act channel mean passes
+// the cutoff, the class token among them); shifting 49 of the 50 tokens (2% less), clipping the signed tap or
+// a mask of the patch tokens alone misses it.
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ensureFixture } from "../fixtures/ensure.ts";
@@ -33,6 +35,7 @@ import { UsageError } from "../src/cli/cli.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { readImages } from "../src/pipeline/attribute/class_attribution.ts";
 import { Classifier, softmaxRows } from "../src/model/classifier.ts";
+import { SplitModel } from "../src/model/split_model.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 const MODEL = new URL("vit_tiny.onnx", VIT_TINY_DIR).pathname;
@@ -119,7 +122,7 @@ Deno.test(
 );
 
 Deno.test(
-  "shifting on a token tap with a linear rest of the network: p(i), p(j) per offset exactly as W n predicts",
+  "shifting on a token tap with a linear rest of the network: p(i), p(j) per offset exactly as W n predicts, whole and attribution region",
   ORT_TEST,
   async () => {
     const fixture = await ensureFixture();
@@ -139,47 +142,78 @@ Deno.test(
       const set = hyperplanes.set;
       const predictions = join(vectors, "predictions");
       const offsets = [0, 1, -1, -4];
-      const report = await runContrastTest(shiftingTest(offsets), {
+      const run = {
         ...common,
         hyperplanes,
         predictions,
         pairs: "3:5,5:3,3:7,7:3,5:7,7:5",
         maxImages: 3,
-        out: join(work, "shifting"),
+        attribution: { settings: { method: "gradxact" as const, samples: 1, sigma: 0, seed: 0 } },
+      };
+      const everywhere = await runContrastTest(shiftingTest(offsets), { ...run, out: join(work, "all") });
+      const cutoff = 0.25;
+      const masked = await runContrastTest(shiftingTest(offsets, "attribution", cutoff), {
+        ...run,
+        out: join(work, "attribution"),
       });
-      // The truth: each image's unshifted logits, moved by -offset x W n_ij, through softmax, averaged.
+      // The truth: each image's unshifted logits, moved by -offset x W n_ij x (the share of its 50 tokens that
+      // move: all, or those where the attribution's channel mean exceeds the cutoff), through softmax, averaged.
+      // Grad x Act towards i is a_t,c W_ic / 50 (the head averages the 50 tokens), so that mean is exact too.
       const predicted = (await readNpy(join(predictions, "predictions.npy"))).data as Int32Array;
       const dataset = await openDataset(fixture.imageFolder, { limit: 24 });
       const classifier = await Classifier.open(model, { ep: "wasm" });
+      const split = await SplitModel.open(model, LINEAR_VIT_TAP, "wasm", "patches+cls");
+      const C = LINEAR_VIT_CHANNELS, K = LINEAR_VIT_CLASSES, T = 50;
       try {
-        const pairs = report.runs[0].pairs;
-        assert.equal(pairs.length, 6);
-        for (const p of pairs) {
-          const images = [...predicted.keys()].filter((i) => predicted[i] === p.from).slice(0, 3);
-          const { pixels } = await readImages(dataset, images);
-          const logits = (await classifier.forward(pixels, images.length)).logits!;
-          await set.loadRow(p.from);
-          const n = set.normal(p.from, p.to);
-          const wn = Array.from({ length: LINEAR_VIT_CLASSES }, (_, k) => {
-            let s = 0;
-            for (let c = 0; c < LINEAR_VIT_CHANNELS; c++) s += vit.w[k * LINEAR_VIT_CHANNELS + c] * n[c];
-            return s;
-          });
-          offsets.forEach((offset, step) => {
-            const shifted = Float32Array.from(logits, (l, at) => l - offset * wn[at % LINEAR_VIT_CLASSES]);
-            const probs = softmaxRows(shifted, LINEAR_VIT_CLASSES);
-            const mean = (k: number) =>
-              images.reduce((s, _, i) => s + probs[i * LINEAR_VIT_CLASSES + k], 0) / images.length;
-            assert.ok(Math.abs(p.pTo[step] - mean(p.to)) < 1e-5, `${p.from}:${p.to} offset ${offset}: p(j)`);
-            assert.ok(
-              Math.abs(p.pFrom[step] - mean(p.from)) < 1e-5,
-              `${p.from}:${p.to} offset ${offset}: p(i)`,
-            );
-          });
+        for (const report of [everywhere, masked]) {
+          const pairs = report.runs[0].pairs;
+          assert.equal(pairs.length, 6);
+          for (const p of pairs) {
+            const images = [...predicted.keys()].filter((i) => predicted[i] === p.from).slice(0, 3);
+            const { pixels } = await readImages(dataset, images);
+            const logits = (await classifier.forward(pixels, images.length)).logits!;
+            const acts = await split.activations(pixels, images.length); // [n, C, 1, 50]
+            const share = images.map((_, i) => {
+              if (report === everywhere) return 1;
+              const means = Array.from({ length: T }, (_, t) => {
+                let s = 0;
+                for (let c = 0; c < C; c++) s += acts[(i * C + c) * T + t] * vit.w[p.from * C + c];
+                return s / (T * C);
+              });
+              const threshold = Math.max(...means) * cutoff;
+              return means.filter((m) => m > threshold).length / T;
+            });
+            await set.loadRow(p.from);
+            const n = set.normal(p.from, p.to);
+            const wn = Array.from({ length: K }, (_, k) => {
+              let s = 0;
+              for (let c = 0; c < C; c++) s += vit.w[k * C + c] * n[c];
+              return s;
+            });
+            offsets.forEach((offset, step) => {
+              const shifted = Float32Array.from(
+                logits,
+                (l, at) => l - offset * share[Math.floor(at / K)] * wn[at % K],
+              );
+              const probs = softmaxRows(shifted, K);
+              const mean = (k: number) => images.reduce((s, _, i) => s + probs[i * K + k], 0) / images.length;
+              const what = `${report.settings.region} ${p.from}:${p.to} offset ${offset}`;
+              assert.ok(
+                Math.abs(p.pTo[step] - mean(p.to)) < 1e-5,
+                `${what}: p(j) ${p.pTo[step]} vs ${mean(p.to)}`,
+              );
+              assert.ok(Math.abs(p.pFrom[step] - mean(p.from)) < 1e-5, `${what}: p(i)`);
+            });
+          }
         }
+        // The attribution region moves part of the tokens only: some pair's p(j) differs from the whole shift.
+        assert.ok(
+          masked.runs[0].pairs.some((p, k) => Math.abs(p.pTo[3] - everywhere.runs[0].pairs[k].pTo[3]) > 1e-4),
+        );
       } finally {
         dataset.close();
         await classifier.release();
+        await split.release();
       }
     } finally {
       await Deno.remove(work, { recursive: true });
