@@ -1,7 +1,14 @@
 // deno task attribute --model M --data D --layer L --class C --out O [--method deeplift|gradxact] ...
 import { intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { attributeDataset } from "../src/pipeline/attribute/attribute_dataset.ts";
-import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
+import {
+  MODEL_DATA_FLAGS,
+  modelDataFromArgs,
+  RUN_ENV_FLAGS,
+  runEnvFromArgs,
+  tokensFlag,
+  tokensFromArgs,
+} from "../src/cli/task_flags.ts";
 import { ATTRIBUTION_FLAGS, attributionFromArgs } from "../src/pipeline/attribute/attribute_flags.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 
@@ -16,6 +23,7 @@ export async function main(argv: string[]): Promise<void> {
     class: { type: "string", required: true, help: "target class: index, name or ImageNet wnid" },
     out: { type: "string", required: true, help: "output folder" },
     ...ATTRIBUTION_FLAGS,
+    ...tokensFlag("patches"),
     batch: { type: "string", default: "4", help: "images per pass (each is `samples` rows)" },
     overlays: { type: "string", default: "16", help: "overlay JPEGs for the first N images" },
     "save-raw": { type: "boolean", default: false, help: "also write attributions.npy (N x C x h x w)" },
@@ -23,6 +31,7 @@ export async function main(argv: string[]): Promise<void> {
   }, argv);
   const r = await attributeDataset({
     ...attributionFromArgs(a),
+    tokens: tokensFromArgs(a),
     ...modelDataFromArgs(a),
     ...runEnvFromArgs(a),
     layer: a.layer as string,

@@ -1,7 +1,8 @@
 // deno task concepts --model M --data D --layer L --out O [--classes 0-999|list] [--k 6] [--max-images 60]
-// [--attribution-cache A] ...
+// [--attribution-cache A] [--tokens patches|patches+cls|reference] [--signed split|relu|refuse] ...
 import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
+import { SIGNED_FLAG, signedFromArgs } from "../src/pipeline/concepts/signed_rows.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { skippedLine } from "../src/io/skipped.ts";
 import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
@@ -11,6 +12,8 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
+  tokensFlag,
+  tokensFromArgs,
 } from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
@@ -33,6 +36,8 @@ export async function main(argv: string[]): Promise<void> {
       out: { type: "string", required: true, help: "output folder (resumable: finished classes are kept)" },
       classes: { type: "string", default: "all", help: "classes: all, or a list like 0-9,250,malamute" },
       ...ATTRIBUTION_FLAGS,
+      ...tokensFlag("patches"),
+      ...SIGNED_FLAG,
       k: { type: "string", default: String(NMF_DEFAULTS.k), help: "prototypes per class (NMF components)" },
       ...CLASS_ATTRIBUTION_FLAGS,
       "nmf-batch": { type: "string", default: "16", help: "classes factorized together" },
@@ -51,6 +56,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   const s = await computeConcepts({
     ...attributionFromArgs(a),
+    tokens: tokensFromArgs(a),
     ...modelDataFromArgs(a),
     ...runEnvFromArgs(a),
     layer: a.layer as string,
@@ -63,6 +69,7 @@ export async function main(argv: string[]): Promise<void> {
     tol: floatArg("tol", a.tol),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"]),
     fresh: a.fresh as boolean,
+    signed: signedFromArgs(a),
     shard: parseShard(a.shard),
   });
   const done = s.classes.filter((c) => c.status === "done");

@@ -8,6 +8,8 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
+  tokensFlag,
+  tokensFromArgs,
 } from "../src/cli/task_flags.ts";
 import {
   ATTRIBUTION_FLAGS,
@@ -41,6 +43,7 @@ export async function main(argv: string[]): Promise<void> {
         help: "mask map: mean (channel mean without ReLU, the reference) | relu-mean (mean of ReLU)",
       },
       ...ATTRIBUTION_FLAGS,
+      ...tokensFlag("patches"),
       ...CLASS_ATTRIBUTION_FLAGS,
       ...RUN_ENV_FLAGS,
       ...SHARD_FLAG,
@@ -50,6 +53,7 @@ export async function main(argv: string[]): Promise<void> {
   );
   const s = await computeContrastVectors({
     ...attributionFromArgs(a),
+    tokens: tokensFromArgs(a),
     ...modelDataFromArgs(a),
     ...runEnvFromArgs(a),
     ...classAttributionFromArgs(a),

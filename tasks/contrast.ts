@@ -5,6 +5,7 @@ import { choiceArg, floatArg, intArg, parseCli, runTask } from "../src/cli/cli.t
 import { MODEL_DATA_FLAGS, modelDataFromArgs, RUN_ENV_FLAGS, runEnvFromArgs } from "../src/cli/task_flags.ts";
 import { NMF_DEFAULTS } from "../kernels/nmf/settings.ts";
 import { whyNot } from "../src/pipeline/contrast/why_not/why_not.ts";
+import { SIGNED_FLAG, signedFromArgs } from "../src/pipeline/concepts/signed_rows.ts";
 
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<void> {
         default: "auto",
         help: "where NMF runs: auto (GPU unless software adapter) | gpu | cpu",
       },
+      ...SIGNED_FLAG,
       ...RUN_ENV_FLAGS,
     },
     argv,
@@ -71,6 +73,7 @@ export async function main(argv: string[]): Promise<void> {
     maxIter: intArg("max-iter", a["max-iter"]),
     tol: floatArg("tol", a.tol),
     nmfDevice: choiceArg("nmf", a.nmf, ["auto", "gpu", "cpu"] as const),
+    signed: signedFromArgs(a),
   });
   for (const d of [r, ...(r.reverse ? [r.reverse] : [])]) {
     console.log(

@@ -13,7 +13,8 @@ import { parseShard, SHARD_FLAG } from "../src/cli/shard.ts";
 export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "shifting-test",
-    "Shifts class i's activations along the (i, j) hyperplane normal, ReLU(a - n_ij * offset), finishes the " +
+    "Shifts class i's activations along the (i, j) hyperplane normal, ReLU(a - n_ij * offset) (on a " +
+      "transformer block, every token by a - n_ij * offset, unclipped unless --tokens reference), finishes the " +
       "forward pass from the layer and reports the mean softmax per offset: does p(j) rise? Pairs are sampled " +
       "as the reference does (per run: i drawn --draws times, j --others times each, in 1..K-1).",
     {

@@ -30,6 +30,7 @@ import { hyperplanesInMemory } from "../src/pipeline/contrast/hyperplanes/hyperp
 import { sideMasks, whyNot } from "../src/pipeline/contrast/why_not/why_not.ts";
 import { trainPairCpu } from "../kernels/hyperplane/reference.ts";
 import { readNpy } from "../src/io/npy.ts";
+import { readManifest } from "../src/io/manifest.ts";
 import { UsageError } from "../src/cli/cli.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
@@ -160,6 +161,25 @@ Deno.test(
     const json = JSON.parse(await Deno.readTextFile(join(out, "contrast.json")));
     assert.equal(json.reverse.from, 5);
     assert.ok(r.figure.endsWith(`why_0_${CLASSES[0].name}_not_5_${CLASSES[5].name}.jpg`));
+  },
+);
+
+Deno.test(
+  "--signed split on a tap after a ReLU: the ReLU(-x) half stays empty and the planted answer holds",
+  ORT_TEST,
+  async () => {
+    const out = join(work, "signed-split");
+    const r = await whyNot({ ...base, classA: 0, classB: 5, out, k: 3, signed: "split" });
+    const split = await readNpy(join(out, "basis_split.npy"));
+    assert.deepEqual(split.shape, [3, 2 * C]);
+    const h = split.data as Float32Array;
+    for (let p = 0; p < 3; p++) {
+      assert.ok(h.subarray(p * 2 * C + C, (p + 1) * 2 * C).every((x) => x === 0), `prototype ${p}: p- = 0`);
+      assert.deepEqual([...r.basis.subarray(p * C, (p + 1) * C)], [...h.subarray(p * 2 * C, p * 2 * C + C)]);
+    }
+    assert.ok(bestCosine(r.basis, 3, channelOf("M1")) >= 0.9);
+    assert.ok(bestCosine(r.basis, 3, channelOf("M3")) <= 0.1);
+    assert.equal((await readManifest(out))!.manifest.settings!.signed, "split");
   },
 );
 

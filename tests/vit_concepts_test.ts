@@ -14,6 +14,8 @@ import { readNpy } from "../src/io/npy.ts";
 import { relativeError } from "./_helpers/numeric.ts";
 import { pixelInputs, readVitTiny, VIT_LAYER, VIT_TINY_DIR } from "./_helpers/vit_tiny.ts";
 import type { TokenAxes } from "../src/model/tokens.ts";
+import type { SignedMode } from "../src/pipeline/concepts/signed_rows.ts";
+import { readManifest } from "../src/io/manifest.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 
@@ -97,34 +99,80 @@ Deno.test(
 );
 
 Deno.test(
-  "concepts on a ViT block: the signed residual stream is refused by name, not deep inside NMF",
+  "concepts on a ViT block: --signed split factorizes [x+, x-] and reports p+ - p-; relu clips; refuse refuses; --tokens",
   ORT_TEST,
   async () => {
-    // The tokens reach NMF as patch rows (the Attributor test above); a block output is signed, which NMF cannot
-    // factorize: how to make it non-negative (ReLU, a [x+, x-] split, another tap) is still open (issue 21).
     const fixture = await ensureFixture();
     const work = await Deno.makeTempDir();
     try {
       const { model, predictions, top } = await firstPrediction(fixture.imageFolder, work);
+      const run = (signed: SignedMode | undefined, out: string, tokens?: TokenAxes) =>
+        computeConcepts({
+          model,
+          data: fixture.imageFolder,
+          limit: 4,
+          layer: VIT_LAYER,
+          classes: String(top),
+          method: "gradxact",
+          samples: 1,
+          sigma: 0,
+          seed: 0,
+          maxImages: 2,
+          k: 3,
+          predictions,
+          out: join(work, out),
+          ep: "wasm",
+          nmfDevice: "cpu",
+          signed,
+          tokens,
+        });
+      // The default on a token tap is split: NMF over 2C = 48 features, the prototypes back in the tap's space.
+      const split = await run(undefined, "split");
+      assert.equal(split.signed, "split");
+      assert.equal(split.classes[0].status, "done");
+      const manifest = (await readManifest(join(work, "split")))!.manifest;
+      assert.equal(manifest.settings!.signed, "split");
+      assert.equal(manifest.settings!.tokens, "patches");
+      const both = await readNpy(join(work, "split", String(top), "basis_split.npy"));
+      const basis = await readNpy(join(work, "split", String(top), "basis.npy"));
+      assert.deepEqual(both.shape, [3, 48]);
+      assert.deepEqual(basis.shape, [3, 24]);
+      const h = both.data as Float32Array, p = basis.data as Float32Array;
+      assert.ok(h.every((x) => x >= 0), "NMF factors are non-negative");
+      for (let r = 0; r < 3; r++) {
+        for (let c = 0; c < 24; c++) {
+          assert.equal(p[r * 24 + c], Math.fround(h[r * 48 + c] - h[r * 48 + 24 + c]));
+        }
+      }
+      // The stream is signed and the split keeps its negative half: some prototype has negative features.
+      assert.ok(p.some((x) => x < 0), "p+ - p- has negative entries");
+      assert.ok(h.some((x, j) => j % 48 >= 24 && x > 0), "the ReLU(-x) half is used");
+
+      const relu = await run("relu", "relu");
+      const clipped = await readNpy(join(work, "relu", String(top), "basis.npy"));
+      assert.deepEqual(clipped.shape, [3, 24]);
+      assert.ok((clipped.data as Float32Array).every((x) => x >= 0));
+      assert.equal(relu.signed, "relu");
+      assert.equal(
+        await Deno.stat(join(work, "relu", String(top), "basis_split.npy")).then(() => 1, () => 0),
+        0,
+      );
+
+      // The other readings of the tokens: 50 positions of 24 features, or the reference's 24 of 50.
+      const withCls = await run("relu", "cls", "patches+cls");
+      assert.equal(withCls.classes[0].rows, 2 * 50);
+      assert.equal((await readManifest(join(work, "cls")))!.manifest.settings!.tokens, "patches+cls");
+      const reference = await run(undefined, "reference", "reference");
+      assert.equal(reference.classes[0].rows, 2 * 24);
+      assert.equal(reference.channels, 50);
+      assert.deepEqual((await readNpy(join(work, "reference", String(top), "basis_split.npy"))).shape, [
+        3,
+        100,
+      ]);
+
       await assert.rejects(
-        () =>
-          computeConcepts({
-            model,
-            data: fixture.imageFolder,
-            limit: 4,
-            layer: VIT_LAYER,
-            classes: String(top),
-            method: "gradxact",
-            samples: 1,
-            sigma: 0,
-            seed: 0,
-            maxImages: 2,
-            k: 3,
-            predictions,
-            out: join(work, "concepts"),
-            ep: "wasm",
-          }),
-        /--layer encoder\.layers\.encoder_layer_7: the weighted activations are negative \(image 0, position \d+, channel \d+/,
+        () => run("refuse", "refuse"),
+        /--layer encoder\.layers\.encoder_layer_7: the weighted activations are negative \(image 0, position \d+, channel \d+.*--signed split/,
       );
     } finally {
       await Deno.remove(work, { recursive: true });

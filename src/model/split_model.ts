@@ -10,6 +10,7 @@ import { readModel, sha256File } from "../onnx/model.ts";
 import { createSession, type EpChoice, ort, type SessionHandle } from "../runtime/ort.ts";
 import {
   gridAsTokens,
+  positionGrid,
   type TokenAxes,
   type TokenLayout,
   tokenLayout,
@@ -29,8 +30,24 @@ export class SplitModel {
     readonly numClasses: number,
     readonly trunk: Classifier,
     private readonly head: SessionHandle,
-    private readonly tokens?: { layout: TokenLayout; axes: TokenAxes; layer: string },
+    /** A transformer tap's token layout and which tokens are positions; undefined for a CNN. */
+    readonly tokens?: { layout: TokenLayout; axes: TokenAxes; layer: string },
   ) {}
+
+  /** The image grid the positions lie on (tokens.ts positionGrid), for masks drawn on the image. */
+  get positionGrid(): { h: number; w: number; prefix: number } | undefined {
+    return positionGrid(this.tapShape, this.tokens);
+  }
+
+  /**
+   * Whether shifted activations are clipped at 0 (the reference's `use_relu=True`): a CNN tap follows a ReLU,
+   * so the clip changes nothing at offset 0. A transformer block output is the signed residual stream, which
+   * the clip would change before any shift, so tokens as positions are not clipped; the reference's axes
+   * keep its clip, to reproduce its numbers (docs/reference-notes.md).
+   */
+  get clipsShift(): boolean {
+    return !this.tokens || this.tokens.axes === "reference";
+  }
 
   /**
    * `tokenAxes` reads a transformer's [T, C] tap (src/model/tokens.ts); the head needs every token back, so

@@ -20,7 +20,8 @@ export interface TokenLayout {
 }
 
 /** How a [N, T, C] tap's rows are read: tokens as positions (with or without the class token), or the reference's axes. */
-export type TokenAxes = "patches" | "patches+cls" | "reference";
+export type TokenAxes = typeof TOKEN_AXES[number];
+export const TOKEN_AXES = ["patches", "patches+cls", "reference"] as const;
 
 /** The patch size of a ViT: kernel (= stride) of the one convolution that reads the image. */
 export function patchSize(model: Model): number | undefined {
@@ -134,6 +135,20 @@ export function tokensAsGrid(
     });
   }
   return out;
+}
+
+/**
+ * The image grid a tap's positions lie on, for what is drawn on the image (masks, overlays): h x w positions
+ * after `prefix` positions that are no place on the image (the class token under "patches+cls"). A CNN's
+ * [C, h, w] is its own grid; undefined under the reference's axes, whose positions are channels.
+ */
+export function positionGrid(
+  tapShape: readonly number[],
+  tokens?: { layout: TokenLayout; axes: TokenAxes },
+): { h: number; w: number; prefix: number } | undefined {
+  if (!tokens) return { h: tapShape[1], w: tapShape[2], prefix: 0 };
+  if (tokens.axes === "reference") return undefined;
+  return { h: tokens.layout.gridH, w: tokens.layout.gridW, prefix: tokens.axes === "patches+cls" ? 1 : 0 };
 }
 
 /** The input box [top, left, height, width] in pixels of patch token p (0-based over the grid). */

@@ -15,6 +15,8 @@ import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { withOutDir } from "../../io/out_dir.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { UsageError } from "../../cli/cli.ts";
+import { positionGrid, type TokenAxes } from "../../model/tokens.ts";
+import { tokenSetting } from "./class_attribution.ts";
 
 export interface AttributeOptions extends AttributionSettings {
   model: string;
@@ -30,6 +32,8 @@ export interface AttributeOptions extends AttributionSettings {
   saveRaw?: boolean;
   /** Overlay JPEGs for the first this many images. */
   overlays?: number;
+  /** How a transformer tap's tokens are positions (src/model/tokens.ts); default patches. */
+  tokens?: TokenAxes;
 }
 
 export interface AttributeResult {
@@ -56,6 +60,7 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
     saveRaw: opts.saveRaw,
+    tokenAxes: opts.tokens,
   });
   try {
     const names = classNamesFor(attributor.numClasses, dataset.classNames);
@@ -73,7 +78,15 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
     const raw = opts.saveRaw
       ? await NpyStreamWriter.create(join(opts.out, "attributions.npy"), "<f4", [n, c, h, w])
       : undefined;
-    const overlays = Math.min(opts.overlays ?? 16, n);
+    // Overlays show the positions on the image's grid (a class token is no place on it; the reference's
+    // axes put channels at the positions, which lie nowhere).
+    const grid = positionGrid(attributor.tapShape, attributor.tokens);
+    const overlays = grid ? Math.min(opts.overlays ?? 16, n) : 0;
+    if (!grid && (opts.overlays ?? 16) > 0) {
+      console.error(
+        "attribute: no overlays under --tokens reference (its positions are channels, not places)",
+      );
+    }
     const batch = opts.batch ?? 4;
     const progress = createProgress("attribute", n);
     const skipped: SkippedImage[] = [];
@@ -90,14 +103,15 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
       if (raw) await raw.append(result.attributions!);
       for (let i = 0; i < count && start + i < overlays; i++) {
         if (!read.ok[i]) continue;
-        const map = result.maps.subarray(i * h * w, (i + 1) * h * w);
+        const at = i * h * w + grid!.prefix;
+        const map = result.maps.subarray(at, at + grid!.h * grid!.w);
         const max = map.reduce((a, b) => Math.max(a, b), 0);
         const rgb = overlayMap(
           read.images.subarray(i * IMAGE_SIZE * IMAGE_SIZE * 3),
           IMAGE_SIZE,
           map,
-          h,
-          w,
+          grid!.h,
+          grid!.w,
           max,
         );
         const file = join("overlays", `${String(start + i).padStart(5, "0")}.jpg`);
@@ -116,7 +130,7 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
       layer: { name: opts.layer, tensor: attributor.tapTensor },
       data: { path: opts.data, count: n, files: dataset.entries.map((e) => e.path) },
       device: attributor.trunk.device,
-      settings: { ...settings, target, batch, saveRaw: !!opts.saveRaw },
+      settings: { ...settings, target, batch, saveRaw: !!opts.saveRaw, ...tokenSetting(attributor) },
     });
     await writeJsonAtomic(join(opts.out, "attribution.json"), {
       manifest,

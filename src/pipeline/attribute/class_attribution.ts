@@ -10,7 +10,7 @@
 // `<class>.json` naming the images. `key` hashes everything the numbers depend on: the model's sha256, the
 // tap tensor, the attribution settings (method, samples, sigma, seed) and the attribution batch size (an
 // image's noise rows are numbered from its batch's first dataset index, so the batching is part of the
-// result). An entry is used only when it lists the same dataset indices with the same image content (the
+// result) and, for a transformer tap, which tokens are positions (`--tokens`: the maps' shape and order). An entry is used only when it lists the same dataset indices with the same image content (the
 // sha256 of the prepared 224 x 224 pixels, computed from the pixels read for the activations anyway), so a
 // moved, renamed or re-encoded data folder cannot serve stale maps; anything else is recomputed and the
 // entry replaced. Entries are written atomically (npy first, json last), so a killed run leaves no entry
@@ -23,6 +23,7 @@ import { readJsonIfExists, writeFileAtomic, writeJsonAtomic } from "../../io/ato
 import { encodeNpy, readNpy } from "../../io/npy.ts";
 import { checkWritableFolder } from "../../io/out_dir.ts";
 import type { AttributionSettings, Attributor } from "./attributor.ts";
+import type { TokenAxes } from "../../model/tokens.ts";
 import {
   findOrComputePredictions,
   type FindPredictionsOptions,
@@ -49,6 +50,16 @@ export interface ClassStageOptions extends AttributionSettings {
   /** Shared attribution-map cache folder (see this file's header). */
   attributionCache?: string;
   ep?: EpChoice;
+  /** How a transformer tap's tokens are positions (src/model/tokens.ts); default patches. */
+  tokens?: TokenAxes;
+}
+
+/**
+ * `{ tokens }` for a transformer tap (which tokens are positions: part of a run's identity, its manifest and
+ * the cache key), nothing for a CNN tap, so CNN runs keep their identities and cache keys.
+ */
+export function tokenSetting(attributor: Attributor): { tokens?: TokenAxes } {
+  return attributor.tokens ? { tokens: attributor.tokens.axes } : {};
 }
 
 /**
@@ -140,12 +151,19 @@ export class AttributionCache {
   ): Promise<AttributionCache | undefined> {
     if (!root) return Promise.resolve(undefined);
     const { tapTensor, settings } = attributor;
-    return AttributionCache.open(root, { modelSha256, tapTensor, settings, batch });
+    return AttributionCache.open(root, {
+      modelSha256,
+      tapTensor,
+      settings,
+      batch,
+      ...tokenSetting(attributor),
+    });
   }
 
+  /** `tokens` only for a transformer tap, so a CNN's keys (and cached maps) stay what they were. */
   static async open(
     root: string,
-    identity: { modelSha256: string; tapTensor: string; settings: object; batch: number },
+    identity: { modelSha256: string; tapTensor: string; settings: object; batch: number; tokens?: string },
   ): Promise<AttributionCache> {
     await checkAttributionCache(root);
     const key = (await sha256Hex(new TextEncoder().encode(JSON.stringify(identity)))).slice(0, 16);

@@ -16,6 +16,7 @@ import {
   type ClassStageOptions,
   classStagePredictions,
   predictedMembers,
+  tokenSetting,
 } from "../attribute/class_attribution.ts";
 import { acquireGpu } from "../../runtime/gpu.ts";
 import { factorize, type FactorizeProblem, nmfDeviceFor } from "./factorize.ts";
@@ -36,6 +37,13 @@ import {
 import type { SkippedImage } from "../../io/skipped.ts";
 import { UsageError } from "../../cli/cli.ts";
 import { partition, type Shard, shardSetting } from "../../cli/shard.ts";
+import {
+  defaultSignedMode,
+  nmfChannels,
+  nonNegativeActivations,
+  type SignedMode,
+  signedPrototypes,
+} from "./signed_rows.ts";
 
 export interface ConceptsOptions extends ClassStageOptions {
   k?: number;
@@ -49,6 +57,8 @@ export interface ConceptsOptions extends ClassStageOptions {
   fresh?: boolean;
   /** Compute only this part of the classes (`deno task merge` joins the parts). */
   shard?: Shard;
+  /** How a signed tap becomes NMF rows (signed_rows.ts); default split for a token tap, refuse otherwise. */
+  signed?: SignedMode;
 }
 
 export interface ClassConcepts {
@@ -68,6 +78,9 @@ export interface ConceptsSummary {
   tensor: string;
   channels: number;
   k: number;
+  /** How signed activations were made non-negative; with split, basis.npy holds the signed p+ - p- and
+   * basis_split.npy the 2C-feature prototypes NMF found. */
+  signed?: SignedMode;
   classes: ClassConcepts[];
   /** Images left out (unreadable); in the index file only. */
   skipped?: SkippedImage[];
@@ -77,32 +90,6 @@ interface ClassFile extends ClassConcepts {
   identity: RunIdentity;
   imagePaths: string[];
   imageIndices: number[];
-}
-
-/**
- * NMF needs non-negative rows; a CNN block ends in a ReLU, but a transformer block's output is the signed
- * residual stream. Fails naming the layer and the first negative weighted entry rather than deep inside NMF.
- * `activations` images x C x hw, `maps` images x hw (as the rows are built from them).
- */
-function assertNonNegativeRows(
-  activations: Float32Array,
-  maps: Float32Array,
-  channels: number,
-  hw: number,
-  layer: string,
-): void {
-  const at = activations.findIndex((x, j) => x * maps[Math.floor(j / (channels * hw)) * hw + (j % hw)] < 0);
-  if (at < 0) return;
-  const [image, channel, position] = [
-    Math.floor(at / (channels * hw)),
-    Math.floor(at / hw) % channels,
-    at % hw,
-  ];
-  throw new UsageError(
-    `--layer ${layer}: the weighted activations are negative (image ${image}, position ${position}, channel ` +
-      `${channel}: ${activations[at]}), and NMF needs non-negative rows. A transformer block outputs the ` +
-      "signed residual stream; tap a non-negative layer (after a ReLU) for concepts.",
-  );
 }
 
 export async function computeConcepts(opts: ConceptsOptions): Promise<ConceptsSummary> {
@@ -124,6 +111,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
   const attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
     ep: opts.ep,
     withMean: true,
+    tokenAxes: opts.tokens,
   }).catch((e) => {
     dataset.close();
     throw e;
@@ -139,9 +127,11 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     } catch (e) {
       throw new UsageError((e as Error).message);
     }
-    if (k > channels) {
+    const signed = opts.signed ?? defaultSignedMode(!!attributor.tokens);
+    const features = nmfChannels(signed, channels);
+    if (k > features) {
       throw new UsageError(
-        `--k ${k}: ${opts.layer} has only ${channels} channels, so at most ${channels} prototypes`,
+        `--k ${k}: ${opts.layer} has only ${features} NMF features, so at most ${features} prototypes`,
       );
     }
     const note = classCountNote(attributor.numClasses, dataset.classNames);
@@ -155,7 +145,13 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
     const identity: RunIdentity = {
       model: sha256,
       layer: attributor.tapTensor,
-      settings: { ...settings, ...nmfSettings, maxImages, ...shardSetting(opts.shard) },
+      settings: {
+        ...settings,
+        ...nmfSettings,
+        maxImages,
+        ...shardSetting(opts.shard),
+        ...tokenSettings(attributor, signed),
+      },
       data: await dataIdentity(dataset),
     };
     await claimFolder(opts.out, identity, !!opts.fresh);
@@ -178,6 +174,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
         predictions: found.from,
         attributionCache: opts.attributionCache ?? null,
         ...shardSetting(opts.shard),
+        ...tokenSettings(attributor, signed),
       },
       identity,
       ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
@@ -210,6 +207,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
           tensor: attributor.tapTensor,
           channels,
           k,
+          signed,
           classes: await finishedOnDisk(opts.out, identity),
           skipped,
         } satisfies ConceptsSummary,
@@ -244,22 +242,30 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
         }
         // Unreadable images (zero pixels in the attribution) leave no rows. V itself is built where NMF
         // runs (on the GPU from the activations as they are, or transposed here for the CPU).
-        assertNonNegativeRows(r!.activations, r!.maps, channels, hw, opts.layer);
+        const activations = nonNegativeActivations(r!.activations, r!.maps, channels, hw, signed, opts.layer);
         const keep = wanted.flatMap((img, i) => (failed.has(img) ? [] : [i]));
-        const v = { activations: r!.activations, maps: r!.maps, keep, hw };
+        const v = { activations, maps: r!.maps, keep, hw };
         problems.push({ cls, images, v, n: images.length * hw, cached: r!.cached });
       }
       if (!problems.length) continue;
       const factors: NmfResult[] = await factorize(
         nmfDeviceFor(opts.nmfDevice, gpu),
         problems,
-        channels,
+        features,
         nmfSettings,
       );
       for (let i = 0; i < problems.length; i++) {
         const { cls, images, n, cached } = problems[i];
         const f = factors[i];
-        await writeNpy(join(opts.out, String(cls), "basis.npy"), f.h, [k, channels]);
+        if (signed === "split") {
+          await writeNpy(join(opts.out, String(cls), "basis_split.npy"), f.h, [k, features]);
+          await writeNpy(join(opts.out, String(cls), "basis.npy"), signedPrototypes(f.h, k, channels), [
+            k,
+            channels,
+          ]);
+        } else {
+          await writeNpy(join(opts.out, String(cls), "basis.npy"), f.h, [k, channels]);
+        }
         const entry: ClassFile = {
           class: cls,
           ...(names ? { name: names[cls] } : {}),
@@ -288,6 +294,7 @@ async function conceptsIn(opts: ConceptsOptions, k: number): Promise<ConceptsSum
       tensor: attributor.tapTensor,
       channels,
       k,
+      signed,
       classes: classes.map((c) => results.get(c)!),
       skipped,
     };
@@ -332,4 +339,14 @@ async function finishedOnDisk(out: string, identity: RunIdentity): Promise<Class
 function strip(entry: ClassFile): ClassConcepts {
   const { identity: _s, imagePaths: _p, imageIndices: _i, ...rest } = entry;
   return rest;
+}
+
+/**
+ * What a transformer tap adds to the settings (the run identity and the manifest): which tokens are positions
+ * and how the signed stream became NMF rows. Empty for a CNN tap with the default mode, so CNN runs keep their
+ * identities.
+ */
+function tokenSettings(attributor: Attributor, signed: SignedMode): Record<string, string> {
+  const tokens = tokenSetting(attributor);
+  return { ...tokens, ...(tokens.tokens || signed !== defaultSignedMode(false) ? { signed } : {}) };
 }

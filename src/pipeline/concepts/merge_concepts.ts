@@ -40,6 +40,8 @@ export async function mergeConcepts(dirs: string[], out: string): Promise<Concep
       const file = await readJsonIfExists(join(p.dir, String(c), "concepts.json"));
       if (!file) continue;
       await copyPartFile(p.dir, out, join(String(c), "basis.npy"));
+      // --signed split's 2C prototypes, where the part has them.
+      await copyPartFile(p.dir, out, join(String(c), "basis_split.npy"));
       await writeJsonAtomic(join(out, String(c), "concepts.json"), unshard(file, p.shard.out, out));
     }
   }

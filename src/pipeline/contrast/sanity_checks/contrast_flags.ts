@@ -4,6 +4,8 @@ import {
   modelDataFromArgs,
   RUN_ENV_FLAGS,
   runEnvFromArgs,
+  tokensFlag,
+  tokensFromArgs,
 } from "../../../cli/task_flags.ts";
 import { type Flags, intArg } from "../../../cli/cli.ts";
 import { openHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
@@ -33,6 +35,7 @@ export const CONTRAST_TEST_FLAGS = {
     type: "string",
     help: "existing predictions folder (default: <out>/predictions, computed if missing)",
   },
+  ...tokensFlag("patches+cls"),
   ...RUN_ENV_FLAGS,
 } satisfies Flags;
 
@@ -42,7 +45,7 @@ type Args = Record<string, string | boolean | undefined>;
 export async function contrastOptionsFromArgs(a: Args): Promise<ContrastRunOptions> {
   const runs = intArg("runs", a.runs), draws = intArg("draws", a.draws), others = intArg("others", a.others);
   const seed = intArg("seed", a.seed, 0), maxImages = intArg("max-images", a["max-images"]);
-  const batch = intArg("batch", a.batch);
+  const batch = intArg("batch", a.batch), tokens = tokensFromArgs(a);
   const dir = a.hyperplanes as string;
   const set = await openHyperplanes(dir);
   return {
@@ -59,5 +62,6 @@ export async function contrastOptionsFromArgs(a: Args): Promise<ContrastRunOptio
     maxImages,
     batch,
     predictions: a.predictions as string | undefined,
+    tokens,
   };
 }

@@ -38,6 +38,7 @@ import {
 } from "./contrast_summary.ts";
 import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperplane_set.ts";
 import { SplitModel } from "../../../model/split_model.ts";
+import type { TokenAxes } from "../../../model/tokens.ts";
 import { meanSoftmaxPerStep, type StepJob } from "./step_runner.ts";
 import { stepFigure } from "./step_figure.ts";
 import { partition, type Shard, shardSetting } from "../../../cli/shard.ts";
@@ -62,6 +63,8 @@ export interface ContrastRunOptions {
   maxImages?: number;
   /** Model input rows per batch. */
   batch?: number;
+  /** How a transformer tap's tokens are positions; the head needs every token back (default patches+cls). */
+  tokens?: TokenAxes;
   /** For tests that need attribution: its settings (default: the paper's) and a shared cache folder. */
   attribution?: { settings?: AttributionSettings; cache?: string };
   /**
@@ -92,6 +95,8 @@ export interface ContrastTest {
   settings: Record<string, unknown>;
   /** The test needs each source class's attribution (its channel mean without ReLU). */
   needsAttribution?: boolean;
+  /** The test draws on the image at the positions (masks), so the positions must lie on its grid. */
+  drawsOnImage?: boolean;
   /** The rows of class `from` against `tos`; `acts` n x C x h x w, `pixels` n prepared images, and with
    * needsAttribution `attributionMeans` n x h x w. */
   job(
@@ -146,9 +151,16 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
   const batchRows = opts.batch ?? 32;
 
   if (test.needsAttribution) await checkAttributionCache(opts.attribution?.cache);
-  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep);
+  const model = opts.splitModel ??
+    await SplitModel.open(opts.model, opts.layer, opts.ep, opts.tokens ?? "patches+cls");
   try {
     const [C] = model.tapShape;
+    if (test.drawsOnImage && !model.positionGrid) {
+      throw new UsageError(
+        `${test.name} test: under --tokens ${model.tokens?.axes} the positions are channels, which lie nowhere ` +
+          "on the image; use --tokens patches+cls",
+      );
+    }
     checkHyperplanesFit(planes, opts.hyperplanes.source, opts.layer, {
       channels: C,
       tapTensor: model.tapTensor,
@@ -204,6 +216,7 @@ async function contrastTestIn(test: ContrastTest, opts: ContrastRunOptions): Pro
         batch: batchRows,
         hyperplanes: opts.hyperplanes.source,
         predictions: predictionsDir,
+        ...(model.tokens ? { tokens: model.tokens.axes } : {}),
         ...(attribution
           ? { attribution: attribution.settings, attributionCache: opts.attribution?.cache }
           : {}),
@@ -382,15 +395,10 @@ async function openAttribution(
     { path: opts.model, sha256: model.sha256 },
     opts.layer,
     settings,
-    { ep: opts.ep, withMean: true },
+    { ep: opts.ep, withMean: true, tokenAxes: model.tokens?.axes },
   );
   const cache = opts.attribution?.cache
-    ? await AttributionCache.open(opts.attribution.cache, {
-      modelSha256: model.sha256,
-      tapTensor: attributor.tapTensor,
-      settings,
-      batch: ATTRIBUTION_BATCH,
-    })
+    ? await AttributionCache.forRun(opts.attribution.cache, attributor, model.sha256, ATTRIBUTION_BATCH)
     : undefined;
   return { attributor, cache, settings };
 }

@@ -89,6 +89,14 @@ export function keptShare(distances: Float32Array, thresholds: number[]): number
   });
 }
 
+/** The n x hw distances of positions prefix .. prefix + hw - 1 of each image's `per` positions. */
+function onGrid(all: Float32Array, n: number, per: number, prefix: number, hw: number): Float32Array {
+  if (prefix === 0 && per === hw) return all;
+  const out = new Float32Array(n * hw);
+  for (let i = 0; i < n; i++) out.set(all.subarray(i * per + prefix, i * per + prefix + hw), i * hw);
+  return out;
+}
+
 /**
  * The masking test for the shared driver: per pair, 11 mask levels of every image of class i, through the
  * whole model. `replacement` is the value of masked pixels in normalized space (the reference's driver
@@ -102,12 +110,18 @@ export function maskingTest(replacement = 0): ContrastTest {
     steps: levels,
     stepLabel: "mask level (0 = whole image)",
     settings: { replacement, maskSteps: MASK_STEPS, upsampling: "nearest" },
+    drawsOnImage: true,
     job(model, from, tos, { acts, pixels, n }, planes, batchRows) {
-      const [, h, w] = model.tapShape;
+      const [, th, tw] = model.tapShape;
+      // drawsOnImage: the driver has checked that the positions lie on the image's grid.
+      const grid = model.positionGrid!;
+      const { h, w } = grid;
       const hw = h * w, size = IMAGE_SIZE, plane = 3 * size * size;
       const normalized = normalizeOnCpu(pixels, n, size, size);
       const perPair = tos.map((to) => {
-        const distances = hyperplaneDistances(acts, n, hw, planes.normal(from, to), planes.bias(from, to));
+        const all = hyperplaneDistances(acts, n, th * tw, planes.normal(from, to), planes.bias(from, to));
+        // Only positions on the image are masked and ranked (a class token is none).
+        const distances = onGrid(all, n, th * tw, grid.prefix, hw);
         const thresholds = quantileThresholds(distances);
         return { distances, thresholds };
       });

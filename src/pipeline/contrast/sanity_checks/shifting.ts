@@ -2,6 +2,9 @@
 // the (i, j) hyperplane normal, ReLU(a - mask * n_ij * offset) per offset, and the rest of the network (the
 // head) classifies them; if the normal captures what separates j from i, p(j) rises as |offset| grows. The
 // reference's offsets are negative, so the shift moves towards j (label 1 of the hyperplane's training).
+// On a transformer block output (signed) the shift is a - mask * n_ij * offset, unclipped (SplitModel
+// clipsShift): the positions are the tapped tokens (every token, the class token among them, so the head can
+// run from there).
 import { UsageError } from "../../../cli/cli.ts";
 import type { ContrastTest } from "./contrast_test_run.ts";
 
@@ -29,6 +32,7 @@ export function parseOffsets(value: string | undefined): number[] {
 /**
  * One image's shifted activations: out[c, p] = max(0, a[c, p] - mask[p] * normal[c] * offset), for an image
  * of C x hw activations (the tap's NCHW layout). Without a mask every position moves (the paper's Table 3).
+ * `clip` false leaves out the max(0, .) for a signed tap.
  */
 export function shiftImage(
   acts: Float32Array,
@@ -37,14 +41,16 @@ export function shiftImage(
   hw: number,
   out: Float32Array,
   mask?: Float32Array,
+  clip = true,
 ): void {
   const c = normal.length;
+  const floor = clip ? 0 : -Infinity;
   for (let ch = 0; ch < c; ch++) {
     const step = normal[ch] * offset, base = ch * hw;
     if (mask) {
-      for (let p = 0; p < hw; p++) out[base + p] = Math.max(0, acts[base + p] - mask[p] * step);
+      for (let p = 0; p < hw; p++) out[base + p] = Math.max(floor, acts[base + p] - mask[p] * step);
     } else {
-      for (let p = 0; p < hw; p++) out[base + p] = Math.max(0, acts[base + p] - step);
+      for (let p = 0; p < hw; p++) out[base + p] = Math.max(floor, acts[base + p] - step);
     }
   }
 }
@@ -85,6 +91,7 @@ export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cut
     stepLabel: SHIFTING_STEP_LABEL,
     settings: {
       region,
+      // Without the ReLU where settings.tokens is patches or patches+cls: a block output is signed.
       shift: region === "all" ? "ReLU(a - n_ij * offset)" : "ReLU(a - mask * n_ij * offset)",
       ...(region === "attribution"
         ? { cutoff, mask: "attribution mean (no ReLU) > cutoff x image max" }
@@ -118,6 +125,7 @@ export function shiftingTest(offsets: number[], region: ShiftRegion = "all", cut
             hw,
             out,
             mask?.subarray(image * hw, (image + 1) * hw),
+            model.clipsShift,
           ),
         run: (input, rows) => model.headProbabilities(input, rows),
         extra: mask ? () => ({ shiftedShare: mask!.reduce((a, b) => a + b, 0) / mask!.length }) : undefined,

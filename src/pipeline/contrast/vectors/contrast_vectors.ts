@@ -31,6 +31,7 @@ import {
   type ClassStageOptions,
   classStagePredictions,
   predictedMembers,
+  tokenSetting,
 } from "../../attribute/class_attribution.ts";
 import {
   classVectorsPath,
@@ -154,6 +155,7 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
     attributor = await Attributor.open(model, { path: opts.model, sha256 }, opts.layer, settings, {
       ep: opts.ep,
       withMean: true,
+      tokenAxes: opts.tokens,
     });
     const [channels, h, w] = attributor.tapShape;
     const hw = h * w;
@@ -162,7 +164,15 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
     const identity: RunIdentity = {
       model: sha256,
       layer: attributor.tapTensor,
-      settings: { ...settings, cutoff, map: mapKind, maxImages, batch, ...shardSetting(opts.shard) },
+      settings: {
+        ...settings,
+        cutoff,
+        map: mapKind,
+        maxImages,
+        batch,
+        ...shardSetting(opts.shard),
+        ...tokenSetting(attributor),
+      },
       data: await dataIdentity(dataset),
     };
     // Before predictions are looked for (they may be computed into <out>/predictions): a folder of other
@@ -190,6 +200,7 @@ async function contrastVectorsIn(opts: ContrastVectorsOptions): Promise<Contrast
       predictions: predictionsDir,
       attributionCache: opts.attributionCache ?? null,
       ...shardSetting(opts.shard),
+      ...tokenSetting(attributor),
     };
     const manifest = await buildManifest({
       task: "contrast-vectors",

@@ -32,6 +32,13 @@ import { checkHyperplanesFit, type HyperplaneSet } from "../hyperplanes/hyperpla
 import { openHyperplanes } from "../hyperplanes/hyperplanes_io.ts";
 import { SplitModel } from "../../../model/split_model.ts";
 import { whyNotFigure } from "./why_not_figure.ts";
+import {
+  defaultSignedMode,
+  nmfChannels,
+  nonNegativeActivations,
+  type SignedMode,
+  signedPrototypes,
+} from "../../concepts/signed_rows.ts";
 
 export interface WhyNotOptions {
   model: string;
@@ -71,6 +78,8 @@ export interface WhyNotOptions {
   splitModel?: SplitModel;
   /** Stops the work between NMF iterations, images batches and directions (the explorer's cancel button). */
   signal?: AbortSignal;
+  /** How signed activations become NMF rows (concepts/signed_rows.ts); default split on a token tap. */
+  signed?: SignedMode;
 }
 
 export interface WhyNotResult extends WhyNotDirection {
@@ -170,7 +179,9 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         `--hyperplanes ${source}: ${planes.numClasses} classes, but --model ${opts.model} has ${K}`,
       );
     }
-    if (k > C) throw new UsageError(`--k ${k}: ${opts.layer} has only ${C} channels`);
+    const signed = opts.signed ?? defaultSignedMode(!!model.tokens);
+    const features = nmfChannels(signed, C);
+    if (k > features) throw new UsageError(`--k ${k}: ${opts.layer} has only ${features} NMF features`);
     dataset = await openDataset(opts.data, { labels: opts.labels, limit: opts.limit });
     const names = namesFor(K, dataset);
     const a = resolveClass(opts.classA, "--class", K, names);
@@ -217,6 +228,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       crops,
       hyperplanes: source,
       predictions: found.from,
+      ...(model.tokens || signed !== defaultSignedMode(false) ? { signed } : {}),
     };
     const manifest = await buildManifest({
       task: "contrast",
@@ -274,21 +286,23 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
           noPositions: true,
         };
       }
-      const rows = weightedRows(acts, masks, n, C, hw);
+      const nonNegative = nonNegativeActivations(acts, masks, C, hw, signed, opts.layer);
+      const rows = weightedRows(nonNegative, masks, n, features, hw);
       const [f] = await factorize(
         nmfDeviceFor(opts.nmfDevice, gpu),
         [{ v: rows, n: n * hw }],
-        C,
+        features,
         nmfSettings,
         opts.signal,
       );
+      const basis = signed === "split" ? signedPrototypes(f.h, k, C) : f.h;
       // The search streams A's images only: the crops must show A's evidence against B, and a pass over the
       // whole dataset would cost a forward pass of every image for crops mostly from other classes.
       const view = datasetSubset(dataset!, images);
       const pass = await searchPrototypes(
         view,
         model.trunk,
-        { bases: f.h, prototypeClass: new Int32Array(k).fill(from), channels: C },
+        { bases: basis, prototypeClass: new Int32Array(k).fill(from), channels: C },
         Int32Array.from(images, (i) => found.predicted[i]),
         { topK: crops, cpu: opts.cpuSearch, label: `why ${from} not ${to}: search` },
       );
@@ -309,7 +323,8 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       );
       return {
         ...common,
-        basis: f.h,
+        basis,
+        ...(signed === "split" ? { basisSplit: f.h } : {}),
         relError: f.relError,
         iterations: f.iterations,
         topCrops,
@@ -321,9 +336,13 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     const pooledGrid: [number, number] = [pooled.height, pooled.width];
 
     await writeNpy(join(opts.out, "basis.npy"), main.basis, [k, C]);
+    if (main.basisSplit) await writeNpy(join(opts.out, "basis_split.npy"), main.basisSplit, [k, features]);
     await writeNpy(join(opts.out, "masks.npy"), main.masks, main.maskShape);
     if (reverse) {
       await writeNpy(join(opts.out, "reverse", "basis.npy"), reverse.basis, [k, C]);
+      if (reverse.basisSplit) {
+        await writeNpy(join(opts.out, "reverse", "basis_split.npy"), reverse.basisSplit, [k, features]);
+      }
       await writeNpy(join(opts.out, "reverse", "masks.npy"), reverse.masks, reverse.maskShape);
     }
     const label = (c: number) => safeName(nameOf(c) ? `${c}_${nameOf(c)}` : String(c));

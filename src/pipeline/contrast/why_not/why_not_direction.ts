@@ -22,6 +22,8 @@ export interface WhyNotDirection {
   imagePaths: string[];
   /** k x C prototypes. */
   basis: Float32Array;
+  /** With `--signed split`: the 2C-feature prototypes NMF found (basis is their p+ - p-). */
+  basisSplit?: Float32Array;
   /** n x h x w masks (ReLU'd `from`-side scores). */
   masks: Float32Array;
   maskShape: [number, number, number];
