@@ -150,8 +150,10 @@ async function componentFolder(name: string, manifest: Record<string, unknown>):
     ...manifest,
   };
   const summary = { classes: 1, passed: 1, passRate: 1, meanP: 0.9, stdP: 0, shareAbove: {} };
+  // As the task writes it: `complete` and `outputs` only in manifest.json.
+  const { complete: _, ...embedded } = m;
   await writeJsonAtomic(join(dir, "component_test.json"), {
-    manifest: m,
+    manifest: embedded,
     settings: {},
     classes: [],
     summary: { allImages: summary, targetExcluded: summary },
@@ -190,9 +192,15 @@ Deno.test("readComponentTest: checks kind, completeness, model and layer before 
   await Deno.rename(killed, join(runDir, "component"));
   const contents = await readRunFolder(runDir);
   assert.equal(contents.component, undefined);
-  assert.ok(
-    contents.problems.some((p) => p.path.endsWith("component_test.json") && /not finished/.test(p.problem)),
-  );
+  // Reported once, by its manifest.
+  assert.deepEqual(contents.problems.map((p) => p.path), [join(runDir, "component", "manifest.json")]);
+  assert.match(contents.problems[0].problem, /incomplete \("complete": false\): 'component-test'/);
+  // A component_test.json without class records is named by the reader.
+  const broken = await componentFolder("run-broken/component", {});
+  await writeJsonAtomic(join(broken, "component_test.json"), { manifest: await manifestOf(broken) });
+  const read = await readRunFolder(join(work, "run-broken"));
+  assert.equal(read.component, undefined);
+  assert.match(read.problems[0].problem, /expected component_test\.json with class records/);
 });
 
 Deno.test("a nested run folder a run made goes with the run's other files on the next run", async () => {

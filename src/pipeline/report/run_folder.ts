@@ -261,10 +261,15 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
       try {
         report = await readComponentTest(dir, { flag: "component test" });
       } catch (e) {
-        contents.problems.push({
-          path,
-          problem: (e as Error).message.replace(`component test ${dir}: `, ""),
-        });
+        // An unfinished run is reported once, by its manifest.json (addManifest).
+        const unfinished = /has not finished/.test((e as Error).message) &&
+          jsonFiles.includes("manifest.json");
+        if (!unfinished) {
+          contents.problems.push({
+            path,
+            problem: (e as Error).message.replace(`component test ${dir}: `, ""),
+          });
+        }
         continue;
       }
       contents.component = { folder, report };
