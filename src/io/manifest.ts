@@ -201,7 +201,7 @@ export function checkOrigin(
   }
 }
 
-/** Tasks that keep their manifest inside their one JSON output instead of manifest.json. */
+/** Tasks that also keep their manifest inside their one JSON output (the only one in older folders). */
 const MANIFEST_FILE_OF: Record<string, string> = {
   predict: "predictions.json",
   "component-test": "component_test.json",
