@@ -30,7 +30,7 @@ async function partTask(dir: string): Promise<string> {
     if (e instanceof Deno.errors.NotFound) throw new UsageError(`--parts ${dir}: no such folder`);
     throw e;
   }
-  // predict and component-test keep their manifest inside their one JSON output.
+  // predict and component-test also keep their manifest inside their one JSON output (older folders: only there).
   const manifest = await readJsonIfExists<{ task?: string }>(join(dir, "manifest.json")) ??
     (await readPredictPart(dir))?.manifest ??
     (await readJsonIfExists<{ manifest?: { task?: string } }>(join(dir, "component_test.json")))?.manifest;

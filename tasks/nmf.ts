@@ -2,10 +2,11 @@
 // Factorizes a non-negative 2-D float32/float64 matrix V (n x c) as W (n x k) H (k x c) with scikit-learn's
 // NMF defaults (NNDSVDa, coordinate descent), on WebGPU when an adapter exists, else on the CPU
 // (onnxruntime-node's GEMMs for the products with V; the float64 reference where the native library cannot load).
-// Writes DIR/W.npy, DIR/H.npy and DIR/nmf.json.
+// Writes DIR/W.npy, DIR/H.npy, DIR/nmf.json and DIR/manifest.json (complete: true once they are written).
 import { join } from "node:path";
 import { type Flags, parseCli, runTask, UsageError } from "../src/cli/cli.ts";
 import { writeJsonAtomic } from "../src/io/atomic.ts";
+import { buildManifest, completeManifest, takeOverOutDir } from "../src/io/manifest.ts";
 import { readNpy, writeNpy } from "../src/io/npy.ts";
 import { nmf } from "../kernels/nmf/nmf.ts";
 import { cpuNmf } from "../kernels/nmf/native.ts";
@@ -111,6 +112,8 @@ export async function nmfTask(
     }
   }
 
+  // A rerun removes what the earlier nmf run in --out wrote; manifest.json says complete: false until the end.
+  await takeOverOutDir(out, "nmf");
   const gpu = values.cpu ? undefined : await acquireGpu();
   const cpu = gpu ? undefined : await cpuNmf();
   if (cpu && !values.cpu) log(`No WebGPU adapter found: NMF on the CPU (${cpu.description}).`);
@@ -137,6 +140,16 @@ export async function nmfTask(
     outputs,
   };
   await writeJsonAtomic(join(out, "nmf.json"), summary);
+  await completeManifest(
+    out,
+    await buildManifest({
+      task: "nmf",
+      device: gpu?.description ?? `cpu: ${cpu!.description}`,
+      settings: { input, ...settings },
+      inputs: { input: { path: input, kind: "npy", manifestSha256: null } },
+    }),
+    ["W.npy", "H.npy", "nmf.json"],
+  );
   log(
     `NMF of ${input} (${n} x ${c}, k=${settings.k}) on ${
       gpu ? gpu.description : `CPU (${cpu!.description})`

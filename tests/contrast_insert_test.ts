@@ -336,21 +336,21 @@ Deno.test({
       const C = STAGE_CHANNELS.layer3;
       const rows = new Map(CLASSES.map((c) => [c.index, constructedRow(c.index)]));
       const PAIRS = 4;
-      const report = await runInsertAuto({
+      const auto = {
         model: fixture.modelPath,
         data: fixture.imageFolder,
         predictions,
         out: join(work, "auto"),
-        auto: PAIRS,
         layer: "layer3.1",
         hyperplanes: { source: "constructed from the truth", set: hyperplanesInMemory(K, C, rows) },
         k: 2,
         seed: 5,
         maxImages: IMAGES,
-        ep: "wasm",
-        nmfDevice: "cpu",
+        ep: "wasm" as const,
+        nmfDevice: "cpu" as const,
         cpuSearch: true,
-      });
+      };
+      const report = await runInsertAuto({ ...auto, auto: PAIRS });
       assert.equal(report.pairs.length, PAIRS);
       assert.deepEqual(report.left, []);
       let expectedRises = 0;
@@ -379,6 +379,14 @@ Deno.test({
       assert.ok(report.summary.riseOverControl.mean > 0 && report.summary.riseOverControl.median > 0);
       const stored = JSON.parse(await Deno.readTextFile(join(work, "auto", "insert_test.json")));
       assert.equal(stored.summary.risesOverControl, expectedRises);
+      // A rerun with one pair into the same --out: the other pairs' why_not/<pair>/ folders go (issue 18).
+      const [first] = report.pairs;
+      const again = await runInsertAuto({ ...auto, auto: 1, pairs: [{ from: first.A, to: first.B }] });
+      assert.equal(again.pairs.length, 1);
+      const pair = `${first.A}_not_${first.B}`;
+      assert.deepEqual([...Deno.readDirSync(join(work, "auto", "why_not"))].map((e) => e.name), [pair]);
+      const manifest = JSON.parse(await Deno.readTextFile(join(work, "auto", "manifest.json")));
+      assert.ok(manifest.outputs.includes(`why_not/${pair}/`));
     });
   },
 });

@@ -39,7 +39,11 @@ Deno.test("prepare writes images.npy + index.json; the cache reads back the raw 
     const head = (await Deno.readFile(join(out, CACHE_IMAGES))).subarray(0, 256);
     const header = parseNpyHeader(head, CACHE_IMAGES);
     assert.deepEqual([header.dtype, header.shape, header.offset % 64], ["|u1", [5, 224, 224, 3], 0]);
-    assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), [CACHE_IMAGES, CACHE_INDEX]);
+    assert.deepEqual([...Deno.readDirSync(out)].map((e) => e.name).sort(), [
+      CACHE_IMAGES,
+      CACHE_INDEX,
+      "manifest.json",
+    ]);
 
     const raw = await openDataset(join(root, "val"), { workers: 1 });
     const cached = await openDataset(out);
@@ -103,7 +107,9 @@ Deno.test("an interrupted prepare leaves no images.npy and resumes to the same b
       /simulated interruption/,
     );
     const left = [...Deno.readDirSync(resumed)].map((e) => e.name).sort();
-    assert.deepEqual(left, ["images.npy.partial", "prepare.partial.json"]);
+    assert.deepEqual(left, ["images.npy.partial", "manifest.json", "prepare.partial.json"]);
+    // The manifest says the cache is not finished; the finished one lists its files.
+    assert.equal(JSON.parse(await Deno.readTextFile(join(resumed, "manifest.json"))).complete, false);
     const summary = await prepareCache({ data: join(root, "val"), out: resumed, workers: 2 });
     assert.equal(summary.resumedFrom, 4);
     assert.deepEqual(
@@ -112,7 +118,17 @@ Deno.test("an interrupted prepare leaves no images.npy and resumes to the same b
     );
     const a = await readCacheIndex(full), b = await readCacheIndex(resumed);
     assert.deepEqual([b.files, b.failures], [a.files, a.failures]);
-    assert.deepEqual([...Deno.readDirSync(resumed)].map((e) => e.name).sort(), [CACHE_IMAGES, CACHE_INDEX]);
+    assert.deepEqual([...Deno.readDirSync(resumed)].map((e) => e.name).sort(), [
+      CACHE_IMAGES,
+      CACHE_INDEX,
+      "manifest.json",
+    ]);
+    const manifest = JSON.parse(await Deno.readTextFile(join(resumed, "manifest.json")));
+    assert.deepEqual([manifest.kind, manifest.complete, manifest.outputs], [
+      "prepare",
+      true,
+      [CACHE_INDEX, CACHE_IMAGES],
+    ]);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -16,6 +16,7 @@ import { cropBytes } from "./preprocess.ts";
 import { DEFAULT_PREPROCESS, type PreprocessSettings } from "./resize.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 import { dataStamps } from "../io/run_identity.ts";
+import { completeManifest, readManifest, refuseOtherKind, startManifest } from "../io/manifest.ts";
 import { withOutDir } from "../io/out_dir.ts";
 
 export const CACHE_INDEX = "index.json";
@@ -137,6 +138,9 @@ async function removeIfExists(path: string): Promise<void> {
   }
 }
 
+/** The files of a finished cache (besides its manifest.json). */
+const CACHE_OUTPUTS = [CACHE_INDEX, CACHE_IMAGES];
+
 /** True when `dir` holds a prepared cache (index.json and images.npy). */
 export async function isCacheDir(dir: string): Promise<boolean> {
   return await exists(join(dir, CACHE_INDEX)) && await exists(join(dir, CACHE_IMAGES));
@@ -170,8 +174,22 @@ async function prepareIn(options: PrepareOptions): Promise<PrepareSummary> {
   const indexPath = join(out, CACHE_INDEX), imagesPath = join(out, CACHE_IMAGES);
   const partialPath = join(out, PARTIAL_IMAGES), journalPath = join(out, JOURNAL);
 
+  // The folder's manifest.json (io/manifest.ts) says what made the cache and, last, that it is complete; the
+  // resume journal and fingerprint below decide what is reused.
+  await refuseOtherKind(out, "prepare");
+  const manifest = {
+    task: "prepare",
+    kind: "prepare",
+    created: new Date().toISOString(),
+    data: { path: listing.root, count: total },
+    settings: { ...settings, labels: listing.labelsFile ?? null, limit: options.limit ?? null },
+    fingerprint,
+  };
   const existing = await readJsonIfExists<CacheIndex>(indexPath).catch(() => undefined);
   if (existing?.manifest?.fingerprint === fingerprint && await exists(imagesPath)) {
+    if ((await readManifest(out))?.manifest.complete !== true) {
+      await completeManifest(out, manifest, CACHE_OUTPUTS);
+    }
     return {
       out,
       images: existing.files.length,
@@ -182,6 +200,7 @@ async function prepareIn(options: PrepareOptions): Promise<PrepareSummary> {
     };
   }
 
+  await startManifest(out, manifest);
   const rowBytes = cropBytes(settings);
   const headerLength = npyHeader("|u1", [total, settings.crop, settings.crop, 3]).length;
   let journal: Journal = { fingerprint, done: 0, rows: 0, failures: [] };
@@ -273,6 +292,7 @@ async function prepareIn(options: PrepareOptions): Promise<PrepareSummary> {
   await Deno.rename(partialPath, imagesPath);
   await writeJsonAtomic(indexPath, index);
   await removeIfExists(journalPath);
+  await completeManifest(out, manifest, CACHE_OUTPUTS);
   return {
     out,
     images: index.files.length,

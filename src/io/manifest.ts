@@ -201,7 +201,7 @@ export function checkOrigin(
   }
 }
 
-/** Tasks that keep their manifest inside their one JSON output instead of manifest.json. */
+/** Tasks that also keep their manifest inside their one JSON output (the only one in older folders). */
 const MANIFEST_FILE_OF: Record<string, string> = {
   predict: "predictions.json",
   "component-test": "component_test.json",
@@ -243,28 +243,35 @@ export async function startManifest(dir: string, manifest: Record<string, unknow
 
 /**
  * The run's last write: the manifest with the files the run wrote (everything in the folder but nested
- * artifacts, or `outputs` when given) and `complete: true`.
+ * artifacts, or `outputs` when given) and `complete: true`. `nestedRuns` are artifact folders inside `dir` that
+ * this run made through another stage (insert-test --auto's why_not/<pair>/): they are listed with a trailing
+ * `/`, so the next run removes them whole, whereas a nested folder the run only reused (its predictions) stays.
  */
 export async function completeManifest(
   dir: string,
   manifest: Record<string, unknown>,
   outputs?: string[],
+  nestedRuns: readonly string[] = [],
 ): Promise<void> {
   const files = outputs ?? await listRunFiles(dir);
   await writeJsonAtomic(join(dir, MANIFEST_FILE), {
     ...manifest,
-    outputs: files,
+    outputs: [...files, ...nestedRuns.map((f) => `${f.replace(/\/+$/, "")}/`)],
     complete: true,
   });
 }
 
-/** Removes the files an earlier run's manifest lists (and folders they leave empty); returns how many went. */
+/**
+ * Removes the files an earlier run's manifest lists, and the nested run folders it lists (`sub/`) whole, then
+ * the folders they leave empty; returns how many entries went.
+ */
 export async function removeListedOutputs(dir: string, outputs: readonly string[]): Promise<number> {
   let removed = 0;
   const parents = new Set<string>();
-  for (const rel of outputs) {
-    if (rel.split(/[\\/]/).includes("..")) continue;
-    await Deno.remove(join(dir, rel)).then(() => removed++, () => {});
+  for (const listed of outputs) {
+    const rel = listed.replace(/\/+$/, "");
+    if (!rel || rel.split(/[\\/]/).includes("..")) continue;
+    await Deno.remove(join(dir, rel), { recursive: listed.endsWith("/") }).then(() => removed++, () => {});
     const parent = rel.split("/").slice(0, -1).join("/");
     if (parent) parents.add(parent);
   }
@@ -275,6 +282,21 @@ export async function removeListedOutputs(dir: string, outputs: readonly string[
   return removed;
 }
 
+/** The folder's manifest, unless it holds another task's output: then a UsageError (exit 2) naming it. */
+export async function refuseOtherKind(
+  dir: string,
+  task: string,
+): Promise<{ manifest: ManifestRecord; sha256: string } | undefined> {
+  const earlier = await readManifest(dir).catch(() => undefined);
+  if (earlier && manifestKind(earlier.manifest) !== task) {
+    throw new UsageError(
+      `--out ${dir}: expected a folder for ${task}'s output, found a '${manifestKind(earlier.manifest)}' ` +
+        `folder (its ${MANIFEST_FILE}): choose another --out`,
+    );
+  }
+  return earlier;
+}
+
 /**
  * A run owns its --out, for a task that does not resume: what an earlier run of the task wrote there (the files
  * its manifest lists, or for a run killed before listing them every file in the folder but nested artifacts)
@@ -282,16 +304,15 @@ export async function removeListedOutputs(dir: string, outputs: readonly string[
  * `complete: false`. A folder holding another task's output is refused (exit 2) by name.
  */
 export async function takeOverOutDir(dir: string, task: string): Promise<void> {
-  const earlier = await readManifest(dir).catch(() => undefined);
+  const earlier = await refuseOtherKind(dir, task);
   if (earlier) {
     const m = earlier.manifest;
-    if (manifestKind(m) !== task) {
-      throw new UsageError(
-        `--out ${dir}: expected a folder for ${task}'s output, found a '${manifestKind(m)}' folder (its ` +
-          `${MANIFEST_FILE}): choose another --out`,
-      );
-    }
-    const n = await removeListedOutputs(dir, m.outputs ?? await listRunFiles(dir));
+    // A finished run lists its files; a killed one lists at most the nested runs it had made (see
+    // completeManifest), and its files are whatever the folder holds.
+    const listed = m.complete === true && m.outputs
+      ? m.outputs
+      : [...(m.outputs ?? []), ...await listRunFiles(dir)];
+    const n = await removeListedOutputs(dir, listed);
     if (n) console.error(`${dir}: removed the ${n} files of the earlier ${task} run`);
   }
   await startManifest(dir, { task, kind: task, created: new Date().toISOString() });
@@ -322,6 +343,50 @@ export async function claimResumableOutDir(
   await removeEarlier();
   await Deno.remove(join(out, MANIFEST_FILE)).catch(() => {});
   return false;
+}
+
+/**
+ * A run that shares its --out with other tasks (visualize and explain write into the demo's `figures/`) owns
+ * only its own files: its manifest lives in its report JSON (`file`), whose `manifest.outputs` lists them.
+ * Before writing anything the run removes what the earlier run of the same report listed (nothing another
+ * task wrote), then writes the report as a placeholder holding only its manifest with `complete: false`, so a
+ * killed run is seen as unfinished. A report of another kind under that name is refused (exit 2).
+ */
+export async function takeOverOwnFiles(
+  dir: string,
+  file: string,
+  manifest: Record<string, unknown>,
+): Promise<void> {
+  const path = join(dir, file);
+  let earlier: { manifest?: ManifestRecord } | undefined;
+  try {
+    earlier = JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    earlier = undefined;
+  }
+  const m = earlier?.manifest;
+  const kind = String(manifest.kind ?? manifest.task);
+  if (m && typeof m === "object" && manifestKind(m) !== kind) {
+    throw new UsageError(
+      `--out ${dir}: ${file} holds a '${manifestKind(m)}' output, not ${kind}'s: choose another --out`,
+    );
+  }
+  const listed = Array.isArray(m?.outputs) ? m.outputs.filter((f) => f !== file) : [];
+  const n = await removeListedOutputs(dir, listed);
+  if (n) console.error(`${dir}: removed the ${n} files of the earlier ${kind} run (${file})`);
+  await writeJsonAtomic(path, { manifest: { ...manifest, complete: false } });
+}
+
+/** The last write of a run that owns its files (takeOverOwnFiles): its report, listing them, `complete: true`. */
+export async function completeOwnFiles<T extends { manifest: Record<string, unknown> }>(
+  dir: string,
+  file: string,
+  report: T,
+  outputs: readonly string[],
+): Promise<T> {
+  const done = { ...report, manifest: { ...report.manifest, outputs: [...outputs, file], complete: true } };
+  await writeJsonAtomic(join(dir, file), done);
+  return done;
 }
 
 /** A reference to an input folder for `inputs`: the hash of its manifest's file. */

@@ -5,6 +5,7 @@
 import { join } from "node:path";
 import { sha256Hex } from "../onnx/model.ts";
 import { UsageError } from "../cli/cli.ts";
+import { contentHashes } from "./content_hashes.ts";
 
 export interface RunIdentity {
   /** SHA-256 of the model file. */
@@ -18,7 +19,7 @@ export interface RunIdentity {
 export interface DataIdentity {
   /** Images used (after --limit). */
   count: number;
-  /** SHA-256 over every used image's path, label and stamp. */
+  /** SHA-256 over every used image's label and content hash, in order (dataIdentity). */
   sha256: string;
 }
 
@@ -32,31 +33,36 @@ export interface IdentifiableData {
 }
 
 /**
- * One stamp per image: for a raw folder its file's size and modification time (a rewritten file changes
- * them); for a prepared cache a hash of the cache's index and the size and time of its images.npy, since the
- * pixels read come from there.
+ * One stamp per image, from what it holds, never where it is: for a raw folder the SHA-256 of its file's bytes
+ * (io/content_hashes.ts, cached by size and times); for a prepared cache the hash of the cache's index (whose
+ * fingerprint covers every source file's content hash) and the size of its images.npy, since the pixels read
+ * come from there.
  */
 export async function dataStamps(data: IdentifiableData): Promise<string[]> {
   if (data.source === "cache" && data.cacheDir) {
     const index = await Deno.readFile(join(data.cacheDir, "index.json"));
     const images = await Deno.stat(join(data.cacheDir, "images.npy"));
-    const stamp = `cache:${(await sha256Hex(index)).slice(0, 16)}:${images.size}:${images.mtime?.getTime()}`;
+    const stamp = `cache:${(await sha256Hex(index)).slice(0, 16)}:${images.size}`;
     return data.entries.map(() => stamp);
   }
-  return await Promise.all(data.entries.map(async (e) => {
-    try {
-      const info = await Deno.stat(e.path);
-      return `${info.size}:${info.mtime?.getTime() ?? 0}`;
-    } catch {
-      return "missing";
-    }
-  }));
+  return await contentHashes(data.root, data.entries.map((e) => e.path));
 }
 
-/** The identity of the images a run uses, from their paths, labels (a changed label file counts) and stamps. */
+/** Whether a stamp says what a file holds (dataStamps), so that it identifies the image wherever it lies. */
+export function isContentStamp(stamp: string | undefined): boolean {
+  return stamp?.startsWith("sha256:") ?? false;
+}
+
+/**
+ * The identity of the images a run uses, from their labels (a changed label file counts) and stamps, in order:
+ * a copied data folder is the same data. A cache's stamps do not tell its images apart, so there the paths
+ * count too.
+ */
 export async function dataIdentity(data: IdentifiableData, stamps?: string[]): Promise<DataIdentity> {
   stamps ??= await dataStamps(data);
-  const lines = data.entries.map((e, i) => `${e.path}\t${e.label ?? ""}\t${stamps![i]}`).join("\n");
+  const lines = data.entries.map((e, i) =>
+    `${isContentStamp(stamps![i]) ? "" : e.path}\t${e.label ?? ""}\t${stamps![i]}`
+  ).join("\n");
   return { count: data.entries.length, sha256: await sha256Hex(new TextEncoder().encode(lines)) };
 }
 
@@ -88,7 +94,7 @@ export function identityChanges(saved: Partial<RunIdentity> | undefined, current
     changes.push(`data changed (${saved.data.count} images then, ${current.data.count} now)`);
   } else if (saved.data.sha256 !== current.data.sha256) {
     changes.push(
-      "data changed (same number of images, but other files or file contents: sizes/times differ)",
+      "data changed (same number of images, but other file contents or labels)",
     );
   }
   return changes;

@@ -130,18 +130,31 @@ export function checkParts<M extends PartManifest>(
   return parts.map((p) => ({ ...p, shard: p.manifest.shard! })).sort((a, b) => a.shard.index - b.shard.index);
 }
 
+/**
+ * Refuses a part whose run has not finished: its manifest.json (read here unless given; predict and
+ * component-test also keep a copy in their JSON output) says `complete: false`.
+ */
+export async function refuseUnfinishedPart(
+  dir: string,
+  task: string,
+  manifest?: PartManifest,
+): Promise<void> {
+  manifest ??= await readJsonIfExists<PartManifest>(join(dir, "manifest.json"));
+  if (manifest?.complete === false) {
+    throw new UsageError(
+      `--parts ${dir}: expected a finished ${task} shard, found one whose run has not finished ` +
+        "(manifest.json complete: false; still running or killed): rerun that shard, it resumes",
+    );
+  }
+}
+
 /** Reads and checks the parts whose manifest is `<dir>/manifest.json` (see checkParts). */
 export async function readParts(dirs: string[], task: string): Promise<Part[]> {
   const parts: { dir: string; manifest: PartManifest }[] = [];
   for (const dir of dirs) {
     const manifest = await readJsonIfExists<PartManifest>(join(dir, "manifest.json"));
     if (!manifest) throw new UsageError(`--parts ${dir}: no manifest.json (not a ${task} output folder)`);
-    if (manifest.complete === false) {
-      throw new UsageError(
-        `--parts ${dir}: expected a finished ${task} shard, found one whose run has not finished ` +
-          "(manifest.json complete: false; still running or killed): rerun that shard, it resumes",
-      );
-    }
+    await refuseUnfinishedPart(dir, task, manifest);
     parts.push({ dir, manifest });
   }
   return checkParts(parts, task);

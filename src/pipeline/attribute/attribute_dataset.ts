@@ -5,7 +5,7 @@ import { classCountNote, classNamesFor, resolveClassArg } from "../../data/class
 import { readModel, sha256File } from "../../onnx/model.ts";
 import { type AttributionSettings, Attributor } from "./attributor.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
-import { buildManifest } from "../../io/manifest.ts";
+import { buildManifest, completeManifest, takeOverOutDir } from "../../io/manifest.ts";
 import { writeJsonAtomic } from "../../io/atomic.ts";
 import { NpyStreamWriter, writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
@@ -72,6 +72,7 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
     }
     const note = classCountNote(attributor.numClasses, dataset.classNames);
     if (note) console.error(`note: ${note}`);
+    await takeOverOutDir(opts.out, "attribute");
     const [c, h, w] = attributor.tapShape;
     const n = dataset.size;
     const maps = new Float32Array(n * h * w);
@@ -152,6 +153,7 @@ async function attributeIn(opts: AttributeOptions): Promise<AttributeResult> {
         };
       }),
     });
+    await completeManifest(opts.out, manifest);
     return {
       target,
       targetName: names?.[target],

@@ -8,7 +8,7 @@ import { rgbToJpeg } from "../../render/canvas.ts";
 import type { CropCell } from "../../../kernels/composite/mod.ts";
 import { compositeRgbCpu } from "../../../kernels/composite/mod.ts";
 import { hitSource, type SearchHit } from "../../../kernels/search/hits.ts";
-import { buildManifest } from "../../io/manifest.ts";
+import { buildManifest, completeManifest, takeOverOutDir } from "../../io/manifest.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { topK } from "../../model/classifier.ts";
 import { blankCell, type ImageLookup, loadImages } from "../search/crop_images.ts";
@@ -274,6 +274,7 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
   }
   const run = await openRun(mine ? { ...opts, classes: mine } : opts, "component-test");
   try {
+    await takeOverOutDir(opts.out, "component-test");
     const pass = await componentSearch(run);
     const classes = run.concepts.classes;
     const core = await scoreComposites(run, pass, classes);
@@ -328,6 +329,7 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
     };
     await writeJsonAtomic(join(opts.out, "component_test.json"), report);
     if (opts.saveComposites ?? true) await saveComposites(opts.out, classes, core, pass.pooledWidth);
+    await completeManifest(opts.out, manifest);
     return report;
   } finally {
     await run.close();

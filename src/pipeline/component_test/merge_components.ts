@@ -2,7 +2,15 @@
 // summaries recomputed over all classes, the composites copied, the timings added up, the manifest unsharded.
 import { join } from "node:path";
 import { readJsonIfExists, writeJsonAtomic } from "../../io/atomic.ts";
-import { checkParts, copyPartFile, mergeSkipped, type PartManifest, unshard } from "../../io/shard_parts.ts";
+import {
+  checkParts,
+  copyPartFile,
+  mergeSkipped,
+  type PartManifest,
+  refuseUnfinishedPart,
+  unshard,
+  writeMergedManifest,
+} from "../../io/shard_parts.ts";
 import { mergeSharedPredictions } from "../concepts/merge_concepts.ts";
 import { type ComponentTestReport, summarizeVariant } from "./component_test_run.ts";
 
@@ -13,6 +21,7 @@ export async function mergeComponentTest(dirs: string[], out: string): Promise<C
   for (const dir of dirs) {
     const report = await readJsonIfExists<ComponentTestReport>(join(dir, REPORT));
     if (!report) throw new Error(`--parts ${dir}: no ${REPORT} (did that shard finish?)`);
+    await refuseUnfinishedPart(dir, "component-test");
     reports.set(dir, report);
   }
   const parts = checkParts(
@@ -52,5 +61,6 @@ export async function mergeComponentTest(dirs: string[], out: string): Promise<C
     skipped: mergeSkipped(ordered.map((r) => r.skipped)),
   };
   await writeJsonAtomic(join(out, REPORT), merged);
+  await writeMergedManifest(parts, out);
   return merged;
 }

@@ -26,6 +26,7 @@ export async function mergeSharedPredictions(dirs: string[], out: string): Promi
   }
   await copyPartFile(dirs[0], out, npy);
   await copyPartFile(dirs[0], out, join("predictions", "predictions.json"));
+  await copyPartFile(dirs[0], out, join("predictions", "manifest.json"));
 }
 
 export async function mergeConcepts(dirs: string[], out: string): Promise<ConceptsSummary> {

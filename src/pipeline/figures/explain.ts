@@ -1,8 +1,8 @@
 // deno task explain --class C: the explanation figure of one class (explanation_figure.ts) as
 // O/explain_<C>.jpg, and O/explain_<C>.json with everything the figure shows.
 import { join } from "node:path";
-import { buildManifest } from "../../io/manifest.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { buildManifest, completeOwnFiles, takeOverOwnFiles } from "../../io/manifest.ts";
+import { writeFileAtomic } from "../../io/atomic.ts";
 import { type ClassRecord, componentSearch, scoreComposites } from "../component_test/component_test_run.ts";
 import { openRun, type RunOptions } from "../search/run.ts";
 import { explanationFigure } from "./explanation_figure.ts";
@@ -43,6 +43,10 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
       images: core.images,
       pooledWidth: pass.pooledWidth,
     });
+    // explain shares its --out with visualize and other classes' explain runs (the demo's figures/): a run
+    // owns explain_<class>.json and the figure it lists, and replaces only an earlier run of that class.
+    const file = `explain_${opts.cls}.json`;
+    await takeOverOwnFiles(opts.out, file, { task: "explain", kind: "explain" });
     const jpeg = `explain_${opts.cls}.jpg`;
     await writeFileAtomic(join(opts.out, jpeg), await figure.toJpeg());
     const manifest = await buildManifest({
@@ -70,8 +74,7 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
       jpeg,
       skipped: pass.skipped,
     };
-    await writeJsonAtomic(join(opts.out, `explain_${opts.cls}.json`), report);
-    return report;
+    return await completeOwnFiles(opts.out, file, report, [jpeg]);
   } finally {
     await run.close();
   }

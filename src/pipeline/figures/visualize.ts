@@ -5,8 +5,8 @@
 // its class (searchPrototypes' excludedTopK: the top-k merge selects both from the same scores), however many
 // classes there are.
 import { join } from "node:path";
-import { buildManifest } from "../../io/manifest.ts";
-import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
+import { buildManifest, completeOwnFiles, takeOverOwnFiles } from "../../io/manifest.ts";
+import { writeFileAtomic } from "../../io/atomic.ts";
 import { type HitSource, hitSource, type SearchHit } from "../../../kernels/search/hits.ts";
 import { prototypesOf, searchPrototypes } from "../search/streaming_search.ts";
 import { loadImages } from "../search/crop_images.ts";
@@ -15,6 +15,9 @@ import { openPassClassifier, openRun, type RunOptions } from "../search/run.ts";
 import { prototypeGridFigure } from "./prototype_grid_figure.ts";
 import { safeName } from "../../render/canvas.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
+
+/** visualize's report in its --out: the figures' crops, and its manifest listing the run's files. */
+export const VISUALIZE_REPORT = "visualize.json";
 
 export interface VisualizeOptions extends RunOptions {
   /** Crops per row (default 8, at most 64). */
@@ -58,6 +61,9 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
       batch: opts.batch,
       label: "visualize",
     });
+    // visualize shares its --out with explain (the demo's figures/): it owns visualize.json and the JPEGs that
+    // file lists, and removes only an earlier visualize run's.
+    await takeOverOwnFiles(opts.out, VISUALIZE_REPORT, { task: "visualize", kind: "visualize" });
     const classes: VisualizeClass[] = [];
     for (const cls of concepts.classes) {
       const rowsOf = [...set.prototypeClass.keys()].filter((p) => set.prototypeClass[p] === cls);
@@ -115,8 +121,7 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
       seconds: (performance.now() - started) / 1000,
       skipped: pass.skipped,
     };
-    await writeJsonAtomic(join(opts.out, "visualize.json"), report);
-    return report;
+    return await completeOwnFiles(opts.out, VISUALIZE_REPORT, report, classes.map((c) => c.file));
   } finally {
     await classifier.release();
     await run.close();

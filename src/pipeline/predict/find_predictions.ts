@@ -5,11 +5,13 @@ import { join, resolve } from "node:path";
 import type { Dataset } from "../../data/dataset.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { exists, readJsonIfExists } from "../../io/atomic.ts";
-import { dataStamps, IdentityMismatch } from "../../io/run_identity.ts";
+import { dataStamps, IdentityMismatch, isContentStamp } from "../../io/run_identity.ts";
 import { manifestKind, readManifest } from "../../io/manifest.ts";
 import { UsageError } from "../../cli/cli.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { predictDataset, type PredictionsFile, readPredictedClasses } from "./predict.ts";
+
+const shortStamp = (s: string) => s.length > 24 ? `${s.slice(0, 19)}…` : s;
 
 export interface FindPredictionsOptions {
   model: string;
@@ -42,6 +44,12 @@ export interface FoundPredictions {
   skipped: SkippedImage[];
 }
 
+/** Whether the predict run that writes `dir` has started and not finished (its manifest says so). */
+async function unfinished(dir: string): Promise<boolean> {
+  const read = await readManifest(dir).catch(() => undefined);
+  return read?.manifest.complete === false;
+}
+
 /** Why the predictions in `dir` are not of `dataset`'s images by the model; empty when they are. */
 export async function predictionsMismatch(
   dir: string,
@@ -49,6 +57,9 @@ export async function predictionsMismatch(
   dataset: Dataset,
   stamps: string[],
 ): Promise<string[]> {
+  if (await unfinished(dir)) {
+    return ["its run has not finished (manifest.json complete: false; it is still running or was killed)"];
+  }
   let file: PredictionsFile | undefined;
   try {
     file = await readJsonIfExists<PredictionsFile>(join(dir, "predictions.json"));
@@ -65,7 +76,9 @@ export async function predictionsMismatch(
   }
   for (let i = 0; i < dataset.size; i++) {
     const saved = file.images[i];
-    if (resolve(saved.path) !== resolve(dataset.entries[i].path)) {
+    // A content stamp identifies the image wherever it lies (a copied data folder); else the path must agree.
+    const sameContent = isContentStamp(saved.stamp) && saved.stamp === stamps[i];
+    if (!sameContent && resolve(saved.path) !== resolve(dataset.entries[i].path)) {
       changes.push(
         `they are for other images (image ${i} is ${saved.path}, the data has ${dataset.entries[i].path})`,
       );
@@ -75,7 +88,9 @@ export async function predictionsMismatch(
       changes.push(
         saved.stamp === undefined
           ? "they record no file stamps (made by an older protoscope)"
-          : `${saved.path} changed since it was predicted (size/time ${saved.stamp} then, ${stamps[i]} now)`,
+          : `${saved.path} changed since it was predicted (${shortStamp(saved.stamp)} then, ${
+            shortStamp(stamps[i])
+          } now)`,
       );
       break;
     }
@@ -126,7 +141,8 @@ export async function findOrComputePredictions(opts: FindPredictionsOptions): Pr
     console.error(`note: not using the predictions in ${dir}: ${changes.join("; ")}`);
   }
   const into = opts.computeInto;
-  if (!opts.fresh && await hasNpy(into)) {
+  // An unfinished run of our own is resumed (predict's checkpoint), not refused.
+  if (!opts.fresh && await hasNpy(into) && !(await unfinished(into))) {
     const changes = await predictionsMismatch(into, opts.modelSha256, dataset, stamps);
     if (!changes.length) return await load(into, dataset);
     throw new IdentityMismatch(`${into}`, changes);

@@ -2,7 +2,13 @@
 // one run, in order), the summary and the skipped list recomputed over all of them, predictions.npy rewritten.
 import { join } from "node:path";
 import { readJsonIfExists } from "../../io/atomic.ts";
-import { checkParts, type PartManifest, unshard } from "../../io/shard_parts.ts";
+import {
+  checkParts,
+  type PartManifest,
+  refuseUnfinishedPart,
+  unshard,
+  writeMergedManifest,
+} from "../../io/shard_parts.ts";
 import { type PredictionsFile, skippedImages, summarize, writePredictions } from "./predict.ts";
 
 /** Reads a predict shard's predictions.json (its manifest is inside); undefined when the folder has none. */
@@ -15,6 +21,7 @@ export async function mergePredictions(dirs: string[], out: string): Promise<Pre
   for (const dir of dirs) {
     const file = await readPredictPart(dir);
     if (!file) throw new Error(`--parts ${dir}: no predictions.json`);
+    await refuseUnfinishedPart(dir, "predict");
     files.set(dir, file);
   }
   const parts = checkParts(
@@ -41,5 +48,6 @@ export async function mergePredictions(dirs: string[], out: string): Promise<Pre
     images,
   };
   await writePredictions(out, merged);
+  await writeMergedManifest(parts, out);
   return merged;
 }

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { openDataset } from "../../data/dataset.ts";
 import { Classifier, softmaxRows, topK } from "../../model/classifier.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
-import { buildManifest } from "../../io/manifest.ts";
+import { buildManifest, completeManifest, refuseOtherKind, startManifest } from "../../io/manifest.ts";
 import { readJsonOrRedo, writeJsonAtomic } from "../../io/atomic.ts";
 import { readNpy, writeNpy } from "../../io/npy.ts";
 import { createProgress } from "../../io/progress.ts";
@@ -116,6 +116,10 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
       identity,
       ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
     });
+    // Resumable through its checkpoint (keyed on the identity), so nothing is removed: the manifest only says
+    // from here on that the folder's predictions are not finished.
+    await refuseOtherKind(opts.out, "predict");
+    await startManifest(opts.out, manifest);
     const { start: first, end } = shardImages(dataset.size, batch, opts.shard);
     const checkpointPath = join(opts.out, CHECKPOINT_FILE);
     const checkpoint = await readJsonOrRedo<Checkpoint>(checkpointPath, "predict checkpoint");
@@ -182,6 +186,7 @@ async function predictIn(opts: PredictOptions): Promise<PredictionsFile> {
     };
     await writePredictions(opts.out, result);
     await Deno.remove(checkpointPath).catch(() => {});
+    await completeManifest(opts.out, manifest, PREDICTIONS_OUTPUTS);
     return result;
   } finally {
     await classifier.release();
@@ -208,6 +213,9 @@ export function skippedImages(images: ImagePrediction[], first = 0): SkippedImag
     p.predicted < 0 ? [{ index: first + i, path: p.path, reason: p.error ?? "unreadable" }] : []
   );
 }
+
+/** The files of a predictions folder (besides its manifest). */
+export const PREDICTIONS_OUTPUTS = ["predictions.json", "predictions.npy"];
 
 /** Writes a predictions folder: predictions.json and predictions.npy (the predicted class per image). */
 export async function writePredictions(out: string, result: PredictionsFile): Promise<void> {

@@ -8,6 +8,7 @@ import { basename, join, relative } from "node:path";
 import { readNpy } from "../../io/npy.ts";
 import { exists } from "../../io/atomic.ts";
 import type { ClassRecord, ComponentTestReport } from "../component_test/component_test_run.ts";
+import { COMPONENT_TEST_REPORT, readComponentTest } from "../component_test/read_component_test_folder.ts";
 import type { VisualizeReport } from "../figures/visualize.ts";
 import type { ExplainReport } from "../figures/explain.ts";
 import type { ContrastReport } from "../contrast/sanity_checks/contrast_test_run.ts";
@@ -254,8 +255,23 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
       continue;
     }
     if (isObject(value) && isObject(value.manifest)) addManifest(`${file} (manifest field)`, value.manifest);
-    if (file === "component_test.json" && isObject(value) && Array.isArray(value.classes)) {
-      const report = value as unknown as ComponentTestReport;
+    if (file === COMPONENT_TEST_REPORT) {
+      // The stage's reader: a killed, foreign or malformed test is a problem, not a section.
+      let report: ComponentTestReport;
+      try {
+        report = await readComponentTest(dir, { flag: "component test" });
+      } catch (e) {
+        // An unfinished run is reported once, by its manifest.json (addManifest).
+        const unfinished = /has not finished/.test((e as Error).message) &&
+          jsonFiles.includes("manifest.json");
+        if (!unfinished) {
+          contents.problems.push({
+            path,
+            problem: (e as Error).message.replace(`component test ${dir}: `, ""),
+          });
+        }
+        continue;
+      }
       contents.component = { folder, report };
       for (const r of report.classes) {
         const e = classEntry(contents.classes, r.class, r.name);

@@ -258,6 +258,8 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
       console.error(
         `pair ${n + 1}/${chosen.length}: why ${A}, not ${B}; its top crop into ${B}'s images`,
       );
+      const whyOut = join("why_not", `${A}_not_${B}`);
+      await session.nestedRun(whyOut);
       const why = await whyNot({
         model: opts.model,
         data: opts.data,
@@ -269,7 +271,7 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
         hyperplanes: { source, set: planes },
         classA: A,
         classB: B,
-        out: join(opts.out, "why_not", `${A}_not_${B}`),
+        out: join(opts.out, whyOut),
         k: opts.k,
         seed,
         maxImages,

@@ -47,6 +47,9 @@ export interface InsertSession extends InsertClasses {
     settings: Record<string, unknown>,
     layer?: { name: string; tensor: string },
   ): Promise<Record<string, unknown>>;
+  /** Records a folder inside --out that another stage's run writes for this one (why_not/<pair>), before it
+   * is written: the next run into --out removes it whole, even if this one is killed. */
+  nestedRun(rel: string): Promise<void>;
 }
 
 export async function insertSession<V, R>(
@@ -70,6 +73,7 @@ export async function insertSession<V, R>(
           computeInto: join(opts.out, "predictions"),
         });
         let started: Record<string, unknown> | undefined;
+        const nested: string[] = [];
         const session: InsertSession = {
           dataset,
           classifier,
@@ -91,9 +95,13 @@ export async function insertSession<V, R>(
             await startManifest(opts.out, manifest);
             return started = manifest;
           },
+          async nestedRun(rel) {
+            nested.push(rel);
+            if (started) await startManifest(opts.out, { ...started, outputs: nested.map((f) => `${f}/`) });
+          },
         };
         const result = await run(session, validated);
-        if (started) await completeManifest(opts.out, started);
+        if (started) await completeManifest(opts.out, started, undefined, nested);
         return result;
       } finally {
         await classifier.release();
