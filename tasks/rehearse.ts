@@ -15,10 +15,14 @@ import { ensureScaleFixture } from "../fixtures/scale/scale_images.ts";
 import { checkScaleRun, type ScaleTruthCounts } from "../fixtures/scale/scale_check.ts";
 import { Prng } from "../fixtures/prng.ts";
 
+/** Seconds a stage may run before it counts as hung (0: no limit); set once from --stage-timeout. */
+let stageTimeoutSeconds = 0;
+
 /**
  * Runs `task`'s main(argv) in a process of its own (tasks/_rehearse_stage.ts); returns its peak RSS. With
  * `killAfterMs`, sends SIGKILL after that long instead of waiting for success: returns "killed" (or the peak,
- * when the task was done first).
+ * when the task was done first). A stage still running after --stage-timeout is killed and fails the
+ * rehearsal by name: a hung child must cost minutes, not the whole CI budget.
  */
 async function runStage(
   task: string,
@@ -37,9 +41,23 @@ async function runStage(
       killed = true;
       child.kill("SIGKILL");
     }, killAfterMs);
+    let hung = false;
+    const watchdog = stageTimeoutSeconds > 0
+      ? setTimeout(() => {
+        hung = true;
+        child.kill("SIGKILL");
+      }, stageTimeoutSeconds * 1000)
+      : undefined;
     const { code } = await child.status;
     clearTimeout(timer);
+    clearTimeout(watchdog);
     if (killed) return "killed";
+    if (hung) {
+      throw new Error(
+        `stage ${task} was still running after --stage-timeout ${stageTimeoutSeconds} s and was killed: ` +
+          `deno task ${task} ${argv.join(" ")}`,
+      );
+    }
     if (code !== 0) {
       throw new Error(`stage ${task} failed (exit ${code}): deno task ${task} ${argv.join(" ")}`);
     }
@@ -216,11 +234,17 @@ export async function main(argv: string[]): Promise<void> {
       pairs: { type: "string", default: "4", help: "sampled pairs for masking-test, contrast, insert-test" },
       ep: { type: "string", default: "auto", help: "execution provider (as the tasks' --ep)" },
       with: { type: "string", help: "other rehearsal folders to plot beside this one in cost_vs_k.jpg" },
+      "stage-timeout": {
+        type: "string",
+        default: "0",
+        help: "seconds after which a stage that has not finished is killed and the rehearsal fails (0: none)",
+      },
     },
     argv,
   );
   const K = intArg("classes", a.classes, 2)!;
   const shards = intArg("shards", a.shards, 0)!;
+  stageTimeoutSeconds = intArg("stage-timeout", a["stage-timeout"], 0)!;
   if (shards === 1) throw new UsageError("--shards 1: use 0 (skip) or at least 2");
   const out = resolve(a.out as string);
   await refuseUsedFolder(out);

@@ -30,7 +30,8 @@ Deno.test("rehearse --classes 20: every stage runs and the planted truth holds",
       "--pairs",
       "1",
     ],
-    ...["--ep", "wasm"],
+    // The EP a user gets (native CPU where onnxruntime-node loads); a hung stage fails the test in minutes.
+    ...["--ep", "auto", "--stage-timeout", "300"],
   ]);
   const r: Rehearsal = JSON.parse(await Deno.readTextFile(join(out, "rehearsal.json")));
   assert.deepEqual(r.stages.map((s) => s.stage), [
