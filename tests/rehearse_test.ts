@@ -105,11 +105,18 @@ Deno.test("meterStage: bytes and files the stage added, the child's peak when it
     await Deno.mkdir(join(out, "sub"));
     await Deno.writeFile(join(out, "sub", "a.bin"), new Uint8Array(1000));
     await Deno.writeFile(join(out, "b.bin"), new Uint8Array(24));
-    return 123_456;
+    return { rssBytes: 123_456, gpuBufferBytes: 4096 };
   });
   assert.deepEqual(
-    [child.bytesWritten, child.filesWritten, child.peakRssBytes, child.peakRssIsStageOwn, child.items],
-    [1024, 2, 123_456, true, 10],
+    [
+      child.bytesWritten,
+      child.filesWritten,
+      child.peakRssBytes,
+      child.peakRssIsStageOwn,
+      child.peakGpuBufferBytes,
+      child.items,
+    ],
+    [1024, 2, 123_456, true, 4096, 10],
   );
   const here = await meterStage("y", join(out, "missing"), { count: 1, kind: "pairs" }, async () => {});
   assert.deepEqual([here.bytesWritten, here.filesWritten, here.peakRssIsStageOwn], [0, 0, false]);

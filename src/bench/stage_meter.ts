@@ -4,6 +4,7 @@
 // /proc/self/clear_refs (Linux >= 4.0). In-process that reset only lowers the mark to the current RSS, which
 // V8 keeps after earlier stages, so a stage's own process is the honest measure.
 import { join } from "node:path";
+import { peakGpuBufferBytes } from "../runtime/gpu_meter.ts";
 
 export interface StageCost {
   stage: string;
@@ -12,6 +13,8 @@ export interface StageCost {
   peakRssBytes: number | null;
   /** Whether the peak is the stage's own process's (false: this process's, after earlier work). */
   peakRssIsStageOwn: boolean;
+  /** Most bytes of GPU buffers live at once (src/runtime/gpu_meter.ts); null when the stage used no GPU. */
+  peakGpuBufferBytes: number | null;
   bytesWritten: number;
   filesWritten: number;
   /** What the stage processes (images, classes, pairs) and how many. */
@@ -57,15 +60,31 @@ export async function folderSize(path: string): Promise<{ bytes: number; files: 
   return { bytes, files };
 }
 
+/** What a stage's own process (or the largest of its processes) reports of itself. */
+export interface StagePeaks {
+  rssBytes: number | null;
+  gpuBufferBytes: number | null;
+}
+
+/** The largest of several processes' peaks; RSS unknown when any is unknown, GPU null when none used it. */
+export function largestPeaks(peaks: readonly StagePeaks[]): StagePeaks {
+  const rss = peaks.map((p) => p.rssBytes);
+  const gpu = peaks.flatMap((p) => (p.gpuBufferBytes === null ? [] : [p.gpuBufferBytes]));
+  return {
+    rssBytes: rss.some((b) => b === null) ? null : Math.max(...(rss as number[])),
+    gpuBufferBytes: gpu.length ? Math.max(...gpu) : null,
+  };
+}
+
 /**
  * Runs `fn` and measures it; `out` is the stage's output (folder or file), `items` its unit of work. When
- * `fn` ran the stage in processes of its own, it returns their peak RSS (the largest), used instead.
+ * `fn` ran the stage in processes of its own, it returns their peaks (the largest), used instead.
  */
 export async function meterStage(
   stage: string,
   out: string | readonly string[],
   items: { count: number; kind: string },
-  fn: () => Promise<number | null | void>,
+  fn: () => Promise<StagePeaks | void>,
 ): Promise<StageCost> {
   // A stage may write beside its folder too (the report's page and its _files folder): the sum of them all.
   const size = async () => {
@@ -78,13 +97,14 @@ export async function meterStage(
   const childPeak = await fn();
   const wallSeconds = (performance.now() - t0) / 1000;
   const own = childPeak !== undefined;
-  const peak = own ? childPeak : peakRssBytes();
+  const peak = own ? childPeak.rssBytes : peakRssBytes();
   const after = await size();
   return {
     stage,
     wallSeconds,
     peakRssBytes: peak,
     peakRssIsStageOwn: own,
+    peakGpuBufferBytes: own ? childPeak.gpuBufferBytes : peakGpuBufferBytes(),
     bytesWritten: after.bytes - before.bytes,
     filesWritten: after.files - before.files,
     items: items.count,

@@ -1,5 +1,6 @@
 // The one GPUDevice of a process: onnxruntime-web's WebGPU EP and protoscope's own WGSL kernels share
 // it, so tensors pass between the model and the kernels without leaving the GPU.
+import { meterGpuBuffers } from "./gpu_meter.ts";
 
 export interface GpuContext {
   device: GPUDevice;
@@ -37,6 +38,7 @@ async function requestGpu(): Promise<GpuContext | undefined> {
   const requiredFeatures = (["shader-f16", "timestamp-query", "subgroups"] as GPUFeatureName[])
     .filter((f) => adapter.features.has(f));
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  meterGpuBuffers(device);
   const info = adapter.info;
   const description = info.description ||
     [info.vendor, info.architecture, info.device].filter(Boolean).join(" ") ||
