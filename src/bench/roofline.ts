@@ -370,9 +370,11 @@ export const IMAGENET_RUN = {
   noiseSamples: 20,
 } as const;
 
+/** A run's shapes and counts, as IMAGENET_RUN gives them (other runs change some, e.g. the classes). */
+export type RunShape = { [key in keyof typeof IMAGENET_RUN]: number };
+
 /** Every kernel line at the ImageNet run's shapes, with the hyperplane kernels also as they were before. */
-export function imagenetKernelCosts(): KernelCost[] {
-  const r = IMAGENET_RUN;
+export function imagenetKernelCosts(r: RunShape = IMAGENET_RUN): KernelCost[] {
   const steps = Math.ceil(r.searchedImages / r.searchBatch) * r.searchPasses;
   const blocks = Math.ceil(r.classes / r.hyperplaneBlock);
   // Per tile and epoch: the logits and the gradient of each side, two calls each of the side-A shape.
