@@ -123,6 +123,28 @@ Deno.test("report of 1000 classes: class pages lazy, list paged by the script, s
   }
 });
 
+Deno.test("report of K = 1000 hyperplanes: the mean and min over all 999,000 accuracies", async () => {
+  // The K = 1000 rehearsal's report died here: a spread of K(K-1) values into Math.min overflowed the stack.
+  const dir = await Deno.makeTempDir({ prefix: "report-k1000-" });
+  try {
+    const K = 1000;
+    const run = await writeFakeRun(join(dir, "run"), K, K);
+    await writeReport({ run: run.dir, out: join(dir, "report.html"), pageSize: 10 });
+    const html = await Deno.readTextFile(join(dir, "report.html"));
+    let sum = 0;
+    for (let i = 0; i < K; i++) {
+      for (let j = 0; j < K; j++) if (i !== j) sum += Math.fround(0.5 + ((i + 2 * j) % 5) / 10);
+    }
+    const section = html.slice(html.indexOf('id="hyperplanes"'));
+    const cells = [...section.matchAll(/<td>([^<]*)<\/td>/g)].slice(0, 6).map((m) => m[1]);
+    assert.deepEqual(cells.slice(0, 2), [`${K} of ${K}`, String(K * (K - 1))]);
+    assert.equal(Number(cells[2]).toFixed(3), (sum / (K * (K - 1))).toFixed(3));
+    assert.equal(Number(cells[3]), 0.5);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("report beyond one page of classes: the page's bytes flat in K, the rest in the folder beside it", async () => {
   const dir = await Deno.makeTempDir({ prefix: "report-flat-" });
   try {

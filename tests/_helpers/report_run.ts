@@ -46,7 +46,12 @@ function variant(cls: number, p: number, k: number): VariantRecord {
 }
 
 /** Writes the run folder under `dir`: `classes` classes, each with composites; figures for the first 8. */
-export async function writeFakeRun(dir: string, classes = 8): Promise<FakeRun> {
+/** `hyperplaneClasses`: the hyperplanes' K (at most `classes`; 8 by default, K(K-1) accuracies). */
+export async function writeFakeRun(
+  dir: string,
+  classes = 8,
+  hyperplaneClasses = Math.min(classes, 8),
+): Promise<FakeRun> {
   const component = join(dir, "component-test"), figures = join(dir, "figures");
   const hyper = join(dir, "hyperplanes"),
     shifting = join(dir, "shifting-test"),
@@ -129,7 +134,7 @@ export async function writeFakeRun(dir: string, classes = 8): Promise<FakeRun> {
     }),
   );
 
-  const k = Math.min(classes, 8);
+  const k = hyperplaneClasses;
   await Deno.writeTextFile(
     join(hyper, "hyperplanes.json"),
     JSON.stringify({

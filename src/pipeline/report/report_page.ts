@@ -172,7 +172,8 @@ async function hyperplaneSection(contents: RunContents): Promise<string> {
   if (!h) return "";
   const values = [...h.accuracy].filter(Number.isFinite);
   const mean = values.length ? values.reduce((a, b) => a + b, 0) / values.length : NaN;
-  const min = values.length ? Math.min(...values) : NaN;
+  // K(K-1) values: a spread into Math.min overflows the stack at K = 1000 (the rehearsal found it).
+  const min = values.length ? values.reduce((a, b) => (b < a ? b : a)) : NaN;
   const info = htmlTable([
     "classes",
     "pairs with a hyperplane",
