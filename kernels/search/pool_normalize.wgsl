@@ -1,5 +1,5 @@
 // Step 1 of the streaming prototype search: tap activations (batch x C x h x w, NCHW) -> 2x2/stride-2 average
-// pooled vectors stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows
+// pooled vectors (at p.pool 1, the positions themselves) stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows
 // padded to column_stride, a multiple of 4), the layout the similarity matmul loads as vec4s along N; then one
 // inverse L2 norm per column, applied in the matmul's epilogue instead of rewriting the pooled values.
 
@@ -29,7 +29,11 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let cell = n % cells;
   let py = cell / p.pooled_w;
   let px = cell % p.pooled_w;
-  let top = ((b * p.channels + c) * p.height + 2u * py) * p.width + 2u * px;
+  let top = ((b * p.channels + c) * p.height + p.pool * py) * p.width + p.pool * px;
+  if (p.pool == 1u) {
+    pooled[c * p.column_stride + n] = activations[top];
+    return;
+  }
   let bottom = top + p.width;
   pooled[c * p.column_stride + n] = (activations[top] + activations[top + 1u] + activations[bottom] + activations[bottom + 1u]) * 0.25;
 }

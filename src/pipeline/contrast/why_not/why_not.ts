@@ -159,7 +159,9 @@ export async function whyNot(opts: WhyNotOptions): Promise<WhyNotResult> {
 
 async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<WhyNotResult> {
   const maxImages = opts.maxImages ?? 60;
-  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep);
+  // Only activations are read here: a transformer's patch tokens are the positions, its class token none.
+  const model = opts.splitModel ??
+    await SplitModel.open(opts.model, opts.layer, opts.ep, "patches", "activations");
   let dataset: Dataset | undefined;
   try {
     const [C, h, w] = model.tapShape;
@@ -244,6 +246,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     await startManifest(opts.out, manifest);
 
     const nameOf = (c: number) => names?.[c];
+    const pool = model.tokens ? 1 : 2;
     const one = async ([from, to]: number[]): Promise<WhyNotDirection> => {
       opts.signal?.throwIfAborted();
       const images = members.get(from)!;
@@ -306,8 +309,10 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         Int32Array.from(images, (i) => found.predicted[i]),
         { topK: crops, cpu: opts.cpuSearch, label: `why ${from} not ${to}: search` },
       );
-      // A pooled cell is the 2 x 2 tap positions the search averaged (an odd last row/column is dropped).
+      // A pooled cell is the 2 x 2 tap positions the search averaged (an odd last row/column is dropped); a
+      // transformer's cell is one patch token.
       const cellMask = (i: number, y: number, x: number) => {
+        if (pool === 1) return masks[i * hw + y * w + x];
         const at = i * hw + 2 * y * w + 2 * x;
         return (masks[at] + masks[at + 1] + masks[at + w] + masks[at + w + 1]) / 4;
       };
@@ -332,7 +337,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     };
     const main = await one(directions[0]);
     const reverse = opts.both ? await one(directions[1]) : undefined;
-    const pooled = pooledSize(h, w);
+    const pooled = pooledSize(h, w, pool);
     const pooledGrid: [number, number] = [pooled.height, pooled.width];
 
     await writeNpy(join(opts.out, "basis.npy"), main.basis, [k, C]);
