@@ -14,5 +14,4 @@ struct Params {
   rows: u32,          // prototypes in the chunk
   first_key: u32,     // first image index * ph * pw: key of column 0
   column_stride: u32, // row stride of the pooled columns: N rounded up to a multiple of 4
-  pool: u32,          // 2: 2x2 average pooling (a CNN tap); 1: every position alone (a transformer's tokens)
 }

@@ -429,7 +429,6 @@ export class PrototypeSearch {
         rows: Math.min(this.rowsPerChunk, this.prototypes - rowStart),
         first_key: firstImage * this.cells,
         column_stride: vec4Stride(columns),
-        pool: this.geometry.pool!,
       });
       queue.writeBuffer(params, 0, u);
     });
