@@ -26,6 +26,10 @@ import { runInsertAuto } from "../src/pipeline/contrast/insert/insert_auto.ts";
 import { runDecompose } from "../src/pipeline/decompose/decompose.ts";
 import { writeReport } from "../src/pipeline/report/report.ts";
 import { readNpy } from "../src/io/npy.ts";
+import { GraphBuilder } from "../src/onnx/builder.ts";
+import { openDataset } from "../src/data/dataset.ts";
+import { Classifier } from "../src/model/classifier.ts";
+import { searchPrototypes } from "../src/pipeline/search/streaming_search.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 /** DeepLift without the noise tunnel: the fixture's motifs need none, and the test stays fast. */
@@ -222,6 +226,58 @@ Deno.test(
       assert.match(html, /patch-aligned down the first column/);
     } finally {
       await Deno.remove(work, { recursive: true });
+    }
+  },
+);
+
+Deno.test(
+  "the prototype search refuses a token tap whose patches do not tile the input, naming the layer",
+  ORT_TEST,
+  async () => {
+    // 15 px patches: 14 x 14 of them cover 210 of the 224 px, so a token's crop could not be its patch.
+    const C = 4, P = 15, T = 14 * 14;
+    const g = new GraphBuilder("patch15");
+    const input = g.input("input", ["N", 3, 224, 224]);
+    const conv = g.node("Conv", [
+      input,
+      g.weight("w", [C, 3, P, P], new Float32Array(C * 3 * P * P).fill(1e-3)),
+    ], {
+      kernel_shape: [P, P],
+      strides: [P, P],
+    });
+    const flat = g.node("Reshape", [conv, g.int64s("shape", [0, C, T])]);
+    g.node("Transpose", [flat], { perm: [0, 2, 1] }, { outputs: ["tokens"] });
+    const pooled = g.node("ReduceMean", ["tokens"], { axes: [1], keepdims: 0 });
+    g.node("Gemm", [pooled, g.weight("head", [2, C], new Float32Array(2 * C).fill(1))], { transB: 1 }, {
+      outputs: ["logits"],
+    });
+    g.output("logits", ["N", 2]);
+    const fixture = await ensureVitFixture();
+    const dataset = await openDataset(fixture.imageFolder, { limit: 2 });
+    const classifier = await Classifier.fromModel(g.model(17), "patch15.onnx", "patch15", {
+      ep: "cpu",
+      layers: ["tokens"],
+      withLogits: false,
+    });
+    try {
+      await assert.rejects(
+        () =>
+          searchPrototypes(
+            dataset,
+            classifier,
+            {
+              bases: new Float32Array(C).fill(1),
+              prototypeClass: Int32Array.of(0),
+              channels: C,
+            },
+            Int32Array.of(0, 0),
+            { topK: 1, cpu: true },
+          ),
+        /--layer tokens: 14 patches of 15 px do not tile the 224 px input/,
+      );
+    } finally {
+      await classifier.release();
+      dataset.close();
     }
   },
 );
