@@ -30,6 +30,7 @@ import { GraphBuilder } from "../src/onnx/builder.ts";
 import { openDataset } from "../src/data/dataset.ts";
 import { Classifier } from "../src/model/classifier.ts";
 import { searchPrototypes } from "../src/pipeline/search/streaming_search.ts";
+import { whereAnotB } from "../src/pipeline/serve/where_map.ts";
 
 const ORT_TEST = { sanitizeResources: false, sanitizeOps: false };
 /** DeepLift without the noise tunnel: the fixture's motifs need none, and the test stays fast. */
@@ -197,6 +198,24 @@ Deno.test(
         crops.reduce((s, c) => s + c.maskAtCell, 0) / crops.length;
       const strongest = why.topCrops.reduce((b, c, p) => (maskOf(c) > maskOf(why.topCrops[b]) ? p : b), 0);
       for (const crop of why.topCrops[strongest]) assert.equal(motifAt(crop.path, crop.y, crop.x), "M1");
+      // The explorer's "where" map of one of those images: the same scores on the same 7 x 7 patch grid.
+      const tapped = await Classifier.open(model, { ep, layers: [layer] });
+      try {
+        const where = await whereAnotB({
+          image: why.imagePaths[0],
+          a: 0,
+          b: 1,
+          planes: planes.set,
+          layer,
+          classifier: tapped,
+          out: join(work, "where"),
+        });
+        assert.deepEqual(where.grid, { height: 7, width: 7 });
+        const first = why.masks.subarray(0, 49).reduce((m, v) => Math.max(m, v), 0);
+        assert.ok(Math.abs(where.maxScore - first) <= 1e-4 * first, `${where.maxScore} vs ${first}`);
+      } finally {
+        await tapped.release();
+      }
 
       // insert test: that crop pasted into class 1's images raises p(0) over the control patch.
       const inserted = await runInsertAuto({

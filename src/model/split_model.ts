@@ -51,15 +51,13 @@ export class SplitModel {
 
   /**
    * `tokenAxes` reads a transformer's [T, C] tap (src/model/tokens.ts); the head needs every token back, so
-   * only readings where every token is a position ("patches+cls", "reference") can feed it shifted rows. A
-   * caller that reads only activations (`uses` "activations", e.g. "why A, not B") may take the patches alone.
+   * only readings where every token is a position ("patches+cls", "reference") can feed it shifted rows.
    */
   static async open(
     path: string,
     layer: string,
     ep: EpChoice = "auto",
     tokenAxes: TokenAxes = "patches",
-    uses: "head" | "activations" = "head",
   ): Promise<SplitModel> {
     const model = await readModel(path);
     const sha256 = await sha256File(path);
@@ -75,7 +73,7 @@ export class SplitModel {
         `--layer ${layer}: the tap '${tap.tensor}' has shape [${tapShape}]; expected C x h x w or T x C`,
       );
     }
-    if (tokens && tokenAxes !== "reference" && uses === "head") {
+    if (tokens && tokenAxes !== "reference") {
       gridAsTokens(new Float32Array(0), 0, tokens.layout, tokenAxes, layer);
     }
     const trunk = await Classifier.fromModel(model, path, sha256, { ep, layers: [layer], withLogits: false });

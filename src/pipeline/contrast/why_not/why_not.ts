@@ -159,12 +159,21 @@ export async function whyNot(opts: WhyNotOptions): Promise<WhyNotResult> {
 
 async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<WhyNotResult> {
   const maxImages = opts.maxImages ?? 60;
-  // Only activations are read here: a transformer's patch tokens are the positions, its class token none.
-  const model = opts.splitModel ??
-    await SplitModel.open(opts.model, opts.layer, opts.ep, "patches", "activations");
+  // A transformer's split model needs every token as a position (its head takes them all back, and the
+  // explorer shares one model between this and the shifting test); the class token is dropped below.
+  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep, "patches+cls");
   let dataset: Dataset | undefined;
   try {
-    const [C, h, w] = model.tapShape;
+    const [C] = model.tapShape;
+    const grid = model.positionGrid;
+    if (!grid) {
+      throw new UsageError(
+        `--layer ${opts.layer}: the reference's axes make the channels the positions, no place on the image; ` +
+          "why A, not B needs tokens as positions",
+      );
+    }
+    // The positions on the image: a CNN's h x w, a transformer's patch grid after `prefix` class tokens.
+    const { h, w, prefix } = grid;
     const K = model.numClasses;
     const source = typeof opts.hyperplanes === "string" ? opts.hyperplanes : opts.hyperplanes.source;
     const planes = typeof opts.hyperplanes === "string"
@@ -252,7 +261,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
       const images = members.get(from)!;
       const { pixels } = await readImages(dataset!, images);
       const n = images.length, hw = h * w;
-      const acts = await model.activations(pixels, n, undefined, opts.signal);
+      const acts = onImage(await model.activations(pixels, n, undefined, opts.signal), n, C, prefix);
       const masks = sideMasks(
         acts,
         n,
@@ -393,4 +402,18 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     dataset?.close();
     if (!opts.splitModel) await model.release();
   }
+}
+
+/**
+ * Tap rows [n, C, prefix + positions] without their first `prefix` positions (a transformer's class token,
+ * which is no place on the image): [n, C, positions]. Unchanged when there is no prefix.
+ */
+function onImage(acts: Float32Array, n: number, c: number, prefix: number): Float32Array {
+  if (prefix === 0) return acts;
+  const per = acts.length / (n * c), kept = per - prefix;
+  const out = new Float32Array(n * c * kept);
+  for (let row = 0; row < n * c; row++) {
+    out.set(acts.subarray(row * per + prefix, (row + 1) * per), row * kept);
+  }
+  return out;
 }
