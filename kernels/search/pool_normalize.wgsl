@@ -1,7 +1,8 @@
 // Step 1 of the streaming prototype search: tap activations (batch x C x h x w, NCHW) -> 2x2/stride-2 average
-// pooled vectors (unpooled, the positions themselves, when the pooled grid is the tap's: a transformer's tokens) stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows
-// padded to column_stride, a multiple of 4), the layout the similarity matmul loads as vec4s along N; then one
-// inverse L2 norm per column, applied in the matmul's epilogue instead of rewriting the pooled values.
+// pooled vectors (or the positions themselves when the pooled grid is the tap's own: a transformer's tokens)
+// stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows padded to
+// column_stride, a multiple of 4), the layout the similarity matmul loads as vec4s along N; then one inverse L2
+// norm per column, applied in the matmul's epilogue instead of rewriting the pooled values.
 
 // Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 

@@ -347,7 +347,8 @@ export async function searchPrototypes(
         const source: GPUBuffer | Float32Array = tokens
           ? tokensAsGrid(await tapOnCpu(act, device), count, tokens)
           : act.buffer ?? act.data!;
-        activationsOnGpu = act.buffer !== undefined;
+        // A transformer's tokens were gathered into the patch grid on the CPU, wherever the EP left them.
+        activationsOnGpu = !tokens && act.buffer !== undefined;
         // Main search: contiguous runs of usable images keep their dataset indices.
         for (const [first, length] of runsOf(usable)) {
           const indices = Array.from({ length }, (_, j) => first + j);
