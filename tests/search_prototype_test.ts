@@ -334,3 +334,41 @@ Deno.test({
     assert.equal(r.perBatch.mergeWorkgroupsOverOnePass, 1);
   },
 });
+
+Deno.test({
+  name: "pool 1 (a transformer's patch tokens): every position alone, GPU and CPU twin equal brute force",
+  ignore: noGpu,
+  fn: async () => {
+    const ds = makeDataset(6, 20, 24, 7, 7, 12);
+    const geometry = { channels: ds.C, height: ds.h, width: ds.w, pool: 1 as const };
+    const full = bruteForceSearch(ds.bank, ds.images, ds.bases, ds.classes, ds.predicted, {
+      ...geometry,
+      topK: 49 * ds.images,
+    });
+    assertNoNearTies(full, ds, 6);
+    const cpu = { ...full, topK: full.topK.map((l) => l.slice(0, 6)) };
+    // Unpooled: the best position of a prototype is where its cosine with the raw activation vector peaks.
+    const p = 0, hit = cpu.topK[p][0];
+    const unit = (v: ArrayLike<number>) => {
+      const n = Math.hypot(...Array.from(v));
+      return Array.from(v, (x) => x / n);
+    };
+    const at = Array.from(
+      { length: ds.C },
+      (_, c) => ds.bank[((hit.image * ds.C + c) * 7 + hit.y) * 7 + hit.x],
+    );
+    const cos = unit(at).reduce((s, v, c) => s + v * unit(ds.bases.subarray(0, ds.C))[c], 0);
+    assert.ok(Math.abs(cos - hit.score) < 1e-6, `${cos} vs ${hit.score}`);
+    assert.ok(
+      cpu.topK.flat().some((h) => h.y === 6 || h.x === 6),
+      "the odd last row and column are searched",
+    );
+    const search = await PrototypeSearch.create(device!, ds.bases, ds.classes, { ...geometry, topK: 6 });
+    search.addBatch(ds.bank, ds.images, 0, ds.predicted);
+    assertSameResult(await search.finish(), cpu);
+    search.destroy();
+    const twin = new CpuPrototypeSearch(ds.bases, ds.classes, geometry, 6);
+    twin.addBatch(ds.bank, ds.images, 0, ds.predicted);
+    assertSameResult(await twin.finish(), cpu);
+  },
+});

@@ -53,11 +53,29 @@ export interface SearchGeometry {
   /** Spatial size of the tap activations (14x14 or 7x7). */
   height: number;
   width: number;
+  /**
+   * Side of the average pooling (default 2, the paper's 2x2 cells of a CNN tap); 1 searches every position
+   * alone, as a transformer's patch tokens are searched (each token's crop is its patch).
+   */
+  pool?: 1 | 2;
 }
 
-/** PyTorch avg_pool2d(kernel 2, stride 2) output size: an odd last row/column is dropped. */
-export function pooledSize(height: number, width: number): { height: number; width: number } {
-  return { height: Math.floor(height / 2), width: Math.floor(width / 2) };
+/**
+ * PyTorch avg_pool2d(kernel pool, stride pool) output size: an odd last row/column is dropped at pool 2.
+ */
+export function pooledSize(
+  height: number,
+  width: number,
+  pool: 1 | 2 = 2,
+): { height: number; width: number } {
+  return { height: Math.floor(height / pool), width: Math.floor(width / pool) };
+}
+
+/** The pooling side of a geometry, checked: 1 or 2. */
+export function poolOf(geometry: Pick<SearchGeometry, "pool">, what: string): 1 | 2 {
+  const pool = geometry.pool ?? 2;
+  if (pool !== 1 && pool !== 2) throw new Error(`${what}: pool must be 1 or 2, got ${pool}`);
+  return pool;
 }
 
 /**

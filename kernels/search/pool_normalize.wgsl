@@ -1,7 +1,8 @@
 // Step 1 of the streaming prototype search: tap activations (batch x C x h x w, NCHW) -> 2x2/stride-2 average
-// pooled vectors stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows
-// padded to column_stride, a multiple of 4), the layout the similarity matmul loads as vec4s along N; then one
-// inverse L2 norm per column, applied in the matmul's epilogue instead of rewriting the pooled values.
+// pooled vectors (or the positions themselves when the pooled grid is the tap's own: a transformer's tokens)
+// stored channel-major ([C, N], N = batch * ph * pw, column n = b * ph * pw + py * pw + px; rows padded to
+// column_stride, a multiple of 4), the layout the similarity matmul loads as vec4s along N; then one inverse L2
+// norm per column, applied in the matmul's epilogue instead of rewriting the pooled values.
 
 // Params: common.wgsl, compiled ahead of this file by prototype_search.ts.
 
@@ -29,7 +30,15 @@ fn pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
   let cell = n % cells;
   let py = cell / p.pooled_w;
   let px = cell % p.pooled_w;
-  let top = ((b * p.channels + c) * p.height + 2u * py) * p.width + 2u * px;
+  // The pooling side is no member of Params (its layout is fixed): a grid as large as the tap is unpooled (a
+  // transformer's tokens, pool 1), a 2x2 pooled one is at most half of it.
+  let unpooled = p.pooled_h == p.height && p.pooled_w == p.width;
+  let pool = select(2u, 1u, unpooled);
+  let top = ((b * p.channels + c) * p.height + pool * py) * p.width + pool * px;
+  if (unpooled) {
+    pooled[c * p.column_stride + n] = activations[top];
+    return;
+  }
   let bottom = top + p.width;
   pooled[c * p.column_stride + n] = (activations[top] + activations[top + 1u] + activations[bottom] + activations[bottom + 1u]) * 0.25;
 }

@@ -26,6 +26,7 @@ import {
 import {
   checkPrototypes,
   pooledSize,
+  poolOf,
   type SearchGeometry,
   type SearchHit,
   type SearchResult,
@@ -140,12 +141,12 @@ export class PrototypeSearch {
     opts: PrototypeSearchOptions,
   ) {
     const { channels: C, height: h, width: w } = opts;
-    this.geometry = { channels: C, height: h, width: w };
+    this.geometry = { channels: C, height: h, width: w, pool: poolOf(opts, "PrototypeSearch") };
     this.prototypes = bases.length / C;
     this.topK = opts.topK;
     this.excludedTopK = opts.excludedTopK ?? DEFAULT_EXCLUDED_TOP_K;
     this.maxBatch = opts.maxBatch ?? DEFAULT_MAX_BATCH;
-    const pooled = pooledSize(h, w);
+    const pooled = pooledSize(h, w, this.geometry.pool);
     this.pooledHeight = pooled.height;
     this.pooledWidth = pooled.width;
     this.cells = pooled.height * pooled.width;
@@ -217,9 +218,10 @@ export class PrototypeSearch {
         throw new Error(`PrototypeSearch: ${name} must be an integer in 1..${MERGE_WORKGROUP}, got ${v}`);
       }
     }
+    const pool = poolOf(opts, "PrototypeSearch");
     for (const key of ["height", "width"] as const) {
-      if (!Number.isInteger(opts[key]) || opts[key] < 2) {
-        throw new Error(`PrototypeSearch: ${key} must be an integer >= 2, got ${opts[key]}`);
+      if (!Number.isInteger(opts[key]) || opts[key] < pool) {
+        throw new Error(`PrototypeSearch: ${key} must be an integer >= ${pool}, got ${opts[key]}`);
       }
     }
     if (opts.maxBatch !== undefined && (!Number.isInteger(opts.maxBatch) || opts.maxBatch < 1)) {

@@ -5,6 +5,7 @@ import {
   checkPrototypes,
   compareHits,
   pooledSize,
+  poolOf,
   type SearchGeometry,
   type SearchHit,
   type SearchResult,
@@ -12,8 +13,8 @@ import {
 import { DEFAULT_EXCLUDED_TOP_K } from "./settings.ts";
 
 /**
- * 2x2 average pooling with stride 2 of one image's activations (C x h x w, NCHW), returned position-major:
- * out[(py * pw + px) * C + c].
+ * 2x2 average pooling with stride 2 (or, at pool 1, none) of one image's activations (C x h x w, NCHW),
+ * returned position-major: out[(py * pw + px) * C + c].
  */
 export function poolImage(
   bank: Float32Array,
@@ -21,15 +22,18 @@ export function poolImage(
   geometry: SearchGeometry,
 ): Float64Array {
   const { channels: C, height: h, width: w } = geometry;
-  const { height: ph, width: pw } = pooledSize(h, w);
+  const pool = poolOf(geometry, "poolImage");
+  const { height: ph, width: pw } = pooledSize(h, w, pool);
   const out = new Float64Array(ph * pw * C);
   const base = image * C * h * w;
   for (let c = 0; c < C; c++) {
     const plane = base + c * h * w;
     for (let py = 0; py < ph; py++) {
       for (let px = 0; px < pw; px++) {
-        const i = plane + 2 * py * w + 2 * px;
-        out[(py * pw + px) * C + c] = (bank[i] + bank[i + 1] + bank[i + w] + bank[i + w + 1]) / 4;
+        const i = plane + pool * py * w + pool * px;
+        out[(py * pw + px) * C + c] = pool === 1
+          ? bank[i]
+          : (bank[i] + bank[i + 1] + bank[i + w] + bank[i + w + 1]) / 4;
       }
     }
   }
@@ -72,7 +76,7 @@ export function bruteForceSearch(
   if (predicted.length < images) {
     throw new Error(`bruteForceSearch: predicted has ${predicted.length} entries, need ${images}`);
   }
-  const { height: ph, width: pw } = pooledSize(h, w);
+  const { height: ph, width: pw } = pooledSize(h, w, poolOf(opts, "bruteForceSearch"));
   const positions: { image: number; y: number; x: number; vector: Float64Array }[] = [];
   for (let i = 0; i < images; i++) {
     const pooled = poolImage(bank, i, opts);

@@ -5,6 +5,7 @@ import { compositeRgbCpu, type CropCell, CropCompositor } from "../../../kernels
 import { normalizeOnCpu } from "../../../kernels/normalize/mod.ts";
 import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
+import { type CompositeLayout, onCanvas } from "./composite_canvas.ts";
 
 export interface CompositeScores {
   /** composites x numClasses softmax probabilities. */
@@ -15,7 +16,8 @@ export interface CompositeScores {
 
 /**
  * Runs crop composites (composites[i] = k cells, stacked top to bottom) through the classifier in batches:
- * assembled and normalized on the GPU with the webgpu EP, on the CPU otherwise.
+ * assembled and normalized on the GPU with the webgpu EP, on the CPU otherwise. On a canvas (`layout`, a
+ * transformer's fixed input) always on the CPU: one composite a class is little work.
  */
 export async function classifyComposites(
   classifier: Classifier,
@@ -23,9 +25,10 @@ export async function classifyComposites(
   composites: CropCell[][],
   pooledWidth: number,
   batch = 32,
+  layout: CompositeLayout = { kind: "stack" },
 ): Promise<CompositeScores> {
   const started = performance.now();
-  const gpu = classifier.ep === "webgpu" ? await acquireGpu() : undefined;
+  const gpu = classifier.ep === "webgpu" && layout.kind === "stack" ? await acquireGpu() : undefined;
   const compositor = gpu ? await CropCompositor.create(gpu.device) : undefined;
   const chunks: Float32Array[] = [];
   for (let at = 0; at < composites.length; at += batch) {
@@ -39,7 +42,8 @@ export async function classifyComposites(
         t.buffer.destroy();
       }
     } else {
-      const rgb = compositeRgbCpu(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      const stack = compositeRgbCpu(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      const rgb = layout.kind === "canvas" ? onCanvas(stack, layout.side) : stack;
       const [n, h, w] = rgb.dims;
       const data = normalizeOnCpu(rgb.pixels, n, h, w);
       logits = (await classifier.forwardNormalized({ data, dims: [n, 3, h, w] })).logits!;

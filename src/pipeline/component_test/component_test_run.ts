@@ -25,6 +25,7 @@ import { type SearchPassResult, searchPrototypes } from "../search/streaming_sea
 import { partition, type Shard, shardLabel, shardSetting } from "../../cli/shard.ts";
 import { UsageError } from "../../cli/cli.ts";
 import { readConcepts } from "../concepts/read_concepts.ts";
+import { type CompositeLayout, onCanvas } from "./composite_canvas.ts";
 
 export type Variant = "allImages" | "targetExcluded";
 export const VARIANTS: readonly Variant[] = ["allImages", "targetExcluded"];
@@ -100,6 +101,8 @@ export interface ComponentTestReport {
     conceptsSource: "protoscope" | "reference";
     predictions: string;
     blankCrop: string;
+    /** A transformer tap's composites: the crops on a canvas of the model's input size (composite_canvas.ts). */
+    composite?: string;
   };
   classes: ClassRecord[];
   summary: Record<Variant, VariantSummary>;
@@ -186,7 +189,14 @@ export async function scoreComposites(
     const scores = {} as Record<Variant, Float32Array>;
     let compositeSeconds = 0;
     for (const v of VARIANTS) {
-      const s = await classifyComposites(classifier, images, cells[v], pass.pooledWidth, opts.batch);
+      const s = await classifyComposites(
+        classifier,
+        images,
+        cells[v],
+        pass.pooledWidth,
+        opts.batch,
+        compositeLayout(pass, dataset.settings.crop),
+      );
       scores[v] = s.probs;
       compositeSeconds += s.seconds;
     }
@@ -236,6 +246,14 @@ export async function scoreComposites(
   } finally {
     await classifier.release();
   }
+}
+
+/**
+ * How a pass's composites are laid out: a transformer's input size is fixed, so its patch crops go on a
+ * canvas of the prepared image's side; a CNN takes the k x 1 stack.
+ */
+export function compositeLayout(pass: Pick<SearchPassResult, "tokens">, side: number): CompositeLayout {
+  return pass.tokens ? { kind: "canvas", side } : { kind: "stack" };
 }
 
 /** Runs the search pass (top-1 and best-other per prototype) for the run's classes. */
@@ -311,6 +329,14 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
         predictions: run.predictionsFrom,
         blankCrop:
           "prototypes without a position get a crop of the ImageNet mean colour (0 after normalization)",
+        ...(pass.tokens
+          ? {
+            composite:
+              `each crop is one patch token's ${pass.tokens.patch} px box; a transformer's input size ` +
+              `is fixed, so the k crops lie patch-aligned down the first column of a ${run.dataset.settings.crop} ` +
+              "px canvas of the blank colour",
+          }
+          : {}),
       },
       classes: core.records,
       summary: {
@@ -328,7 +354,15 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
       skipped: pass.skipped,
     };
     await writeJsonAtomic(join(opts.out, "component_test.json"), report);
-    if (opts.saveComposites ?? true) await saveComposites(opts.out, classes, core, pass.pooledWidth);
+    if (opts.saveComposites ?? true) {
+      await saveComposites(
+        opts.out,
+        classes,
+        core,
+        pass.pooledWidth,
+        compositeLayout(pass, run.dataset.settings.crop),
+      );
+    }
     await completeManifest(opts.out, manifest);
     return report;
   } finally {
@@ -336,10 +370,18 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
   }
 }
 
-async function saveComposites(out: string, classes: number[], core: ComponentTestCore, pooledWidth: number) {
+async function saveComposites(
+  out: string,
+  classes: number[],
+  core: ComponentTestCore,
+  pooledWidth: number,
+  layout: CompositeLayout,
+) {
   const suffix: Record<Variant, string> = { allImages: "all", targetExcluded: "excluded" };
   for (const v of VARIANTS) {
-    const rgb = compositeRgbCpu(core.images, core.cells[v], pooledWidth);
+    const stack = compositeRgbCpu(core.images, core.cells[v], pooledWidth);
+    // What the model saw: on a transformer, the canvas.
+    const rgb = layout.kind === "canvas" ? onCanvas(stack, layout.side) : stack;
     const [n, h, w] = rgb.dims;
     const per = h * w * 3;
     for (let i = 0; i < n; i++) {

@@ -18,6 +18,7 @@ import type { SkippedImage } from "../../io/skipped.ts";
 import { cropBytes, failureReason, preprocessFile } from "../../data/preprocess.ts";
 import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { Classifier, softmaxRows, topK } from "../../model/classifier.ts";
+import { tokenLayout, tokensAsGrid } from "../../model/tokens.ts";
 import { namesFor } from "../../model/model_classes.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { encodeJpeg } from "../../render/image_file.ts";
@@ -202,13 +203,17 @@ async function decompose(
         const result = await classifier.forward(pixels.subarray(0, kept.length * size), kept.length);
         const tap = result.taps.get(layer)!;
         try {
-          const [n, c, h, w] = tap.dims;
+          // A transformer's patch tokens are its positions (the class token is no place on the image); the
+          // signed residual stream needs no clip, NNLS keeps only the coefficients non-negative.
+          const tokens = tap.dims.length === 3 ? tokenLayout(classifier.model, layer, tap.dims) : undefined;
+          const [n, c, h, w] = tokens ? [tap.dims[0], tokens.channels, tokens.gridH, tokens.gridW] : tap.dims;
           if (c !== channels) {
             throw new Error(
               `layer ${layer} of ${opts.model} has ${c} channels, but the prototypes in ${opts.concepts} have ${channels}`,
             );
           }
-          const problem = { activations: tap.data!, basis, n, channels, hw: h * w, k, tolerance };
+          const activations = tokens ? tokensAsGrid(tap.data!, n, tokens) : tap.data!;
+          const problem = { activations, basis, n, channels, hw: h * w, k, tolerance };
           const solution = device && classifier.ep === "webgpu"
             ? await nnlsGpu(device, problem)
             : nnlsCpu(problem);

@@ -42,6 +42,8 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
       targetExcluded: record.targetExcluded,
       images: core.images,
       pooledWidth: pass.pooledWidth,
+      // A transformer's crops went in on a 224 px canvas (component_test_run.ts compositeLayout).
+      ...(pass.tokens ? { composite: "on a canvas" as const } : {}),
     });
     // explain shares its --out with visualize and other classes' explain runs (the demo's figures/): a run
     // owns explain_<class>.json and the figure it lists, and replaces only an earlier run of that class.

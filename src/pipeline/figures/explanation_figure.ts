@@ -16,6 +16,8 @@ export interface ExplanationInput {
   targetExcluded: VariantRecord;
   images: ImageLookup;
   pooledWidth: number;
+  /** How the composites reached the model: "stacked" (a CNN, the default) or on a canvas (a transformer). */
+  composite?: "stacked" | "on a canvas";
 }
 
 const MARGIN = 12;
@@ -50,7 +52,9 @@ function footerLines(input: ExplanationInput): string[] {
   const line = (col: string, v: VariantRecord) =>
     v.noCrops
       ? `${col} NO CROPS: NOTHING TO TEST`
-      : `${col} STACKED -> ${label(v)} (P ${v.top5[0].p.toFixed(3)}), P(${target}) ${v.pClass.toFixed(3)}`;
+      : `${col} ${(input.composite ?? "stacked").toUpperCase()} -> ${label(v)} (P ${
+        v.top5[0].p.toFixed(3)
+      }), P(${target}) ${v.pClass.toFixed(3)}`;
   return [line("(2)", input.targetExcluded), line("(1)", input.allImages)];
 }
 

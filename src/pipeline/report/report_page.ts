@@ -108,7 +108,9 @@ function componentSection(contents: RunContents): string {
     { label: "target excluded", color: "#dd6b20", values: r.classes.map((x) => x.targetExcluded.pClass) },
   ]);
   const about = `${r.classes.length} classes, k = ${s.k} crops of ${s.cropSize} px per composite ` +
-    `(${s.layer}, ${s.pooledGrid[0]}x${s.pooledGrid[1]} grid), from <code>${escapeHtml(c.folder)}</code>`;
+    `(${s.layer}, ${s.pooledGrid[0]}x${s.pooledGrid[1]} grid), from <code>${escapeHtml(c.folder)}</code>` +
+    // A transformer tap's composites are laid out otherwise (component_test_run.ts): say how.
+    (s.composite ? `. ${escapeHtml(s.composite)}` : "");
   return section(
     "component",
     "Component prediction test",

@@ -4,7 +4,7 @@
 import type { SkippedImage } from "../../io/skipped.ts";
 import type { Dataset } from "../../data/dataset.ts";
 import type { Classifier } from "../../model/classifier.ts";
-import { acquireGpu, createStorageBuffer, type GpuContext } from "../../runtime/gpu.ts";
+import { acquireGpu, createStorageBuffer, type GpuContext, readBuffer } from "../../runtime/gpu.ts";
 import { PrototypeSearch } from "../../../kernels/search/prototype_search.ts";
 import { poolImage } from "../../../kernels/search/reference.ts";
 import {
@@ -15,6 +15,8 @@ import {
   type SearchResult,
 } from "../../../kernels/search/hits.ts";
 import { createProgress } from "../../io/progress.ts";
+import { type TokenLayout, tokenLayout, tokensAsGrid } from "../../model/tokens.ts";
+import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 
 /** Stacked prototypes (P x C) and the class of each. */
 export interface PrototypeSet {
@@ -60,6 +62,11 @@ export interface SearchPassResult extends SearchResult {
   tap: { layer: string; tensor: string };
   /** The classifier of the pass. */
   model: { path: string; sha256: string; device: string };
+  /**
+   * A transformer tap's token layout: its patch tokens were searched one by one (pool 1), so a hit's (y, x)
+   * is a patch and its crop that patch's box; the class token is no position on the image and never a hit.
+   */
+  tokens?: TokenLayout;
 }
 
 interface StreamingSearch {
@@ -114,7 +121,11 @@ export class CpuPrototypeSearch implements StreamingSearch {
       throw new Error("CpuPrototypeSearch.addBatch: activations must be a CPU array");
     }
     const { channels: C } = this.geometry;
-    const { height: ph, width: pw } = pooledSize(this.geometry.height, this.geometry.width);
+    const { height: ph, width: pw } = pooledSize(
+      this.geometry.height,
+      this.geometry.width,
+      this.geometry.pool,
+    );
     for (let i = 0; i < batchSize; i++) {
       const pooled = poolImage(activations, i, this.geometry);
       for (let s = 0; s < ph * pw; s++) {
@@ -264,6 +275,7 @@ export async function searchPrototypes(
   const started = performance.now();
   let searched = 0;
   let activationsOnGpu = false;
+  let tokens: TokenLayout | undefined;
 
   const create = async (g: SearchGeometry) => {
     const { bases, prototypeClass } = prototypes;
@@ -310,10 +322,11 @@ export async function searchPrototypes(
       const out = await classifier.forward(read.images, count);
       const act = out.taps.get(tap.layer)!;
       try {
-        const [n, C, h, w] = act.dims;
-        if (act.dims.length !== 4 || n !== count) {
+        if (act.dims.length === 3 && !tokens) tokens = searchedTokens(classifier, tap.layer, act.dims);
+        const [n, C, h, w] = tokens ? [act.dims[0], tokens.channels, tokens.gridH, tokens.gridW] : act.dims;
+        if ((act.dims.length !== 4 && !tokens) || n !== count) {
           throw new Error(
-            `--layer ${tap.layer}: tap output has shape [${act.dims}], expected [${count}, C, H, W]`,
+            `--layer ${tap.layer}: tap output has shape [${act.dims}], expected [${count}, C, H, W] or [${count}, T, C]`,
           );
         }
         if (!geometry) {
@@ -323,16 +336,19 @@ export async function searchPrototypes(
                 "were they computed at another layer?",
             );
           }
-          if (h < 2 || w < 2) {
+          if (!tokens && (h < 2 || w < 2)) {
             throw new Error(`--layer ${tap.layer}: its ${h}x${w} grid is too small to pool 2x2`);
           }
-          geometry = { channels: C, height: h, width: w };
+          geometry = { channels: C, height: h, width: w, ...(tokens ? { pool: 1 as const } : {}) };
           await create(geometry);
         }
         const imageFloats = C * h * w;
         const batchPred = predicted.subarray(start, start + count);
-        const source: GPUBuffer | Float32Array = act.buffer ?? act.data!;
-        activationsOnGpu = act.buffer !== undefined;
+        const source: GPUBuffer | Float32Array = tokens
+          ? tokensAsGrid(await tapOnCpu(act, device), count, tokens)
+          : act.buffer ?? act.data!;
+        // A transformer's tokens were gathered into the patch grid on the CPU, wherever the EP left them.
+        activationsOnGpu = !tokens && act.buffer !== undefined;
         // Main search: contiguous runs of usable images keep their dataset indices.
         for (const [first, length] of runsOf(usable)) {
           const indices = Array.from({ length }, (_, j) => first + j);
@@ -353,7 +369,7 @@ export async function searchPrototypes(
     if (!main || !geometry) throw new Error(`${dataset.root}: no readable image with a prediction to search`);
     const result = await main.finish();
     const seconds = (performance.now() - started) / 1000;
-    const pooled = pooledSize(geometry.height, geometry.width);
+    const pooled = pooledSize(geometry.height, geometry.width, geometry.pool);
     return {
       ...result,
       geometry,
@@ -367,9 +383,38 @@ export async function searchPrototypes(
       activations: activationsOnGpu ? "gpu" : "cpu",
       tap: { layer: tap.layer, tensor: tap.tensor },
       model: { path: classifier.path, sha256: classifier.sha256, device: classifier.device },
+      ...(tokens ? { tokens } : {}),
     };
   } finally {
     main?.destroy();
     gather?.destroy();
   }
+}
+
+/**
+ * The layout of a [N, T, C] tap searched as positions: its patch grid, which must tile the prepared image so
+ * that a token's crop is exactly its patch (the crop side is the image side over the grid, kernels/composite).
+ */
+function searchedTokens(classifier: Classifier, layer: string, dims: readonly number[]): TokenLayout {
+  const layout = tokenLayout(classifier.model, layer, [...dims]);
+  if (layout.patch * layout.gridW !== PREPARED_IMAGE_SIZE) {
+    throw new Error(
+      `--layer ${layer}: ${layout.gridW} patches of ${layout.patch} px do not tile the ${PREPARED_IMAGE_SIZE} px ` +
+        "input, so a token's crop could not be its patch",
+    );
+  }
+  return layout;
+}
+
+/** A tap's values on the CPU: the token grid is gathered there (a transformer tap is small next to a CNN's). */
+async function tapOnCpu(
+  act: { dims: number[]; data?: Float32Array; buffer?: GPUBuffer },
+  device: GPUDevice | undefined,
+): Promise<Float32Array> {
+  if (act.data) return act.data;
+  if (!device || !act.buffer) {
+    throw new Error("searchPrototypes: the tap's activations are neither on the CPU nor on the GPU");
+  }
+  const floats = act.dims.reduce((a, b) => a * b, 1);
+  return new Float32Array(await readBuffer(device, act.buffer, floats * 4));
 }

@@ -9,6 +9,7 @@ import { writeFileAtomic } from "../../io/atomic.ts";
 import { sha256Hex } from "../../onnx/model.ts";
 import { Classifier } from "../../model/classifier.ts";
 import { SplitModel } from "../../model/split_model.ts";
+import type { TokenAxes } from "../../model/tokens.ts";
 import { resolveClassArg } from "../../data/class_names.ts";
 import type { EpChoice } from "../../runtime/ort.ts";
 import { type Concepts, readConcepts } from "../concepts/read_concepts.ts";
@@ -36,7 +37,7 @@ export interface ExplorerOptions {
   data?: string;
   ep?: EpChoice;
   /** Opens the split model of the contrast and shifting jobs (default SplitModel.open; tests count opens). */
-  openSplitModel?: (model: string, layer: string, ep?: EpChoice) => Promise<SplitModel>;
+  openSplitModel?: (model: string, layer: string, ep?: EpChoice, tokens?: TokenAxes) => Promise<SplitModel>;
 }
 
 export interface ClassInfo {
@@ -185,7 +186,9 @@ export class Explorer {
   /** The model cut at `layer` (contrast, shifting), opened on the first job that needs it and kept. */
   #openSplitModel(model: string, layer: string): Promise<SplitModel> {
     const open = this.opts.openSplitModel ?? SplitModel.open;
-    return kept(this.#splitModels, model, layer, () => open(model, layer, this.opts.ep));
+    // Every token a position: the shifting test feeds the head from them (a CNN ignores the setting), and
+    // why-not drops the class token itself.
+    return kept(this.#splitModels, model, layer, () => open(model, layer, this.opts.ep, "patches+cls"));
   }
 
   /** Keeps an upload as <run>/explorer/uploads/<key>.<ext>, the key from its sha256. */

@@ -7,6 +7,7 @@ import { writeFileAtomic, writeJsonAtomic } from "../../io/atomic.ts";
 import { cropBytes, preprocessFile } from "../../data/preprocess.ts";
 import { IMAGE_SIZE } from "../../data/input_spec.ts";
 import { type Classifier, softmaxRows } from "../../model/classifier.ts";
+import { tokenLayout, tokensAsGrid } from "../../model/tokens.ts";
 import { BLACK, Canvas, lineHeight, textWidth } from "../../render/canvas.ts";
 import { drawHeatScale, HEAT_SCALE_HEIGHT } from "../../render/heat_scale.ts";
 import { overlayMap } from "../../render/overlay.ts";
@@ -47,8 +48,11 @@ export async function whereAnotB(opts: {
   const result = await classifier.forward(pixels, 1);
   const tap = result.taps.get(opts.layer)!;
   try {
-    const [, c, h, w] = tap.dims;
-    const scores = sideMasks(tap.data!, 1, c, h * w, planes.normal(a, b), planes.bias(a, b));
+    // A transformer's positions are its patch tokens (the class token is no place on the image).
+    const tokens = tap.dims.length === 3 ? tokenLayout(classifier.model, opts.layer, tap.dims) : undefined;
+    const [, c, h, w] = tokens ? [1, tokens.channels, tokens.gridH, tokens.gridW] : tap.dims;
+    const acts = tokens ? tokensAsGrid(tap.data!, 1, tokens) : tap.data!;
+    const scores = sideMasks(acts, 1, c, h * w, planes.normal(a, b), planes.bias(a, b));
     const probs = softmaxRows(result.logits!, classifier.numClasses);
     const maxScore = scores.reduce((m, v) => Math.max(m, v), 0);
     const aSideShare = scores.reduce((t, v) => t + (v > 0 ? 1 : 0), 0) / scores.length;

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { Dataset } from "../../../data/dataset.ts";
 import { resolveLayer } from "../../../model/layers.ts";
 import { probeShapes } from "../../../model/inspect.ts";
+import { tokenLayout } from "../../../model/tokens.ts";
 import { readModel, sha256File } from "../../../onnx/model.ts";
 import { writeJsonAtomic } from "../../../io/atomic.ts";
 import type { SkippedImage } from "../../../io/skipped.ts";
@@ -187,16 +188,20 @@ export async function runInsertAuto(opts: InsertAutoOptions): Promise<InsertAuto
     }
   })();
   const tapShape = (await probeShapes(graph, [tap.tensor])).get(tap.tensor)!;
-  if (tapShape.length !== 4) {
-    throw new UsageError(`--layer ${opts.layer}: the tap has shape [${tapShape}]; expected N x C x h x w`);
+  if (tapShape.length !== 4 && tapShape.length !== 3) {
+    throw new UsageError(
+      `--layer ${opts.layer}: the tap has shape [${tapShape}]; expected N x C x h x w or N x T x C (tokens)`,
+    );
   }
+  // A transformer's crops are single patch tokens (why-not searches them unpooled), a CNN's 2 x 2 cells.
+  const tokens = tapShape.length === 3 ? tokenLayout(graph, opts.layer, tapShape) : undefined;
   checkHyperplanesFit(planes, source, opts.layer, {
-    channels: tapShape[1],
+    channels: tokens ? tokens.channels : tapShape[1],
     tapTensor: tap.tensor,
     sha256: await sha256File(opts.model),
     path: opts.model,
   });
-  const pooledWidth = pooledSize(tapShape[2], tapShape[3]).width;
+  const pooledWidth = tokens ? tokens.gridW : pooledSize(tapShape[2], tapShape[3]).width;
 
   const validate = (dataset: Dataset, { numClasses }: InsertClasses) => {
     if (planes.numClasses !== numClasses) {

@@ -159,10 +159,21 @@ export async function whyNot(opts: WhyNotOptions): Promise<WhyNotResult> {
 
 async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<WhyNotResult> {
   const maxImages = opts.maxImages ?? 60;
-  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep);
+  // A transformer's split model needs every token as a position (its head takes them all back, and the
+  // explorer shares one model between this and the shifting test); the class token is dropped below.
+  const model = opts.splitModel ?? await SplitModel.open(opts.model, opts.layer, opts.ep, "patches+cls");
   let dataset: Dataset | undefined;
   try {
-    const [C, h, w] = model.tapShape;
+    const [C] = model.tapShape;
+    const grid = model.positionGrid;
+    if (!grid) {
+      throw new UsageError(
+        `--layer ${opts.layer}: the reference's axes make the channels the positions, no place on the image; ` +
+          "why A, not B needs tokens as positions",
+      );
+    }
+    // The positions on the image: a CNN's h x w, a transformer's patch grid after `prefix` class tokens.
+    const { h, w, prefix } = grid;
     const K = model.numClasses;
     const source = typeof opts.hyperplanes === "string" ? opts.hyperplanes : opts.hyperplanes.source;
     const planes = typeof opts.hyperplanes === "string"
@@ -244,12 +255,13 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     await startManifest(opts.out, manifest);
 
     const nameOf = (c: number) => names?.[c];
+    const pool = model.tokens ? 1 : 2;
     const one = async ([from, to]: number[]): Promise<WhyNotDirection> => {
       opts.signal?.throwIfAborted();
       const images = members.get(from)!;
       const { pixels } = await readImages(dataset!, images);
       const n = images.length, hw = h * w;
-      const acts = await model.activations(pixels, n, undefined, opts.signal);
+      const acts = onImage(await model.activations(pixels, n, undefined, opts.signal), n, C, prefix);
       const masks = sideMasks(
         acts,
         n,
@@ -306,8 +318,10 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
         Int32Array.from(images, (i) => found.predicted[i]),
         { topK: crops, cpu: opts.cpuSearch, label: `why ${from} not ${to}: search` },
       );
-      // A pooled cell is the 2 x 2 tap positions the search averaged (an odd last row/column is dropped).
+      // A pooled cell is the 2 x 2 tap positions the search averaged (an odd last row/column is dropped); a
+      // transformer's cell is one patch token.
       const cellMask = (i: number, y: number, x: number) => {
+        if (pool === 1) return masks[i * hw + y * w + x];
         const at = i * hw + 2 * y * w + 2 * x;
         return (masks[at] + masks[at + 1] + masks[at + w] + masks[at + w + 1]) / 4;
       };
@@ -332,7 +346,7 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     };
     const main = await one(directions[0]);
     const reverse = opts.both ? await one(directions[1]) : undefined;
-    const pooled = pooledSize(h, w);
+    const pooled = pooledSize(h, w, pool);
     const pooledGrid: [number, number] = [pooled.height, pooled.width];
 
     await writeNpy(join(opts.out, "basis.npy"), main.basis, [k, C]);
@@ -388,4 +402,18 @@ async function whyNotIn(opts: WhyNotOptions, k: number, crops: number): Promise<
     dataset?.close();
     if (!opts.splitModel) await model.release();
   }
+}
+
+/**
+ * Tap rows [n, C, prefix + positions] without their first `prefix` positions (a transformer's class token,
+ * which is no place on the image): [n, C, positions]. Unchanged when there is no prefix.
+ */
+function onImage(acts: Float32Array, n: number, c: number, prefix: number): Float32Array {
+  if (prefix === 0) return acts;
+  const per = acts.length / (n * c), kept = per - prefix;
+  const out = new Float32Array(n * c * kept);
+  for (let row = 0; row < n * c; row++) {
+    out.set(acts.subarray(row * per + prefix, (row + 1) * per), row * kept);
+  }
+  return out;
 }

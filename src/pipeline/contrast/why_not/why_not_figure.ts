@@ -55,11 +55,15 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
   const label = textWidth(`P${k}`, 2) + 10;
   const pitchX = 2 * shown + GAP + PAIR_GAP;
   const rowHeight = shown + lineHeight(1) + 10;
+  const subtitle = (d: Pick<WhyNotDirection, "topCrops">) =>
+    `${d.topCrops.length} PROTOTYPES AT ${input.layer}: BEST CROPS FROM ITS IMAGES, EACH BESIDE THE MASK OVER ITS IMAGE`;
+  // A long layer name (a transformer's encoder.layers.encoder_layer_7) widens the panel rather than being cut.
   const panelWidth = Math.max(
     label + columns * pitchX,
     ...input.directions.map((d) =>
       textWidth(`WHY ${title(d.from, d.fromName)}, NOT ${title(d.to, d.toName)}`, 2)
     ),
+    ...input.directions.map((d) => textWidth(subtitle(d), 1)),
   );
   const top = MARGIN + lineHeight(2) + 10 + lineHeight(1) + 8;
   const width = 2 * MARGIN + input.directions.length * panelWidth +
@@ -75,7 +79,7 @@ export function whyNotFigure(input: WhyNotFigureInput): Canvas {
     canvas.text(
       x0,
       MARGIN + lineHeight(2) + 10,
-      `${d.topCrops.length} PROTOTYPES AT ${input.layer}: BEST CROPS FROM ITS IMAGES, EACH BESIDE THE MASK OVER ITS IMAGE`,
+      subtitle(d),
       undefined,
       1,
     );
