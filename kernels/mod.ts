@@ -56,6 +56,7 @@ export {
   type CompositePixels,
   compositeRgbCpu,
   type CompositeTensor,
+  cropBox,
   type CropCell,
   CropCompositor,
   cropGrid,

@@ -1,7 +1,8 @@
 // Crop cells shared by the GPU compositor and its CPU twin. A position (image, y, x) of the pooled grid is
 // the crop [y * size, (y + 1) * size) x [x * size, (x + 1) * size) of the prepared image, size =
 // floor(224 / pooled width) (32 px at layer3.5's 7x7, 74 px at layer4.2's 3x3); one class's k crops stacked
-// vertically make a composite.
+// vertically make a composite. A crop may span several cells (`span` x `span`, odd, centred on the cell: a
+// transformer token's receptive box, `--crop-patches`); cropBox says where it lies.
 import { PREPARED_IMAGE_SIZE } from "../../src/data/input_spec.ts";
 
 /** One pooled-grid cell of one dataset image. */
@@ -24,6 +25,32 @@ export function cropSize(pooledWidth: number, imageSize = PREPARED_IMAGE_SIZE): 
     throw new Error(`cropSize: pooledWidth must be an integer in 1..${imageSize}, got ${pooledWidth}`);
   }
   return Math.floor(imageSize / pooledWidth);
+}
+
+/**
+ * The box of the `span` x `span` cells centred on `cell` (span odd, 1 = the cell itself): its top-left pixel
+ * and side. Near the border it is moved inside the grid, whole, as a cell crop always is: a box keeps its side
+ * (so crops stack and tile alike), never takes pixels past the last whole cell (the remainder a CNN's cells
+ * drop) and is never padded. Cell-aligned, so on a transformer it holds whole patches.
+ */
+export function cropBox(
+  cell: { y: number; x: number },
+  pooledWidth: number,
+  span = 1,
+  imageSize = PREPARED_IMAGE_SIZE,
+): { top: number; left: number; side: number } {
+  checkSpan(span, pooledWidth, "cropBox");
+  const size = cropSize(pooledWidth, imageSize);
+  const reach = (span - 1) / 2;
+  const place = (c: number) => Math.min(Math.max(c - reach, 0), pooledWidth - span) * size;
+  return { top: place(cell.y), left: place(cell.x), side: span * size };
+}
+
+/** Fails naming `what` unless span is an odd integer in 1..pooledWidth. */
+export function checkSpan(span: number, pooledWidth: number, what: string): void {
+  if (!Number.isInteger(span) || span < 1 || span % 2 === 0 || span > pooledWidth) {
+    throw new Error(`${what}: span must be an odd integer in 1..${pooledWidth} (the grid), got ${span}`);
+  }
 }
 
 /** GPU tensor handed to the model: float32 NCHW [composites, 3, k * size, size]. The caller owns the buffer. */

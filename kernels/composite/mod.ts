@@ -21,6 +21,7 @@
 export {
   type CompositePixels,
   type CompositeTensor,
+  cropBox,
   type CropCell,
   cropSize,
   type ImageSource,
