@@ -10,7 +10,9 @@ export async function main(argv: string[]): Promise<void> {
     "component-test",
     "Component prediction test: each class's prototype crops stacked into one image and classified, with crops\n" +
       "from all images and from images not predicted as the class. Writes O/component_test.json and\n" +
-      "O/composites/<class>_all.jpg, _excluded.jpg.",
+      "O/composites/<class>_all.jpg, _excluded.jpg. On a transformer's token tap the crops lie on a 224 px canvas,\n" +
+      "patch-aligned; with --crop-patches P each is P x P patches and takes a P x P-patch cell of the canvas\n" +
+      "(refused when the k crops do not fit, e.g. k > 4 at P = 3 on B/32).",
     {
       ...RUN_FLAGS,
       classes: {

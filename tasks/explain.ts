@@ -12,7 +12,8 @@ export async function main(argv: string[]): Promise<void> {
     "explain",
     "The explanation figure of one class: (1) its prototypes' best crops over all images, (2) the best crops\n" +
       "from images not predicted as the class, (3) their source images with predicted classes, and what the\n" +
-      "model predicts for the stacked crops. Writes O/explain_<class>.jpg and .json.",
+      "model predicts for the stacked crops. Writes O/explain_<class>.jpg and .json. On a transformer's token\n" +
+      "tap --crop-patches P makes each crop the P x P patches centred on the hit token (the title says the size).",
     {
       class: { type: "string", required: true, help: "class index, name or ImageNet wnid" },
       ...RUN_FLAGS,

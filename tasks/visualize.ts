@@ -8,7 +8,9 @@ export async function main(argv: string[]): Promise<void> {
   const a = parseCli(
     "visualize",
     "One JPEG per class: k rows (prototypes) of their best crops over all images, and beside them the best\n" +
-      "crops among images not predicted as the class. Writes O/<class>_<name>.jpg and O/visualize.json.",
+      "crops among images not predicted as the class. Writes O/<class>_<name>.jpg and O/visualize.json.\n" +
+      "A crop is one cell of the tap's grid; on a transformer's token tap the hit patch, or with --crop-patches P\n" +
+      "the P x P patches centred on it (the title says which).",
     {
       ...RUN_FLAGS,
       classes: {

@@ -114,6 +114,9 @@ Deno.test(
       assert.match(ct.settings.composite ?? "", /canvas/);
       assert.deepEqual(ct.settings.pooledGrid, [7, 7]);
       assert.equal(ct.settings.cropSize, 32);
+      // --crop-patches defaults to the patch itself, and a token tap records it (tests/vit_crop_box_test.ts: P = 3).
+      assert.equal(ct.settings.cropPatches, 1);
+      assert.equal((ct.manifest.settings as Record<string, unknown>).cropPatches, 1);
       for (const [i, record] of ct.classes.entries()) {
         const want = COMPONENT_TEST[record.class];
         assert.equal(record.allImages.pass, want.allImages, `class ${i} all images`);

@@ -15,7 +15,8 @@ export interface CompositeScores {
 }
 
 /**
- * Runs crop composites (composites[i] = k cells, stacked top to bottom) through the classifier in batches:
+ * Runs crop composites (composites[i] = k cells, stacked top to bottom; each crop `span` x `span` cells around
+ * its cell, crop_cells.ts cropBox) through the classifier in batches:
  * assembled and normalized on the GPU with the webgpu EP, on the CPU otherwise. On a canvas (`layout`, a
  * transformer's fixed input) always on the CPU: one composite a class is little work.
  */
@@ -26,8 +27,13 @@ export async function classifyComposites(
   pooledWidth: number,
   batch = 32,
   layout: CompositeLayout = { kind: "stack" },
+  span = 1,
 ): Promise<CompositeScores> {
   const started = performance.now();
+  // The GPU kernel crops single cells; a larger box (a token's --crop-patches) is only ever on a canvas.
+  if (span !== 1 && layout.kind === "stack") {
+    throw new Error(`classifyComposites: crops of ${span} x ${span} cells go on a canvas, not a stack`);
+  }
   const gpu = classifier.ep === "webgpu" && layout.kind === "stack" ? await acquireGpu() : undefined;
   const compositor = gpu ? await CropCompositor.create(gpu.device) : undefined;
   const chunks: Float32Array[] = [];
@@ -42,7 +48,7 @@ export async function classifyComposites(
         t.buffer.destroy();
       }
     } else {
-      const stack = compositeRgbCpu(images, part, pooledWidth, PREPARED_IMAGE_SIZE);
+      const stack = compositeRgbCpu(images, part, pooledWidth, PREPARED_IMAGE_SIZE, span);
       const rgb = layout.kind === "canvas" ? onCanvas(stack, layout.side) : stack;
       const [n, h, w] = rgb.dims;
       const data = normalizeOnCpu(rgb.pixels, n, h, w);

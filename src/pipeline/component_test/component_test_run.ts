@@ -25,7 +25,9 @@ import { type SearchPassResult, searchPrototypes } from "../search/streaming_sea
 import { partition, type Shard, shardLabel, shardSetting } from "../../cli/shard.ts";
 import { UsageError } from "../../cli/cli.ts";
 import { readConcepts } from "../concepts/read_concepts.ts";
-import { type CompositeLayout, onCanvas } from "./composite_canvas.ts";
+import { canvasCapacity, type CompositeLayout, onCanvas } from "./composite_canvas.ts";
+import { cropCaption } from "../search/crop_patches.ts";
+import type { TokenLayout } from "../../model/tokens.ts";
 
 export type Variant = "allImages" | "targetExcluded";
 export const VARIANTS: readonly Variant[] = ["allImages", "targetExcluded"];
@@ -41,7 +43,10 @@ export interface CropRecord {
   /** Dataset index, or null for the blank crop of a prototype without any position. */
   image: number | null;
   path: string | null;
-  /** Cell in the pooled grid (crop = [y*s, (y+1)*s) x [x*s, (x+1)*s) of the prepared image). */
+  /**
+   * Cell in the pooled grid (crop = [y*s, (y+1)*s) x [x*s, (x+1)*s) of the prepared image; with
+   * settings.cropPatches P > 1 the P x P cells centred on it, kernels/composite/crop_cells.ts cropBox).
+   */
   y: number;
   x: number;
   /** Cosine similarity of the prototype and the cell's pooled activation. */
@@ -97,7 +102,10 @@ export interface ComponentTestReport {
     layer: string;
     tensor: string;
     pooledGrid: [number, number];
+    /** Side of a crop in pixels (P x the patch on a token tap with --crop-patches P). */
     cropSize: number;
+    /** A token tap's `--crop-patches`: patches per side of a crop, centred on the hit token (1 = its patch). */
+    cropPatches?: number;
     conceptsSource: "protoscope" | "reference";
     predictions: string;
     blankCrop: string;
@@ -196,6 +204,7 @@ export async function scoreComposites(
         pass.pooledWidth,
         opts.batch,
         compositeLayout(pass, dataset.settings.crop),
+        pass.cropPatches,
       );
       scores[v] = s.probs;
       compositeSeconds += s.seconds;
@@ -256,17 +265,39 @@ export function compositeLayout(pass: Pick<SearchPassResult, "tokens">, side: nu
   return pass.tokens ? { kind: "canvas", side } : { kind: "stack" };
 }
 
-/** Runs the search pass (top-1 and best-other per prototype) for the run's classes. */
+/**
+ * Runs the search pass (top-1 and best-other per prototype) for the run's classes. On a token tap with
+ * `--crop-patches` P > 1 it first checks that k crops of P x P patches fit the composite canvas.
+ */
 export async function componentSearch(run: Run, label = "component-test"): Promise<SearchPassResult> {
   const classifier = await openPassClassifier(run.opts.model, run.layer, run.opts.ep);
+  const patches = run.opts.cropPatches ?? 1;
   try {
     return await searchPrototypes(run.dataset, classifier, run.concepts, run.predicted, {
       topK: 1,
       batch: run.opts.batch,
       label,
+      cropPatches: patches,
+      checkTap: (tokens) =>
+        tokens && checkCanvasFits(run.concepts.k, patches, tokens, run.dataset.settings.crop),
     });
   } finally {
     await classifier.release();
+  }
+}
+
+/** Refuses (naming --crop-patches) a k that does not fit the canvas's grid of P-patch cells. */
+function checkCanvasFits(k: number, patches: number, tokens: TokenLayout, side: number): void {
+  const cropSide = patches * tokens.patch;
+  const fits = canvasCapacity(side, cropSide);
+  if (k > fits) {
+    throw new UsageError(
+      `--crop-patches ${patches}: the composite of k = ${k} crops of ${cropSide} px does not fit the ` +
+        `transformer's ${side} px input, which holds ${fits} such crop${
+          fits === 1 ? "" : "s"
+        } on its grid; ` +
+        `pass a smaller --crop-patches (the figures of visualize take any)`,
+    );
   }
 }
 
@@ -313,6 +344,8 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
         predictions: run.predictionsFrom,
         batch: opts.batch ?? 16,
         limit: opts.limit ?? null,
+        // A token tap's crop box, recorded even at 1 so that runs with another P are told apart (CNN: no key).
+        ...(pass.tokens ? { cropPatches: pass.cropPatches } : {}),
         ...shardSetting(opts.shard),
       },
       ...(opts.shard ? { shard: { ...opts.shard, out: opts.out } } : {}),
@@ -324,18 +357,14 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
         layer: run.layer,
         tensor,
         pooledGrid: [pass.pooledHeight, pass.pooledWidth],
-        cropSize: Math.floor(run.dataset.settings.crop / pass.pooledWidth),
+        cropSize: pass.cropPatches * Math.floor(run.dataset.settings.crop / pass.pooledWidth),
+        ...(pass.tokens ? { cropPatches: pass.cropPatches } : {}),
         conceptsSource: run.concepts.source,
         predictions: run.predictionsFrom,
         blankCrop:
           "prototypes without a position get a crop of the ImageNet mean colour (0 after normalization)",
         ...(pass.tokens
-          ? {
-            composite:
-              `each crop is one patch token's ${pass.tokens.patch} px box; a transformer's input size ` +
-              `is fixed, so the k crops lie patch-aligned down the first column of a ${run.dataset.settings.crop} ` +
-              "px canvas of the blank colour",
-          }
+          ? { composite: canvasDescription(pass, pass.tokens, run.dataset.settings.crop) }
           : {}),
       },
       classes: core.records,
@@ -361,6 +390,7 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
         core,
         pass.pooledWidth,
         compositeLayout(pass, run.dataset.settings.crop),
+        pass.cropPatches,
       );
     }
     await completeManifest(opts.out, manifest);
@@ -370,16 +400,31 @@ export async function runComponentTest(opts: ComponentTestOptions): Promise<Comp
   }
 }
 
+/** What settings.composite says of a transformer's composites (the report repeats it). */
+function canvasDescription(pass: SearchPassResult, tokens: TokenLayout, side: number): string {
+  const p = pass.cropPatches, cropSide = p * tokens.patch;
+  const what = p === 1
+    ? `each crop is one patch token's ${tokens.patch} px box`
+    : `each crop is the ${cropSide} px box of ${p} x ${p} patches centred on the hit token (--crop-patches ${p}; ` +
+      "moved inside the image at its border)";
+  const where = p === 1
+    ? `the k crops lie patch-aligned down the first column of a ${side} px canvas of the blank colour`
+    : `the k crops lie patch-aligned on the grid of ${cropSide} px cells of a ${side} px canvas of the blank ` +
+      "colour, down the first column first";
+  return `${what}; a transformer's input size is fixed, so ${where}`;
+}
+
 async function saveComposites(
   out: string,
   classes: number[],
   core: ComponentTestCore,
   pooledWidth: number,
   layout: CompositeLayout,
+  span: number,
 ) {
   const suffix: Record<Variant, string> = { allImages: "all", targetExcluded: "excluded" };
   for (const v of VARIANTS) {
-    const stack = compositeRgbCpu(core.images, core.cells[v], pooledWidth);
+    const stack = compositeRgbCpu(core.images, core.cells[v], pooledWidth, undefined, span);
     // What the model saw: on a transformer, the canvas.
     const rgb = layout.kind === "canvas" ? onCanvas(stack, layout.side) : stack;
     const [n, h, w] = rgb.dims;
@@ -402,7 +447,8 @@ export function formatComponentTable(report: ComponentTestReport, maxRows = 40):
   const lines: string[] = [];
   const s = report.settings;
   lines.push(
-    `component prediction test: ${report.classes.length} classes, k = ${s.k} crops of ${s.cropSize} px ` +
+    `component prediction test: ${report.classes.length} classes, k = ${s.k} crops of ` +
+      `${cropCaption(s.cropSize, s.cropPatches ?? 1, s.composite !== undefined)} ` +
       `per composite (${s.layer}, ${s.pooledGrid[0]}x${s.pooledGrid[1]} grid)`,
   );
   const head = ["variant", "passed", "pass rate", "mean p", "std p", "p>0.1", "p>0.2", "p>0.5"];

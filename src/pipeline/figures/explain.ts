@@ -6,6 +6,7 @@ import { writeFileAtomic } from "../../io/atomic.ts";
 import { type ClassRecord, componentSearch, scoreComposites } from "../component_test/component_test_run.ts";
 import { openRun, type RunOptions } from "../search/run.ts";
 import { explanationFigure } from "./explanation_figure.ts";
+import { cropBox } from "../../../kernels/composite/mod.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 
 export interface ExplainOptions extends RunOptions {
@@ -23,6 +24,10 @@ export interface ExplainReport {
   jpeg: string;
   /** Images left out of the search (unreadable, or without a prediction). */
   skipped: SkippedImage[];
+  /** Side of a crop in pixels (P x the patch on a token tap with --crop-patches P). */
+  cropSize: number;
+  /** A token tap's --crop-patches (patches per crop side, centred on the hit token); absent on a CNN tap. */
+  cropPatches?: number;
 }
 
 export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
@@ -44,7 +49,9 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
       pooledWidth: pass.pooledWidth,
       // A transformer's crops went in on a 224 px canvas (component_test_run.ts compositeLayout).
       ...(pass.tokens ? { composite: "on a canvas" as const } : {}),
+      cropPatches: pass.cropPatches,
     });
+    const tokenCrop = pass.tokens ? { cropPatches: pass.cropPatches } : {};
     // explain shares its --out with visualize and other classes' explain runs (the demo's figures/): a run
     // owns explain_<class>.json and the figure it lists, and replaces only an earlier run of that class.
     const file = `explain_${opts.cls}.json`;
@@ -65,6 +72,8 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
         predictions: run.predictionsFrom,
         batch: opts.batch ?? 16,
         limit: opts.limit ?? null,
+        // A token tap's crop box, recorded even at 1 so that runs with another P are told apart (CNN: no key).
+        ...tokenCrop,
       },
     });
     const report: ExplainReport = {
@@ -75,6 +84,8 @@ export async function runExplain(opts: ExplainOptions): Promise<ExplainReport> {
       record,
       jpeg,
       skipped: pass.skipped,
+      cropSize: cropBox({ y: 0, x: 0 }, pass.pooledWidth, pass.cropPatches).side,
+      ...tokenCrop,
     };
     return await completeOwnFiles(opts.out, file, report, [jpeg]);
   } finally {

@@ -1,8 +1,10 @@
 // The paper's explanation figure for one class: column 1 the best crop of each prototype over all images,
 // column 2 the best crop among images not predicted as the class, column 3 the source image of each
 // column-2 crop (crop outlined) with the class the model predicts for it, and below what the model predicts
-// for the stacked crops of columns 1 and 2.
-import { type CropCell, cropSize } from "../../../kernels/composite/mod.ts";
+// for the stacked crops of columns 1 and 2. The title says how large a crop is (a cell, a token's patch, or the
+// P x P patches around it), and column 3 outlines that box.
+import { cropBox, type CropCell } from "../../../kernels/composite/mod.ts";
+import { cropCaption } from "../search/crop_patches.ts";
 import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 import type { CropRecord, VariantRecord } from "../component_test/component_test_run.ts";
@@ -18,21 +20,23 @@ export interface ExplanationInput {
   pooledWidth: number;
   /** How the composites reached the model: "stacked" (a CNN, the default) or on a canvas (a transformer). */
   composite?: "stacked" | "on a canvas";
+  /** Cells per crop side (a token tap's --crop-patches; default 1). */
+  cropPatches?: number;
 }
 
 const MARGIN = 12;
 const ROW = 112;
 const GAP = 10;
 
-function cropImage(images: ImageLookup, cell: CropCell, pooledWidth: number): RgbImage {
-  const size = cropSize(pooledWidth);
+function cropImage(images: ImageLookup, cell: CropCell, pooledWidth: number, span: number): RgbImage {
+  const { top, left, side } = cropBox(cell, pooledWidth, span);
   const src = images(cell.image);
-  const pixels = new Uint8Array(size * size * 3);
-  for (let r = 0; r < size; r++) {
-    const from = ((cell.y * size + r) * PREPARED_IMAGE_SIZE + cell.x * size) * 3;
-    pixels.set(src.subarray(from, from + size * 3), r * size * 3);
+  const pixels = new Uint8Array(side * side * 3);
+  for (let r = 0; r < side; r++) {
+    const from = ((top + r) * PREPARED_IMAGE_SIZE + left) * 3;
+    pixels.set(src.subarray(from, from + side * 3), r * side * 3);
   }
-  return { pixels, width: size, height: size };
+  return { pixels, width: side, height: side };
 }
 
 const label = (v: { argmax: number; argmaxName?: string }) => v.argmaxName ?? `CLASS ${v.argmax}`;
@@ -74,7 +78,13 @@ export function explanationGeometry(
 export function explanationFigure(input: ExplanationInput): Canvas {
   const k = input.allImages.crops.length;
   const target = input.name ?? `CLASS ${input.cls}`;
-  const title = `WHY ${target}? PROTOTYPES AT ${input.layer}`;
+  const span = input.cropPatches ?? 1;
+  const crops = cropCaption(
+    cropBox({ y: 0, x: 0 }, input.pooledWidth, span).side,
+    span,
+    input.composite === "on a canvas",
+  );
+  const title = `WHY ${target}? PROTOTYPES AT ${input.layer}, CROPS OF ${crops.toUpperCase()}`;
   const sources = input.targetExcluded.crops.map(sourceLines);
   const textColumn = Math.max(
     ...sources.map((l) => Math.max(textWidth(l[0], 2), ...l.slice(1).map((t) => textWidth(t, 1)))),
@@ -96,7 +106,6 @@ export function explanationFigure(input: ExplanationInput): Canvas {
   canvas.text(x1, headerY, "(1) ALL IMAGES", undefined, 1);
   canvas.text(x2, headerY, "(2) OTHER CLASSES", undefined, 1);
   canvas.text(x3, headerY, "(3) SOURCE IMAGES OF (2), PREDICTED CLASS", undefined, 1);
-  const size = cropSize(input.pooledWidth);
   for (let p = 0; p < k; p++) {
     const y = geometry.rows[p];
     const all = input.allImages.crops[p];
@@ -107,18 +116,19 @@ export function explanationFigure(input: ExplanationInput): Canvas {
         canvas.text(x + 8, y + ROW / 2 - 7, "NONE", undefined, 2);
       } else {
         const cell = { image: c.image, y: c.y, x: c.x };
-        canvas.blit(cropImage(input.images, cell, input.pooledWidth), x, y, ROW, ROW);
+        canvas.blit(cropImage(input.images, cell, input.pooledWidth, span), x, y, ROW, ROW);
       }
     }
     if (other.image !== null) {
       const side = PREPARED_IMAGE_SIZE;
       canvas.blit({ pixels: input.images(other.image), width: side, height: side }, x3, y, ROW, ROW);
       const s = ROW / side;
+      const box = cropBox(other, input.pooledWidth, span);
       canvas.frame(
-        Math.round(x3 + other.x * size * s) - 1,
-        Math.round(y + other.y * size * s) - 1,
-        Math.round(size * s) + 2,
-        Math.round(size * s) + 2,
+        Math.round(x3 + box.left * s) - 1,
+        Math.round(y + box.top * s) - 1,
+        Math.round(box.side * s) + 2,
+        Math.round(box.side * s) + 2,
         RED,
         2,
       );

@@ -1,7 +1,9 @@
 // The prototype figure of one class (the reference's visualization, 8 crops per row): one row per prototype
 // with its best crops over all images, and beside it the best crops among images not predicted as the class.
 // Frames tell where each crop comes from: green = an image predicted as the class, orange = another class.
-import { type CropCell, cropGrid, cropSize } from "../../../kernels/composite/mod.ts";
+// The title says how large a crop is and what it covers (a cell, a token's patch, or P x P patches around it).
+import { cropBox, type CropCell, cropGrid } from "../../../kernels/composite/mod.ts";
+import { cropCaption } from "../search/crop_patches.ts";
 import type { SearchHit } from "../../../kernels/search/hits.ts";
 import type { ImageLookup } from "../search/crop_images.ts";
 import { Canvas, GRAY, lineHeight, OTHER_CLASS, OWN_CLASS, textWidth } from "../../render/canvas.ts";
@@ -18,6 +20,10 @@ export interface PrototypeGridInput {
   predicted: Int32Array;
   /** Crops per row (default 8). */
   columns?: number;
+  /** Cells per crop side (a token tap's --crop-patches; default 1). */
+  cropPatches?: number;
+  /** The hits are a transformer's tokens (the caption says patches, not cells). */
+  tokens?: boolean;
 }
 
 export interface GridLayout {
@@ -37,7 +43,7 @@ const BETWEEN_GRIDS = 24;
 export function prototypeGridLayout(
   input: PrototypeGridInput,
 ): GridLayout & { width: number; height: number } {
-  const size = cropSize(input.pooledWidth);
+  const size = cropBox({ y: 0, x: 0 }, input.pooledWidth, input.cropPatches ?? 1).side;
   const scale = Math.max(1, Math.round(64 / size));
   const columns = input.columns ?? 8;
   const cell = size * scale;
@@ -48,14 +54,26 @@ export function prototypeGridLayout(
   const top = MARGIN + lineHeight(2) + 10 + lineHeight(1) + 8;
   const left = MARGIN + labelWidth;
   const excludedLeft = left + gridWidth + BETWEEN_GRIDS;
+  const width = Math.max(
+    excludedLeft + gridWidth + MARGIN,
+    MARGIN + textWidth(figureTitle(input), 2) + MARGIN,
+  );
   return {
     scale,
     cell,
     pitch,
     origins: { all: [left, top], excluded: [excludedLeft, top] },
-    width: excludedLeft + gridWidth + MARGIN,
+    width,
     height: top + gridHeight + 10 + lineHeight(1) + MARGIN,
   };
+}
+
+/** The title: class, prototypes, layer and the crops' size. */
+function figureTitle(input: PrototypeGridInput): string {
+  const side = cropBox({ y: 0, x: 0 }, input.pooledWidth, input.cropPatches ?? 1).side;
+  const crops = cropCaption(side, input.cropPatches ?? 1, input.tokens ?? false).toUpperCase();
+  return `CLASS ${input.cls}${input.name ? ` ${input.name}` : ""} - ${input.rows.length} PROTOTYPES AT ` +
+    `${input.layer}, CROPS OF ${crops}`;
 }
 
 const toCell = (h: SearchHit): CropCell => ({ image: h.image, y: h.y, x: h.x });
@@ -65,10 +83,7 @@ export function prototypeGridFigure(input: PrototypeGridInput): Canvas {
   const layout = prototypeGridLayout(input);
   const canvas = new Canvas(layout.width, layout.height);
   const columns = input.columns ?? 8;
-  const title = `CLASS ${input.cls}${
-    input.name ? ` ${input.name}` : ""
-  } - ${input.rows.length} PROTOTYPES AT ${input.layer}`;
-  canvas.text(MARGIN, MARGIN, title, undefined, 2);
+  canvas.text(MARGIN, MARGIN, figureTitle(input), undefined, 2);
   const headerY = MARGIN + lineHeight(2) + 10;
   canvas.text(layout.origins.all[0], headerY, `BEST ${columns} CROPS, ALL IMAGES`, undefined, 1);
   canvas.text(
@@ -93,6 +108,7 @@ export function prototypeGridFigure(input: PrototypeGridInput): Canvas {
       columns,
       gap: GAP,
       background: 255,
+      span: input.cropPatches ?? 1,
     });
     canvas.blit(grid, x0, y0, grid.width * layout.scale, grid.height * layout.scale);
     rows.forEach((hits, r) => {

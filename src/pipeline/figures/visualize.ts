@@ -13,6 +13,7 @@ import { loadImages } from "../search/crop_images.ts";
 import { modelClasses } from "../../model/model_classes.ts";
 import { openPassClassifier, openRun, type RunOptions } from "../search/run.ts";
 import { prototypeGridFigure } from "./prototype_grid_figure.ts";
+import { cropBox } from "../../../kernels/composite/mod.ts";
 import { safeName } from "../../render/canvas.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 
@@ -41,6 +42,10 @@ export interface VisualizeReport {
   seconds: number;
   /** Images left out of the search (unreadable, or without a prediction). */
   skipped: SkippedImage[];
+  /** Side of a crop in pixels (P x the patch on a token tap with --crop-patches P). */
+  cropSize: number;
+  /** A token tap's --crop-patches (patches per crop side, centred on the hit token); absent on a CNN tap. */
+  cropPatches?: number;
 }
 
 export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeReport> {
@@ -60,7 +65,10 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
       excludedTopK: columns,
       batch: opts.batch,
       label: "visualize",
+      cropPatches: opts.cropPatches,
     });
+    const tokenCrop = pass.tokens ? { cropPatches: pass.cropPatches } : {};
+    const cropSide = cropBox({ y: 0, x: 0 }, pass.pooledWidth, pass.cropPatches).side;
     // visualize shares its --out with explain (the demo's figures/): it owns visualize.json and the JPEGs that
     // file lists, and removes only an earlier visualize run's.
     await takeOverOwnFiles(opts.out, VISUALIZE_REPORT, { task: "visualize", kind: "visualize" });
@@ -82,6 +90,8 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
         pooledWidth: pass.pooledWidth,
         predicted,
         columns,
+        cropPatches: pass.cropPatches,
+        tokens: pass.tokens !== undefined,
       });
       const file = `${cls}${name ? `_${safeName(name)}` : ""}.jpg`;
       await writeFileAtomic(join(opts.out, file), await figure.toJpeg());
@@ -112,6 +122,8 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
         passes: 1,
         batch: opts.batch ?? 16,
         limit: opts.limit ?? null,
+        // A token tap's crop box, recorded even at 1 so that runs with another P are told apart (CNN: no key).
+        ...tokenCrop,
       },
     });
     const report = {
@@ -120,6 +132,8 @@ export async function runVisualize(opts: VisualizeOptions): Promise<VisualizeRep
       passes: 1,
       seconds: (performance.now() - started) / 1000,
       skipped: pass.skipped,
+      cropSize: cropSide,
+      ...tokenCrop,
     };
     return await completeOwnFiles(opts.out, VISUALIZE_REPORT, report, classes.map((c) => c.file));
   } finally {

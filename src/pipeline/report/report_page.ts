@@ -4,6 +4,7 @@
 // one self-contained file. Beyond, with `assets` (writeReport), the page's size is flat in K: it holds the first
 // page of the class list, and the other rows and every class's images go to files in a folder beside it that
 // the script loads by <script src> when asked (file:// allows that, not fetch). No URL outside them is used.
+import { cropCaption } from "../search/crop_patches.ts";
 import { stepQuartiles } from "../contrast/sanity_checks/step_figure.ts";
 import type { Variant } from "../component_test/component_test_run.ts";
 import { VARIANT_TITLES, VARIANTS } from "../component_test/component_test_run.ts";
@@ -107,7 +108,8 @@ function componentSection(contents: RunContents): string {
     { label: "all images", color: "#2b6cb0", values: r.classes.map((x) => x.allImages.pClass) },
     { label: "target excluded", color: "#dd6b20", values: r.classes.map((x) => x.targetExcluded.pClass) },
   ]);
-  const about = `${r.classes.length} classes, k = ${s.k} crops of ${s.cropSize} px per composite ` +
+  const crops = cropCaption(s.cropSize, s.cropPatches ?? 1, s.composite !== undefined);
+  const about = `${r.classes.length} classes, k = ${s.k} crops of ${crops} per composite ` +
     `(${s.layer}, ${s.pooledGrid[0]}x${s.pooledGrid[1]} grid), from <code>${escapeHtml(c.folder)}</code>` +
     // A transformer tap's composites are laid out otherwise (component_test_run.ts): say how.
     (s.composite ? `. ${escapeHtml(s.composite)}` : "");

@@ -276,10 +276,11 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
       for (const r of report.classes) {
         const e = classEntry(contents.classes, r.class, r.name);
         e.component = r;
+        const crops = cropNote(report.settings);
         for (
-          const [suffix, title] of [["all", "composite, all images"], [
+          const [suffix, title] of [["all", `composite, all images${crops}`], [
             "excluded",
-            "composite, target excluded",
+            `composite, target excluded${crops}`,
           ]]
         ) {
           const jpeg = join("composites", `${r.class}_${suffix}.jpg`);
@@ -291,7 +292,7 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
       for (const c of (value as unknown as VisualizeReport).classes) {
         claimed.add(c.file);
         classEntry(contents.classes, c.class, c.name).images.unshift({
-          title: "prototype grid",
+          title: `prototype grid${cropNote(value as unknown as VisualizeReport)}`,
           path: join(dir, c.file),
         });
       }
@@ -299,7 +300,7 @@ async function readOutput(contents: RunContents, dir: string, nested = true): Pr
       const r = value as unknown as ExplainReport;
       claimed.add(r.jpeg);
       classEntry(contents.classes, r.class, r.name).images.push({
-        title: "explanation figure",
+        title: `explanation figure${cropNote(r)}`,
         path: join(dir, r.jpeg),
       });
     } else if (file === HYPERPLANES_INDEX && isObject(value) && typeof value.numClasses === "number") {
@@ -385,4 +386,13 @@ export async function readRunFolder(root: string): Promise<RunContents> {
   // Folders without files are not listed, nor the run folder itself unless it is a task's output.
   contents.outputs = contents.outputs.filter((o) => o.files > 0 && (o.folder !== "." || o.tasks.length));
   return contents;
+}
+
+/**
+ * A figure's crop size for its title, when a token tap's --crop-patches made it other than one patch (older
+ * files and CNN runs: nothing; their figures' own titles say it).
+ */
+function cropNote(r: { cropSize?: number; cropPatches?: number }): string {
+  if (!r.cropPatches || r.cropPatches === 1 || !r.cropSize) return "";
+  return ` (crops of ${r.cropPatches} x ${r.cropPatches} patches, ${r.cropSize} px)`;
 }

@@ -10,6 +10,7 @@ import { findOrComputePredictions } from "../predict/find_predictions.ts";
 import { claimOutDir } from "../../io/out_dir.ts";
 import type { SkippedImage } from "../../io/skipped.ts";
 import { UsageError } from "../../cli/cli.ts";
+import { checkCropPatchesModel } from "./crop_patches.ts";
 
 /** What the three tasks (component-test, visualize, explain) are given. */
 export interface RunOptions {
@@ -29,6 +30,8 @@ export interface RunOptions {
   workers?: number;
   /** Recompute <out>/predictions if it holds predictions of other inputs. */
   fresh?: boolean;
+  /** A token hit's crop: the P x P patches centred on it (odd, default 1; crop_patches.ts). CNN taps: 1 only. */
+  cropPatches?: number;
 }
 
 export interface Run {
@@ -87,6 +90,8 @@ async function openRunIn(opts: RunOptions, release: () => Promise<void>): Promis
       );
     }
   }
+  // A bad --crop-patches is refused before any compute (predictions may take a pass over the data).
+  await checkCropPatchesModel(opts.model, layer, opts.cropPatches ?? 1);
   const dataset = await openDataset(opts.data, {
     labels: opts.labels,
     workers: opts.workers,

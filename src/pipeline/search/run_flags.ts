@@ -11,6 +11,7 @@ import { parseClassList } from "../../data/class_names.ts";
 import { type Flags, intArg, UsageError } from "../../cli/cli.ts";
 import type { RunOptions } from "./run.ts";
 import { modelClasses } from "../../model/model_classes.ts";
+import { CROP_PATCHES_FLAG, cropPatchesArg } from "./crop_patches.ts";
 
 /** Flags shared by component-test, visualize and explain. */
 export const RUN_FLAGS = {
@@ -28,6 +29,7 @@ export const RUN_FLAGS = {
   },
   batch: { type: "string", default: "16", help: "images per forward pass" },
   workers: { type: "string", help: "decode workers (default: CPU cores)" },
+  ...CROP_PATCHES_FLAG,
   ...RUN_ENV_FLAGS,
   ...FRESH_FLAG,
 } satisfies Flags;
@@ -64,5 +66,6 @@ export function runOptionsFromArgs(a: Record<string, string | boolean | undefine
     batch: intArg("batch", a.batch),
     workers: intArg("workers", a.workers, 0),
     fresh: a.fresh as boolean,
+    cropPatches: cropPatchesArg(a["crop-patches"]),
   };
 }

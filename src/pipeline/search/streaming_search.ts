@@ -17,6 +17,7 @@ import {
 import { createProgress } from "../../io/progress.ts";
 import { type TokenLayout, tokenLayout, tokensAsGrid } from "../../model/tokens.ts";
 import { PREPARED_IMAGE_SIZE } from "../../data/input_spec.ts";
+import { checkCropPatches } from "./crop_patches.ts";
 
 /** Stacked prototypes (P x C) and the class of each. */
 export interface PrototypeSet {
@@ -40,6 +41,14 @@ export interface SearchPassOptions {
   cpu?: boolean;
   /** Progress label (default "search"). */
   label?: string;
+  /**
+   * Patches per side of a token hit's crop (`--crop-patches`: odd, default 1 = the patch): checked against the
+   * tap when its geometry is known, before anything is searched. A CNN tap refuses anything but 1 (its crop is
+   * the cell of the pooled grid), a token tap anything over its grid.
+   */
+  cropPatches?: number;
+  /** Called once with the tap's token layout (undefined: a CNN tap) before the search starts: a caller's check. */
+  checkTap?: (tokens: TokenLayout | undefined) => void;
 }
 
 export type { SkippedImage };
@@ -67,6 +76,8 @@ export interface SearchPassResult extends SearchResult {
    * is a patch and its crop that patch's box; the class token is no position on the image and never a hit.
    */
   tokens?: TokenLayout;
+  /** Cells per side of a hit's crop (crop_cells.ts cropBox): `--crop-patches` on a token tap, else 1. */
+  cropPatches: number;
 }
 
 interface StreamingSearch {
@@ -330,6 +341,8 @@ export async function searchPrototypes(
           );
         }
         if (!geometry) {
+          checkCropPatches(opts.cropPatches ?? 1, tap.layer, tokens);
+          opts.checkTap?.(tokens);
           if (C !== prototypes.channels) {
             throw new Error(
               `--layer ${tap.layer} (${tap.tensor}) has ${C} channels but the concepts have ${prototypes.channels}; ` +
@@ -384,6 +397,7 @@ export async function searchPrototypes(
       tap: { layer: tap.layer, tensor: tap.tensor },
       model: { path: classifier.path, sha256: classifier.sha256, device: classifier.device },
       ...(tokens ? { tokens } : {}),
+      cropPatches: opts.cropPatches ?? 1,
     };
   } finally {
     main?.destroy();
