@@ -66,10 +66,13 @@ export function checkCropPatches(patches: number, layer: string, tokens: TokenLa
   }
 }
 
-/** What a figure or report says about its crops: "96 PX (3 X 3 PATCHES AROUND THE TOKEN)", "32 PX (ONE PATCH)". */
+/**
+ * What a figure or report says about its crops: "96 px (3 x 3 patches around the token)" (centred on it, moved
+ * inside the image at its border), "32 px (the token's patch)", "32 px (one cell of the grid)" on a CNN.
+ */
 export function cropCaption(side: number, patches: number, onTokens: boolean): string {
   if (!onTokens) return `${side} px (one cell of the grid)`;
   return patches === 1
     ? `${side} px (the token's patch)`
-    : `${side} px (${patches} x ${patches} patches centred on the token)`;
+    : `${side} px (${patches} x ${patches} patches around the token)`;
 }
