@@ -3,7 +3,16 @@
 // fixtures/contrast_truth.ts, the model predicts every planted class, and bad options are refused by name.
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cellCounts, ensureScaleFixture, readScaleTruth } from "../fixtures/scale/scale_images.ts";
+import {
+  cellCounts,
+  ensureScaleFixture,
+  planScaleImage,
+  readScaleTruth,
+  renderScaleImage,
+} from "../fixtures/scale/scale_images.ts";
+import { buildScaleModel } from "../fixtures/scale/scale_model.ts";
+import { encodeModel } from "../src/onnx/model.ts";
+import { SplitModel } from "../src/model/split_model.ts";
 import {
   motifsFor,
   scaleComponentTruth,
@@ -95,6 +104,46 @@ Deno.test(
     for (const im of p.images) {
       const want = Number(/_(\d+)\.png$/.exec(im.path)![1]);
       assert.equal(im.predicted, want, im.path);
+    }
+  },
+);
+
+Deno.test(
+  "scale fixture K = 1000: a motif channel is exactly 0 off its own colour, also on cells of a palette neighbour",
+  ORT_TEST,
+  async () => {
+    // Black (motif 0) has neighbours 0.3 away among K = 1000's 46 motifs (24, 26, 28); with the match ramp
+    // ending at 0.3, pixel noise let them leak ~1e-3 into black cells and NMF made a prototype of the leak.
+    const spec = scaleSpec({ classes: 1000, size: 224 });
+    const modelPath = join(work, "k1000.onnx");
+    await Deno.writeFile(modelPath, encodeModel(buildScaleModel(spec)));
+    const model = await SplitModel.open(modelPath, "layer3", "auto");
+    try {
+      const [C, h, w] = model.tapShape;
+      const images = [0, 1, 2, 26, 28].flatMap((c) =>
+        [0, 1, 2].map((n) => ({ c, cells: planScaleImage(spec, c, n) }))
+      );
+      const pixels = new Uint8Array(images.length * 224 * 224 * 3);
+      images.forEach((im, k) => pixels.set(renderScaleImage(spec, im.cells, 1000 + k), k * 224 * 224 * 3));
+      const acts = await model.activations(pixels, images.length);
+      for (const [k, im] of images.entries()) {
+        const present = new Set(im.cells.map((cell) => cell.motif));
+        for (let m = 0; m <= spec.motifCount; m++) {
+          const plane = acts.subarray((k * C + m) * h * w, (k * C + m + 1) * h * w);
+          const total = plane.reduce((a, b) => a + b, 0);
+          if (present.has(m)) {
+            const cells = im.cells.filter((cell) => cell.motif === m).length;
+            assert.ok(
+              Math.abs(total - 4 * cells) < 1e-4,
+              `image ${k} motif ${m}: ${total} for ${cells} cells`,
+            );
+          } else {
+            assert.equal(total, 0, `image ${k} (class ${im.c}): motif ${m} leaks ${total}`);
+          }
+        }
+      }
+    } finally {
+      await model.release();
     }
   },
 );
