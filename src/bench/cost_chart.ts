@@ -46,6 +46,11 @@ function panel(
   const { width, height, left, right, top, bottom } = PANEL;
   const ks = series.map((s) => s.classes);
   const values = series.flatMap((s) => s.stages.map(value)).filter((v): v is number => v !== null && v > 0);
+  if (!values.length) {
+    c.text(ox + left, 10, title, BLACK, 2);
+    c.text(ox + left, top + 20, "not measured by these rehearsals", GRAY, 1);
+    return;
+  }
   const [kLo, kHi] = [Math.min(...ks) / 1.5, Math.max(...ks) * 1.5];
   const [vLo, vHi] = [Math.min(...values) / 2, Math.max(...values) * 2];
   const x = (k: number) =>
@@ -80,8 +85,8 @@ export async function writeCostChart(path: string, series: CostSeries[]): Promis
   const stages = [...new Set(series.flatMap((s) => s.stages.map((x) => x.stage)))].filter((s) =>
     !s.includes("shards")
   );
-  const legendRows = Math.ceil(stages.length / 4);
-  const c = new Canvas(2 * PANEL.width, PANEL.height + 16 * legendRows + 10);
+  const legendRows = Math.ceil(stages.length / 6);
+  const c = new Canvas(3 * PANEL.width, PANEL.height + 16 * legendRows + 30);
   panel(c, 0, "wall seconds", series, (s) => s.wallSeconds ?? null, stages);
   panel(
     c,
@@ -91,10 +96,30 @@ export async function writeCostChart(path: string, series: CostSeries[]): Promis
     (s) => (s.peakRssBytes ? s.peakRssBytes / 2 ** 20 : null),
     stages,
   );
+  // Stages that made no GPU buffer (or rehearsals from before the meter) have no point here.
+  panel(
+    c,
+    2 * PANEL.width,
+    "peak GPU buffers (MB)",
+    series,
+    (s) => (s.peakGpuBufferBytes ? s.peakGpuBufferBytes / 2 ** 20 : null),
+    stages,
+  );
   stages.forEach((stage, si) => {
-    const lx = 20 + (si % 4) * 270, ly = PANEL.height + 4 + 16 * Math.floor(si / 4);
+    const lx = 20 + (si % 6) * 270, ly = PANEL.height + 4 + 16 * Math.floor(si / 6);
     c.fillRect(lx, ly + 2, 10, 10, COLORS[si % COLORS.length]);
     c.text(lx + 16, ly + 2, stage, BLACK, 1);
   });
+  const ks = series.map((s) => s.classes).sort((a, b) => a - b);
+  c.text(
+    20,
+    PANEL.height + 16 * legendRows + 12,
+    `deno task rehearse at K = ${
+      ks.join(", ")
+    }, one point per run. Log-log axes: a slope of 1 is linear in K, ` +
+      "2 quadratic (the pairs)",
+    BLACK,
+    1,
+  );
   await writeFileAtomic(path, await c.toJpeg());
 }
