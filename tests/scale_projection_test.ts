@@ -43,5 +43,8 @@ Deno.test("each stage's FLOP is its counts times the model's parts", () => {
   assert.ok(rows.get("hyperplanes")!.flop / small.flop > 50);
   const table = projectionTable();
   for (const stage of rows.keys()) assert.ok(table.includes(`\n| ${stage} |`), stage);
-  assert.match(table, /^\| all \| \| \| \| \d+ \(\d+\.\d\d h\) \| \|$/m);
+  assert.match(table, /^\| all \| \| \| \| \d+ \(\d+\.\d\d h\) \| \d+ \|$/m);
+  // Decoding is paid once, by prepare; the later stages read the 224 px cache.
+  assert.equal(rows.get("predict")!.hostSeconds * 2, rows.get("component-test + visualize")!.hostSeconds);
+  assert.ok(rows.get("prepare")!.hostSeconds > 10 * rows.get("predict")!.hostSeconds);
 });
