@@ -5,16 +5,16 @@
 // image's 96 px box around the motif patch, a hit on the border row or column its clamped box), the manifests
 // recording P, and the refusals (a CNN tap, P even or < 1, P over the grid, k crops that do not fit the canvas).
 import assert from "node:assert/strict";
-import { basename, join } from "node:path";
+import { join } from "node:path";
 import { compositeRgbCpu, cropBox, cropGrid } from "../kernels/composite/mod.ts";
 import { onCanvas } from "../src/pipeline/component_test/composite_canvas.ts";
 import { checkCropPatchesModel, cropPatchesArg } from "../src/pipeline/search/crop_patches.ts";
 import { UsageError } from "../src/cli/cli.ts";
 import { main as visualizeTask } from "../tasks/visualize.ts";
-import { ensureFixture, ensureVitFixture } from "../fixtures/ensure.ts";
+import { ensureFixture } from "../fixtures/ensure.ts";
 import { FIXTURE_TAP_LAYER3, MOTIFS } from "../fixtures/spec.ts";
 import { VIT_FIXTURE_LAYER, vitMotifChannel } from "../fixtures/vit_fixture.ts";
-import type { FixtureTruth } from "../fixtures/fixture_images.ts";
+import { plantedVit } from "./_helpers/planted_vit.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { readConcepts } from "../src/pipeline/concepts/read_concepts.ts";
@@ -136,11 +136,7 @@ Deno.test(
   "the planted ViT with --crop-patches 3: 96 px boxes around the motif patches, P in every manifest, refusals",
   ORT_TEST,
   async () => {
-    const fixture = await ensureVitFixture();
-    const truth: FixtureTruth = JSON.parse(await Deno.readTextFile(fixture.truthPath));
-    const cellsOf = new Map(truth.images.map((t) => [basename(t.imageFolderPath), t.inputCells!]));
-    const motifAt = (path: string, y: number, x: number) =>
-      cellsOf.get(basename(path))?.find((c) => c.row === y && c.col === x)?.motif;
+    const { fixture, motifAt } = await plantedVit();
     const work = await Deno.makeTempDir({ prefix: "vit_crop_box_" });
     const model = fixture.modelPath, data = fixture.imageFolder, ep = "cpu" as const;
     const dataset = await openDataset(data);

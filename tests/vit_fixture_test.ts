@@ -8,7 +8,7 @@ import { basename, join } from "node:path";
 import { ensureVitFixture } from "../fixtures/ensure.ts";
 import { COMPONENT_TEST, expectedClass, MOTIFS } from "../fixtures/spec.ts";
 import { VIT_FIXTURE_LAYER, vitMotifChannel } from "../fixtures/vit_fixture.ts";
-import type { FixtureTruth } from "../fixtures/fixture_images.ts";
+import { plantedVit } from "./_helpers/planted_vit.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { readConcepts } from "../src/pipeline/concepts/read_concepts.ts";
@@ -40,12 +40,7 @@ Deno.test(
   "the planted ViT through every stage: crops on the planted patches, the fixture's truth",
   ORT_TEST,
   async () => {
-    const fixture = await ensureVitFixture();
-    const truth: FixtureTruth = JSON.parse(await Deno.readTextFile(fixture.truthPath));
-    /** The motif planted at (row, col) of an image (by file name), or undefined for background. */
-    const cells = new Map(truth.images.map((t) => [basename(t.imageFolderPath), t.inputCells!]));
-    const motifAt = (path: string, y: number, x: number) =>
-      cells.get(basename(path))?.find((c) => c.row === y && c.col === x)?.motif;
+    const { fixture, truth, motifAt } = await plantedVit();
     const work = await Deno.makeTempDir({ prefix: "vit_fixture_" });
     const model = fixture.modelPath, data = fixture.imageFolder, ep = "cpu" as const;
     const layer = VIT_FIXTURE_LAYER;
