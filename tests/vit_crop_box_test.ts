@@ -12,9 +12,9 @@ import { checkCropPatchesModel, cropPatchesArg } from "../src/pipeline/search/cr
 import { UsageError } from "../src/cli/cli.ts";
 import { main as visualizeTask } from "../tasks/visualize.ts";
 import { ensureFixture } from "../fixtures/ensure.ts";
-import { FIXTURE_TAP_LAYER3, MOTIFS } from "../fixtures/spec.ts";
-import { VIT_FIXTURE_LAYER, vitMotifChannel } from "../fixtures/vit_fixture.ts";
-import { plantedVit } from "./_helpers/planted_vit.ts";
+import { FIXTURE_TAP_LAYER3 } from "../fixtures/spec.ts";
+import { VIT_FIXTURE_LAYER } from "../fixtures/vit_fixture.ts";
+import { plantedVit, prototypeMotifs } from "./_helpers/planted_vit.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { readConcepts } from "../src/pipeline/concepts/read_concepts.ts";
@@ -159,14 +159,7 @@ Deno.test(
         seed: 0,
       });
       const read = await readConcepts(concepts);
-      const motifOf = (p: number) => {
-        const row = read.bases.subarray(p * read.channels, (p + 1) * read.channels);
-        const values = MOTIFS.map((m) => row[vitMotifChannel(m.slot)]);
-        const best = values.indexOf(Math.max(...values));
-        return values[best] > 0.3 ? MOTIFS[best].id : undefined;
-      };
-      const rowsOf = (cls: number) =>
-        [...read.prototypeClass.keys()].filter((p) => read.prototypeClass[p] === cls);
+      const { motifOf, prototypesOf: rowsOf } = prototypeMotifs(read);
       const run = { model, data, concepts, predictions, ep };
 
       // visualize: the records and the manifest say P and the crop side.

@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import { ensureVitFixture } from "../fixtures/ensure.ts";
-import { COMPONENT_TEST, expectedClass, MOTIFS } from "../fixtures/spec.ts";
-import { VIT_FIXTURE_LAYER, vitMotifChannel } from "../fixtures/vit_fixture.ts";
-import { plantedVit } from "./_helpers/planted_vit.ts";
+import { COMPONENT_TEST, expectedClass } from "../fixtures/spec.ts";
+import { VIT_FIXTURE_LAYER } from "../fixtures/vit_fixture.ts";
+import { plantedVit, prototypeMotifs } from "./_helpers/planted_vit.ts";
 import { predictDataset } from "../src/pipeline/predict/predict.ts";
 import { computeConcepts } from "../src/pipeline/concepts/concepts.ts";
 import { readConcepts } from "../src/pipeline/concepts/read_concepts.ts";
@@ -64,15 +64,7 @@ Deno.test(
       const common = { model, data, layer, predictions, ep, attributionCache, ...ATTRIBUTION };
       await computeConcepts({ ...common, out: concepts });
       const read = await readConcepts(concepts);
-      /** The motif of prototype p (global row), if one motif channel dominates it. */
-      const motifOf = (p: number) => {
-        const row = read.bases.subarray(p * read.channels, (p + 1) * read.channels);
-        const values = MOTIFS.map((m) => row[vitMotifChannel(m.slot)]);
-        const best = values.indexOf(Math.max(...values));
-        return values[best] > 0.3 ? MOTIFS[best].id : undefined;
-      };
-      const prototypesOf = (cls: number) =>
-        [...read.prototypeClass.keys()].filter((p) => read.prototypeClass[p] === cls);
+      const { motifOf, prototypesOf } = prototypeMotifs(read);
       for (const c of truth.classes) {
         const found = prototypesOf(c.index).map(motifOf).filter((m) => m);
         assert.deepEqual(new Set(found), new Set(c.motifs), `class ${c.index}: prototypes of ${found}`);

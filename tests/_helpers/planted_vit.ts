@@ -2,6 +2,9 @@
 import { basename } from "node:path";
 import { ensureVitFixture } from "../../fixtures/ensure.ts";
 import type { FixtureTruth } from "../../fixtures/fixture_images.ts";
+import { MOTIFS } from "../../fixtures/spec.ts";
+import { vitMotifChannel } from "../../fixtures/vit_fixture.ts";
+import type { Concepts } from "../../src/pipeline/concepts/read_concepts.ts";
 
 export async function plantedVit() {
   const fixture = await ensureVitFixture();
@@ -11,4 +14,18 @@ export async function plantedVit() {
   const motifAt = (path: string, y: number, x: number) =>
     cells.get(basename(path))?.find((c) => c.row === y && c.col === x)?.motif;
   return { fixture, truth, motifAt };
+}
+
+/** Which planted motif each prototype of `read` is, and the prototypes (global rows) of a class. */
+export function prototypeMotifs(read: Concepts) {
+  /** The motif of prototype p (global row), if one motif channel dominates it. */
+  const motifOf = (p: number) => {
+    const row = read.bases.subarray(p * read.channels, (p + 1) * read.channels);
+    const values = MOTIFS.map((m) => row[vitMotifChannel(m.slot)]);
+    const best = values.indexOf(Math.max(...values));
+    return values[best] > 0.3 ? MOTIFS[best].id : undefined;
+  };
+  const prototypesOf = (cls: number) =>
+    [...read.prototypeClass.keys()].filter((p) => read.prototypeClass[p] === cls);
+  return { motifOf, prototypesOf };
 }
